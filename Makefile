@@ -1,0 +1,75 @@
+# ferry: the front door. `make demo` and `make test` are all a newcomer needs.
+#
+#   make deps    install the Debian packages the build, tests and benchmarks need
+#   make build   Release build; binaries in build/bin/
+#   make test    deps, build, every test: release suite, ASan/UBSan suite, TSan ring
+#                tests, libFuzzer runs, the install check and the format check
+#   make bench   micro-benchmarks (build/bin/ferry_microbench)
+#   make format  reformat the sources with clang-format
+
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 30
+CMAKE := cmake
+CTEST := ctest --output-on-failure --no-tests=error
+CONFIGURE = $(CMAKE) -S . -G Ninja -Wno-dev --log-level=WARNING
+
+.PHONY: all deps build test test-release test-asan test-tsan test-fuzz test-install \
+        lint format bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@$(CONFIGURE) -B build -DCMAKE_BUILD_TYPE=Release -DFERRY_WERROR=ON
+	@$(CMAKE) --build build -j $(JOBS)
+
+test: build
+	@$(MAKE) --no-print-directory test-release test-asan test-tsan test-fuzz test-install lint
+	@echo "make test: all passed"
+
+test-release: build
+	@echo "== release suite"
+	@$(CTEST) --test-dir build -j $(JOBS)
+
+test-asan: deps
+	@echo "== ASan/UBSan suite"
+	@$(CONFIGURE) -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_WERROR=ON \
+	  -DFERRY_SANITIZE=address,undefined -DFERRY_BUILD_BENCH=OFF
+	@$(CMAKE) --build build-asan -j $(JOBS)
+	@FERRY_TEST_SCALE=0.3 $(CTEST) --test-dir build-asan -j $(JOBS)
+
+test-tsan: deps
+	@echo "== ThreadSanitizer ring tests"
+	@$(CONFIGURE) -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_WERROR=ON \
+	  -DFERRY_SANITIZE=thread -DFERRY_BUILD_BENCH=OFF
+	@$(CMAKE) --build build-tsan -j $(JOBS) --target ferry_unit_tests
+	@FERRY_TEST_SCALE=0.2 TSAN_OPTIONS=halt_on_error=1 $(CTEST) --test-dir build-tsan -L unit -j $(JOBS)
+
+test-fuzz: deps
+	@echo "== libFuzzer, $(FUZZ_SECONDS)s per target"
+	@$(CONFIGURE) -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_BUILD_TESTS=OFF -DFERRY_BUILD_BENCH=OFF \
+	  -DFERRY_BUILD_FUZZ=ON -DFERRY_SANITIZE=address,undefined \
+	  -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link
+	@$(CMAKE) --build build-fuzz -j $(JOBS)
+	@scripts/run-fuzzers.sh build-fuzz/bin $(FUZZ_SECONDS)
+
+test-install: build
+	@echo "== install check (find_package and pkg-config)"
+	@tests/install/check.sh build
+
+lint:
+	@echo "== clang-format check"
+	@clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp')
+
+format:
+	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+bench: build
+	@build/bin/ferry_microbench --benchmark_min_time=0.5
+
+clean:
+	@rm -rf build build-asan build-tsan build-fuzz

@@ -1,0 +1,23 @@
+# Install rules: the library, its headers, an exported CMake package and a pkg-config file.
+include(CMakePackageConfigHelpers)
+
+install(TARGETS ferry EXPORT ferryTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ferry
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT ferryTargets NAMESPACE ferry::
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ferry)
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/ferryConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/ferryConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ferry)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/ferryConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/ferryConfig.cmake
+              ${PROJECT_BINARY_DIR}/ferryConfigVersion.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ferry)
+
+configure_file(${PROJECT_SOURCE_DIR}/cmake/ferry.pc.in ${PROJECT_BINARY_DIR}/ferry.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/ferry.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,59 @@
+// Error names and errno mapping for ferry/result.hpp.
+#include "ferry/result.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+namespace ferry {
+
+std::string_view to_string(Errc code) noexcept {
+  switch (code) {
+    case Errc::ok: return "ok";
+    case Errc::would_block: return "would_block";
+    case Errc::timed_out: return "timed_out";
+    case Errc::too_large: return "too_large";
+    case Errc::invalid_argument: return "invalid_argument";
+    case Errc::bad_length: return "bad_length";
+    case Errc::bad_version: return "bad_version";
+    case Errc::bad_flags: return "bad_flags";
+    case Errc::bad_crc: return "bad_crc";
+    case Errc::bad_sequence: return "bad_sequence";
+    case Errc::corrupt: return "corrupt";
+    case Errc::permission: return "permission";
+    case Errc::exists: return "exists";
+    case Errc::not_found: return "not_found";
+    case Errc::no_memory: return "no_memory";
+    case Errc::system: return "system";
+  }
+  return "unknown";
+}
+
+Error Error::from_errno(int err, std::string_view what) {
+  Errc code = Errc::system;
+  switch (err) {
+    case EACCES:
+    case EPERM: code = Errc::permission; break;
+    case ENOENT: code = Errc::not_found; break;
+    case EEXIST: code = Errc::exists; break;
+    case ENOMEM:
+    case ENOSPC:
+    case EMFILE:
+    case ENFILE:
+    case EFBIG: code = Errc::no_memory; break;
+    case EINVAL: code = Errc::invalid_argument; break;
+    case EAGAIN: code = Errc::would_block; break;
+    case ETIMEDOUT: code = Errc::timed_out; break;
+    default: break;
+  }
+  std::string msg(what);
+  msg += ": ";
+  msg += std::strerror(err);
+  return Error(code, std::move(msg), err);
+}
+
+std::string Error::message() const {
+  if (!message_.empty()) return message_;
+  return std::string(to_string(code_));
+}
+
+}  // namespace ferry

@@ -1,0 +1,445 @@
+// The SPSC record ring (ferry/ring.hpp). Layout: ring_layout.hpp, docs/ring_format.md.
+//
+// Indices are 64-bit byte counts that only grow (they never wrap in practice); the
+// position in the record space is index & mask. Each side keeps a cached copy of the
+// other side's index and reads the shared one (acquire) only when the cache says the
+// ring is full (producer) or empty (consumer).
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "ferry/crc32c.hpp"
+#include "ferry/ring.hpp"
+#include "ring/ring_layout.hpp"
+#include "wait/waiting.hpp"
+
+namespace ferry {
+
+using detail::RingHeader;
+
+namespace {
+
+constexpr std::uint64_t kAlign = 8;
+constexpr std::uint32_t kMinCapacity = 4096;
+constexpr std::uint32_t kMaxCapacity = 1u << 30;
+
+constexpr std::uint64_t record_size(std::uint64_t payload) noexcept {
+  return (wire::kHeaderSize + payload + kAlign - 1) & ~(kAlign - 1);
+}
+
+// The largest payload whose record is guaranteed to fit after a worst-case wrap.
+constexpr std::uint32_t max_payload_limit(std::uint32_t capacity) noexcept {
+  return capacity / 2 - 32;
+}
+
+[[noreturn]] void contract_violation(const char* what) {
+  std::fprintf(stderr, "ferry: ring misuse: %s\n", what);
+  std::abort();
+}
+
+// Checks a ring header and returns it with the geometry it promises.
+Result<RingHeader*> check_ring(void* memory, std::size_t size) {
+  if (memory == nullptr || size < sizeof(RingHeader)) {
+    return Error(Errc::invalid_argument, "ring: segment of " + std::to_string(size) +
+                                             " bytes is smaller than the 1024-byte ring header");
+  }
+  auto* ring = std::launder(static_cast<RingHeader*>(memory));
+  const detail::RingIdent& id = ring->ident;
+  if (id.magic != detail::kRingMagic) {
+    return Error(Errc::corrupt, "ring: bad magic (not a ferry ring, or not formatted yet)");
+  }
+  if (id.version != detail::kRingLayoutVersion || id.header_size != detail::kRingHeaderSize) {
+    return Error(Errc::bad_version, "ring: layout version " + std::to_string(id.version) +
+                                        ", this build speaks version " +
+                                        std::to_string(detail::kRingLayoutVersion));
+  }
+  if (!std::has_single_bit(id.capacity) || id.capacity < kMinCapacity ||
+      id.capacity > kMaxCapacity || id.max_payload > max_payload_limit(id.capacity)) {
+    return Error(Errc::corrupt, "ring: impossible geometry (capacity " +
+                                    std::to_string(id.capacity) + ", max payload " +
+                                    std::to_string(id.max_payload) + ")");
+  }
+  if (size < ring_bytes(id.capacity)) {
+    return Error(Errc::corrupt, "ring: capacity " + std::to_string(id.capacity) +
+                                    " does not fit the " + std::to_string(size) +
+                                    "-byte segment");
+  }
+  return ring;
+}
+
+}  // namespace
+
+std::size_t ring_bytes(std::uint32_t capacity) noexcept {
+  return detail::kRingHeaderSize + capacity;
+}
+
+Result<void> ring_format(void* memory, std::size_t size, const RingConfig& config) {
+  if (!std::has_single_bit(config.capacity) || config.capacity < kMinCapacity ||
+      config.capacity > kMaxCapacity) {
+    return Error(Errc::invalid_argument,
+                 "ring capacity " + std::to_string(config.capacity) +
+                     " must be a power of two between 4096 and 1073741824 bytes");
+  }
+  const std::uint32_t max_payload =
+      config.max_payload == 0 ? config.capacity / 4 : config.max_payload;
+  if (max_payload > max_payload_limit(config.capacity)) {
+    return Error(Errc::invalid_argument,
+                 "ring max payload " + std::to_string(max_payload) + " exceeds " +
+                     std::to_string(max_payload_limit(config.capacity)) +
+                     ", the most a ring of " + std::to_string(config.capacity) +
+                     " bytes can hold after a wrap; use a larger capacity");
+  }
+  if (memory == nullptr || size < ring_bytes(config.capacity)) {
+    return Error(Errc::invalid_argument,
+                 "ring of capacity " + std::to_string(config.capacity) + " needs " +
+                     std::to_string(ring_bytes(config.capacity)) + " bytes, the segment has " +
+                     std::to_string(size));
+  }
+  auto* ring = new (memory) RingHeader{};
+  ring->ident.version = detail::kRingLayoutVersion;
+  ring->ident.header_size = static_cast<std::uint16_t>(detail::kRingHeaderSize);
+  ring->ident.capacity = config.capacity;
+  ring->ident.max_payload = max_payload;
+  ring->ident.flags = config.crc ? detail::kRingFlagCrc : 0;
+  // The magic goes last: a ring is recognisable only once it is complete.
+  std::atomic_thread_fence(std::memory_order_release);
+  ring->ident.magic = detail::kRingMagic;
+  return {};
+}
+
+RingStats ring_stats(const void* memory) noexcept {
+  // Counters only: loads are relaxed, values may be a moment apart from each other.
+  auto* ring = std::launder(static_cast<RingHeader*>(const_cast<void*>(memory)));
+  constexpr auto r = std::memory_order_relaxed;
+  RingStats s;
+  s.capacity = ring->ident.capacity;
+  const std::uint64_t tail = ring->producer.tail.load(r);
+  const std::uint64_t head = ring->consumer.head.load(r);
+  s.used_bytes = tail >= head ? tail - head : 0;
+  s.records_sent = ring->producer.records.load(r);
+  s.bytes_sent = ring->producer.bytes.load(r);
+  s.full_waits = ring->producer.full_waits.load(r);
+  s.producer_wakes = ring->producer.wake_syscalls.load(r);
+  s.records_received = ring->consumer.records.load(r);
+  s.errors = ring->consumer.errors.load(r);
+  s.empty_waits = ring->consumer.empty_waits.load(r);
+  s.consumer_wakes = ring->consumer.wake_syscalls.load(r);
+  return s;
+}
+
+// ---------------------------------------------------------------------------- producer
+
+Result<RingProducer> RingProducer::attach(void* memory, std::size_t size,
+                                          const WaitOptions& wait, RingWakeFds fds) {
+  auto ring = check_ring(memory, size);
+  if (!ring) return ring.error();
+  RingProducer p;
+  p.ring_ = *ring;
+  p.data_ = static_cast<std::byte*>(memory) + detail::kRingHeaderSize;
+  p.capacity_ = p.ring_->ident.capacity;
+  p.mask_ = p.capacity_ - 1;
+  p.max_payload_ = p.ring_->ident.max_payload;
+  p.crc_ = (p.ring_->ident.flags & detail::kRingFlagCrc) != 0;
+  p.wait_ = wait;
+  p.fds_ = fds;
+  // A producer (re)attaching continues where the last one published.
+  p.tail_ = p.published_ = p.ring_->producer.tail.load(std::memory_order_relaxed);
+  p.next_seq_ = p.ring_->producer.records.load(std::memory_order_relaxed);
+  if (auto r = p.refresh_head(); !r) return r.error();
+  return p;
+}
+
+Result<void> RingProducer::refresh_head() {
+  // SYNC POINT READ (acquire): pairs with the consumer's release store of head in
+  // RingConsumer::publish(); after it, the consumer is done reading the freed bytes.
+  const std::uint64_t head = ring_->consumer.head.load(std::memory_order_acquire);
+  if (head > published_ || published_ - head > capacity_ || head % kAlign != 0) {
+    return Error(Errc::corrupt, "ring: consumer index " + std::to_string(head) +
+                                    " is impossible (producer at " + std::to_string(published_) +
+                                    ", capacity " + std::to_string(capacity_) + ")");
+  }
+  head_cache_ = head;
+  return {};
+}
+
+Error RingProducer::too_large(std::size_t n) const {
+  return Error(Errc::too_large, "record of " + std::to_string(n) +
+                                    " bytes exceeds the ring's maximum payload of " +
+                                    std::to_string(max_payload_) + " bytes");
+}
+
+Result<std::span<std::byte>> RingProducer::reserve(std::size_t n, std::chrono::nanoseconds timeout) {
+  if (n > max_payload_) return too_large(n);
+  const std::uint64_t need = record_size(n);
+  const std::uint64_t to_end = capacity_ - (tail_ & mask_);
+  const std::uint64_t total = need <= to_end ? need : to_end + need;
+  if (tail_ + total - head_cache_ > capacity_) {
+    if (auto r = refresh_head(); !r) return r.error();
+    if (tail_ + total - head_cache_ > capacity_) {
+      if (timeout.count() <= 0) return Error(Errc::would_block);
+      // Staged records must be visible, or the consumer could never free the space.
+      publish();
+      ring_->producer.full_waits.add_relaxed(1);
+      // Wake me once the record fits and, to batch wake-ups, half the ring is free.
+      const std::uint64_t fits_at = tail_ + total - capacity_;
+      const std::uint64_t half_free = tail_ - capacity_ / 2;
+      const std::uint64_t want = tail_ > capacity_ / 2 ? std::max(fits_at, half_free) : fits_at;
+      bool slept = false;
+      bool bad_index = false;
+      auto waited = detail::wait_until(
+          [&] {
+            if (!refresh_head()) return bad_index = true;
+            return tail_ + total - head_cache_ <= capacity_;
+          },
+          ring_->space_wait, want, fds_.space, wait_, detail::Deadline(timeout), slept);
+      if (bad_index) return refresh_head().error();
+      if (!waited) {
+        return Error(Errc::timed_out,
+                     "ring full: waited " + std::to_string(timeout.count() / 1000) +
+                         " us for room for a " + std::to_string(n) +
+                         "-byte record; the consumer is not keeping up");
+      }
+    }
+  }
+  if (need > to_end) {
+    // Not enough room before the end: fill it (a padding record, or an implicit skip
+    // when even a header does not fit) and start at offset 0.
+    if (to_end >= wire::kHeaderSize) {
+      wire::Header pad;
+      pad.flags = wire::kFlagPadding;
+      pad.length = static_cast<std::uint32_t>(to_end - wire::kHeaderSize);
+      wire::encode(pad, {}, data_ + (tail_ & mask_));
+    }
+    tail_ += to_end;
+  }
+  reserved_ = n;
+  return std::span<std::byte>(data_ + (tail_ & mask_) + wire::kHeaderSize, n);
+}
+
+void RingProducer::commit(std::size_t n, const MessageMeta& meta, Publish publish_now) {
+  if (!reserved_ || n > *reserved_) {
+    contract_violation("commit() without a live reservation of at least that size");
+  }
+  if ((meta.flags & (wire::kFlagPadding | ~wire::kKnownFlags)) != 0) {
+    contract_violation("commit() with the padding flag or an unknown flag");
+  }
+  std::byte* frame = data_ + (tail_ & mask_);
+  wire::Header h;
+  h.length = static_cast<std::uint32_t>(n);
+  h.type = meta.type;
+  h.flags = meta.flags;
+  h.seq = next_seq_++;
+  h.correlation = meta.correlation;
+  if (crc_) {
+    wire::encode(h, std::span<const std::byte>(frame + wire::kHeaderSize, n), frame);
+  } else {
+    wire::store_fields(h, frame);
+    std::memset(frame + wire::kCrcCoveredHeaderBytes, 0, 4);
+  }
+  tail_ += record_size(n);
+  reserved_.reset();
+  ++pending_records_;
+  pending_bytes_ += n;
+  if (publish_now == Publish::now) publish();
+}
+
+void RingProducer::publish() {
+  if (tail_ == published_) return;
+  ring_->producer.records.add_relaxed(pending_records_);
+  ring_->producer.bytes.add_relaxed(pending_bytes_);
+  pending_records_ = pending_bytes_ = 0;
+  // SYNC POINT WRITE (release): publishes every record below tail_ (headers, payloads,
+  // padding). Pairs with the consumer's acquire load in RingConsumer::refresh_tail().
+  ring_->producer.tail.store(tail_, std::memory_order_release);
+  published_ = tail_;
+  if (detail::wake_if_sleeping(ring_->data_wait, tail_, fds_.data)) {
+    ring_->producer.wake_syscalls.add_relaxed(1);
+  }
+}
+
+Result<void> RingProducer::send(std::span<const std::byte> payload, const MessageMeta& meta,
+                                std::chrono::nanoseconds timeout) {
+  auto room = reserve(payload.size(), timeout);
+  if (!room) return room.error();
+  if (!payload.empty()) std::memcpy(room->data(), payload.data(), payload.size());
+  commit(payload.size(), meta);
+  return {};
+}
+
+Result<std::size_t> RingProducer::send_batch(std::span<const std::span<const std::byte>> payloads,
+                                             const MessageMeta& meta,
+                                             std::chrono::nanoseconds timeout) {
+  std::size_t sent = 0;
+  for (const auto& payload : payloads) {
+    auto room = reserve(payload.size(), timeout);
+    if (!room) {
+      publish();
+      if (sent == 0) return room.error();
+      return sent;
+    }
+    if (!payload.empty()) std::memcpy(room->data(), payload.data(), payload.size());
+    commit(payload.size(), meta, Publish::later);
+    ++sent;
+  }
+  publish();
+  return sent;
+}
+
+// ---------------------------------------------------------------------------- consumer
+
+Result<RingConsumer> RingConsumer::attach(void* memory, std::size_t size,
+                                          const WaitOptions& wait, RingWakeFds fds) {
+  auto ring = check_ring(memory, size);
+  if (!ring) return ring.error();
+  RingConsumer c;
+  c.ring_ = *ring;
+  c.data_ = static_cast<const std::byte*>(memory) + detail::kRingHeaderSize;
+  c.capacity_ = c.ring_->ident.capacity;
+  c.mask_ = c.capacity_ - 1;
+  c.max_payload_ = c.ring_->ident.max_payload;
+  c.crc_ = (c.ring_->ident.flags & detail::kRingFlagCrc) != 0;
+  c.wait_ = wait;
+  c.fds_ = fds;
+  c.head_ = c.published_ = c.tail_cache_ = c.ring_->consumer.head.load(std::memory_order_relaxed);
+  c.expected_seq_ = c.ring_->consumer.records.load(std::memory_order_relaxed);
+  return c;
+}
+
+Error RingConsumer::fail(Error error) {
+  ring_->consumer.errors.add_relaxed(1);
+  broken_ = error;
+  return error;
+}
+
+Result<void> RingConsumer::refresh_tail() {
+  // SYNC POINT READ (acquire): pairs with the producer's release store of tail in
+  // RingProducer::publish(); every record below it is complete.
+  const std::uint64_t tail = ring_->producer.tail.load(std::memory_order_acquire);
+  if (tail < head_ || tail - head_ > capacity_ || tail % kAlign != 0) {
+    return fail(Error(Errc::corrupt, "ring: producer index " + std::to_string(tail) +
+                                         " is impossible (consumer at " + std::to_string(head_) +
+                                         ", capacity " + std::to_string(capacity_) + ")"));
+  }
+  tail_cache_ = tail;
+  return {};
+}
+
+Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
+  if (broken_) return *broken_;
+  peeked_size_ = 0;  // peeking again without release() re-reads the same record
+  for (;;) {
+    if (head_ == tail_cache_) {
+      if (auto r = refresh_tail(); !r) return r.error();
+      if (head_ == tail_cache_) {
+        // Skipped padding frees space too; hand it back before waiting.
+        publish();
+        if (timeout.count() <= 0) return Error(Errc::would_block);
+        ring_->consumer.empty_waits.add_relaxed(1);
+        bool slept = false;
+        bool bad_index = false;
+        auto waited = detail::wait_until(
+            [&] {
+              if (!refresh_tail()) return bad_index = true;
+              return tail_cache_ != head_;
+            },
+            ring_->data_wait, head_ + 1, fds_.data, wait_, detail::Deadline(timeout), slept);
+        if (bad_index) return *broken_;
+        if (!waited) return Error(Errc::timed_out);
+        timeout = std::chrono::nanoseconds(0);  // data is there now; no second wait
+        continue;
+      }
+    }
+    const std::uint64_t pos = head_ & mask_;
+    const std::uint64_t to_end = capacity_ - pos;
+    const std::uint64_t avail = tail_cache_ - head_;
+    if (to_end < wire::kHeaderSize) {  // implicit skip at the wrap
+      if (avail < to_end) return fail(Error(Errc::corrupt, "ring: producer index inside the wrap gap"));
+      head_ += to_end;
+      continue;
+    }
+    if (avail < wire::kHeaderSize) {
+      return fail(Error(Errc::corrupt, "ring: published data ends inside a frame header"));
+    }
+    // The header is copied once; only the copy is validated and used from here on.
+    alignas(8) std::byte raw[wire::kHeaderSize];
+    std::memcpy(raw, data_ + pos, wire::kHeaderSize);
+    const wire::Header h = wire::load(raw);
+    if ((h.flags & wire::kFlagPadding) != 0) {
+      if (h.flags != wire::kFlagPadding || h.length != to_end - wire::kHeaderSize ||
+          avail < to_end) {
+        return fail(Error(Errc::bad_flags, "ring: malformed padding record at the wrap"));
+      }
+      head_ += to_end;
+      continue;
+    }
+    wire::Limits limits;
+    limits.max_payload = max_payload_;
+    if (auto v = wire::validate(h, limits); !v) return fail(v.error());
+    const std::uint64_t size = record_size(h.length);
+    if (size > to_end || size > avail) {
+      return fail(Error(Errc::bad_length, "ring: frame of " + std::to_string(h.length) +
+                                              " bytes runs past the published data"));
+    }
+    if (h.seq != expected_seq_) {
+      return fail(Error(Errc::bad_sequence, "ring: frame sequence " + std::to_string(h.seq) +
+                                                ", expected " + std::to_string(expected_seq_) +
+                                                " (a frame was lost or repeated)"));
+    }
+    std::span<const std::byte> payload(data_ + pos + wire::kHeaderSize, h.length);
+    if (crc_) {
+      const std::uint32_t crc = wire::frame_crc(raw, payload);
+      if (crc != h.crc) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "ring: frame crc32c mismatch: header says 0x%08x, computed 0x%08x",
+                      h.crc, crc);
+        return fail(Error(Errc::bad_crc, buf));
+      }
+    }
+    peeked_size_ = size;
+    return RecordView{h, payload};
+  }
+}
+
+void RingConsumer::release(Publish publish_now) {
+  if (peeked_size_ == 0) contract_violation("release() without a peeked record");
+  head_ += peeked_size_;
+  peeked_size_ = 0;
+  ++expected_seq_;
+  ++pending_records_;
+  if (publish_now == Publish::now) publish();
+}
+
+void RingConsumer::publish() {
+  if (head_ == published_) return;
+  ring_->consumer.records.add_relaxed(pending_records_);
+  pending_records_ = 0;
+  // SYNC POINT WRITE (release): hands the bytes below head_ back to the producer; our
+  // reads of them happen before. Pairs with the acquire in RingProducer::refresh_head().
+  ring_->consumer.head.store(head_, std::memory_order_release);
+  published_ = head_;
+  if (detail::wake_if_sleeping(ring_->space_wait, head_, fds_.space)) {
+    ring_->consumer.wake_syscalls.add_relaxed(1);
+  }
+}
+
+Result<wire::Header> RingConsumer::recv(std::span<std::byte> buffer, std::chrono::nanoseconds timeout) {
+  auto view = peek(timeout);
+  if (!view) return view.error();
+  if (view->payload.size() > buffer.size()) {
+    const std::size_t need = view->payload.size();
+    peeked_size_ = 0;  // the record stays for a later peek with a larger buffer
+    return Error(Errc::too_large, "record of " + std::to_string(need) +
+                                      " bytes does not fit the " + std::to_string(buffer.size()) +
+                                      "-byte buffer");
+  }
+  if (!view->payload.empty()) std::memcpy(buffer.data(), view->payload.data(), view->payload.size());
+  const wire::Header h = view->header;
+  release();
+  return h;
+}
+
+}  // namespace ferry

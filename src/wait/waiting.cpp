@@ -1,0 +1,86 @@
+// The kernel half of the sleep/wake protocol (waiting.hpp): futex and eventfd.
+#include "wait/waiting.hpp"
+
+#include <linux/futex.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+namespace ferry {
+
+std::string_view to_string(WaitStrategy strategy) noexcept {
+  switch (strategy) {
+    case WaitStrategy::spin: return "spin";
+    case WaitStrategy::block: return "block";
+    case WaitStrategy::hybrid: return "hybrid";
+  }
+  return "unknown";
+}
+
+Result<WaitStrategy> parse_wait_strategy(std::string_view text) {
+  if (text == "spin") return WaitStrategy::spin;
+  if (text == "block") return WaitStrategy::block;
+  if (text == "hybrid") return WaitStrategy::hybrid;
+  return Error(Errc::invalid_argument,
+               "unknown wait strategy '" + std::string(text) + "': use spin, block or hybrid");
+}
+
+namespace detail {
+
+namespace {
+
+// Shared (not FUTEX_PRIVATE): the word lives in memory mapped by several processes.
+long futex(std::uint32_t* word, int op, std::uint32_t val, const timespec* timeout) noexcept {
+  return syscall(SYS_futex, word, op, val, timeout, nullptr, 0);
+}
+
+}  // namespace
+
+void sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, std::int64_t timeout_ns) noexcept {
+  if (eventfd >= 0) {
+    pollfd pfd{eventfd, POLLIN, 0};
+    int ms = -1;
+    if (timeout_ns >= 0) ms = static_cast<int>((timeout_ns + 999'999) / 1'000'000);
+    if (poll(&pfd, 1, ms) > 0) {
+      std::uint64_t count = 0;
+      // Drain; the descriptor is non-blocking, so a concurrent drain just gets EAGAIN.
+      [[maybe_unused]] const ssize_t n = read(eventfd, &count, sizeof count);
+    }
+    return;
+  }
+  timespec ts{};
+  const timespec* tp = nullptr;
+  if (timeout_ns >= 0) {
+    ts.tv_sec = static_cast<time_t>(timeout_ns / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000);
+    tp = &ts;
+  }
+  // Returns at once (EAGAIN) if seq moved since the waiter read it; EINTR and
+  // spurious wake-ups just send the caller round its loop.
+  futex(wb.seq.futex_word(), FUTEX_WAIT, seq, tp);
+}
+
+bool wake_if_sleeping(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept {
+  // SYNC B: orders the caller's publish (tail or head store) before the load of
+  // `sleeping`; pairs with SYNC A in wait_until().
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (wb.sleeping.load(std::memory_order_acquire) == 0) return false;
+  if (progress < wb.want.load(std::memory_order_relaxed)) return false;
+  // Only one wake per sleep: whoever clears the flag makes the syscall.
+  if (wb.sleeping.exchange(0, std::memory_order_acq_rel) == 0) return false;
+  // Release: a waiter that sees the new seq also sees the publish before it.
+  wb.seq.fetch_add(1, std::memory_order_release);
+  if (eventfd >= 0) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = write(eventfd, &one, sizeof one);
+  } else {
+    futex(wb.seq.futex_word(), FUTEX_WAKE, 1, nullptr);
+  }
+  return true;
+}
+
+}  // namespace detail
+}  // namespace ferry

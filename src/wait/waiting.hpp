@@ -1,0 +1,121 @@
+// waiting.hpp: the sleep/wake protocol between the two sides of a ring.
+//
+// Waiter (wait_until):                      Waker (wake_if_sleeping), after publishing:
+//   s = seq                                   (its publish: a store of tail or head)
+//   want = ...; sleeping = 1                  fence(seq_cst)            <- SYNC B
+//   fence(seq_cst)           <- SYNC A        if sleeping && progress >= want
+//   if ready(): sleeping = 0, done              and sleeping.exchange(0) == 1:
+//   futex_wait(seq, s) / poll(eventfd)            seq += 1; futex_wake / eventfd write
+//
+// The two fences make this Dekker's pattern: either the waiter's re-check sees the
+// publish, or the waker's load sees `sleeping`. A wake between the waiter's re-check and
+// its futex_wait changes `seq`, so futex_wait returns at once; an eventfd keeps its count.
+// So no wake-up is lost (tests/stress/wakeup_stress_test.cpp hands off millions).
+// Thread-safety: one waiter and one waker per RingWaitBlock.
+#pragma once
+
+#include <sched.h>
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "ferry/result.hpp"
+#include "ferry/wait.hpp"
+#include "ring/ring_layout.hpp"
+
+namespace ferry::detail {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+inline std::int64_t monotonic_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// An absolute CLOCK_MONOTONIC deadline; kForever never expires.
+class Deadline {
+ public:
+  explicit Deadline(std::chrono::nanoseconds timeout) noexcept
+      : at_(timeout == kForever ? kNever : monotonic_ns() + timeout.count()) {}
+  bool never() const noexcept { return at_ == kNever; }
+  std::int64_t at() const noexcept { return at_; }
+  // Nanoseconds left (0 when expired); only meaningful when !never().
+  std::int64_t remaining(std::int64_t now) const noexcept { return at_ > now ? at_ - now : 0; }
+
+ private:
+  static constexpr std::int64_t kNever = INT64_MAX;
+  std::int64_t at_;
+};
+
+// Sleeps on `wb` until woken, `seq` changes, or `timeout_ns` passes (< 0: no limit).
+// With `eventfd` >= 0 it polls that descriptor instead and drains it.
+void sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, std::int64_t timeout_ns) noexcept;
+
+// Wakes the sleeper of `wb` if it announced itself and `progress` reached what it wants.
+// Returns true when it made a syscall.
+bool wake_if_sleeping(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept;
+
+// Waits until ready() is true, following `options`, up to `deadline`. `want` is what the
+// waker's progress must reach before a wake is worth a syscall. Returns timed_out or ok;
+// `slept` is set when it went to sleep in the kernel at least once.
+template <class Ready>
+Result<void> wait_until(Ready&& ready, RingWaitBlock& wb, std::uint64_t want, int eventfd,
+                        const WaitOptions& options, const Deadline& deadline, bool& slept) {
+  slept = false;
+  if (ready()) return {};
+  if (options.strategy != WaitStrategy::block) {
+    const std::int64_t spin_end = options.strategy == WaitStrategy::spin
+                                      ? deadline.at()
+                                      : monotonic_ns() + options.spin_for.count();
+    const std::uint32_t yield_every = options.yield_every == 0 ? 1024 : options.yield_every;
+    for (std::uint32_t i = 1;; ++i) {
+      if (ready()) return {};
+      cpu_relax();
+      if (i % yield_every == 0) sched_yield();
+      if ((i & 63u) == 0) {
+        const std::int64_t now = monotonic_ns();
+        if (now >= spin_end) {
+          if (!deadline.never() && now >= deadline.at()) return Error(Errc::timed_out);
+          break;
+        }
+      }
+    }
+  }
+  for (;;) {
+    // Read seq before announcing: a wake after this point changes it (see the top).
+    const std::uint32_t seq = wb.seq.load(std::memory_order_acquire);
+    wb.want.store(want, std::memory_order_relaxed);
+    // Release: a waker that sees sleeping == 1 also sees this round's `want`.
+    wb.sleeping.store(1, std::memory_order_release);
+    // SYNC A: orders the `sleeping` store before the re-check of ready() below; pairs
+    // with SYNC B in wake_if_sleeping().
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ready()) {
+      wb.sleeping.store(0, std::memory_order_relaxed);
+      return {};
+    }
+    std::int64_t timeout_ns = -1;
+    if (!deadline.never()) {
+      timeout_ns = deadline.remaining(monotonic_ns());
+      if (timeout_ns == 0) {
+        wb.sleeping.store(0, std::memory_order_relaxed);
+        return Error(Errc::timed_out);
+      }
+    }
+    slept = true;
+    sleep_on(wb, seq, eventfd, timeout_ns);
+    wb.sleeping.store(0, std::memory_order_relaxed);
+    if (ready()) return {};
+  }
+}
+
+}  // namespace ferry::detail

@@ -1,0 +1,162 @@
+// No lost wake-ups: over a million hand-offs between two processes with random pauses on
+// both sides, so each side is sometimes spinning, sometimes asleep, sometimes just going
+// to sleep when the other publishes. A lost wake-up hangs a ping-pong forever; the
+// watchdog turns that into a failure. Also reports wake-up syscalls per message.
+#include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <time.h>
+
+#include <random>
+
+#include "ferry/ring.hpp"
+#include "support/test_support.hpp"
+
+namespace ferry {
+namespace {
+
+using namespace std::chrono_literals;
+
+void random_pause(std::mt19937_64& rng) {
+  const std::uint64_t r = rng() % 64;
+  if (r == 0) {
+    timespec ts{0, static_cast<long>(rng() % 50'000)};  // sleep up to 50 us
+    nanosleep(&ts, nullptr);
+  } else if (r < 8) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(rng() % 5000);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  }
+}
+
+struct Mode {
+  WaitStrategy strategy;
+  bool eventfd;
+};
+
+class Wakeups : public ::testing::TestWithParam<Mode> {};
+
+std::string mode_name(const Mode& m) {
+  return std::string(to_string(m.strategy)) + (m.eventfd ? "_eventfd" : "_futex");
+}
+
+// Ping-pong: every message is the last one until its echo comes back.
+TEST_P(Wakeups, PingPongHandOffsNeverHang) {
+  const Mode mode = GetParam();
+  RingConfig cfg;
+  cfg.capacity = 4096;
+  test::SharedRing ping(cfg);
+  test::SharedRing pong(cfg);
+  RingWakeFds ping_fds;
+  RingWakeFds pong_fds;
+  if (mode.eventfd) {
+    for (int* fd : {&ping_fds.data, &ping_fds.space, &pong_fds.data, &pong_fds.space}) {
+      *fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      ASSERT_GE(*fd, 0);
+    }
+  }
+  WaitOptions w;
+  w.strategy = mode.strategy;
+  w.spin_for = 2us;  // short, so that sleeping is common
+  const std::uint64_t round_trips = test::scaled(500'000);  // two hand-offs each
+
+  const pid_t child = test::fork_child([&] {
+    auto in = ping.consumer(w, ping_fds);
+    auto out = pong.producer(w, pong_fds);
+    std::mt19937_64 rng(2);
+    std::byte buf[64];
+    for (std::uint64_t i = 0; i < round_trips; ++i) {
+      auto h = in.recv(buf, kForever);
+      if (!h || h->correlation != static_cast<std::uint32_t>(i)) return 1;
+      random_pause(rng);
+      if (!out.send(std::span(buf, h->length), {0, 0, h->correlation}, kForever)) return 2;
+    }
+    return 0;
+  });
+  test::Watchdog dog(150s, "ping-pong " + mode_name(mode), [child] { kill(child, SIGKILL); });
+
+  auto out = ping.producer(w, ping_fds);
+  auto in = pong.consumer(w, pong_fds);
+  std::mt19937_64 rng(1);
+  std::byte msg[64] = {};
+  std::byte buf[64];
+  for (std::uint64_t i = 0; i < round_trips; ++i) {
+    ASSERT_TRUE(out.send(std::span(msg, 1 + i % 64), {0, 0, static_cast<std::uint32_t>(i)}, kForever).ok());
+    random_pause(rng);
+    auto h = in.recv(buf, kForever);
+    ASSERT_TRUE(h.ok()) << h.error().message();
+    ASSERT_EQ(h->correlation, static_cast<std::uint32_t>(i));
+    ASSERT_EQ(h->length, 1 + i % 64);
+  }
+  EXPECT_EQ(test::wait_child(child), 0);
+  const RingStats a = ring_stats(ping.data());
+  const RingStats b = ring_stats(pong.data());
+  const double syscalls = static_cast<double>(a.producer_wakes + a.consumer_wakes +
+                                              b.producer_wakes + b.consumer_wakes);
+  const double messages = static_cast<double>(2 * round_trips);
+  std::printf("ping-pong %s: %.0f hand-offs, %.0f wake syscalls, %.3f syscalls/message\n",
+              mode_name(mode).c_str(), messages, syscalls, syscalls / messages);
+  RecordProperty("syscalls_per_message", std::to_string(syscalls / messages));
+  if (mode.eventfd) {
+    for (int fd : {ping_fds.data, ping_fds.space, pong_fds.data, pong_fds.space}) close(fd);
+  }
+}
+
+// Streaming through a small ring: the producer also sleeps on a full ring, so wake-ups
+// run both ways; batching keeps the syscalls far below one per message.
+TEST_P(Wakeups, StreamHandOffsNeverHang) {
+  const Mode mode = GetParam();
+  RingConfig cfg;
+  cfg.capacity = 8192;
+  test::SharedRing ring(cfg);
+  RingWakeFds fds;
+  if (mode.eventfd) {
+    fds.data = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    fds.space = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  }
+  WaitOptions w;
+  w.strategy = mode.strategy;
+  w.spin_for = 2us;
+  const std::uint64_t count = test::scaled(1'000'000);
+
+  const pid_t child = test::fork_child([&] {
+    auto p = ring.producer(w, fds);
+    std::mt19937_64 rng(3);
+    std::byte msg[128] = {};
+    for (std::uint64_t i = 0; i < count; ++i) {
+      if (!p.send(std::span(msg, i % 128), {0, 0, static_cast<std::uint32_t>(i)}, kForever)) return 1;
+      if (i % 16 == 0) random_pause(rng);
+    }
+    return 0;
+  });
+  test::Watchdog dog(150s, "stream " + mode_name(mode), [child] { kill(child, SIGKILL); });
+
+  auto c = ring.consumer(w, fds);
+  std::mt19937_64 rng(4);
+  std::byte buf[128];
+  for (std::uint64_t i = 0; i < count; ++i) {
+    auto h = c.recv(buf, kForever);
+    ASSERT_TRUE(h.ok()) << h.error().message();
+    ASSERT_EQ(h->correlation, static_cast<std::uint32_t>(i));
+    if (i % 16 == 0) random_pause(rng);
+  }
+  EXPECT_EQ(test::wait_child(child), 0);
+  const RingStats s = ring_stats(ring.data());
+  const double syscalls = static_cast<double>(s.producer_wakes + s.consumer_wakes);
+  std::printf("stream %s: %llu messages, %.0f wake syscalls, %.4f syscalls/message\n",
+              mode_name(mode).c_str(), static_cast<unsigned long long>(count), syscalls,
+              syscalls / static_cast<double>(count));
+  RecordProperty("syscalls_per_message", std::to_string(syscalls / static_cast<double>(count)));
+  if (mode.eventfd) {
+    close(fds.data);
+    close(fds.space);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, Wakeups,
+                         ::testing::Values(Mode{WaitStrategy::hybrid, false},
+                                           Mode{WaitStrategy::block, false},
+                                           Mode{WaitStrategy::hybrid, true}),
+                         [](const auto& param_info) { return mode_name(param_info.param); });
+
+}  // namespace
+}  // namespace ferry

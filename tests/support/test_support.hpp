@@ -1,0 +1,174 @@
+// test_support.hpp: helpers shared by ferry's tests: a ring in real shared memory that
+// survives fork(), payload patterns that make every byte checkable, a watchdog that fails
+// a test which hangs, child processes that die with their parent, and FERRY_TEST_SCALE.
+#pragma once
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+
+#include "ferry/ring.hpp"
+
+namespace ferry::test {
+
+// FERRY_TEST_SCALE (default 1) shrinks iteration counts for slow builds (sanitizers).
+inline double test_scale() {
+  const char* s = std::getenv("FERRY_TEST_SCALE");
+  const double v = s != nullptr ? std::atof(s) : 1.0;
+  return v > 0 ? v : 1.0;
+}
+inline std::uint64_t scaled(std::uint64_t n) {
+  const auto v = static_cast<std::uint64_t>(static_cast<double>(n) * test_scale());
+  return v > 0 ? v : 1;
+}
+
+// Shared anonymous memory (MAP_SHARED), so a forked child writes the same pages.
+class SharedBlock {
+ public:
+  explicit SharedBlock(std::size_t size) : size_(size) {
+    data_ = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (data_ == MAP_FAILED) {
+      std::perror("mmap");
+      std::abort();
+    }
+  }
+  ~SharedBlock() { munmap(data_, size_); }
+  SharedBlock(const SharedBlock&) = delete;
+  SharedBlock& operator=(const SharedBlock&) = delete;
+  void* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  void* data_;
+  std::size_t size_;
+};
+
+// A formatted ring in shared memory.
+class SharedRing : public SharedBlock {
+ public:
+  explicit SharedRing(RingConfig config = {}) : SharedBlock(ring_bytes(config.capacity)) {
+    auto r = ring_format(data(), size(), config);
+    if (!r) {
+      std::fprintf(stderr, "ring_format: %s\n", r.error().message().c_str());
+      std::abort();
+    }
+  }
+  RingProducer producer(const WaitOptions& w = {}, RingWakeFds fds = {}) {
+    return RingProducer::attach(data(), size(), w, fds).value();
+  }
+  RingConsumer consumer(const WaitOptions& w = {}, RingWakeFds fds = {}) {
+    return RingConsumer::attach(data(), size(), w, fds).value();
+  }
+};
+
+// Deterministic bytes for record `seq`: a cheap xorshift stream seeded by seq, eight
+// bytes at a time.
+inline std::uint64_t pattern_word(std::uint64_t& x) {
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return x;
+}
+inline std::uint64_t pattern_seed(std::uint64_t seq) {
+  return seq * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+}
+inline void fill_pattern(std::span<std::byte> out, std::uint64_t seq) {
+  std::uint64_t x = pattern_seed(seq);
+  for (std::size_t i = 0; i < out.size(); i += 8) {
+    const std::uint64_t w = pattern_word(x);
+    std::memcpy(out.data() + i, &w, std::min<std::size_t>(8, out.size() - i));
+  }
+}
+// True when `in` holds exactly fill_pattern(seq).
+inline bool check_pattern(std::span<const std::byte> in, std::uint64_t seq) {
+  std::uint64_t x = pattern_seed(seq);
+  for (std::size_t i = 0; i < in.size(); i += 8) {
+    const std::uint64_t w = pattern_word(x);
+    if (std::memcmp(in.data() + i, &w, std::min<std::size_t>(8, in.size() - i)) != 0) return false;
+  }
+  return true;
+}
+
+// The payload size of record `seq` in a random-size stream: 0..max, skewed small.
+inline std::size_t pattern_size(std::uint64_t seq, std::size_t max) {
+  std::uint64_t x = (seq + 1) * 0xD1B54A32D192ED03ull;
+  x ^= x >> 29;
+  const std::size_t limit = (x & 3) == 0 ? max : (max < 256 ? max : 256);
+  return static_cast<std::size_t>((x >> 8) % (limit + 1));
+}
+
+// Fails the test (exits the process with a message) if not disarmed within `limit`.
+// A hang becomes a failure with a reason, never a CI timeout.
+class Watchdog {
+ public:
+  Watchdog(std::chrono::seconds limit, std::string what, std::function<void()> on_fire = {})
+      : thread_([this, limit, what = std::move(what), on_fire = std::move(on_fire)] {
+          std::unique_lock lock(mu_);
+          if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+            std::fprintf(stderr, "WATCHDOG: %s did not finish within %lld s: hang\n", what.c_str(),
+                         static_cast<long long>(limit.count()));
+            if (on_fire) on_fire();
+            std::_Exit(3);
+          }
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// Forks a child that runs fn() and _exit()s with its return value; the child is killed
+// if the test process dies.
+inline pid_t fork_child(const std::function<int()>& fn) {
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) std::_Exit(99);
+    std::_Exit(fn());
+  }
+  return pid;
+}
+
+// Waits for `pid`; returns its exit code, or 128 + signal.
+inline int wait_child(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+inline std::span<const std::byte> as_bytes(const std::string& s) {
+  return std::as_bytes(std::span<const char>(s.data(), s.size()));
+}
+
+}  // namespace ferry::test

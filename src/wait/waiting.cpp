@@ -66,7 +66,7 @@ void sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, std::int64_t ti
 bool wake_if_sleeping(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept {
   // SYNC B: orders the caller's publish (tail or head store) before the load of
   // `sleeping`; pairs with SYNC A in wait_until().
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  full_fence();
   if (wb.sleeping.load(std::memory_order_acquire) == 0) return false;
   if (progress < wb.want.load(std::memory_order_relaxed)) return false;
   // Only one wake per sleep: whoever clears the flag makes the syscall.

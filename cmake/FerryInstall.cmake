@@ -19,5 +19,8 @@ install(FILES ${PROJECT_BINARY_DIR}/ferryConfig.cmake
               ${PROJECT_BINARY_DIR}/ferryConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ferry)
 
+# Relocatable: the prefix is found from where the .pc file sits.
+file(RELATIVE_PATH FERRY_PC_TO_PREFIX
+  /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/ferry.pc.in ${PROJECT_BINARY_DIR}/ferry.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/ferry.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

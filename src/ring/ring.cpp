@@ -37,7 +37,7 @@ constexpr std::uint32_t max_payload_limit(std::uint32_t capacity) noexcept {
 }
 
 [[noreturn]] void contract_violation(const char* what) {
-  std::fprintf(stderr, "ferry: ring misuse: %s\n", what);
+  (void)std::fprintf(stderr, "ferry: ring misuse: %s\n", what);
   std::abort();
 }
 
@@ -394,7 +394,7 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
       const std::uint32_t crc = wire::frame_crc(raw, payload);
       if (crc != h.crc) {
         char buf[96];
-        std::snprintf(buf, sizeof buf, "ring: frame crc32c mismatch: header says 0x%08x, computed 0x%08x",
+        (void)std::snprintf(buf, sizeof buf, "ring: frame crc32c mismatch: header says 0x%08x, computed 0x%08x",
                       h.crc, crc);
         return fail(Error(Errc::bad_crc, buf));
       }

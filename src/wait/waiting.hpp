@@ -15,7 +15,7 @@
 #pragma once
 
 #include <sched.h>
-#include <time.h>
+#include <ctime>
 
 #include <atomic>
 #include <chrono>

@@ -3,7 +3,8 @@
 #   make deps    install the Debian packages the build, tests and benchmarks need
 #   make build   Release build; binaries in build/bin/
 #   make test    deps, build, every test: release suite, ASan/UBSan suite, TSan ring
-#                tests, libFuzzer runs, the install check and the format check
+#                tests, libFuzzer runs, the install check, clang-format and clang-tidy
+#   make demo    build, then stream messages between two processes through a ring
 #   make bench   micro-benchmarks (build/bin/ferry_microbench)
 #   make format  reformat the sources with clang-format
 
@@ -14,20 +15,26 @@ CMAKE := cmake
 CTEST := ctest --output-on-failure --no-tests=error
 CONFIGURE = $(CMAKE) -S . -G Ninja -Wno-dev --log-level=WARNING
 
-.PHONY: all deps build test test-release test-asan test-tsan test-fuzz test-install \
-        lint format bench clean
+.PHONY: all help demo deps build test test-release test-asan test-tsan test-fuzz test-install \
+        lint tidy format bench clean
 
 all: build
 
+help:
+	@sed -n 's/^#   make/make/p' Makefile
+
 deps:
 	@scripts/deps.sh
+
+demo: build
+	@build/bin/ferry-ring-demo --seconds 3
 
 build: deps
 	@$(CONFIGURE) -B build -DCMAKE_BUILD_TYPE=Release -DFERRY_WERROR=ON
 	@$(CMAKE) --build build -j $(JOBS)
 
 test: build
-	@$(MAKE) --no-print-directory test-release test-asan test-tsan test-fuzz test-install lint
+	@$(MAKE) --no-print-directory test-release test-asan test-tsan test-fuzz test-install lint tidy
 	@echo "make test: all passed"
 
 test-release: build
@@ -44,14 +51,14 @@ test-asan: deps
 test-tsan: deps
 	@echo "== ThreadSanitizer ring tests"
 	@$(CONFIGURE) -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_WERROR=ON \
-	  -DFERRY_SANITIZE=thread -DFERRY_BUILD_BENCH=OFF
+	  -DFERRY_SANITIZE=thread -DFERRY_BUILD_BENCH=OFF -DFERRY_BUILD_TOOLS=OFF
 	@$(CMAKE) --build build-tsan -j $(JOBS) --target ferry_unit_tests
 	@FERRY_TEST_SCALE=0.2 TSAN_OPTIONS=halt_on_error=1 $(CTEST) --test-dir build-tsan -L unit -j $(JOBS)
 
 test-fuzz: deps
 	@echo "== libFuzzer, $(FUZZ_SECONDS)s per target"
 	@$(CONFIGURE) -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_BUILD_TESTS=OFF -DFERRY_BUILD_BENCH=OFF \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_BUILD_TESTS=OFF -DFERRY_BUILD_BENCH=OFF -DFERRY_BUILD_TOOLS=OFF \
 	  -DFERRY_BUILD_FUZZ=ON -DFERRY_SANITIZE=address,undefined \
 	  -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link
 	@$(CMAKE) --build build-fuzz -j $(JOBS)
@@ -62,8 +69,15 @@ test-install: build
 	@tests/install/check.sh build
 
 lint:
-	@echo "== clang-format check"
+	@echo "== clang-format check, shared-memory atomics check"
 	@clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp')
+	@! grep -n 'std::atomic<' $$(git ls-files 'src/*layout*.hpp') || \
+	  { echo "lint: shared-memory layouts must use ShmAtomic, not std::atomic" >&2; exit 1; }
+
+tidy: build
+	@echo "== clang-tidy"
+	@clang-tidy -p build --quiet $$(git ls-files 'src/*.cpp' 'tools/*.cpp') > build/tidy.log 2>&1; \
+	  rc=$$?; grep -v "warnings generated" build/tidy.log; exit $$rc
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')

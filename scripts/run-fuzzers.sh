@@ -20,6 +20,6 @@ for f in "${fuzzers[@]}"; do
     echo "run-fuzzers: $name failed; reproducer in $(dirname "$bin_dir")/" >&2
     exit 1
   }
-  grep -E "^#[0-9]+ *DONE" "$work.log" || tail -n 2 "$work.log"
+  grep -E "^Done [0-9]+ runs" "$work.log" || tail -n 2 "$work.log"
   rm -rf "$work" "$work.log"
 done

@@ -105,8 +105,8 @@ Result<void> ring_format(void* memory, std::size_t size, const RingConfig& confi
   ring->ident.capacity = config.capacity;
   ring->ident.max_payload = max_payload;
   ring->ident.flags = config.crc ? detail::kRingFlagCrc : 0;
-  // The magic goes last: a ring is recognisable only once it is complete.
-  std::atomic_thread_fence(std::memory_order_release);
+  // The magic goes last: a ring is recognisable only once it is complete. (Formatting
+  // happens before the segment is shared, so no ordering beyond program order is needed.)
   ring->ident.magic = detail::kRingMagic;
   return {};
 }

@@ -28,7 +28,8 @@ struct Options {
 
 [[noreturn]] void usage(const char* error) {
   if (error != nullptr) std::fprintf(stderr, "ferry-ring-demo: %s\n", error);
-  std::fprintf(stderr, "usage: ferry-ring-demo [--seconds S] [--size BYTES] [--wait hybrid|spin|block]\n");
+  std::fprintf(stderr,
+               "usage: ferry-ring-demo [--seconds S] [--size BYTES] [--wait hybrid|spin|block]\n");
   std::exit(error != nullptr ? 2 : 0);
 }
 
@@ -80,12 +81,13 @@ int consume(int fd, std::size_t bytes, const Options& o) {
     std::uint64_t seq = 0;
     std::memcpy(&seq, v->payload.data(), sizeof seq);
     const auto fill = static_cast<std::byte>(seq & 0xff);
-    if (seq != expect || v->payload.size() != o.size || v->payload[v->payload.size() - 1] != fill) ++bad;
+    if (seq != expect || v->payload.size() != o.size || v->payload[v->payload.size() - 1] != fill)
+      ++bad;
     ++expect;
     c->release();
   }
-  std::printf("consumer: received %llu messages, %llu wrong\n", static_cast<unsigned long long>(expect),
-              static_cast<unsigned long long>(bad));
+  std::printf("consumer: received %llu messages, %llu wrong\n",
+              static_cast<unsigned long long>(expect), static_cast<unsigned long long>(bad));
   std::fflush(stdout);
   return bad == 0 ? 0 : 1;
 }
@@ -96,7 +98,8 @@ int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   ferry::RingConfig cfg;
   cfg.capacity = 1u << 20;
-  if (o.size > cfg.capacity / 4) usage("--size must be at most 262144 bytes (a quarter of the 1 MiB ring)");
+  if (o.size > cfg.capacity / 4)
+    usage("--size must be at most 262144 bytes (a quarter of the 1 MiB ring)");
   const std::size_t bytes = ferry::ring_bytes(cfg.capacity);
   auto shm = ferry::SharedMemory::create_anonymous("ring-demo", bytes);
   if (!shm) {
@@ -107,8 +110,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ferry-ring-demo: %s\n", r.error().message().c_str());
     return 1;
   }
-  std::printf("ferry-ring-demo: %zu-byte messages for %.1f s through a 1 MiB ring (memfd, CRC32C on, wait %s)\n",
-              o.size, o.seconds, std::string(ferry::to_string(o.wait.strategy)).c_str());
+  std::printf(
+      "ferry-ring-demo: %zu-byte messages for %.1f s through a 1 MiB ring (memfd, CRC32C on, wait "
+      "%s)\n",
+      o.size, o.seconds, std::string(ferry::to_string(o.wait.strategy)).c_str());
   std::fflush(stdout);
   const pid_t child = fork();
   if (child == 0) std::_Exit(consume(dup(shm->fd()), bytes, o));
@@ -131,7 +136,8 @@ int main(int argc, char** argv) {
       p.commit(o.size, {1});
     }
     if (now >= next_report) {
-      std::fprintf(stderr, "\r  %4.1f s  %10.0f msgs/s", std::chrono::duration<double>(now - start).count(),
+      std::fprintf(stderr, "\r  %4.1f s  %10.0f msgs/s",
+                   std::chrono::duration<double>(now - start).count(),
                    static_cast<double>(seq - last_seq));
       last_seq = seq;
       next_report += std::chrono::seconds(1);
@@ -144,14 +150,18 @@ int main(int argc, char** argv) {
   waitpid(child, &status, 0);
   const ferry::RingStats s = ferry::ring_stats(shm->data());
   std::printf("producer: sent %llu messages in %.2f s: %.2fM msgs/s, %.0f MB/s\n",
-              static_cast<unsigned long long>(seq), elapsed, static_cast<double>(seq) / elapsed / 1e6,
+              static_cast<unsigned long long>(seq), elapsed,
+              static_cast<double>(seq) / elapsed / 1e6,
               static_cast<double>(seq * o.size) / elapsed / 1e6);
-  std::printf("ring: %llu full waits, %llu empty waits, %llu wake-up syscalls (%.5f per message), %llu frame errors\n",
-              static_cast<unsigned long long>(s.full_waits), static_cast<unsigned long long>(s.empty_waits),
-              static_cast<unsigned long long>(s.producer_wakes + s.consumer_wakes),
-              static_cast<double>(s.producer_wakes + s.consumer_wakes) / static_cast<double>(seq ? seq : 1),
-              static_cast<unsigned long long>(s.errors));
+  std::printf(
+      "ring: %llu full waits, %llu empty waits, %llu wake-up syscalls (%.5f per message), %llu "
+      "frame errors\n",
+      static_cast<unsigned long long>(s.full_waits), static_cast<unsigned long long>(s.empty_waits),
+      static_cast<unsigned long long>(s.producer_wakes + s.consumer_wakes),
+      static_cast<double>(s.producer_wakes + s.consumer_wakes) / static_cast<double>(seq ? seq : 1),
+      static_cast<unsigned long long>(s.errors));
   const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  std::printf("%s\n", ok ? "all messages arrived intact and in order" : "FAILED: see the consumer's message above");
+  std::printf("%s\n", ok ? "all messages arrived intact and in order"
+                         : "FAILED: see the consumer's message above");
   return ok ? 0 : 1;
 }

@@ -60,8 +60,12 @@ void round_trip(benchmark::State& state, bool crc) {
   set_bytes(state);
 }
 
-void BM_RingRoundTrip(benchmark::State& state) { round_trip(state, true); }
-void BM_RingRoundTripNoCrc(benchmark::State& state) { round_trip(state, false); }
+void BM_RingRoundTrip(benchmark::State& state) {
+  round_trip(state, true);
+}
+void BM_RingRoundTripNoCrc(benchmark::State& state) {
+  round_trip(state, false);
+}
 
 void BM_RingZeroCopy(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));

@@ -70,22 +70,22 @@ enum class Publish : std::uint8_t { now, later };
 
 // A validated record, in place in the ring. Valid until release().
 struct RecordView {
-  wire::Header header;                  // a private copy, already validated
-  std::span<const std::byte> payload;   // in shared memory
+  wire::Header header;                 // a private copy, already validated
+  std::span<const std::byte> payload;  // in shared memory
 };
 
 // Counters of one ring, read from shared memory (single writer each, relaxed).
 struct RingStats {
   std::uint64_t capacity = 0;
-  std::uint64_t used_bytes = 0;        // tail - head at the time of reading
+  std::uint64_t used_bytes = 0;  // tail - head at the time of reading
   std::uint64_t records_sent = 0;
   std::uint64_t bytes_sent = 0;
   std::uint64_t records_received = 0;
   std::uint64_t errors = 0;
-  std::uint64_t full_waits = 0;        // producer found the ring full and waited
-  std::uint64_t empty_waits = 0;       // consumer found the ring empty and waited
-  std::uint64_t producer_wakes = 0;    // syscalls the producer made to wake the consumer
-  std::uint64_t consumer_wakes = 0;    // syscalls the consumer made to wake the producer
+  std::uint64_t full_waits = 0;      // producer found the ring full and waited
+  std::uint64_t empty_waits = 0;     // consumer found the ring empty and waited
+  std::uint64_t producer_wakes = 0;  // syscalls the producer made to wake the consumer
+  std::uint64_t consumer_wakes = 0;  // syscalls the consumer made to wake the producer
 };
 
 // Reads the counters of a formatted ring (any process, any time, never disturbs it).
@@ -96,15 +96,15 @@ class FERRY_API RingProducer {
   RingProducer() = default;
 
   // Attaches to a formatted ring; checks magic, version and geometry.
-  static Result<RingProducer> attach(void* memory, std::size_t size,
-                                     const WaitOptions& wait = {}, RingWakeFds fds = {});
+  static Result<RingProducer> attach(void* memory, std::size_t size, const WaitOptions& wait = {},
+                                     RingWakeFds fds = {});
 
   // Reserves room for an n-byte payload and returns it. Errors: too_large (n over
   // max_payload; the message says the limit), would_block (ring full), timed_out (after
   // waiting `timeout`), corrupt (the consumer's index is impossible). Only the latest
   // reservation is live; reserving again abandons it.
-  Result<std::span<std::byte>> reserve(std::size_t n,
-                                       std::chrono::nanoseconds timeout = std::chrono::nanoseconds(0));
+  Result<std::span<std::byte>> reserve(
+      std::size_t n, std::chrono::nanoseconds timeout = std::chrono::nanoseconds(0));
   // Finishes the reserved record with `n` (<= reserved) payload bytes and, with
   // Publish::now, makes it and every earlier staged record visible.
   void commit(std::size_t n, const MessageMeta& meta = {}, Publish publish = Publish::now);
@@ -150,8 +150,8 @@ class FERRY_API RingConsumer {
  public:
   RingConsumer() = default;
 
-  static Result<RingConsumer> attach(void* memory, std::size_t size,
-                                     const WaitOptions& wait = {}, RingWakeFds fds = {});
+  static Result<RingConsumer> attach(void* memory, std::size_t size, const WaitOptions& wait = {},
+                                     RingWakeFds fds = {});
 
   // The next record, validated, in place. Errors: would_block (empty), timed_out (after
   // waiting `timeout`), or a bad frame (bad_length, bad_version, bad_flags, bad_crc,

@@ -67,7 +67,8 @@ FERRY_API void store_fields(const Header& h, std::byte* out) noexcept;
 FERRY_API Header load(const std::byte* in) noexcept;
 
 // CRC32C of the 20 header bytes at `header` followed by the payload.
-FERRY_API std::uint32_t frame_crc(const std::byte* header, std::span<const std::byte> payload) noexcept;
+FERRY_API std::uint32_t frame_crc(const std::byte* header,
+                                  std::span<const std::byte> payload) noexcept;
 
 // Validates a header copy without looking at any payload: length within limits,
 // known version, known and consistent flags (not both compressions; padding alone).

@@ -37,9 +37,7 @@ class ShmAtomic {
   }
 
   // The word's address, for futex(2). Only for 32-bit words.
-  std::uint32_t* futex_word() noexcept
-    requires(sizeof(T) == 4)
-  {
+  std::uint32_t* futex_word() noexcept requires(sizeof(T) == 4) {
     return reinterpret_cast<std::uint32_t*>(&v_);  // NOLINT: atomic<u32> is layout-compatible
   }
 

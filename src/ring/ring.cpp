@@ -65,8 +65,7 @@ Result<RingHeader*> check_ring(void* memory, std::size_t size) {
   }
   if (size < ring_bytes(id.capacity)) {
     return Error(Errc::corrupt, "ring: capacity " + std::to_string(id.capacity) +
-                                    " does not fit the " + std::to_string(size) +
-                                    "-byte segment");
+                                    " does not fit the " + std::to_string(size) + "-byte segment");
   }
   return ring;
 }
@@ -89,15 +88,15 @@ Result<void> ring_format(void* memory, std::size_t size, const RingConfig& confi
   if (max_payload > max_payload_limit(config.capacity)) {
     return Error(Errc::invalid_argument,
                  "ring max payload " + std::to_string(max_payload) + " exceeds " +
-                     std::to_string(max_payload_limit(config.capacity)) +
-                     ", the most a ring of " + std::to_string(config.capacity) +
+                     std::to_string(max_payload_limit(config.capacity)) + ", the most a ring of " +
+                     std::to_string(config.capacity) +
                      " bytes can hold after a wrap; use a larger capacity");
   }
   if (memory == nullptr || size < ring_bytes(config.capacity)) {
-    return Error(Errc::invalid_argument,
-                 "ring of capacity " + std::to_string(config.capacity) + " needs " +
-                     std::to_string(ring_bytes(config.capacity)) + " bytes, the segment has " +
-                     std::to_string(size));
+    return Error(Errc::invalid_argument, "ring of capacity " + std::to_string(config.capacity) +
+                                             " needs " +
+                                             std::to_string(ring_bytes(config.capacity)) +
+                                             " bytes, the segment has " + std::to_string(size));
   }
   auto* ring = new (memory) RingHeader{};
   ring->ident.version = detail::kRingLayoutVersion;
@@ -133,8 +132,8 @@ RingStats ring_stats(const void* memory) noexcept {
 
 // ---------------------------------------------------------------------------- producer
 
-Result<RingProducer> RingProducer::attach(void* memory, std::size_t size,
-                                          const WaitOptions& wait, RingWakeFds fds) {
+Result<RingProducer> RingProducer::attach(void* memory, std::size_t size, const WaitOptions& wait,
+                                          RingWakeFds fds) {
   auto ring = check_ring(memory, size);
   if (!ring) return ring.error();
   RingProducer p;
@@ -172,7 +171,8 @@ Error RingProducer::too_large(std::size_t n) const {
                                     std::to_string(max_payload_) + " bytes");
 }
 
-Result<std::span<std::byte>> RingProducer::reserve(std::size_t n, std::chrono::nanoseconds timeout) {
+Result<std::span<std::byte>> RingProducer::reserve(std::size_t n,
+                                                   std::chrono::nanoseconds timeout) {
   if (n > max_payload_) return too_large(n);
   const std::uint64_t need = record_size(n);
   const std::uint64_t to_end = capacity_ - (tail_ & mask_);
@@ -198,10 +198,10 @@ Result<std::span<std::byte>> RingProducer::reserve(std::size_t n, std::chrono::n
           ring_->space_wait, want, fds_.space, wait_, detail::Deadline(timeout), slept);
       if (bad_index) return refresh_head().error();
       if (!waited) {
-        return Error(Errc::timed_out,
-                     "ring full: waited " + std::to_string(timeout.count() / 1000) +
-                         " us for room for a " + std::to_string(n) +
-                         "-byte record; the consumer is not keeping up");
+        return Error(Errc::timed_out, "ring full: waited " +
+                                          std::to_string(timeout.count() / 1000) +
+                                          " us for room for a " + std::to_string(n) +
+                                          "-byte record; the consumer is not keeping up");
       }
     }
   }
@@ -291,8 +291,8 @@ Result<std::size_t> RingProducer::send_batch(std::span<const std::span<const std
 
 // ---------------------------------------------------------------------------- consumer
 
-Result<RingConsumer> RingConsumer::attach(void* memory, std::size_t size,
-                                          const WaitOptions& wait, RingWakeFds fds) {
+Result<RingConsumer> RingConsumer::attach(void* memory, std::size_t size, const WaitOptions& wait,
+                                          RingWakeFds fds) {
   auto ring = check_ring(memory, size);
   if (!ring) return ring.error();
   RingConsumer c;
@@ -357,7 +357,8 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
     const std::uint64_t to_end = capacity_ - pos;
     const std::uint64_t avail = tail_cache_ - head_;
     if (to_end < wire::kHeaderSize) {  // implicit skip at the wrap
-      if (avail < to_end) return fail(Error(Errc::corrupt, "ring: producer index inside the wrap gap"));
+      if (avail < to_end)
+        return fail(Error(Errc::corrupt, "ring: producer index inside the wrap gap"));
       head_ += to_end;
       continue;
     }
@@ -394,8 +395,9 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
       const std::uint32_t crc = wire::frame_crc(raw, payload);
       if (crc != h.crc) {
         char buf[96];
-        (void)std::snprintf(buf, sizeof buf, "ring: frame crc32c mismatch: header says 0x%08x, computed 0x%08x",
-                      h.crc, crc);
+        (void)std::snprintf(buf, sizeof buf,
+                            "ring: frame crc32c mismatch: header says 0x%08x, computed 0x%08x",
+                            h.crc, crc);
         return fail(Error(Errc::bad_crc, buf));
       }
     }
@@ -426,17 +428,18 @@ void RingConsumer::publish() {
   }
 }
 
-Result<wire::Header> RingConsumer::recv(std::span<std::byte> buffer, std::chrono::nanoseconds timeout) {
+Result<wire::Header> RingConsumer::recv(std::span<std::byte> buffer,
+                                        std::chrono::nanoseconds timeout) {
   auto view = peek(timeout);
   if (!view) return view.error();
   if (view->payload.size() > buffer.size()) {
     const std::size_t need = view->payload.size();
     peeked_size_ = 0;  // the record stays for a later peek with a larger buffer
-    return Error(Errc::too_large, "record of " + std::to_string(need) +
-                                      " bytes does not fit the " + std::to_string(buffer.size()) +
-                                      "-byte buffer");
+    return Error(Errc::too_large, "record of " + std::to_string(need) + " bytes does not fit the " +
+                                      std::to_string(buffer.size()) + "-byte buffer");
   }
-  if (!view->payload.empty()) std::memcpy(buffer.data(), view->payload.data(), view->payload.size());
+  if (!view->payload.empty())
+    std::memcpy(buffer.data(), view->payload.data(), view->payload.size());
   const wire::Header h = view->header;
   release();
   return h;

@@ -25,12 +25,12 @@ inline constexpr std::uint32_t kRingFlagCrc = 1u << 0;  // frames carry a checke
 
 // Written once by the creator before the ring is shared; read-only afterwards.
 struct RingIdent {
-  std::uint32_t magic;          // 0   kRingMagic
-  std::uint16_t version;        // 4   kRingLayoutVersion
-  std::uint16_t header_size;    // 6   kRingHeaderSize
-  std::uint32_t capacity;       // 8   bytes of record space, a power of two
-  std::uint32_t max_payload;    // 12  largest record payload
-  std::uint32_t flags;          // 16  kRingFlag*
+  std::uint32_t magic;        // 0   kRingMagic
+  std::uint16_t version;      // 4   kRingLayoutVersion
+  std::uint16_t header_size;  // 6   kRingHeaderSize
+  std::uint32_t capacity;     // 8   bytes of record space, a power of two
+  std::uint32_t max_payload;  // 12  largest record payload
+  std::uint32_t flags;        // 16  kRingFlag*
   std::uint8_t pad[kRingBlock - 20];
 };
 
@@ -66,11 +66,11 @@ struct RingWaitBlock {
 };
 
 struct RingHeader {
-  RingIdent ident;                // 0
-  RingProducerBlock producer;     // 128
-  RingConsumerBlock consumer;     // 256
-  RingWaitBlock data_wait;        // 384: the consumer waits for records
-  RingWaitBlock space_wait;       // 512: the producer waits for free space
+  RingIdent ident;             // 0
+  RingProducerBlock producer;  // 128
+  RingConsumerBlock consumer;  // 256
+  RingWaitBlock data_wait;     // 384: the consumer waits for records
+  RingWaitBlock space_wait;    // 512: the producer waits for free space
   std::uint8_t reserved[kRingHeaderSize - 5 * kRingBlock];  // 640..1024, zero
 };
 

@@ -46,7 +46,9 @@ Error os_error(int err, const std::string& object, const std::string& action) {
   return Error(error.code(), error.message() + ": " + hint, err);
 }
 
-Error invalid(std::string message) { return Error(Errc::invalid_argument, std::move(message)); }
+Error invalid(std::string message) {
+  return Error(Errc::invalid_argument, std::move(message));
+}
 
 // A name for messages: quoted, and cut short if someone passed a very long one.
 std::string quoted(std::string_view s) {
@@ -97,7 +99,9 @@ std::size_t huge_page_size() {
   return kDefaultHugePageSize;
 }
 
-std::string bytes(std::size_t n) { return std::to_string(n) + " bytes"; }
+std::string bytes(std::size_t n) {
+  return std::to_string(n) + " bytes";
+}
 
 Result<void*> map_shared(int fd, std::size_t size, const std::string& object) {
   void* data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -134,7 +138,9 @@ SharedMemory& SharedMemory::operator=(SharedMemory&& other) noexcept {
   return *this;
 }
 
-SharedMemory::~SharedMemory() { reset(); }
+SharedMemory::~SharedMemory() {
+  reset();
+}
 
 void SharedMemory::reset() noexcept {
   if (data_ != nullptr) ::munmap(data_, size_);

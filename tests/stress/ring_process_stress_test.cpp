@@ -56,16 +56,19 @@ TEST_P(RingProcesses, MillionsOfRandomRecordsEveryByteChecked) {
   EXPECT_EQ(s.records_sent, count);
   EXPECT_EQ(s.bytes_sent, bytes);
   EXPECT_EQ(s.errors, 0u);
-  std::printf("%s: %llu records, %llu payload bytes, wake syscalls %llu (producer) + %llu (consumer)\n",
-              std::string(to_string(GetParam())).c_str(), static_cast<unsigned long long>(count),
-              static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(s.producer_wakes),
-              static_cast<unsigned long long>(s.consumer_wakes));
+  std::printf(
+      "%s: %llu records, %llu payload bytes, wake syscalls %llu (producer) + %llu (consumer)\n",
+      std::string(to_string(GetParam())).c_str(), static_cast<unsigned long long>(count),
+      static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(s.producer_wakes),
+      static_cast<unsigned long long>(s.consumer_wakes));
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, RingProcesses,
                          ::testing::Values(WaitStrategy::hybrid, WaitStrategy::block,
                                            WaitStrategy::spin),
-                         [](const auto& param_info) { return std::string(to_string(param_info.param)); });
+                         [](const auto& param_info) {
+                           return std::string(to_string(param_info.param));
+                         });
 
 }  // namespace
 }  // namespace ferry

@@ -56,7 +56,7 @@ TEST_P(Wakeups, PingPongHandOffsNeverHang) {
   }
   WaitOptions w;
   w.strategy = mode.strategy;
-  w.spin_for = 2us;  // short, so that sleeping is common
+  w.spin_for = 2us;                                         // short, so that sleeping is common
   const std::uint64_t round_trips = test::scaled(500'000);  // two hand-offs each
 
   const pid_t child = test::fork_child([&] {
@@ -80,7 +80,8 @@ TEST_P(Wakeups, PingPongHandOffsNeverHang) {
   std::byte msg[64] = {};
   std::byte buf[64];
   for (std::uint64_t i = 0; i < round_trips; ++i) {
-    ASSERT_TRUE(out.send(std::span(msg, 1 + i % 64), {0, 0, static_cast<std::uint32_t>(i)}, kForever).ok());
+    ASSERT_TRUE(
+        out.send(std::span(msg, 1 + i % 64), {0, 0, static_cast<std::uint32_t>(i)}, kForever).ok());
     random_pause(rng);
     auto h = in.recv(buf, kForever);
     ASSERT_TRUE(h.ok()) << h.error().message();
@@ -123,7 +124,8 @@ TEST_P(Wakeups, StreamHandOffsNeverHang) {
     std::mt19937_64 rng(3);
     std::byte msg[128] = {};
     for (std::uint64_t i = 0; i < count; ++i) {
-      if (!p.send(std::span(msg, i % 128), {0, 0, static_cast<std::uint32_t>(i)}, kForever)) return 1;
+      if (!p.send(std::span(msg, i % 128), {0, 0, static_cast<std::uint32_t>(i)}, kForever))
+        return 1;
       if (i % 16 == 0) random_pause(rng);
     }
     return 0;

@@ -30,8 +30,12 @@ std::vector<std::byte> bytes_of(std::size_t n, std::uint64_t seq) {
   return v;
 }
 
-detail::RingHeader* header_of(SharedRing& ring) { return static_cast<detail::RingHeader*>(ring.data()); }
-std::byte* data_of(SharedRing& ring) { return static_cast<std::byte*>(ring.data()) + detail::kRingHeaderSize; }
+detail::RingHeader* header_of(SharedRing& ring) {
+  return static_cast<detail::RingHeader*>(ring.data());
+}
+std::byte* data_of(SharedRing& ring) {
+  return static_cast<std::byte*>(ring.data()) + detail::kRingHeaderSize;
+}
 
 TEST(RingFormat, RejectsBadGeometry) {
   test::SharedBlock mem(ring_bytes(1u << 16));
@@ -205,7 +209,8 @@ TEST(Ring, ExactFitAtTheWrap) {
   auto p = ring.producer();
   auto c = ring.consumer();
   // 4000 bytes used, then a record of exactly the 96 bytes left (a 72-byte payload).
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(p.send(bytes_of(1000 - 24, static_cast<std::uint64_t>(i))).ok());
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(p.send(bytes_of(1000 - 24, static_cast<std::uint64_t>(i))).ok());
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(c.peek().ok());
     c.release();
@@ -416,10 +421,11 @@ TEST(RingCorruption, ImpossibleLengthsVersionsFlagsAndSequences) {
     Errc expected;
   };
   // Header bytes: length at 0..3, version at 6, flags at 7, seq at 8..15.
-  for (const Case& k : {Case{3, 0x7f, Errc::bad_length}, Case{1, 0x08, Errc::bad_length},
-                        Case{6, 9, Errc::bad_version}, Case{7, 0x80, Errc::bad_flags},
-                        Case{7, wire::kFlagLz4 | wire::kFlagZstd, Errc::bad_flags},
-                        Case{8, 5, Errc::bad_sequence}, Case{7, wire::kFlagPadding, Errc::bad_flags}}) {
+  for (const Case& k :
+       {Case{3, 0x7f, Errc::bad_length}, Case{1, 0x08, Errc::bad_length},
+        Case{6, 9, Errc::bad_version}, Case{7, 0x80, Errc::bad_flags},
+        Case{7, wire::kFlagLz4 | wire::kFlagZstd, Errc::bad_flags}, Case{8, 5, Errc::bad_sequence},
+        Case{7, wire::kFlagPadding, Errc::bad_flags}}) {
     SharedRing ring(small_ring(4096, false));
     auto p = ring.producer();
     auto c = ring.consumer();

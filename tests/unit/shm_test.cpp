@@ -71,7 +71,9 @@ bool all_zero(const SharedMemory& shm) {
   return true;
 }
 
-unsigned char* bytes_of(const SharedMemory& shm) { return static_cast<unsigned char*>(shm.data()); }
+unsigned char* bytes_of(const SharedMemory& shm) {
+  return static_cast<unsigned char*>(shm.data());
+}
 
 TEST(ShmAnonymous, CreatesZeroedWritableSealedSegment) {
   auto shm = SharedMemory::create_anonymous("unit", 10000);

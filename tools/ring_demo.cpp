@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <string_view>
 
@@ -41,10 +42,10 @@ Options parse(int argc, char** argv) {
     if (i + 1 >= argc) usage(("missing value after " + std::string(arg)).c_str());
     const char* value = argv[++i];
     if (arg == "--seconds") {
-      o.seconds = std::atof(value);
+      o.seconds = std::strtod(value, nullptr);
       if (o.seconds <= 0) usage("--seconds must be positive");
     } else if (arg == "--size") {
-      o.size = static_cast<std::size_t>(std::atol(value));
+      o.size = std::strtoul(value, nullptr, 10);
       if (o.size < 8) usage("--size must be at least 8 bytes (the sequence number)");
     } else if (arg == "--wait") {
       auto w = ferry::parse_wait_strategy(value);
@@ -94,7 +95,7 @@ int consume(int fd, std::size_t bytes, const Options& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const Options o = parse(argc, argv);
   ferry::RingConfig cfg;
   cfg.capacity = 1u << 20;
@@ -149,19 +150,28 @@ int main(int argc, char** argv) {
   int status = 0;
   waitpid(child, &status, 0);
   const ferry::RingStats s = ferry::ring_stats(shm->data());
+  const unsigned long long wakes = s.producer_wakes + s.consumer_wakes;
   std::printf("producer: sent %llu messages in %.2f s: %.2fM msgs/s, %.0f MB/s\n",
               static_cast<unsigned long long>(seq), elapsed,
               static_cast<double>(seq) / elapsed / 1e6,
-              static_cast<double>(seq * o.size) / elapsed / 1e6);
+              static_cast<double>(seq) * static_cast<double>(o.size) / elapsed / 1e6);
   std::printf(
       "ring: %llu full waits, %llu empty waits, %llu wake-up syscalls (%.5f per message), %llu "
       "frame errors\n",
       static_cast<unsigned long long>(s.full_waits), static_cast<unsigned long long>(s.empty_waits),
-      static_cast<unsigned long long>(s.producer_wakes + s.consumer_wakes),
-      static_cast<double>(s.producer_wakes + s.consumer_wakes) / static_cast<double>(seq ? seq : 1),
+      wakes, static_cast<double>(wakes) / static_cast<double>(seq ? seq : 1),
       static_cast<unsigned long long>(s.errors));
   const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   std::printf("%s\n", ok ? "all messages arrived intact and in order"
                          : "FAILED: see the consumer's message above");
   return ok ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ferry-ring-demo: %s\n", e.what());
+    return 1;
+  }
 }

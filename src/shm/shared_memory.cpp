@@ -68,7 +68,7 @@ Result<void> check_shm_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxShmNameLength) {
     return bad("it must be 1 to " + std::to_string(kMaxShmNameLength) + " characters");
   }
-  if (name == "." || name == "..") return bad("\".\" and \"..\" are not names");
+  if (name == "." || name == "..") return bad(R"("." and ".." are not names)");
   if (!std::all_of(name.begin(), name.end(), [](char c) { return is_name_char(c, true); })) {
     return bad("use only A-Z a-z 0-9 . _ - (one path component, no '/')");
   }
@@ -159,7 +159,7 @@ Result<SharedMemory> SharedMemory::create_anonymous(std::string_view debug_name,
                                                     const ShmOptions& options) {
   const std::string label = "ferry:" + std::string(debug_name);
   const std::string object = "memfd " + label;
-  if (debug_name.size() > kMaxDebugNameLength || debug_name.find('\0') != debug_name.npos) {
+  if (debug_name.size() > kMaxDebugNameLength || debug_name.find('\0') != std::string_view::npos) {
     return invalid("invalid memfd name " + quoted(debug_name) + ": it must be at most " +
                    std::to_string(kMaxDebugNameLength) + " characters, without NUL");
   }

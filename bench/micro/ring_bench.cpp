@@ -4,6 +4,7 @@
 //   BM_RingRoundTrip/<size>     send() + recv(): two copies + headers + CRC32C on both sides
 //   BM_RingRoundTripNoCrc/<size> the same on a ring formatted without CRCs
 //   BM_RingZeroCopy/<size>      reserve/commit + peek/release, writing and reading in place
+//   BM_RingBatch/<size>         send_batch() of 32 + drain(): one publish per side per 32
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 
@@ -81,9 +82,33 @@ void BM_RingZeroCopy(benchmark::State& state) {
   set_bytes(state);
 }
 
+void BM_RingBatch(benchmark::State& state) {
+  constexpr std::int64_t kBatch = 32;
+  const auto n = static_cast<std::size_t>(state.range(0));
+  Ring ring(true);
+  std::vector<std::byte> src(n, std::byte{1}), dst(n);
+  std::vector<std::span<const std::byte>> batch(static_cast<std::size_t>(kBatch),
+                                                std::span<const std::byte>(src));
+  for (auto _ : state) {
+    std::size_t done = 0;
+    while (done < batch.size()) {
+      auto sent = ring.producer.send_batch(std::span(batch).subspan(done));
+      if (!sent) state.SkipWithError("send_batch failed");
+      done += *sent;
+      (void)ring.consumer.drain([&](const ferry::RecordView& v) {
+        std::memcpy(dst.data(), v.payload.data(), v.payload.size());
+      });
+    }
+    benchmark::DoNotOptimize(dst.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
+  state.SetBytesProcessed(state.iterations() * kBatch * state.range(0));
+}
+
 BENCHMARK(BM_Memcpy)->Arg(64)->Arg(1024)->Arg(65536);
 BENCHMARK(BM_RingRoundTrip)->Arg(64)->Arg(1024)->Arg(65536);
 BENCHMARK(BM_RingRoundTripNoCrc)->Arg(64)->Arg(1024)->Arg(65536);
 BENCHMARK(BM_RingZeroCopy)->Arg(64)->Arg(1024)->Arg(65536);
+BENCHMARK(BM_RingBatch)->Arg(64)->Arg(1024)->Arg(65536);
 
 }  // namespace

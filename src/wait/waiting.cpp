@@ -63,11 +63,7 @@ void sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, std::int64_t ti
   futex(wb.seq.futex_word(), FUTEX_WAIT, seq, tp);
 }
 
-bool wake_if_sleeping(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept {
-  // SYNC B: orders the caller's publish (tail or head store) before the load of
-  // `sleeping`; pairs with SYNC A in wait_until().
-  full_fence();
-  if (wb.sleeping.load(std::memory_order_acquire) == 0) return false;
+bool wake_sleeper(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept {
   if (progress < wb.want.load(std::memory_order_relaxed)) return false;
   // Only one wake per sleep: whoever clears the flag makes the syscall.
   if (wb.sleeping.exchange(0, std::memory_order_acq_rel) == 0) return false;

@@ -85,9 +85,19 @@ class Deadline {
 // With `eventfd` >= 0 it polls that descriptor instead and drains it.
 void sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, std::int64_t timeout_ns) noexcept;
 
+// The slow half of wake_if_sleeping(): the sleeper announced itself.
+bool wake_sleeper(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept;
+
 // Wakes the sleeper of `wb` if it announced itself and `progress` reached what it wants.
-// Returns true when it made a syscall.
-bool wake_if_sleeping(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept;
+// Returns true when it made a syscall. Inline: after every publish, this is one fence and
+// one load of a line the other side writes only around its sleeps.
+inline bool wake_if_sleeping(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept {
+  // SYNC B: orders the caller's publish (tail or head store) before the load of
+  // `sleeping`; pairs with SYNC A in wait_until().
+  full_fence();
+  if (wb.sleeping.load(std::memory_order_acquire) == 0) return false;
+  return wake_sleeper(wb, progress, eventfd);
+}
 
 // Waits until ready() is true, following `options`, up to `deadline`. `want` is what the
 // waker's progress must reach before a wake is worth a syscall. Returns timed_out or ok;

@@ -68,6 +68,21 @@ struct RingWakeFds {
 
 enum class Publish : std::uint8_t { now, later };
 
+namespace detail {
+// What one side knows of its ring: read and checked once at attach, never re-read from
+// shared memory.
+struct RingSide {
+  RingHeader* ring = nullptr;
+  std::byte* data = nullptr;  // the record space
+  std::uint64_t capacity = 0;
+  std::uint64_t mask = 0;
+  std::uint32_t max_payload = 0;
+  bool crc = true;
+  WaitOptions wait;
+  RingWakeFds fds;
+};
+}  // namespace detail
+
 // A validated record, in place in the ring. Valid until release().
 struct RecordView {
   wire::Header header;                 // a private copy, already validated
@@ -121,22 +136,15 @@ class FERRY_API RingProducer {
                                  const MessageMeta& meta = {},
                                  std::chrono::nanoseconds timeout = std::chrono::nanoseconds(0));
 
-  std::uint32_t max_payload() const noexcept { return max_payload_; }
+  std::uint32_t max_payload() const noexcept { return side_.max_payload; }
   std::uint64_t next_sequence() const noexcept { return next_seq_; }
-  explicit operator bool() const noexcept { return ring_ != nullptr; }
+  explicit operator bool() const noexcept { return side_.ring != nullptr; }
 
  private:
   Result<void> refresh_head();
   Error too_large(std::size_t n) const;
 
-  detail::RingHeader* ring_ = nullptr;
-  std::byte* data_ = nullptr;
-  std::uint64_t capacity_ = 0;
-  std::uint64_t mask_ = 0;
-  std::uint32_t max_payload_ = 0;
-  bool crc_ = true;
-  WaitOptions wait_;
-  RingWakeFds fds_;
+  detail::RingSide side_;
   std::uint64_t tail_ = 0;        // local write index, including staged records
   std::uint64_t published_ = 0;   // last tail stored to shared memory
   std::uint64_t head_cache_ = 0;  // last head read from shared memory
@@ -189,21 +197,14 @@ class FERRY_API RingConsumer {
     return n;
   }
 
-  std::uint32_t max_payload() const noexcept { return max_payload_; }
-  explicit operator bool() const noexcept { return ring_ != nullptr; }
+  std::uint32_t max_payload() const noexcept { return side_.max_payload; }
+  explicit operator bool() const noexcept { return side_.ring != nullptr; }
 
  private:
   Error fail(Error error);
   Result<void> refresh_tail();
 
-  detail::RingHeader* ring_ = nullptr;
-  const std::byte* data_ = nullptr;
-  std::uint64_t capacity_ = 0;
-  std::uint64_t mask_ = 0;
-  std::uint32_t max_payload_ = 0;
-  bool crc_ = true;
-  WaitOptions wait_;
-  RingWakeFds fds_;
+  detail::RingSide side_;
   std::uint64_t head_ = 0;        // local read index, including released records
   std::uint64_t published_ = 0;   // last head stored to shared memory
   std::uint64_t tail_cache_ = 0;  // last tail read from shared memory

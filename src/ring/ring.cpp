@@ -89,8 +89,9 @@ inline bool header_plausible(const wire::Header& h, std::uint32_t max_payload) n
   std::abort();
 }
 
-// Checks a ring header and returns it with the geometry it promises.
-Result<RingHeader*> check_ring(void* memory, std::size_t size) {
+// Checks a ring header and returns the geometry it promises, for one side to keep.
+Result<detail::RingSide> attach_side(void* memory, std::size_t size, const WaitOptions& wait,
+                                     RingWakeFds fds) {
   if (memory == nullptr || size < sizeof(RingHeader)) {
     return Error(Errc::invalid_argument, "ring: segment of " + std::to_string(size) +
                                              " bytes is smaller than the 1024-byte ring header");
@@ -115,7 +116,16 @@ Result<RingHeader*> check_ring(void* memory, std::size_t size) {
     return Error(Errc::corrupt, "ring: capacity " + std::to_string(id.capacity) +
                                     " does not fit the " + std::to_string(size) + "-byte segment");
   }
-  return ring;
+  detail::RingSide side;
+  side.ring = ring;
+  side.data = static_cast<std::byte*>(memory) + detail::kRingHeaderSize;
+  side.capacity = id.capacity;
+  side.mask = side.capacity - 1;
+  side.max_payload = id.max_payload;
+  side.crc = (id.flags & detail::kRingFlagCrc) != 0;
+  side.wait = wait;
+  side.fds = fds;
+  return side;
 }
 
 }  // namespace
@@ -182,20 +192,13 @@ RingStats ring_stats(const void* memory) noexcept {
 
 Result<RingProducer> RingProducer::attach(void* memory, std::size_t size, const WaitOptions& wait,
                                           RingWakeFds fds) {
-  auto ring = check_ring(memory, size);
-  if (!ring) return ring.error();
+  auto side = attach_side(memory, size, wait, fds);
+  if (!side) return side.error();
   RingProducer p;
-  p.ring_ = *ring;
-  p.data_ = static_cast<std::byte*>(memory) + detail::kRingHeaderSize;
-  p.capacity_ = p.ring_->ident.capacity;
-  p.mask_ = p.capacity_ - 1;
-  p.max_payload_ = p.ring_->ident.max_payload;
-  p.crc_ = (p.ring_->ident.flags & detail::kRingFlagCrc) != 0;
-  p.wait_ = wait;
-  p.fds_ = fds;
+  p.side_ = *side;
   // A producer (re)attaching continues where the last one published.
-  p.tail_ = p.published_ = p.ring_->producer.tail.load(std::memory_order_relaxed);
-  p.next_seq_ = p.ring_->producer.records.load(std::memory_order_relaxed);
+  p.tail_ = p.published_ = p.side_.ring->producer.tail.load(std::memory_order_relaxed);
+  p.next_seq_ = p.side_.ring->producer.records.load(std::memory_order_relaxed);
   if (auto r = p.refresh_head(); !r) return r.error();
   return p;
 }
@@ -203,11 +206,11 @@ Result<RingProducer> RingProducer::attach(void* memory, std::size_t size, const 
 Result<void> RingProducer::refresh_head() {
   // SYNC POINT READ (acquire): pairs with the consumer's release store of head in
   // RingConsumer::publish(); after it, the consumer is done reading the freed bytes.
-  const std::uint64_t head = ring_->consumer.head.load(std::memory_order_acquire);
-  if (head > published_ || published_ - head > capacity_ || head % kAlign != 0) {
+  const std::uint64_t head = side_.ring->consumer.head.load(std::memory_order_acquire);
+  if (head > published_ || published_ - head > side_.capacity || head % kAlign != 0) {
     return Error(Errc::corrupt, "ring: consumer index " + std::to_string(head) +
                                     " is impossible (producer at " + std::to_string(published_) +
-                                    ", capacity " + std::to_string(capacity_) + ")");
+                                    ", capacity " + std::to_string(side_.capacity) + ")");
   }
   head_cache_ = head;
   return {};
@@ -216,34 +219,36 @@ Result<void> RingProducer::refresh_head() {
 Error RingProducer::too_large(std::size_t n) const {
   return Error(Errc::too_large, "record of " + std::to_string(n) +
                                     " bytes exceeds the ring's maximum payload of " +
-                                    std::to_string(max_payload_) + " bytes");
+                                    std::to_string(side_.max_payload) + " bytes");
 }
 
 Result<std::span<std::byte>> RingProducer::reserve(std::size_t n,
                                                    std::chrono::nanoseconds timeout) {
-  if (n > max_payload_) return too_large(n);
+  if (n > side_.max_payload) return too_large(n);
   const std::uint64_t need = record_size(n);
-  const std::uint64_t to_end = capacity_ - (tail_ & mask_);
+  const std::uint64_t to_end = side_.capacity - (tail_ & side_.mask);
   const std::uint64_t total = need <= to_end ? need : to_end + need;
-  if (tail_ + total - head_cache_ > capacity_) {
+  if (tail_ + total - head_cache_ > side_.capacity) {
     if (auto r = refresh_head(); !r) return r.error();
-    if (tail_ + total - head_cache_ > capacity_) {
+    if (tail_ + total - head_cache_ > side_.capacity) {
       if (timeout.count() <= 0) return Error(Errc::would_block);
       // Staged records must be visible, or the consumer could never free the space.
       publish();
-      ring_->producer.full_waits.add_relaxed(1);
+      side_.ring->producer.full_waits.add_relaxed(1);
       // Wake me once the record fits and, to batch wake-ups, half the ring is free.
-      const std::uint64_t fits_at = tail_ + total - capacity_;
-      const std::uint64_t half_free = tail_ - capacity_ / 2;
-      const std::uint64_t want = tail_ > capacity_ / 2 ? std::max(fits_at, half_free) : fits_at;
+      const std::uint64_t fits_at = tail_ + total - side_.capacity;
+      const std::uint64_t half_free = tail_ - side_.capacity / 2;
+      const std::uint64_t want =
+          tail_ > side_.capacity / 2 ? std::max(fits_at, half_free) : fits_at;
       bool slept = false;
       bool bad_index = false;
       auto waited = detail::wait_until(
           [&] {
             if (!refresh_head()) return bad_index = true;
-            return tail_ + total - head_cache_ <= capacity_;
+            return tail_ + total - head_cache_ <= side_.capacity;
           },
-          ring_->space_wait, want, fds_.space, wait_, detail::Deadline(timeout), slept);
+          side_.ring->space_wait, want, side_.fds.space, side_.wait, detail::Deadline(timeout),
+          slept);
       if (bad_index) return refresh_head().error();
       if (!waited) {
         return Error(Errc::timed_out, "ring full: waited " +
@@ -260,12 +265,12 @@ Result<std::span<std::byte>> RingProducer::reserve(std::size_t n,
       wire::Header pad;
       pad.flags = wire::kFlagPadding;
       pad.length = static_cast<std::uint32_t>(to_end - wire::kHeaderSize);
-      store_header(pad, data_ + (tail_ & mask_), false);
+      store_header(pad, side_.data + (tail_ & side_.mask), false);
     }
     tail_ += to_end;
   }
   reserved_ = n;
-  return std::span<std::byte>(data_ + (tail_ & mask_) + wire::kHeaderSize, n);
+  return std::span<std::byte>(side_.data + (tail_ & side_.mask) + wire::kHeaderSize, n);
 }
 
 void RingProducer::commit(std::size_t n, const MessageMeta& meta, Publish publish_now) {
@@ -275,14 +280,14 @@ void RingProducer::commit(std::size_t n, const MessageMeta& meta, Publish publis
   if ((meta.flags & (wire::kFlagPadding | ~wire::kKnownFlags)) != 0) {
     contract_violation("commit() with the padding flag or an unknown flag");
   }
-  std::byte* frame = data_ + (tail_ & mask_);
+  std::byte* frame = side_.data + (tail_ & side_.mask);
   wire::Header h;
   h.length = static_cast<std::uint32_t>(n);
   h.type = meta.type;
   h.flags = meta.flags;
   h.seq = next_seq_++;
   h.correlation = meta.correlation;
-  store_header(h, frame, crc_);
+  store_header(h, frame, side_.crc);
   tail_ += record_size(n);
   reserved_.reset();
   ++pending_records_;
@@ -292,15 +297,15 @@ void RingProducer::commit(std::size_t n, const MessageMeta& meta, Publish publis
 
 void RingProducer::publish() {
   if (tail_ == published_) return;
-  ring_->producer.records.add_relaxed(pending_records_);
-  ring_->producer.bytes.add_relaxed(pending_bytes_);
+  side_.ring->producer.records.add_relaxed(pending_records_);
+  side_.ring->producer.bytes.add_relaxed(pending_bytes_);
   pending_records_ = pending_bytes_ = 0;
   // SYNC POINT WRITE (release): publishes every record below tail_ (headers, payloads,
   // padding). Pairs with the consumer's acquire load in RingConsumer::refresh_tail().
-  ring_->producer.tail.store(tail_, std::memory_order_release);
+  side_.ring->producer.tail.store(tail_, std::memory_order_release);
   published_ = tail_;
-  if (detail::wake_if_sleeping(ring_->data_wait, tail_, fds_.data)) {
-    ring_->producer.wake_syscalls.add_relaxed(1);
+  if (detail::wake_if_sleeping(side_.ring->data_wait, tail_, side_.fds.data)) {
+    side_.ring->producer.wake_syscalls.add_relaxed(1);
   }
 }
 
@@ -336,24 +341,18 @@ Result<std::size_t> RingProducer::send_batch(std::span<const std::span<const std
 
 Result<RingConsumer> RingConsumer::attach(void* memory, std::size_t size, const WaitOptions& wait,
                                           RingWakeFds fds) {
-  auto ring = check_ring(memory, size);
-  if (!ring) return ring.error();
+  auto side = attach_side(memory, size, wait, fds);
+  if (!side) return side.error();
   RingConsumer c;
-  c.ring_ = *ring;
-  c.data_ = static_cast<const std::byte*>(memory) + detail::kRingHeaderSize;
-  c.capacity_ = c.ring_->ident.capacity;
-  c.mask_ = c.capacity_ - 1;
-  c.max_payload_ = c.ring_->ident.max_payload;
-  c.crc_ = (c.ring_->ident.flags & detail::kRingFlagCrc) != 0;
-  c.wait_ = wait;
-  c.fds_ = fds;
-  c.head_ = c.published_ = c.tail_cache_ = c.ring_->consumer.head.load(std::memory_order_relaxed);
-  c.expected_seq_ = c.ring_->consumer.records.load(std::memory_order_relaxed);
+  c.side_ = *side;
+  c.head_ = c.published_ = c.tail_cache_ =
+      c.side_.ring->consumer.head.load(std::memory_order_relaxed);
+  c.expected_seq_ = c.side_.ring->consumer.records.load(std::memory_order_relaxed);
   return c;
 }
 
 Error RingConsumer::fail(Error error) {
-  ring_->consumer.errors.add_relaxed(1);
+  side_.ring->consumer.errors.add_relaxed(1);
   broken_ = error;
   return error;
 }
@@ -361,11 +360,11 @@ Error RingConsumer::fail(Error error) {
 Result<void> RingConsumer::refresh_tail() {
   // SYNC POINT READ (acquire): pairs with the producer's release store of tail in
   // RingProducer::publish(); every record below it is complete.
-  const std::uint64_t tail = ring_->producer.tail.load(std::memory_order_acquire);
-  if (tail < head_ || tail - head_ > capacity_ || tail % kAlign != 0) {
+  const std::uint64_t tail = side_.ring->producer.tail.load(std::memory_order_acquire);
+  if (tail < head_ || tail - head_ > side_.capacity || tail % kAlign != 0) {
     return fail(Error(Errc::corrupt, "ring: producer index " + std::to_string(tail) +
                                          " is impossible (consumer at " + std::to_string(head_) +
-                                         ", capacity " + std::to_string(capacity_) + ")"));
+                                         ", capacity " + std::to_string(side_.capacity) + ")"));
   }
   tail_cache_ = tail;
   return {};
@@ -381,7 +380,7 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
         // Skipped padding frees space too; hand it back before waiting.
         publish();
         if (timeout.count() <= 0) return Error(Errc::would_block);
-        ring_->consumer.empty_waits.add_relaxed(1);
+        side_.ring->consumer.empty_waits.add_relaxed(1);
         bool slept = false;
         bool bad_index = false;
         auto waited = detail::wait_until(
@@ -389,15 +388,16 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
               if (!refresh_tail()) return bad_index = true;
               return tail_cache_ != head_;
             },
-            ring_->data_wait, head_ + 1, fds_.data, wait_, detail::Deadline(timeout), slept);
+            side_.ring->data_wait, head_ + 1, side_.fds.data, side_.wait, detail::Deadline(timeout),
+            slept);
         if (bad_index) return *broken_;
         if (!waited) return Error(Errc::timed_out);
         timeout = std::chrono::nanoseconds(0);  // data is there now; no second wait
         continue;
       }
     }
-    const std::uint64_t pos = head_ & mask_;
-    const std::uint64_t to_end = capacity_ - pos;
+    const std::uint64_t pos = head_ & side_.mask;
+    const std::uint64_t to_end = side_.capacity - pos;
     const std::uint64_t avail = tail_cache_ - head_;
     if (to_end < wire::kHeaderSize) {  // implicit skip at the wrap
       if (avail < to_end)
@@ -410,7 +410,7 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
     }
     // The header is copied once; only the copy is validated and used from here on.
     alignas(8) std::byte raw[wire::kHeaderSize];
-    std::memcpy(raw, data_ + pos, wire::kHeaderSize);
+    std::memcpy(raw, side_.data + pos, wire::kHeaderSize);
     const wire::Header h = load_header(raw);
     if ((h.flags & wire::kFlagPadding) != 0) {
       if (h.flags != wire::kFlagPadding || h.length != to_end - wire::kHeaderSize ||
@@ -420,9 +420,9 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
       head_ += to_end;
       continue;
     }
-    if (!header_plausible(h, max_payload_)) {
+    if (!header_plausible(h, side_.max_payload)) {
       wire::Limits limits;
-      limits.max_payload = max_payload_;
+      limits.max_payload = side_.max_payload;
       auto v = wire::validate(h, limits);
       return fail(v ? Error(Errc::corrupt, "ring: frame header rejected") : v.error());
     }
@@ -436,8 +436,8 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
                                                 ", expected " + std::to_string(expected_seq_) +
                                                 " (a frame was lost or repeated)"));
     }
-    std::span<const std::byte> payload(data_ + pos + wire::kHeaderSize, h.length);
-    if (crc_) {
+    std::span<const std::byte> payload(side_.data + pos + wire::kHeaderSize, h.length);
+    if (side_.crc) {
       const std::uint32_t crc = wire::frame_crc(raw, payload);
       if (crc != h.crc) {
         char buf[96];
@@ -463,14 +463,14 @@ void RingConsumer::release(Publish publish_now) {
 
 void RingConsumer::publish() {
   if (head_ == published_) return;
-  ring_->consumer.records.add_relaxed(pending_records_);
+  side_.ring->consumer.records.add_relaxed(pending_records_);
   pending_records_ = 0;
   // SYNC POINT WRITE (release): hands the bytes below head_ back to the producer; our
   // reads of them happen before. Pairs with the acquire in RingProducer::refresh_head().
-  ring_->consumer.head.store(head_, std::memory_order_release);
+  side_.ring->consumer.head.store(head_, std::memory_order_release);
   published_ = head_;
-  if (detail::wake_if_sleeping(ring_->space_wait, head_, fds_.space)) {
-    ring_->consumer.wake_syscalls.add_relaxed(1);
+  if (detail::wake_if_sleeping(side_.ring->space_wait, head_, side_.fds.space)) {
+    side_.ring->consumer.wake_syscalls.add_relaxed(1);
   }
 }
 

@@ -74,6 +74,8 @@ class FERRY_API SharedMemory {
 
  private:
   void reset() noexcept;
+  // Maps fd_ read-write and shared, setting data_ and size_; errors name `object`.
+  Result<void> map(std::size_t size, const std::string& object);
 
   void* data_ = nullptr;
   std::size_t size_ = 0;

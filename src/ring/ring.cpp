@@ -6,14 +6,12 @@
 // ring is full (producer) or empty (consumer).
 #include <algorithm>
 #include <bit>
-#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <string>
 
-#include "ferry/crc32c.hpp"
 #include "ferry/ring.hpp"
 #include "ring/ring_layout.hpp"
 #include "wait/waiting.hpp"
@@ -35,53 +33,6 @@ constexpr std::uint64_t record_size(std::uint64_t payload) noexcept {
 // The largest payload whose record is guaranteed to fit after a worst-case wrap.
 constexpr std::uint32_t max_payload_limit(std::uint32_t capacity) noexcept {
   return capacity / 2 - 32;
-}
-
-// On a little-endian host the wire header is the in-memory Header struct byte for byte,
-// so the hot path copies 24 bytes instead of assembling fields (wire.cpp's portable
-// load/store remain the reference, and the big-endian path).
-constexpr bool kHeaderIsNative =
-    std::endian::native == std::endian::little && sizeof(wire::Header) == wire::kHeaderSize &&
-    offsetof(wire::Header, type) == 4 && offsetof(wire::Header, version) == 6 &&
-    offsetof(wire::Header, flags) == 7 && offsetof(wire::Header, seq) == 8 &&
-    offsetof(wire::Header, correlation) == 16 && offsetof(wire::Header, crc) == 20;
-
-inline wire::Header load_header(const std::byte* in) noexcept {
-  if constexpr (kHeaderIsNative) {
-    wire::Header h;
-    std::memcpy(&h, in, sizeof h);
-    return h;
-  } else {
-    return wire::load(in);
-  }
-}
-
-// Writes `h` at `out` (the payload already follows it), with the CRC32C of its first 20
-// bytes and the payload if `crc`, else 0.
-inline void store_header(const wire::Header& h, std::byte* out, bool crc) noexcept {
-  if constexpr (kHeaderIsNative) {
-    wire::Header copy = h;
-    copy.crc = 0;
-    std::memcpy(out, &copy, sizeof copy);
-    if (crc) {
-      const std::uint32_t sum =
-          crc32c(out + wire::kHeaderSize, h.length, crc32c(out, wire::kCrcCoveredHeaderBytes));
-      std::memcpy(out + wire::kCrcCoveredHeaderBytes, &sum, sizeof sum);
-    }
-  } else if (crc) {
-    wire::encode(h, std::span<const std::byte>(out + wire::kHeaderSize, h.length), out);
-  } else {
-    wire::store_fields(h, out);
-    std::memset(out + wire::kCrcCoveredHeaderBytes, 0, 4);
-  }
-}
-
-// The checks of wire::validate() that a correct peer always passes, inline; on failure
-// wire::validate() runs again to produce the typed error and its message.
-inline bool header_plausible(const wire::Header& h, std::uint32_t max_payload) noexcept {
-  constexpr std::uint8_t both = wire::kFlagLz4 | wire::kFlagZstd;
-  return h.version == wire::kVersion && (h.flags & ~wire::kKnownFlags) == 0 &&
-         (h.flags & both) != both && h.length <= max_payload;
 }
 
 [[noreturn]] void contract_violation(const char* what) {
@@ -265,7 +216,7 @@ Result<std::span<std::byte>> RingProducer::reserve(std::size_t n,
       wire::Header pad;
       pad.flags = wire::kFlagPadding;
       pad.length = static_cast<std::uint32_t>(to_end - wire::kHeaderSize);
-      store_header(pad, side_.data + (tail_ & side_.mask), false);
+      wire::encode(pad, {}, side_.data + (tail_ & side_.mask));
     }
     tail_ += to_end;
   }
@@ -287,7 +238,12 @@ void RingProducer::commit(std::size_t n, const MessageMeta& meta, Publish publis
   h.flags = meta.flags;
   h.seq = next_seq_++;
   h.correlation = meta.correlation;
-  store_header(h, frame, side_.crc);
+  if (side_.crc) {
+    wire::encode(h, std::span<const std::byte>(frame + wire::kHeaderSize, n), frame);
+  } else {
+    wire::store_fields(h, frame);
+    std::memset(frame + wire::kCrcCoveredHeaderBytes, 0, 4);
+  }
   tail_ += record_size(n);
   reserved_.reset();
   ++pending_records_;
@@ -411,7 +367,7 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
     // The header is copied once; only the copy is validated and used from here on.
     alignas(8) std::byte raw[wire::kHeaderSize];
     std::memcpy(raw, side_.data + pos, wire::kHeaderSize);
-    const wire::Header h = load_header(raw);
+    const wire::Header h = wire::load(raw);
     if ((h.flags & wire::kFlagPadding) != 0) {
       if (h.flags != wire::kFlagPadding || h.length != to_end - wire::kHeaderSize ||
           avail < to_end) {
@@ -420,12 +376,9 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
       head_ += to_end;
       continue;
     }
-    if (!header_plausible(h, side_.max_payload)) {
-      wire::Limits limits;
-      limits.max_payload = side_.max_payload;
-      auto v = wire::validate(h, limits);
-      return fail(v ? Error(Errc::corrupt, "ring: frame header rejected") : v.error());
-    }
+    wire::Limits limits;
+    limits.max_payload = side_.max_payload;
+    if (auto v = wire::validate(h, limits); !v) return fail(v.error());
     const std::uint64_t size = record_size(h.length);
     if (size > to_end || size > avail) {
       return fail(Error(Errc::bad_length, "ring: frame of " + std::to_string(h.length) +

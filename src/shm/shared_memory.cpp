@@ -103,12 +103,6 @@ std::string bytes(std::size_t n) {
   return std::to_string(n) + " bytes";
 }
 
-Result<void*> map_shared(int fd, std::size_t size, const std::string& object) {
-  void* data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (data == MAP_FAILED) return os_error(errno, object, "mmap " + bytes(size));
-  return data;
-}
-
 // fstat()s a segment's descriptor and checks that it is a regular file.
 Result<struct stat> stat_segment(int fd, const std::string& object) {
   struct stat st {};
@@ -118,6 +112,14 @@ Result<struct stat> stat_segment(int fd, const std::string& object) {
 }
 
 }  // namespace
+
+Result<void> SharedMemory::map(std::size_t size, const std::string& object) {
+  void* data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (data == MAP_FAILED) return os_error(errno, object, "mmap " + bytes(size));
+  data_ = data;
+  size_ = size;
+  return {};
+}
 
 SharedMemory::SharedMemory(SharedMemory&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
@@ -175,10 +177,7 @@ Result<SharedMemory> SharedMemory::create_anonymous(std::string_view debug_name,
     if (::fcntl(shm.fd_, F_ADD_SEALS, kSeals) != 0) {
       return os_error(errno, object, "sealing against resizing (F_ADD_SEALS)");
     }
-    auto data = map_shared(shm.fd_, length, object);
-    if (!data) return data.error();
-    shm.data_ = *data;
-    shm.size_ = length;
+    if (auto mapped = shm.map(length, object); !mapped) return mapped.error();
     shm.huge_pages_ = (flags & MFD_HUGETLB) != 0;
     shm.name_ = debug_name;
     return shm;
@@ -213,10 +212,7 @@ Result<SharedMemory> SharedMemory::from_fd(int fd, std::size_t min_size) {
                      "it could truncate it under our mapping (SIGBUS); send a memfd made by "
                      "SharedMemory::create_anonymous");
   }
-  auto data = map_shared(fd, size, object);
-  if (!data) return data.error();
-  shm.data_ = *data;
-  shm.size_ = size;
+  if (auto mapped = shm.map(size, object); !mapped) return mapped.error();
   struct statfs fs {};
   shm.huge_pages_ = ::fstatfs(fd, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC;
   return shm;
@@ -258,10 +254,7 @@ Result<SharedMemory> SharedMemory::create_named(std::string_view name, std::size
     err = ::posix_fallocate(shm.fd_, 0, static_cast<off_t>(size));
   } while (err == EINTR);
   if (err != 0) return os_error(err, object, "allocating " + bytes(size) + " (posix_fallocate)");
-  auto data = map_shared(shm.fd_, size, object);
-  if (!data) return data.error();
-  shm.data_ = *data;
-  shm.size_ = size;
+  if (auto mapped = shm.map(size, object); !mapped) return mapped.error();
   shm.name_ = name;
   guard.keep = true;
   return shm;
@@ -302,10 +295,7 @@ Result<SharedMemory> SharedMemory::open_named(std::string_view name) {
                      " is empty (0 bytes): its creator has not sized it yet, or died "
                      "first; if it stays empty, remove it");
   }
-  auto data = map_shared(shm.fd_, size, object);
-  if (!data) return data.error();
-  shm.data_ = *data;
-  shm.size_ = size;
+  if (auto mapped = shm.map(size, object); !mapped) return mapped.error();
   shm.name_ = name;
   return shm;
 }

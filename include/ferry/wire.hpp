@@ -70,6 +70,11 @@ FERRY_API Header load(const std::byte* in) noexcept;
 FERRY_API std::uint32_t frame_crc(const std::byte* header,
                                   std::span<const std::byte> payload) noexcept;
 
+// Compares h.crc with the CRC32C of the 20 header bytes at `header` (the caller's copy, from
+// which `h` was loaded) followed by `payload`; bad_crc names both values.
+FERRY_API Result<void> check_crc(const Header& h, const std::byte* header,
+                                 std::span<const std::byte> payload);
+
 // Validates a header copy without looking at any payload: length within limits,
 // known version, known and consistent flags (not both compressions; padding alone).
 FERRY_API Result<void> validate(const Header& h, const Limits& limits = {});

@@ -191,15 +191,13 @@ Result<std::span<std::byte>> RingProducer::reserve(std::size_t n,
       const std::uint64_t half_free = tail_ - side_.capacity / 2;
       const std::uint64_t want =
           tail_ > side_.capacity / 2 ? std::max(fits_at, half_free) : fits_at;
-      bool slept = false;
       bool bad_index = false;
       auto waited = detail::wait_until(
           [&] {
             if (!refresh_head()) return bad_index = true;
             return tail_ + total - head_cache_ <= side_.capacity;
           },
-          side_.ring->space_wait, want, side_.fds.space, side_.wait, detail::Deadline(timeout),
-          slept);
+          side_.ring->space_wait, want, side_.fds.space, side_.wait, detail::Deadline(timeout));
       if (bad_index) return refresh_head().error();
       if (!waited) {
         return Error(Errc::timed_out, "ring full: waited " +
@@ -337,15 +335,14 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
         publish();
         if (timeout.count() <= 0) return Error(Errc::would_block);
         side_.ring->consumer.empty_waits.add_relaxed(1);
-        bool slept = false;
         bool bad_index = false;
         auto waited = detail::wait_until(
             [&] {
               if (!refresh_tail()) return bad_index = true;
               return tail_cache_ != head_;
             },
-            side_.ring->data_wait, head_ + 1, side_.fds.data, side_.wait, detail::Deadline(timeout),
-            slept);
+            side_.ring->data_wait, head_ + 1, side_.fds.data, side_.wait,
+            detail::Deadline(timeout));
         if (bad_index) return *broken_;
         if (!waited) return Error(Errc::timed_out);
         timeout = std::chrono::nanoseconds(0);  // data is there now; no second wait
@@ -391,14 +388,7 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
     }
     std::span<const std::byte> payload(side_.data + pos + wire::kHeaderSize, h.length);
     if (side_.crc) {
-      const std::uint32_t crc = wire::frame_crc(raw, payload);
-      if (crc != h.crc) {
-        char buf[96];
-        (void)std::snprintf(buf, sizeof buf,
-                            "ring: frame crc32c mismatch: header says 0x%08x, computed 0x%08x",
-                            h.crc, crc);
-        return fail(Error(Errc::bad_crc, buf));
-      }
+      if (auto ok = wire::check_crc(h, raw, payload); !ok) return fail(ok.error());
     }
     peeked_size_ = size;
     return RecordView{h, payload};

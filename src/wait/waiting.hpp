@@ -100,12 +100,10 @@ inline bool wake_if_sleeping(RingWaitBlock& wb, std::uint64_t progress, int even
 }
 
 // Waits until ready() is true, following `options`, up to `deadline`. `want` is what the
-// waker's progress must reach before a wake is worth a syscall. Returns timed_out or ok;
-// `slept` is set when it went to sleep in the kernel at least once.
+// waker's progress must reach before a wake is worth a syscall. Returns timed_out or ok.
 template <class Ready>
 Result<void> wait_until(Ready&& ready, RingWaitBlock& wb, std::uint64_t want, int eventfd,
-                        const WaitOptions& options, const Deadline& deadline, bool& slept) {
-  slept = false;
+                        const WaitOptions& options, const Deadline& deadline) {
   if (ready()) return {};
   if (options.strategy != WaitStrategy::block) {
     const std::int64_t spin_end = options.strategy == WaitStrategy::spin
@@ -146,7 +144,6 @@ Result<void> wait_until(Ready&& ready, RingWaitBlock& wb, std::uint64_t want, in
         return Error(Errc::timed_out);
       }
     }
-    slept = true;
     sleep_on(wb, seq, eventfd, timeout_ns);
     wb.sleeping.store(0, std::memory_order_relaxed);
     if (ready()) return {};

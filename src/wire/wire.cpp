@@ -110,6 +110,14 @@ std::uint32_t frame_crc(const std::byte* header, std::span<const std::byte> payl
   return crc32c(payload.data(), payload.size(), crc32c(header, kCrcCoveredHeaderBytes));
 }
 
+Result<void> check_crc(const Header& h, const std::byte* header,
+                       std::span<const std::byte> payload) {
+  const std::uint32_t computed = frame_crc(header, payload);
+  if (computed == h.crc) return {};
+  return Error(Errc::bad_crc,
+               "frame crc32c mismatch: header says " + hex(h.crc) + ", computed " + hex(computed));
+}
+
 Result<void> validate(const Header& h, const Limits& limits) {
   // The version first: the other fields mean what that version says they mean.
   if (h.version != kVersion) {
@@ -157,10 +165,8 @@ Result<Header> decode(std::span<const std::byte> frame, const Limits& limits) {
                                               std::to_string(room) + " bytes after the header");
   }
   if (limits.check_crc) {
-    const std::uint32_t computed = frame_crc(raw.data(), frame.subspan(kHeaderSize, h.length));
-    if (computed != h.crc) {
-      return Error(Errc::bad_crc, "frame crc32c mismatch: header says " + hex(h.crc) +
-                                      ", computed " + hex(computed));
+    if (auto ok = check_crc(h, raw.data(), frame.subspan(kHeaderSize, h.length)); !ok) {
+      return ok.error();
     }
   }
   return h;

@@ -7,6 +7,7 @@ PACKAGES="
   build-essential cmake ninja-build pkg-config git
   clang lld libclang-rt-14-dev clang-format clang-tidy
   libgtest-dev libgmock-dev libbenchmark-dev
+  liblz4-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler libtomlplusplus-dev
   util-linux procps
 "
 

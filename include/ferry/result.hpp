@@ -33,6 +33,9 @@ enum class Errc {
   not_found,         // the object does not exist
   no_memory,         // a memory or size limit was hit
   system,            // any other OS error; see the message
+  disconnected,      // the peer closed the connection or died
+  busy,              // the server is at its connection limit; try again later
+  remote,            // the peer answered with an error reply; the message is its text
 };
 
 // A short stable name for a code ("would_block", "bad_crc", ...).

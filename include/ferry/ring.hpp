@@ -36,7 +36,20 @@ namespace ferry {
 
 namespace detail {
 struct RingHeader;
-}
+struct RingWaitBlock;
+template <class T>
+class ShmAtomic;
+struct RingAccess;
+
+// A consumer that serves many rings (a Server) does not sleep on each ring: producers set
+// their bit in a shared bitmap word and wake the one sleeper through its wait block.
+struct Doorbell {
+  ShmAtomic<std::uint64_t>* word = nullptr;
+  std::uint64_t bit = 0;
+  RingWaitBlock* wait = nullptr;
+  int fd = -1;  // the sleeper's eventfd
+};
+}  // namespace detail
 
 struct RingConfig {
   std::uint32_t capacity = 1u << 20;  // bytes of record space: a power of two, 4 KiB..1 GiB
@@ -64,6 +77,10 @@ struct MessageMeta {
 struct RingWakeFds {
   int data = -1;   // the consumer sleeps on it; the producer signals it
   int space = -1;  // the producer sleeps on it; the consumer signals it
+  // Optional, this side only: a descriptor that becomes readable or hangs up when the peer
+  // is gone (a connection's socket). A sleeper polling an eventfd also polls it, and its
+  // wait ends with Errc::disconnected.
+  int hangup = -1;
 };
 
 enum class Publish : std::uint8_t { now, later };
@@ -80,6 +97,7 @@ struct RingSide {
   bool crc = true;
   WaitOptions wait;
   RingWakeFds fds;
+  Doorbell doorbell;  // producer only; unset: wake through the ring's own data wait block
 };
 }  // namespace detail
 
@@ -136,11 +154,22 @@ class FERRY_API RingProducer {
                                  const MessageMeta& meta = {},
                                  std::chrono::nanoseconds timeout = std::chrono::nanoseconds(0));
 
+  // For event loops that must not block: announces that the producer waits for room for
+  // an n-byte record, so the consumer's release signals the space descriptor (which must be
+  // an eventfd). Returns true when the room is already there (nothing armed: reserve again).
+  Result<bool> arm_space_wait(std::size_t n);
+
   std::uint32_t max_payload() const noexcept { return side_.max_payload; }
   std::uint64_t next_sequence() const noexcept { return next_seq_; }
+  // Bytes the consumer has released so far (it has finished with every record below).
+  std::uint64_t consumed_bytes() const noexcept;
   explicit operator bool() const noexcept { return side_.ring != nullptr; }
 
  private:
+  friend struct detail::RingAccess;
+  // Room needed at tail_ for an n-byte record (a wrap skip included) and the head index
+  // at which it fits, with the half-empty batching rule applied.
+  std::uint64_t space_wanted(std::uint64_t total) const noexcept;
   Result<void> refresh_head();
   Error too_large(std::size_t n) const;
 
@@ -196,6 +225,13 @@ class FERRY_API RingConsumer {
     publish();
     return n;
   }
+
+  // Whether a record is waiting (reads the producer's index; no validation, no wait).
+  bool has_data() noexcept;
+  // For event loops: announces that the consumer sleeps, so the producer's next publish
+  // signals the data descriptor (which must be an eventfd). Returns false when a record is
+  // already waiting (nothing armed: peek instead).
+  bool arm_data_wait() noexcept;
 
   std::uint32_t max_payload() const noexcept { return side_.max_payload; }
   explicit operator bool() const noexcept { return side_.ring != nullptr; }

@@ -67,6 +67,9 @@ class FERRY_API SharedMemory {
   void* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
   int fd() const noexcept { return fd_; }
+  // Closes the descriptor and keeps the mapping (once it has been passed on, it is not
+  // needed to use the memory). fd() is -1 afterwards.
+  void close_fd() noexcept;
   bool huge_pages() const noexcept { return huge_pages_; }
   // The debug name (anonymous) or the name (named) it was made or opened with.
   const std::string& name() const noexcept { return name_; }

@@ -24,6 +24,9 @@ std::string_view to_string(Errc code) noexcept {
     case Errc::not_found: return "not_found";
     case Errc::no_memory: return "no_memory";
     case Errc::system: return "system";
+    case Errc::disconnected: return "disconnected";
+    case Errc::busy: return "busy";
+    case Errc::remote: return "remote";
   }
   return "unknown";
 }
@@ -43,6 +46,8 @@ Error Error::from_errno(int err, std::string_view what) {
     case EINVAL: code = Errc::invalid_argument; break;
     case EAGAIN: code = Errc::would_block; break;
     case ETIMEDOUT: code = Errc::timed_out; break;
+    case EPIPE:
+    case ECONNRESET: code = Errc::disconnected; break;
     default: break;
   }
   std::string msg(what);

@@ -30,6 +30,7 @@ class ShmAtomic {
   void store(T value, std::memory_order order) noexcept { v_.store(value, order); }
   T exchange(T value, std::memory_order order) noexcept { return v_.exchange(value, order); }
   T fetch_add(T value, std::memory_order order) noexcept { return v_.fetch_add(value, order); }
+  T fetch_or(T value, std::memory_order order) noexcept { return v_.fetch_or(value, order); }
 
   // Single-writer counters: a relaxed load and store, no read-modify-write instruction.
   void add_relaxed(T value) noexcept {

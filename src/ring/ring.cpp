@@ -173,6 +173,38 @@ Error RingProducer::too_large(std::size_t n) const {
                                     std::to_string(side_.max_payload) + " bytes");
 }
 
+std::uint64_t RingProducer::space_wanted(std::uint64_t total) const noexcept {
+  // Wake me once the record fits and, to batch wake-ups, half the ring is free.
+  const std::uint64_t fits_at = tail_ + total - side_.capacity;
+  const std::uint64_t half_free = tail_ - side_.capacity / 2;
+  return tail_ > side_.capacity / 2 ? std::max(fits_at, half_free) : fits_at;
+}
+
+std::uint64_t RingProducer::consumed_bytes() const noexcept {
+  return side_.ring->consumer.head.load(std::memory_order_acquire);
+}
+
+Result<bool> RingProducer::arm_space_wait(std::size_t n) {
+  if (n > side_.max_payload) return too_large(n);
+  const std::uint64_t need = record_size(n);
+  const std::uint64_t to_end = side_.capacity - (tail_ & side_.mask);
+  const std::uint64_t total = need <= to_end ? need : to_end + need;
+  publish();
+  detail::RingWaitBlock& wb = side_.ring->space_wait;
+  wb.want.store(space_wanted(total), std::memory_order_relaxed);
+  // Release: a waker that sees sleeping == 1 also sees `want`. Then SYNC A (waiting.hpp):
+  // either the re-check below sees the consumer's release, or the consumer sees the flag.
+  wb.sleeping.store(1, std::memory_order_release);
+  detail::full_fence();
+  if (auto r = refresh_head(); !r) return r.error();
+  if (tail_ + total - head_cache_ <= side_.capacity) {
+    wb.sleeping.store(0, std::memory_order_relaxed);
+    return true;
+  }
+  side_.ring->producer.full_waits.add_relaxed(1);
+  return false;
+}
+
 Result<std::span<std::byte>> RingProducer::reserve(std::size_t n,
                                                    std::chrono::nanoseconds timeout) {
   if (n > side_.max_payload) return too_large(n);
@@ -186,20 +218,17 @@ Result<std::span<std::byte>> RingProducer::reserve(std::size_t n,
       // Staged records must be visible, or the consumer could never free the space.
       publish();
       side_.ring->producer.full_waits.add_relaxed(1);
-      // Wake me once the record fits and, to batch wake-ups, half the ring is free.
-      const std::uint64_t fits_at = tail_ + total - side_.capacity;
-      const std::uint64_t half_free = tail_ - side_.capacity / 2;
-      const std::uint64_t want =
-          tail_ > side_.capacity / 2 ? std::max(fits_at, half_free) : fits_at;
       bool bad_index = false;
       auto waited = detail::wait_until(
           [&] {
             if (!refresh_head()) return bad_index = true;
             return tail_ + total - head_cache_ <= side_.capacity;
           },
-          side_.ring->space_wait, want, side_.fds.space, side_.wait, detail::Deadline(timeout));
+          side_.ring->space_wait, space_wanted(total), side_.fds.space, side_.fds.hangup,
+          side_.wait, detail::Deadline(timeout));
       if (bad_index) return refresh_head().error();
       if (!waited) {
+        if (waited.code() == Errc::disconnected) return waited.error();
         return Error(Errc::timed_out, "ring full: waited " +
                                           std::to_string(timeout.count() / 1000) +
                                           " us for room for a " + std::to_string(n) +
@@ -258,6 +287,19 @@ void RingProducer::publish() {
   // padding). Pairs with the consumer's acquire load in RingConsumer::refresh_tail().
   side_.ring->producer.tail.store(tail_, std::memory_order_release);
   published_ = tail_;
+  const detail::Doorbell& bell = side_.doorbell;
+  if (bell.word != nullptr) {
+    // Ring the doorbell: acq_rel, so the server's exchange of this word that reads our bit
+    // also sees the tail stored above. If the bit was already set, the server has not
+    // collected it yet and will see our tail when it does; whoever set it checked for a
+    // sleeper. Otherwise SYNC B (waiting.hpp) against the server's announcement.
+    const std::uint64_t before = bell.word->fetch_or(bell.bit, std::memory_order_acq_rel);
+    if ((before & bell.bit) != 0) return;
+    if (detail::wake_if_sleeping(*bell.wait, 1, bell.fd)) {
+      side_.ring->producer.wake_syscalls.add_relaxed(1);
+    }
+    return;
+  }
   if (detail::wake_if_sleeping(side_.ring->data_wait, tail_, side_.fds.data)) {
     side_.ring->producer.wake_syscalls.add_relaxed(1);
   }
@@ -324,6 +366,27 @@ Result<void> RingConsumer::refresh_tail() {
   return {};
 }
 
+bool RingConsumer::has_data() noexcept {
+  if (head_ != tail_cache_) return true;
+  // Acquire, as in refresh_tail(); an impossible value is left for peek() to report.
+  return side_.ring->producer.tail.load(std::memory_order_acquire) != head_;
+}
+
+bool RingConsumer::arm_data_wait() noexcept {
+  if (has_data()) return false;
+  publish();
+  detail::RingWaitBlock& wb = side_.ring->data_wait;
+  wb.want.store(head_ + 1, std::memory_order_relaxed);
+  // Release, then SYNC A (waiting.hpp), as in wait_until().
+  wb.sleeping.store(1, std::memory_order_release);
+  detail::full_fence();
+  if (has_data()) {
+    wb.sleeping.store(0, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
 Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
   if (broken_) return *broken_;
   peeked_size_ = 0;  // peeking again without release() re-reads the same record
@@ -341,10 +404,10 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
               if (!refresh_tail()) return bad_index = true;
               return tail_cache_ != head_;
             },
-            side_.ring->data_wait, head_ + 1, side_.fds.data, side_.wait,
+            side_.ring->data_wait, head_ + 1, side_.fds.data, side_.fds.hangup, side_.wait,
             detail::Deadline(timeout));
         if (bad_index) return *broken_;
-        if (!waited) return Error(Errc::timed_out);
+        if (!waited) return waited.error();
         timeout = std::chrono::nanoseconds(0);  // data is there now; no second wait
         continue;
       }

@@ -144,6 +144,11 @@ SharedMemory::~SharedMemory() {
   reset();
 }
 
+void SharedMemory::close_fd() noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
 void SharedMemory::reset() noexcept {
   if (data_ != nullptr) ::munmap(data_, size_);
   if (fd_ >= 0) ::close(fd_);

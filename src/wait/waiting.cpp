@@ -39,17 +39,21 @@ long futex(std::uint32_t* word, int op, std::uint32_t val, const timespec* timeo
 
 }  // namespace
 
-void sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, std::int64_t timeout_ns) noexcept {
+bool sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, int hangup,
+              std::int64_t timeout_ns) noexcept {
   if (eventfd >= 0) {
-    pollfd pfd{eventfd, POLLIN, 0};
+    pollfd pfds[2] = {{eventfd, POLLIN, 0}, {hangup, POLLIN | POLLRDHUP, 0}};
     int ms = -1;
     if (timeout_ns >= 0) ms = static_cast<int>((timeout_ns + 999'999) / 1'000'000);
-    if (poll(&pfd, 1, ms) > 0) {
-      std::uint64_t count = 0;
-      // Drain; the descriptor is non-blocking, so a concurrent drain just gets EAGAIN.
-      [[maybe_unused]] const ssize_t n = read(eventfd, &count, sizeof count);
+    if (poll(pfds, hangup >= 0 ? 2 : 1, ms) > 0) {
+      if (pfds[0].revents != 0) {
+        std::uint64_t count = 0;
+        // Drain; the descriptor is non-blocking, so a concurrent drain just gets EAGAIN.
+        [[maybe_unused]] const ssize_t n = read(eventfd, &count, sizeof count);
+      }
+      if (hangup >= 0 && pfds[1].revents != 0) return false;
     }
-    return;
+    return true;
   }
   timespec ts{};
   const timespec* tp = nullptr;
@@ -61,6 +65,7 @@ void sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, std::int64_t ti
   // Returns at once (EAGAIN) if seq moved since the waiter read it; EINTR and
   // spurious wake-ups just send the caller round its loop.
   futex(wb.seq.futex_word(), FUTEX_WAIT, seq, tp);
+  return true;
 }
 
 bool wake_sleeper(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept {

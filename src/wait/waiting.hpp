@@ -80,8 +80,10 @@ class Deadline {
 };
 
 // Sleeps on `wb` until woken, `seq` changes, or `timeout_ns` passes (< 0: no limit).
-// With `eventfd` >= 0 it polls that descriptor instead and drains it.
-void sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, std::int64_t timeout_ns) noexcept;
+// With `eventfd` >= 0 it polls that descriptor instead and drains it, and also `hangup`
+// when that is >= 0. Returns false when `hangup` became readable or hung up.
+bool sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, int hangup,
+              std::int64_t timeout_ns) noexcept;
 
 // The slow half of wake_if_sleeping(): the sleeper announced itself.
 bool wake_sleeper(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept;
@@ -98,10 +100,11 @@ inline bool wake_if_sleeping(RingWaitBlock& wb, std::uint64_t progress, int even
 }
 
 // Waits until ready() is true, following `options`, up to `deadline`. `want` is what the
-// waker's progress must reach before a wake is worth a syscall. Returns timed_out or ok.
+// waker's progress must reach before a wake is worth a syscall. Returns ok, timed_out, or
+// disconnected when `hangup` (see sleep_on) fired while sleeping.
 template <class Ready>
 Result<void> wait_until(Ready&& ready, RingWaitBlock& wb, std::uint64_t want, int eventfd,
-                        const WaitOptions& options, const Deadline& deadline) {
+                        int hangup, const WaitOptions& options, const Deadline& deadline) {
   if (ready()) return {};
   if (options.strategy != WaitStrategy::block) {
     const std::int64_t spin_end = options.strategy == WaitStrategy::spin
@@ -142,9 +145,10 @@ Result<void> wait_until(Ready&& ready, RingWaitBlock& wb, std::uint64_t want, in
         return Error(Errc::timed_out);
       }
     }
-    sleep_on(wb, seq, eventfd, timeout_ns);
+    const bool alive = sleep_on(wb, seq, eventfd, hangup, timeout_ns);
     wb.sleeping.store(0, std::memory_order_relaxed);
     if (ready()) return {};
+    if (!alive) return Error(Errc::disconnected);
   }
 }
 

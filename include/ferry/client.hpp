@@ -1,0 +1,120 @@
+// ferry/client.hpp: a connection to a ferry endpoint (a Server, or ferryd's bus).
+//
+//   auto client = ferry::Client::connect({.endpoint = "bus"});
+//   client->send(7, bytes);                                  // one-way
+//   auto reply = client->request(8, bytes, 100ms);           // request/response
+//   client->wait([](const ferry::Message& m) { ... }, 1s);  // messages pushed to us
+//
+// send() copies into the ring; reserve()/commit() write in place (zero-copy). A full ring
+// is backpressure: send waits up to options.send_timeout, then fails with timed_out.
+// A server that goes away ends every wait at once with Errc::disconnected.
+//
+// Thread-safety: a Client is not synchronized. Use it from one thread at a time (or one
+// Client per thread); moving it between threads is fine.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ferry/codec.hpp"
+#include "ferry/export.hpp"
+#include "ferry/message.hpp"
+#include "ferry/result.hpp"
+#include "ferry/wait.hpp"
+
+namespace ferry {
+
+struct ClientOptions {
+  std::string endpoint = "bus";
+  std::string session;        // empty: resolve_session()
+  std::string name;           // shown to the server; empty: the program's name
+  std::uint32_t ring_capacity = 0;  // per direction; 0: the server's default
+  CompressionOptions compression;   // codec for this connection and the size threshold
+  WaitOptions wait;
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::nanoseconds send_timeout = std::chrono::seconds(5);
+};
+
+// A reply to request(), copied out of the ring.
+struct Reply {
+  std::uint16_t type = 0;
+  std::uint8_t flags = 0;
+  std::vector<std::byte> payload;
+  std::string_view text() const noexcept {
+    return {reinterpret_cast<const char*>(payload.data()), payload.size()};  // NOLINT
+  }
+};
+
+class FERRY_API Client {
+ public:
+  using Handler = std::function<void(const Message&)>;
+
+  // Connects and performs the handshake. Errors name the socket path and the cause:
+  // not_found (no endpoint, or its server has exited), permission (refused credentials or a
+  // directory check), bad_version (the server speaks another protocol version), busy (the
+  // server is at its connection limit), timed_out, invalid_argument.
+  static Result<Client> connect(ClientOptions options = {});
+
+  Client();
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+  ~Client();
+
+  // Sends one message (compressed when the connection has a codec and the payload is at
+  // least the threshold). Types from kReservedTypes up are invalid_argument.
+  Result<void> send(std::uint16_t type, std::span<const std::byte> payload);
+  // Zero-copy: room for an n-byte payload in the ring, then commit() what was written.
+  // Never compressed. Waits up to send_timeout for room.
+  Result<std::span<std::byte>> reserve(std::size_t n);
+  void commit(std::size_t n, std::uint16_t type);
+
+  // Sends a request and waits up to `timeout` for its reply. Messages that arrive
+  // meanwhile are kept for poll()/wait(). An error reply is Errc::remote with its text.
+  Result<Reply> request(std::uint16_t type, std::span<const std::byte> payload,
+                        std::chrono::nanoseconds timeout);
+  // Answers a request received through poll()/wait() (when this client serves a type).
+  Result<void> reply(const Message& request, std::span<const std::byte> payload);
+  Result<void> reply_error(const Message& request, std::string_view text);
+
+  // Calls `handler` for up to `max` messages already waiting; never blocks.
+  Result<std::size_t> poll(const Handler& handler, std::size_t max = SIZE_MAX);
+  // Like poll(), but first waits up to `timeout` for at least one message. Returns 0 on
+  // timeout.
+  Result<std::size_t> wait(const Handler& handler, std::chrono::nanoseconds timeout);
+
+  // ferryd's bus (each waits for ferryd's acknowledgement):
+  // receive every message of `type` any client publishes ...
+  Result<void> subscribe(std::uint16_t type,
+                         std::chrono::nanoseconds timeout = std::chrono::seconds(5));
+  Result<void> unsubscribe(std::uint16_t type,
+                           std::chrono::nanoseconds timeout = std::chrono::seconds(5));
+  // ... or receive the requests of `type`, to answer with reply().
+  Result<void> serve(std::uint16_t type, std::chrono::nanoseconds timeout = std::chrono::seconds(5));
+
+  // For an event loop of your own: fd() becomes readable when a message may be waiting, but
+  // only after prepare_wait() returned true (it announces that this client sleeps).
+  int fd() const noexcept;
+  bool prepare_wait();
+
+  bool connected() const noexcept;
+  ConnectionId id() const noexcept;
+  const std::string& socket_path() const noexcept;
+  std::uint32_t max_payload() const noexcept;  // largest payload this client may send
+  // Closes the connection (also done by the destructor).
+  void close() noexcept;
+
+  struct Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ferry

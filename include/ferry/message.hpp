@@ -1,0 +1,52 @@
+// ferry/message.hpp: what a receiver sees of one message, and the reserved message types.
+//
+// A Message is a view: its payload points into the ring (or into the receiver's
+// decompression buffer) and is valid only until the callback that received it returns.
+// Copy what you keep. Payloads of compressed messages arrive decompressed; `flags` then
+// no longer carries the compression bits.
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "ferry/wire.hpp"
+
+namespace ferry {
+
+// Identifies one connection of a server for its lifetime; never reused by that server.
+using ConnectionId = std::uint64_t;
+
+// Message types from kReservedTypes up are ferry's own (ferryd's subscribe/serve
+// requests); applications use 0 .. kReservedTypes - 1.
+inline constexpr std::uint16_t kReservedTypes = 0xff00;
+
+// ferryd's bus requests; each carries one little-endian u16 message type as its payload.
+namespace bus {
+inline constexpr std::uint16_t kSubscribe = 0xff00;
+inline constexpr std::uint16_t kUnsubscribe = 0xff01;
+inline constexpr std::uint16_t kServe = 0xff02;
+inline constexpr std::uint16_t kUnserve = 0xff03;
+}  // namespace bus
+
+struct Message {
+  std::uint16_t type = 0;
+  std::uint8_t flags = 0;          // wire::kFlagReply, wire::kFlagError
+  std::uint32_t correlation = 0;   // non-zero on requests and replies
+  std::span<const std::byte> payload;
+
+  // A request expects a reply: it carries a correlation id and is not itself a reply.
+  bool is_request() const noexcept {
+    return correlation != 0 && (flags & wire::kFlagReply) == 0;
+  }
+  bool is_reply() const noexcept { return (flags & wire::kFlagReply) != 0; }
+  bool is_error() const noexcept { return (flags & wire::kFlagError) != 0; }
+  // The payload as characters (no copy).
+  std::string_view text() const noexcept {
+    return {reinterpret_cast<const char*>(payload.data()), payload.size()};  // NOLINT
+  }
+};
+
+}  // namespace ferry

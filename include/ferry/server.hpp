@@ -1,0 +1,173 @@
+// ferry/server.hpp: an endpoint that many client processes connect to.
+//
+// A Server listens on a Unix socket in the session's runtime directory (ferry/session.hpp).
+// Each client that connects gets its own shared-memory segment with a ring each way; the
+// socket stays open only to detect that either side went away. Messages are dispatched by
+// type to handlers (a router); requests are answered with Request::reply(). The server
+// visits only connections whose producer rang the doorbell (a bitmap in shared memory), so
+// idle connections cost a wake-up nothing, and serves at most `batch` messages of one
+// connection per turn, so one busy client cannot starve the others.
+//
+// The server never blocks on one client: a send to a client whose ring is full returns
+// would_block (and the server is woken when that client frees room); a handler that cannot
+// finish calls Request::retry_later() and gets the same message again then. Backpressure
+// reaches the sender, nothing is dropped.
+//
+// Thread-safety: a Server is driven by one thread (run() or run_once()); handlers and
+// callbacks run on that thread and may call the Server. stop() may be called from any
+// thread and from a signal handler.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ferry/codec.hpp"
+#include "ferry/export.hpp"
+#include "ferry/message.hpp"
+#include "ferry/result.hpp"
+#include "ferry/wait.hpp"
+
+namespace ferry {
+
+struct ServerOptions {
+  std::string endpoint = "bus";  // socket name: <session dir>/<endpoint>.sock
+  std::string session;           // empty: resolve_session() (FERRY_SESSION, login session)
+  std::uint32_t max_connections = 4096;
+  std::uint32_t ring_capacity = 1u << 20;      // per direction, when the client asks for none
+  std::uint32_t max_ring_capacity = 1u << 26;  // the most a client may ask for
+  bool crc = true;                             // frames carry a checked CRC32C
+  bool allow_own_user = true;     // the server's own user may connect
+  std::vector<uid_t> allow_uids;  // ... and these users
+  std::vector<gid_t> allow_gids;  // ... or members of these groups (primary or supplementary)
+  WaitOptions wait;               // how run() idles: spin, block or hybrid
+  std::uint32_t batch = 64;       // most messages served from one connection per turn
+  std::uint32_t compress_threshold = 1024;  // for connections that chose a codec
+  std::chrono::milliseconds handshake_timeout{2000};
+};
+
+struct ConnectionInfo {
+  ConnectionId id = 0;
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string name;  // as the client gave it (printable ASCII, at most 64)
+  Compression compression = Compression::none;
+  std::uint32_t c2s_capacity = 0;
+  std::uint32_t s2c_capacity = 0;
+};
+
+enum class DisconnectReason : std::uint8_t {
+  closed,          // the client closed its end or died
+  protocol_error,  // it wrote something no correct client writes (counted)
+  server_closed,   // Server::disconnect() or the server stopping
+};
+FERRY_API std::string_view to_string(DisconnectReason reason) noexcept;
+
+struct ServerStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t rejected = 0;  // handshakes refused (version, credentials, full, malformed)
+  std::uint64_t lost = 0;      // connections that ended by the peer's close or death
+  std::uint64_t protocol_errors = 0;
+  std::uint64_t active = 0;
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t unhandled = 0;  // messages no handler took
+};
+
+class Server;
+
+// One received message being handled. Valid only during the handler call.
+class FERRY_API Request {
+ public:
+  const Message& message() const noexcept { return message_; }
+  std::uint16_t type() const noexcept { return message_.type; }
+  std::span<const std::byte> payload() const noexcept { return message_.payload; }
+  ConnectionId connection() const noexcept { return from_; }
+  const ConnectionInfo& peer() const;
+
+  // Answers a request (a message with a correlation id): same type, the reply flag, the
+  // same correlation id. invalid_argument if the message is not a request; would_block if
+  // the requester's ring is full (then retry_later() and reply again).
+  Result<void> reply(std::span<const std::byte> payload);
+  // An error reply: the requester's request() fails with Errc::remote and this text.
+  Result<void> reply_error(std::string_view text);
+  // Leaves the message in the ring: the handler gets it again on a later turn (after a
+  // would_block target has room). The sender's later messages wait behind it.
+  void retry_later() noexcept { retry_ = true; }
+
+ private:
+  friend class Server;
+  Request(Server& server, ConnectionId from, const Message& message)
+      : server_(server), from_(from), message_(message) {}
+  Server& server_;
+  ConnectionId from_;
+  Message message_;
+  bool retry_ = false;
+};
+
+class FERRY_API Server {
+ public:
+  using Handler = std::function<void(Request&)>;
+  using ConnectHandler = std::function<void(const ConnectionInfo&)>;
+  using DisconnectHandler = std::function<void(const ConnectionInfo&, DisconnectReason)>;
+
+  // Creates the session directory if needed and listens on the endpoint's socket. Errors:
+  // exists (another server listens there), permission (directory checks), invalid_argument.
+  static Result<std::unique_ptr<Server>> create(ServerOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Routes messages of `type` to `handler` (replacing any earlier one).
+  void on(std::uint16_t type, Handler handler);
+  // For types without a handler. Without one, requests get an error reply naming the
+  // type, and other messages are counted (ServerStats::unhandled) and dropped.
+  void on_default(Handler handler);
+  void on_connect(ConnectHandler handler);
+  void on_disconnect(DisconnectHandler handler);
+
+  // Serves until stop(). Returns an error only if the server itself cannot go on.
+  Result<void> run();
+  // One turn: accepts and handshakes, serves ready connections, and when there was nothing
+  // to do waits up to `timeout` (following options.wait) for something. For driving the
+  // server from another loop: wait for fd() to become readable, then run_once(0).
+  Result<void> run_once(std::chrono::nanoseconds timeout);
+  // Before waiting on fd() yourself: announces that the server sleeps, so clients ring its
+  // eventfd. Returns false when work is already waiting (call run_once(0) instead).
+  bool prepare_wait();
+  // An epoll descriptor that becomes readable when the server has work.
+  int fd() const noexcept;
+  // Makes run() return soon. Thread-safe and async-signal-safe.
+  void stop() noexcept;
+
+  // Sends a message to one connection (a push, or with kFlagReply a reply). Errors:
+  // not_found (no such connection), would_block (its ring is full; the server wakes when it
+  // has room), too_large, invalid_argument (reserved flags).
+  Result<void> send(ConnectionId to, std::uint16_t type, std::span<const std::byte> payload,
+                    std::uint32_t correlation = 0, std::uint8_t flags = 0);
+  // Closes a connection (after serving what it already sent is not guaranteed).
+  void disconnect(ConnectionId id);
+
+  const ConnectionInfo* connection(ConnectionId id) const;
+  std::size_t connection_count() const noexcept;
+  ServerStats stats() const noexcept;
+  const std::string& socket_path() const noexcept;
+  const std::string& session() const noexcept;
+
+  class Impl;
+
+ private:
+  friend class Request;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ferry

@@ -1,0 +1,35 @@
+// ferry/session.hpp: where a session's endpoints live.
+//
+// Every endpoint is a Unix socket under the session's runtime directory:
+//   $XDG_RUNTIME_DIR/ferry/<session>/<endpoint>.sock   (fallback /tmp/ferry-<uid>/<session>/)
+// Directories are 0700 and owned by the user, checked on every use the way ssh checks its
+// files: another owner, group/other bits or a symlink is an error that names the path,
+// what was found and the fix. ferry never chmods a directory it did not create.
+// Thread-safety: plain functions; they read the environment.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "ferry/export.hpp"
+#include "ferry/result.hpp"
+
+namespace ferry {
+
+// The session to use: `explicit_session` if non-empty, else $FERRY_SESSION, else
+// $XDG_SESSION_ID, else the audit session of /proc/self/sessionid when one is set, else
+// "default". A name is 1-64 characters of [A-Za-z0-9_-] (invalid_argument otherwise,
+// naming where the bad name came from).
+FERRY_API Result<std::string> resolve_session(std::string_view explicit_session = {});
+
+// The runtime directory of `session` (already validated by resolve_session). With
+// `create`, missing directories are created with mode 0700. Without it, a missing
+// directory is not_found. Errors: permission (wrong owner, group/other bits, not a
+// directory, a symlink), naming the path, the mode and owner found, and the fix.
+FERRY_API Result<std::string> session_dir(std::string_view session, bool create);
+
+// "<dir>/<endpoint>.sock". `endpoint` is 1-64 characters of [A-Za-z0-9_-]; the path must
+// fit a sockaddr_un (at most 107 bytes). invalid_argument otherwise, naming both.
+FERRY_API Result<std::string> endpoint_socket_path(std::string_view dir, std::string_view endpoint);
+
+}  // namespace ferry

@@ -1,0 +1,134 @@
+// Connection and doorbell segments (segment.hpp).
+#include "conn/segment.hpp"
+
+#include <new>
+#include <string>
+
+namespace ferry::detail {
+
+namespace {
+
+constexpr std::uint64_t align_up(std::uint64_t n) noexcept {
+  return (n + kSegmentAlign - 1) & ~std::uint64_t{kSegmentAlign - 1};
+}
+
+}  // namespace
+
+SegmentGeometry segment_geometry(std::uint32_t c2s_capacity, std::uint32_t s2c_capacity) noexcept {
+  SegmentGeometry g;
+  g.c2s_offset = kConnHeaderSize;
+  g.s2c_offset = g.c2s_offset + align_up(ring_bytes(c2s_capacity));
+  g.size = g.s2c_offset + align_up(ring_bytes(s2c_capacity));
+  return g;
+}
+
+Result<SharedMemory> create_connection_segment(std::uint64_t connection_id, std::uint32_t slot,
+                                               std::uint32_t c2s_capacity,
+                                               std::uint32_t s2c_capacity, bool crc) {
+  const SegmentGeometry g = segment_geometry(c2s_capacity, s2c_capacity);
+  auto shm = SharedMemory::create_anonymous("conn-" + std::to_string(connection_id), g.size);
+  if (!shm) return shm.error();
+  auto* base = static_cast<std::byte*>(shm->data());
+  auto* header = new (base) ConnHeader{};
+  header->ident.version = kConnLayoutVersion;
+  header->ident.header_size = static_cast<std::uint16_t>(kConnHeaderSize);
+  header->ident.connection_id = connection_id;
+  header->ident.slot = slot;
+  header->ident.c2s_capacity = c2s_capacity;
+  header->ident.c2s_offset = g.c2s_offset;
+  header->ident.s2c_capacity = s2c_capacity;
+  header->ident.s2c_offset = g.s2c_offset;
+  RingConfig c2s{c2s_capacity, 0, crc};
+  RingConfig s2c{s2c_capacity, 0, crc};
+  if (auto r = ring_format(base + g.c2s_offset, g.s2c_offset - g.c2s_offset, c2s); !r) {
+    return r.error();
+  }
+  if (auto r = ring_format(base + g.s2c_offset, g.size - g.s2c_offset, s2c); !r) return r.error();
+  header->ident.magic = kConnMagic;
+  return shm;
+}
+
+Result<ConnView> view_connection_segment(const SharedMemory& segment, std::uint64_t connection_id,
+                                         std::uint32_t slot) {
+  if (segment.size() < kConnHeaderSize) {
+    return Error(Errc::corrupt, "connection segment of " + std::to_string(segment.size()) +
+                                    " bytes is smaller than its header");
+  }
+  auto* base = static_cast<std::byte*>(segment.data());
+  auto* header = std::launder(reinterpret_cast<ConnHeader*>(base));  // NOLINT: shared layout
+  // Read once; only these copies are used below.
+  const ConnIdent id = header->ident;
+  if (id.magic != kConnMagic) return Error(Errc::corrupt, "connection segment: bad magic");
+  if (id.version != kConnLayoutVersion || id.header_size != kConnHeaderSize) {
+    return Error(Errc::bad_version, "connection segment layout version " +
+                                        std::to_string(id.version) + ", this build speaks " +
+                                        std::to_string(kConnLayoutVersion));
+  }
+  if (id.connection_id != connection_id || id.slot != slot) {
+    return Error(Errc::corrupt, "connection segment names connection " +
+                                    std::to_string(id.connection_id) +
+                                    ", the handshake said " + std::to_string(connection_id));
+  }
+  const std::uint64_t size = segment.size();
+  const std::uint64_t c2s_end = id.c2s_offset + ring_bytes(id.c2s_capacity);
+  const std::uint64_t s2c_end = id.s2c_offset + ring_bytes(id.s2c_capacity);
+  if (id.c2s_offset < kConnHeaderSize || id.c2s_offset % kSegmentAlign != 0 ||
+      id.s2c_offset % kSegmentAlign != 0 || c2s_end > id.s2c_offset || s2c_end > size ||
+      id.s2c_offset > size) {
+    return Error(Errc::corrupt, "connection segment: rings do not fit its " +
+                                    std::to_string(size) + " bytes");
+  }
+  ConnView v;
+  v.header = header;
+  v.c2s = base + id.c2s_offset;
+  v.c2s_bytes = static_cast<std::size_t>(id.s2c_offset - id.c2s_offset);
+  v.s2c = base + id.s2c_offset;
+  v.s2c_bytes = static_cast<std::size_t>(size - id.s2c_offset);
+  return v;
+}
+
+std::size_t doorbell_bytes(std::uint32_t slots) noexcept {
+  return static_cast<std::size_t>(align_up(kDoorbellHeaderSize + std::uint64_t{slots} / 8));
+}
+
+Result<SharedMemory> create_doorbell(std::uint32_t slots) {
+  slots = (slots + 63u) & ~63u;
+  auto shm = SharedMemory::create_anonymous("doorbell", doorbell_bytes(slots));
+  if (!shm) return shm.error();
+  auto* header = new (shm->data()) DoorbellHeader{};
+  header->ident.version = kConnLayoutVersion;
+  header->ident.header_size = static_cast<std::uint16_t>(kDoorbellHeaderSize);
+  header->ident.slots = slots;
+  auto* words = static_cast<std::byte*>(shm->data()) + kDoorbellHeaderSize;
+  for (std::uint32_t i = 0; i < slots / 64; ++i) {
+    new (words + std::size_t{i} * 8) ShmAtomic<std::uint64_t>();
+  }
+  header->ident.magic = kDoorbellMagic;
+  return shm;
+}
+
+Result<DoorbellView> view_doorbell(const SharedMemory& segment, std::uint32_t slot) {
+  if (segment.size() < kDoorbellHeaderSize) {
+    return Error(Errc::corrupt, "doorbell segment is smaller than its header");
+  }
+  auto* header = std::launder(static_cast<DoorbellHeader*>(segment.data()));
+  const DoorbellIdent id = header->ident;
+  if (id.magic != kDoorbellMagic) return Error(Errc::corrupt, "doorbell segment: bad magic");
+  if (id.version != kConnLayoutVersion || id.header_size != kDoorbellHeaderSize) {
+    return Error(Errc::bad_version, "doorbell layout version " + std::to_string(id.version) +
+                                        ", this build speaks " +
+                                        std::to_string(kConnLayoutVersion));
+  }
+  if (id.slots % 64 != 0 || slot >= id.slots || segment.size() < doorbell_bytes(id.slots)) {
+    return Error(Errc::corrupt, "doorbell segment: slot " + std::to_string(slot) +
+                                    " outside its " + std::to_string(id.slots) + " bits");
+  }
+  DoorbellView v;
+  v.header = header;
+  v.words = std::launder(reinterpret_cast<ShmAtomic<std::uint64_t>*>(  // NOLINT: shared layout
+      static_cast<std::byte*>(segment.data()) + kDoorbellHeaderSize));
+  v.slots = id.slots;
+  return v;
+}
+
+}  // namespace ferry::detail

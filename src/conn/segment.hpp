@@ -1,0 +1,52 @@
+// segment.hpp: making (server) and checking (client) connection and doorbell segments.
+// Layouts: conn_layout.hpp. The client trusts nothing it maps: every offset and size is
+// checked against the segment's real size before use.
+// Thread-safety: plain functions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "conn/conn_layout.hpp"
+#include "ferry/ring.hpp"
+#include "ferry/shm.hpp"
+
+namespace ferry::detail {
+
+struct SegmentGeometry {
+  std::uint64_t c2s_offset = 0;
+  std::uint64_t s2c_offset = 0;
+  std::uint64_t size = 0;
+};
+SegmentGeometry segment_geometry(std::uint32_t c2s_capacity, std::uint32_t s2c_capacity) noexcept;
+
+// A new sealed memfd with a formatted header and both rings.
+Result<SharedMemory> create_connection_segment(std::uint64_t connection_id, std::uint32_t slot,
+                                               std::uint32_t c2s_capacity,
+                                               std::uint32_t s2c_capacity, bool crc);
+
+// What one side knows of a connection segment, checked once.
+struct ConnView {
+  ConnHeader* header = nullptr;
+  void* c2s = nullptr;
+  std::size_t c2s_bytes = 0;
+  void* s2c = nullptr;
+  std::size_t s2c_bytes = 0;
+};
+// Checks magic, version and that both rings lie inside the segment and do not overlap;
+// `connection_id` and `slot` must match what the handshake said.
+Result<ConnView> view_connection_segment(const SharedMemory& segment, std::uint64_t connection_id,
+                                         std::uint32_t slot);
+
+std::size_t doorbell_bytes(std::uint32_t slots) noexcept;
+Result<SharedMemory> create_doorbell(std::uint32_t slots);
+struct DoorbellView {
+  DoorbellHeader* header = nullptr;
+  ShmAtomic<std::uint64_t>* words = nullptr;
+  std::uint32_t slots = 0;
+};
+// Checks a mapped doorbell segment (client side: `slot` must be one of its bits).
+Result<DoorbellView> view_doorbell(const SharedMemory& segment, std::uint32_t slot);
+
+}  // namespace ferry::detail

@@ -1,0 +1,89 @@
+// unix_socket.hpp: the control plane's Unix-domain sockets (SOCK_SEQPACKET): listening,
+// connecting with errors that name the path, descriptor passing (SCM_RIGHTS) and peer
+// credentials (SO_PEERCRED, SO_PEERGROUPS).
+// Thread-safety: plain functions on descriptors the caller owns.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ferry/result.hpp"
+
+namespace ferry::detail {
+
+// Owns one file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+
+  int get() const noexcept { return fd_; }
+  int release() noexcept {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset(int fd = -1) noexcept;
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+struct PeerCredentials {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups (SO_PEERGROUPS)
+};
+
+// Binds and listens on a SOCK_SEQPACKET socket at `path` (non-blocking, close-on-exec;
+// the socket file gets mode 0600). A leftover socket file nobody listens on is replaced; one
+// a live server listens on is Errc::exists ("another server is already listening at
+// <path>"); a file that is not a socket is Errc::exists too and is never removed.
+Result<UniqueFd> listen_seqpacket(const std::string& path, int backlog);
+
+// Accepts one pending connection (non-blocking, close-on-exec); would_block when none.
+Result<UniqueFd> accept_connection(int listen_fd);
+
+// Connects to the endpoint at `path` (blocking, close-on-exec), retrying a full backlog
+// until `timeout`. Errors name the path: not_found when no socket exists ("no ferry
+// endpoint at <path>: is the server running in this session?"), not_found when nothing
+// listens ("nothing is listening at <path>: its server has exited"), permission, timed_out.
+Result<UniqueFd> connect_seqpacket(const std::string& path, std::chrono::milliseconds timeout);
+
+Result<PeerCredentials> peer_credentials(int fd);
+
+// Sends one message with up to kMaxFds descriptors (SCM_RIGHTS). MSG_NOSIGNAL: a closed
+// peer is Errc::disconnected, not SIGPIPE.
+inline constexpr std::size_t kMaxFds = 8;
+Result<void> send_message(int fd, std::span<const std::byte> bytes, std::span<const int> fds = {});
+
+struct Received {
+  std::size_t size = 0;
+  std::vector<UniqueFd> fds;
+};
+// Receives one message and the descriptors it carries (MSG_CMSG_CLOEXEC), waiting up to
+// `timeout` (0: would_block if none is there). A message longer than `buffer` is
+// bad_length; descriptors beyond kMaxFds or a truncated control message are bad_length
+// too (and every descriptor that did arrive is closed). A closed peer is disconnected.
+Result<Received> recv_message(int fd, std::span<std::byte> buffer,
+                              std::chrono::milliseconds timeout);
+
+// Raises the soft RLIMIT_NOFILE to at least `needed` descriptors (up to the hard limit).
+// When the hard limit is lower, no_memory naming both limits and the fix (ulimit -n, or
+// LimitNOFILE= in a systemd unit).
+Result<void> ensure_fd_limit(std::uint64_t needed);
+
+}  // namespace ferry::detail

@@ -1,0 +1,344 @@
+// ferry::Server: opening the endpoint, accepting, the handshake and hang-ups
+// (docs/protocol.md). The loop is in server.cpp.
+#include <grp.h>
+#include <pwd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <string>
+
+#include "control/handshake.hpp"
+#include "ferry/session.hpp"
+#include "server/server_impl.hpp"
+#include "wait/waiting.hpp"
+
+namespace ferry {
+
+namespace {
+
+constexpr std::uint32_t kMaxSlots = 65536;
+// Descriptors one connection holds in the server: socket and two eventfds (the segment's
+// memfd is closed once passed on), plus slack for the handshake.
+constexpr std::uint64_t kFdsPerConnection = 4;
+constexpr std::uint64_t kFdsSpare = 64;
+
+void epoll_add(int epoll, int fd, std::uint64_t tag, std::uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = tag;
+  ::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev);
+}
+
+std::string user_name(uid_t uid) {
+  std::array<char, 1024> buf{};
+  passwd pw{};
+  passwd* found = nullptr;
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
+    return std::string(found->pw_name) + " (uid " + std::to_string(uid) + ")";
+  }
+  return "uid " + std::to_string(uid);
+}
+
+}  // namespace
+
+Result<void> Server::Impl::open() {
+  if (options_.max_connections == 0 || options_.max_connections > kMaxSlots) {
+    return Error(Errc::invalid_argument, "max_connections " +
+                                             std::to_string(options_.max_connections) +
+                                             " must be between 1 and 65536");
+  }
+  if (options_.batch == 0) return Error(Errc::invalid_argument, "batch must be at least 1");
+  auto session = resolve_session(options_.session);
+  if (!session) return session.error();
+  session_ = *session;
+  auto dir = session_dir(session_, true);
+  if (!dir) return dir.error();
+  auto path = endpoint_socket_path(*dir, options_.endpoint);
+  if (!path) return path.error();
+
+  // Descriptors: each connection needs a few; without them, accept() would fail with no
+  // way to tell the client why. Lower the limit we accept rather than fail later.
+  const std::uint64_t needed = options_.max_connections * kFdsPerConnection + kFdsSpare;
+  if (auto r = detail::ensure_fd_limit(needed); !r) {
+    rlimit lim{};
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    const std::uint64_t fit =
+        lim.rlim_cur > kFdsSpare ? (lim.rlim_cur - kFdsSpare) / kFdsPerConnection : 0;
+    if (fit == 0) return r.error();
+    fd_limit_note_ = " (lowered from " + std::to_string(options_.max_connections) +
+                     " by the descriptor limit RLIMIT_NOFILE=" + std::to_string(lim.rlim_cur) +
+                     "; raise it with ulimit -n or LimitNOFILE=)";
+    options_.max_connections = static_cast<std::uint32_t>(fit);
+  }
+
+  auto doorbell = detail::create_doorbell(options_.max_connections);
+  if (!doorbell) return doorbell.error();
+  doorbell_ = std::move(*doorbell);
+  auto view = detail::view_doorbell(doorbell_, 0);
+  if (!view) return view.error();
+  bell_ = *view;
+  slots_.resize(bell_.slots);
+
+  epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) return Error::from_errno(errno, "epoll_create1");
+  event_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!event_) return Error::from_errno(errno, "eventfd");
+  epoll_add(epoll_.get(), event_.get(), kTagEvent << kTagShift, EPOLLIN);
+
+  auto listener = detail::listen_seqpacket(*path, 1024);
+  if (!listener) return listener.error();
+  listen_ = std::move(*listener);
+  socket_path_ = *path;
+  epoll_add(epoll_.get(), listen_.get(), kTagListen << kTagShift, EPOLLIN);
+  return {};
+}
+
+bool Server::Impl::handle_events(int timeout_ms) {
+  turns_since_events_ = 0;
+  std::array<epoll_event, 64> events{};
+  const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
+                             timeout_ms);
+  bool worked = false;
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t data = events[static_cast<std::size_t>(i)].data.u64;
+    const std::uint64_t tag = data >> kTagShift;
+    const std::uint64_t id = data & kTagMask;
+    if (tag == kTagEvent) {
+      std::uint64_t count = 0;
+      [[maybe_unused]] const ssize_t r = ::read(event_.get(), &count, sizeof count);
+      // A client freed room in a ring we wait on, or a doorbell, or stop(): the next turn
+      // looks at all of them.
+    } else if (tag == kTagListen) {
+      accept_all();
+      worked = true;
+    } else if (tag == kTagPending) {
+      handle_hello(id);
+      worked = true;
+    } else {
+      on_socket_event(id);
+      worked = true;
+    }
+  }
+  if (!pending_.empty()) expire_handshakes();
+  return worked;
+}
+
+void Server::Impl::accept_all() {
+  for (;;) {
+    auto socket = detail::accept_connection(listen_.get());
+    if (!socket) return;  // would_block, or out of descriptors: try again later
+    const std::uint64_t id = next_pending_++;
+    epoll_add(epoll_.get(), socket->get(), (kTagPending << kTagShift) | id, EPOLLIN);
+    PendingHandshake p;
+    p.socket = std::move(*socket);
+    p.deadline_ns = detail::monotonic_ns() +
+                    std::chrono::nanoseconds(options_.handshake_timeout).count();
+    pending_.emplace(id, std::move(p));
+  }
+}
+
+void Server::Impl::expire_handshakes() {
+  const std::int64_t now = detail::monotonic_ns();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.deadline_ns <= now) {
+      ++stats_.rejected;
+      it = pending_.erase(it);  // closing the socket tells the client
+    } else {
+      ++it;
+    }
+  }
+}
+
+bool Server::Impl::allowed(const detail::PeerCredentials& peer) const {
+  if (options_.allow_own_user && peer.uid == ::geteuid()) return true;
+  if (std::find(options_.allow_uids.begin(), options_.allow_uids.end(), peer.uid) !=
+      options_.allow_uids.end()) {
+    return true;
+  }
+  for (gid_t g : options_.allow_gids) {
+    if (peer.gid == g || std::find(peer.groups.begin(), peer.groups.end(), g) != peer.groups.end())
+      return true;
+  }
+  return false;
+}
+
+void Server::Impl::reject(detail::UniqueFd socket, int status, const std::string& message) {
+  ++stats_.rejected;
+  detail::Welcome w;
+  w.status = static_cast<detail::WelcomeStatus>(status);
+  w.message = message;
+  const auto bytes = detail::encode_welcome(w);
+  (void)detail::send_message(socket.get(), bytes);
+}
+
+void Server::Impl::handle_hello(std::uint64_t pending_id) {
+  auto it = pending_.find(pending_id);
+  if (it == pending_.end()) return;
+  std::array<std::byte, detail::kHelloSize + 1> buf{};
+  auto got = detail::recv_message(it->second.socket.get(), buf, std::chrono::milliseconds(0));
+  if (!got && got.code() == Errc::would_block) return;
+  detail::UniqueFd socket = std::move(it->second.socket);
+  pending_.erase(it);
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, socket.get(), nullptr);
+  if (!got) {
+    ++stats_.rejected;
+    return;
+  }
+  using detail::WelcomeStatus;
+  std::uint16_t version = 0;
+  auto hello = detail::decode_hello(std::span<const std::byte>(buf.data(), got->size), &version);
+  if (!hello) {
+    if (hello.code() == Errc::bad_version) {
+      reject(std::move(socket), static_cast<int>(WelcomeStatus::bad_version),
+             "the server at " + socket_path_ + " speaks protocol version " +
+                 std::to_string(detail::kProtocolVersion) + ", the client speaks version " +
+                 std::to_string(version) + ": use a client and server of the same ferry release");
+    } else {
+      reject(std::move(socket), static_cast<int>(WelcomeStatus::bad_request),
+             "the server at " + socket_path_ + " refused a malformed hello: " +
+                 hello.error().message());
+    }
+    return;
+  }
+  auto peer = detail::peer_credentials(socket.get());
+  if (!peer) {
+    reject(std::move(socket), static_cast<int>(WelcomeStatus::failed),
+           "the server at " + socket_path_ + " could not read the peer's credentials: " +
+               peer.error().message());
+    return;
+  }
+  if (!allowed(*peer)) {
+    reject(std::move(socket), static_cast<int>(WelcomeStatus::refused),
+           "the server at " + socket_path_ + " refused " + user_name(peer->uid) +
+               ": it accepts " +
+               (options_.allow_own_user ? "its own user (" + user_name(::geteuid()) + ") and "
+                                        : std::string()) +
+               "the users and groups in its allow-list (allow_users, allow_groups)");
+    return;
+  }
+  if (by_id_.size() >= options_.max_connections) {
+    reject(std::move(socket), static_cast<int>(WelcomeStatus::full),
+           "the server at " + socket_path_ + " is full: " + std::to_string(by_id_.size()) +
+               " connections, its limit (max_connections " +
+               std::to_string(options_.max_connections) + ")" + fd_limit_note_);
+    return;
+  }
+  std::uint32_t capacity[2] = {hello->c2s_capacity, hello->s2c_capacity};
+  for (std::uint32_t& cap : capacity) {
+    if (cap == 0) cap = options_.ring_capacity;
+    if (!std::has_single_bit(cap) || cap < 4096 || cap > options_.max_ring_capacity) {
+      reject(std::move(socket), static_cast<int>(WelcomeStatus::bad_request),
+             "the server at " + socket_path_ + " cannot grant a ring of " +
+                 std::to_string(cap) + " bytes: use a power of two from 4096 to " +
+                 std::to_string(options_.max_ring_capacity));
+      return;
+    }
+  }
+
+  // Everything checked: build the connection.
+  std::uint32_t slot = 0;
+  if (!free_slots_.empty()) {
+    std::pop_heap(free_slots_.begin(), free_slots_.end(), std::greater<>());
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = slot_limit_;
+  }
+  auto fail = [&](const Error& e) {
+    free_slots_.push_back(slot);
+    std::push_heap(free_slots_.begin(), free_slots_.end(), std::greater<>());
+    reject(std::move(socket), static_cast<int>(WelcomeStatus::failed),
+           "the server at " + socket_path_ + " could not set up the connection: " + e.message());
+  };
+  const ConnectionId id = next_id_++;
+  auto segment = detail::create_connection_segment(id, slot, capacity[0], capacity[1],
+                                                   options_.crc);
+  if (!segment) return fail(segment.error());
+  auto view = detail::view_connection_segment(*segment, id, slot);
+  if (!view) return fail(view.error());
+  auto c = std::make_unique<ServerConn>();
+  c->client_data_fd.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  c->client_space_fd.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!c->client_data_fd || !c->client_space_fd) return fail(Error::from_errno(errno, "eventfd"));
+  // The server never sleeps in a ring wait: it waits in epoll, so no hang-up descriptor.
+  auto in = RingConsumer::attach(view->c2s, view->c2s_bytes, {},
+                                 RingWakeFds{-1, c->client_space_fd.get(), -1});
+  auto out = RingProducer::attach(view->s2c, view->s2c_bytes, {},
+                                  RingWakeFds{c->client_data_fd.get(), event_.get(), -1});
+  if (!in) return fail(in.error());
+  if (!out) return fail(out.error());
+  view->header->server.pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_relaxed);
+
+  detail::Welcome w;
+  w.connection_id = id;
+  w.slot = slot;
+  w.segment_size = segment->size();
+  w.doorbell_size = doorbell_.size();
+  w.message = "welcome";
+  const auto bytes = detail::encode_welcome(w);
+  const int fds[] = {segment->fd(), doorbell_.fd(), event_.get(), c->client_data_fd.get(),
+                     c->client_space_fd.get()};
+  if (auto r = detail::send_message(socket.get(), bytes, fds); !r) {
+    ++stats_.rejected;
+    free_slots_.push_back(slot);
+    std::push_heap(free_slots_.begin(), free_slots_.end(), std::greater<>());
+    return;
+  }
+  segment->close_fd();
+
+  c->slot = slot;
+  c->socket = std::move(socket);
+  c->segment = std::move(*segment);
+  c->in = std::move(*in);
+  c->out = std::move(*out);
+  c->info.id = id;
+  c->info.pid = peer->pid;
+  c->info.uid = peer->uid;
+  c->info.gid = peer->gid;
+  c->info.name = hello->name;
+  c->info.compression = hello->compression;
+  c->info.c2s_capacity = capacity[0];
+  c->info.s2c_capacity = capacity[1];
+  epoll_add(epoll_.get(), c->socket.get(), (kTagConn << kTagShift) | id,
+            EPOLLIN | EPOLLRDHUP);
+  slot_limit_ = std::max(slot_limit_, slot + 1);
+  by_id_.emplace(id, slot);
+  slots_[slot] = std::move(c);
+  ++stats_.accepted;
+  if (on_connect_) on_connect_(slots_[slot]->info);
+  // It may have sent before we listened to its doorbell bit; look once.
+  ServerConn& conn = *slots_[slot];
+  if (!conn.queued) {
+    conn.queued = true;
+    ready_.push_back(slot);
+  }
+}
+
+void Server::Impl::on_socket_event(ConnectionId id) {
+  ServerConn* c = find(id);
+  if (c == nullptr || c->peer_gone) return;
+  // Clients send nothing on the socket after the handshake: any event is a hang-up (or a
+  // client that does not follow the protocol). Either way it is gone; serve what it
+  // committed before, then free it.
+  std::array<std::byte, 64> buf{};
+  auto got = detail::recv_message(c->socket.get(), buf, std::chrono::milliseconds(0));
+  if (got) {
+    ++stats_.protocol_errors;
+    disconnect(id, DisconnectReason::protocol_error);
+    return;
+  }
+  if (got.code() == Errc::would_block) return;
+  c->peer_gone = true;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c->socket.get(), nullptr);
+  if (!c->queued && !c->blocked) {
+    c->queued = true;
+    ready_.push_back(c->slot);
+  }
+}
+
+}  // namespace ferry

@@ -1,0 +1,422 @@
+// ferry::Server: the loop, the router and sending (server.hpp). Accepting and the
+// handshake are in accept.cpp.
+//
+// One turn: collect the doorbell bits producers set (only connections with data), add the
+// connections whose handler asked to retry, serve each at most `batch` messages, publish
+// every output ring written to, free connections that finished. Control events (accept,
+// handshake, hang-ups) are read from epoll every few turns and whenever the server sleeps.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <string>
+
+#include "ferry/session.hpp"
+#include "ring/ring_layout.hpp"
+#include "server/server_impl.hpp"
+#include "wait/waiting.hpp"
+
+namespace ferry {
+
+namespace {
+
+// How many turns may pass between two looks at epoll while the server is busy.
+constexpr std::uint32_t kTurnsPerEventCheck = 64;
+// While some connection is blocked, the server looks again at least this often.
+constexpr int kBlockedRetryMs = 1;
+
+std::string type_name(std::uint16_t type) { return "message type " + std::to_string(type); }
+
+}  // namespace
+
+std::string_view to_string(DisconnectReason reason) noexcept {
+  switch (reason) {
+    case DisconnectReason::closed: return "closed";
+    case DisconnectReason::protocol_error: return "protocol_error";
+    case DisconnectReason::server_closed: return "server_closed";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------------------- Request
+
+const ConnectionInfo& Request::peer() const {
+  return server_.impl_->find(from_)->info;
+}
+
+Result<void> Request::reply(std::span<const std::byte> payload) {
+  if (!message_.is_request()) {
+    return Error(Errc::invalid_argument, "reply() to a message that is not a request (" +
+                                             type_name(message_.type) + ", no correlation id)");
+  }
+  return server_.impl_->send(from_, message_.type, payload, message_.correlation,
+                             wire::kFlagReply);
+}
+
+Result<void> Request::reply_error(std::string_view text) {
+  if (!message_.is_request()) {
+    return Error(Errc::invalid_argument, "reply_error() to a message that is not a request (" +
+                                             type_name(message_.type) + ")");
+  }
+  return server_.impl_->send(
+      from_, message_.type,
+      std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()),  // NOLINT
+                                 text.size()),
+      message_.correlation, wire::kFlagReply | wire::kFlagError);
+}
+
+// ---------------------------------------------------------------------------- Server
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() {
+  if (!impl_) return;
+  // Closing the sockets is what the clients notice.
+  impl_->slots_.clear();
+  if (!impl_->socket_path_.empty()) ::unlink(impl_->socket_path_.c_str());
+}
+
+Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
+  std::unique_ptr<Server> server(new Server(nullptr));
+  server->impl_ = std::make_unique<Impl>(*server, std::move(options));
+  if (auto r = server->impl_->open(); !r) {
+    server->impl_->socket_path_.clear();  // never unlink a socket we did not bind
+    return r.error();
+  }
+  return server;
+}
+
+void Server::on(std::uint16_t type, Handler handler) { impl_->handlers_[type] = std::move(handler); }
+void Server::on_default(Handler handler) { impl_->default_handler_ = std::move(handler); }
+void Server::on_connect(ConnectHandler handler) { impl_->on_connect_ = std::move(handler); }
+void Server::on_disconnect(DisconnectHandler handler) {
+  impl_->on_disconnect_ = std::move(handler);
+}
+
+Result<void> Server::run() {
+  while (!impl_->stop_.load(std::memory_order_relaxed)) {
+    if (auto r = impl_->run_once(std::chrono::milliseconds(100)); !r) return r;
+  }
+  impl_->stop_.store(false, std::memory_order_relaxed);  // a later run() serves again
+  return {};
+}
+
+Result<void> Server::run_once(std::chrono::nanoseconds timeout) {
+  return impl_->run_once(timeout);
+}
+bool Server::prepare_wait() { return impl_->prepare_wait(); }
+int Server::fd() const noexcept { return impl_->epoll_.get(); }
+
+void Server::stop() noexcept {
+  impl_->stop_.store(true, std::memory_order_relaxed);
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(impl_->event_.get(), &one, sizeof one);
+}
+
+Result<void> Server::send(ConnectionId to, std::uint16_t type, std::span<const std::byte> payload,
+                          std::uint32_t correlation, std::uint8_t flags) {
+  return impl_->send(to, type, payload, correlation, flags);
+}
+
+void Server::disconnect(ConnectionId id) { impl_->disconnect(id, DisconnectReason::server_closed); }
+
+const ConnectionInfo* Server::connection(ConnectionId id) const {
+  const ServerConn* c = impl_->find(id);
+  return c != nullptr && !c->closing ? &c->info : nullptr;
+}
+std::size_t Server::connection_count() const noexcept { return impl_->by_id_.size(); }
+ServerStats Server::stats() const noexcept {
+  ServerStats s = impl_->stats_;
+  s.active = impl_->by_id_.size();
+  return s;
+}
+const std::string& Server::socket_path() const noexcept { return impl_->socket_path_; }
+const std::string& Server::session() const noexcept { return impl_->session_; }
+
+// ---------------------------------------------------------------------------- the loop
+
+ServerConn* Server::Impl::find(ConnectionId id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : slots_[it->second].get();
+}
+
+Result<void> Server::Impl::run_once(std::chrono::nanoseconds timeout) {
+  if (turn()) return {};
+  if (timeout.count() > 0) {
+    idle_wait(timeout);
+    turn();
+  }
+  return {};
+}
+
+bool Server::Impl::turn() {
+  in_turn_ = true;
+  bool worked = false;
+  if (++turns_since_events_ >= kTurnsPerEventCheck) worked |= handle_events(0);
+  worked |= collect_doorbell();
+  for (std::uint32_t slot : blocked_) {
+    if (!slots_[slot]) continue;  // closed while blocked
+    ServerConn& c = *slots_[slot];
+    c.blocked = false;
+    if (!c.queued) {
+      c.queued = true;
+      ready_.push_back(slot);
+    }
+  }
+  blocked_.clear();
+  // Serve only what is ready now; connections re-queued while serving wait for the next
+  // turn, after everyone else ready now (round robin).
+  for (std::size_t n = ready_.size(); n > 0; --n) {
+    const std::uint32_t slot = ready_.front();
+    ready_.pop_front();
+    if (!slots_[slot]) continue;  // closed since it was queued
+    ServerConn& c = *slots_[slot];
+    c.queued = false;
+    if (!c.closing) serve(c);
+    worked = true;
+  }
+  flush_outputs();
+  close_finished();
+  in_turn_ = false;
+  return worked;
+}
+
+bool Server::Impl::collect_doorbell() {
+  bool found = false;
+  const std::uint32_t words = (slot_limit_ + 63) / 64;
+  for (std::uint32_t w = 0; w < words; ++w) {
+    // A relaxed look first: most words are 0 and then stay unwritten by us.
+    if (bell_.words[w].load(std::memory_order_relaxed) == 0) continue;
+    // SYNC POINT READ (acq_rel exchange): pairs with the producers' fetch_or in
+    // RingProducer::publish(); every tail published before a bit was set is visible.
+    std::uint64_t bits = bell_.words[w].exchange(0, std::memory_order_acq_rel);
+    while (bits != 0) {
+      const auto bit = static_cast<std::uint32_t>(std::countr_zero(bits));
+      bits &= bits - 1;
+      const std::uint32_t slot = w * 64 + bit;
+      if (slot >= slots_.size() || !slots_[slot]) continue;  // closed since, or a stray bit
+      ServerConn& c = *slots_[slot];
+      found = true;
+      if (!c.queued && !c.blocked) {
+        c.queued = true;
+        ready_.push_back(slot);
+      }
+    }
+  }
+  return found;
+}
+
+bool Server::Impl::doorbell_pending() const noexcept {
+  const std::uint32_t words = (slot_limit_ + 63) / 64;
+  for (std::uint32_t w = 0; w < words; ++w) {
+    if (bell_.words[w].load(std::memory_order_relaxed) != 0) return true;
+  }
+  return false;
+}
+
+void Server::Impl::serve(ServerConn& c) {
+  std::uint32_t n = 0;
+  for (; n < options_.batch; ++n) {
+    auto record = c.in.peek();
+    if (!record) {
+      if (record.code() == Errc::would_block) break;
+      // A frame no correct client writes: the connection is closed, others go on.
+      ++stats_.protocol_errors;
+      disconnect(c.info.id, DisconnectReason::protocol_error);
+      return;
+    }
+    if (dispatch(c, *record)) {
+      if (c.closing) return;
+      c.blocked = true;
+      blocked_.push_back(c.slot);
+      break;
+    }
+    c.in.release(Publish::later);
+    if (c.closing) break;
+  }
+  c.in.publish();
+  if (c.closing || c.blocked) return;
+  if (n == options_.batch || c.in.has_data()) {
+    // More is waiting: come back next turn, after the others.
+    c.queued = true;
+    ready_.push_back(c.slot);
+  } else if (c.peer_gone) {
+    disconnect(c.info.id, DisconnectReason::closed);
+  }
+}
+
+bool Server::Impl::dispatch(ServerConn& c, const RecordView& record) {
+  Message m;
+  m.type = record.header.type;
+  m.flags = static_cast<std::uint8_t>(record.header.flags & ~(wire::kFlagLz4 | wire::kFlagZstd));
+  m.correlation = record.header.correlation;
+  m.payload = record.payload;
+  if ((record.header.flags & (wire::kFlagLz4 | wire::kFlagZstd)) != 0) {
+    auto codec = compression_from_flags(record.header.flags);
+    const std::size_t limit = c.in.max_payload();
+    auto size = codec ? decompressed_size(record.payload, limit) : Result<std::size_t>(codec.error());
+    if (size) {
+      if (scratch_.size() < *size) scratch_.resize(*size);
+      size = decompress(*codec, record.payload, scratch_, limit);
+    }
+    if (!size) {
+      ++stats_.protocol_errors;
+      disconnect(c.info.id, DisconnectReason::protocol_error);
+      return false;
+    }
+    m.payload = std::span<const std::byte>(scratch_.data(), *size);
+  }
+  ++stats_.messages_in;
+  Request request(owner_, c.info.id, m);
+  auto it = handlers_.find(m.type);
+  if (it != handlers_.end()) {
+    it->second(request);
+  } else if (default_handler_) {
+    default_handler_(request);
+  } else if (m.is_request()) {
+    auto r = request.reply_error("no handler for " + type_name(m.type) + " at " + socket_path_);
+    if (r.code() == Errc::would_block) request.retry_later();
+  } else {
+    ++stats_.unhandled;
+  }
+  return request.retry_;
+}
+
+Result<void> Server::Impl::send(ConnectionId to, std::uint16_t type,
+                                std::span<const std::byte> payload, std::uint32_t correlation,
+                                std::uint8_t flags) {
+  ServerConn* c = find(to);
+  if (c == nullptr) return Error(Errc::not_found, "no connection " + std::to_string(to));
+  if (c->closing) return Error(Errc::disconnected, "connection " + std::to_string(to) + " is closing");
+  if ((flags & ~(wire::kFlagReply | wire::kFlagError)) != 0) {
+    return Error(Errc::invalid_argument, "send() takes only the reply and error flags");
+  }
+  MessageMeta meta{type, flags, correlation};
+  const Compression codec = c->info.compression;
+  std::size_t room_needed = payload.size();
+  const bool compress_it = codec != Compression::none &&
+                           payload.size() >= options_.compress_threshold &&
+                           compress_bound(codec, payload.size()) <= c->out.max_payload();
+  if (compress_it) room_needed = compress_bound(codec, payload.size());
+  auto room = c->out.reserve(room_needed);
+  if (!room && room.code() == Errc::would_block) {
+    // Full: ask to be woken (our eventfd) when the client frees room, unless it just did.
+    auto armed = c->out.arm_space_wait(room_needed);
+    if (armed && *armed) room = c->out.reserve(room_needed);
+  }
+  if (!room) {
+    if (room.code() == Errc::corrupt) {
+      ++stats_.protocol_errors;
+      disconnect(to, DisconnectReason::protocol_error);
+      return Error(Errc::disconnected, "connection " + std::to_string(to) + ": " +
+                                           room.error().message());
+    }
+    return room.error();
+  }
+  std::size_t n = payload.size();
+  bool raw = true;
+  if (compress_it) {
+    auto packed = compress(codec, 0, payload, *room);
+    if (packed && *packed > 0) {
+      n = *packed;
+      meta.flags = static_cast<std::uint8_t>(meta.flags | compression_flag(codec));
+      raw = false;
+    }
+  }
+  if (raw && n > 0) std::memcpy(room->data(), payload.data(), n);
+  c->out.commit(n, meta, Publish::later);
+  ++stats_.messages_out;
+  if (!in_turn_) {
+    c->out.publish();
+  } else if (!c->dirty) {
+    c->dirty = true;
+    dirty_.push_back(c->slot);
+  }
+  return {};
+}
+
+void Server::Impl::flush_outputs() {
+  for (std::uint32_t slot : dirty_) {
+    ServerConn& c = *slots_[slot];
+    c.dirty = false;
+    c.out.publish();
+  }
+  dirty_.clear();
+}
+
+void Server::Impl::disconnect(ConnectionId id, DisconnectReason reason) {
+  ServerConn* c = find(id);
+  if (c == nullptr || c->closing) return;
+  c->closing = true;
+  c->reason = reason;
+  closing_.push_back(c->slot);
+  if (!in_turn_) close_finished();
+}
+
+void Server::Impl::close_finished() {
+  if (closing_.empty()) return;
+  flush_outputs();
+  for (std::uint32_t slot : closing_) {
+    std::unique_ptr<ServerConn> c = std::move(slots_[slot]);
+    by_id_.erase(c->info.id);
+    if (c->reason == DisconnectReason::closed) ++stats_.lost;
+    // Closing the socket is what the client notices; the segment goes with the mapping.
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c->socket.get(), nullptr);
+    if (on_disconnect_) on_disconnect_(c->info, c->reason);
+    c.reset();
+    free_slots_.push_back(slot);
+    std::push_heap(free_slots_.begin(), free_slots_.end(), std::greater<>());
+  }
+  closing_.clear();
+}
+
+bool Server::Impl::prepare_wait() {
+  if (!ready_.empty() || !blocked_.empty() || stop_.load(std::memory_order_relaxed)) return false;
+  detail::RingWaitBlock& wb = bell_.header->wait;
+  wb.want.store(0, std::memory_order_relaxed);
+  // Release, then SYNC A (waiting.hpp): either the doorbell scan below sees a producer's
+  // bit, or that producer sees `sleeping` and writes our eventfd.
+  wb.sleeping.store(1, std::memory_order_release);
+  detail::full_fence();
+  if (doorbell_pending()) {
+    wb.sleeping.store(0, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+void Server::Impl::idle_wait(std::chrono::nanoseconds timeout) {
+  const detail::Deadline deadline(timeout);
+  const WaitOptions& w = options_.wait;
+  if (w.strategy != WaitStrategy::block) {
+    const std::int64_t spin_end = w.strategy == WaitStrategy::spin
+                                      ? deadline.at()
+                                      : detail::monotonic_ns() + w.spin_for.count();
+    const std::uint32_t yield_every = w.yield_every == 0 ? 1024 : w.yield_every;
+    for (std::uint32_t i = 1;; ++i) {
+      if (doorbell_pending() || !blocked_.empty()) return;
+      detail::cpu_relax();
+      if (i % yield_every == 0) sched_yield();
+      if ((i & 63u) == 0) {
+        if (handle_events(0)) return;
+        if (detail::monotonic_ns() >= spin_end) break;
+      }
+    }
+    if (w.strategy == WaitStrategy::spin) return;
+  }
+  int ms = -1;
+  if (!deadline.never()) {
+    const std::int64_t left = deadline.remaining(detail::monotonic_ns());
+    if (left == 0) return;
+    ms = static_cast<int>(std::min<std::int64_t>((left + 999'999) / 1'000'000, INT32_MAX));
+  }
+  if (!blocked_.empty()) ms = ms < 0 ? kBlockedRetryMs : std::min(ms, kBlockedRetryMs);
+  if (!pending_.empty()) ms = ms < 0 ? 100 : std::min(ms, 100);  // handshake deadlines
+  if (!prepare_wait()) return;
+  handle_events(ms);
+  bell_.header->wait.sleeping.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace ferry

@@ -1,0 +1,122 @@
+// server_impl.hpp: the state behind ferry::Server (server.cpp: the loop and dispatch;
+// accept.cpp: accepting and the handshake).
+// Thread-safety: one thread drives it; only stop() touches it from others.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "conn/segment.hpp"
+#include "control/unix_socket.hpp"
+#include "ferry/ring.hpp"
+#include "ferry/server.hpp"
+#include "ferry/shm.hpp"
+
+namespace ferry {
+
+// One established connection. Freed only at the end of a turn, so handlers never see it
+// vanish under them.
+struct ServerConn {
+  ConnectionInfo info;
+  std::uint32_t slot = 0;
+  detail::UniqueFd socket;
+  detail::UniqueFd client_data_fd;   // s2c data: we signal it, the client sleeps on it
+  detail::UniqueFd client_space_fd;  // c2s space: we signal it, the client sleeps on it
+  SharedMemory segment;
+  RingConsumer in;   // client -> server
+  RingProducer out;  // server -> client
+  bool queued = false;     // in the ready list for this or the next turn
+  bool blocked = false;    // a handler asked to see its current message again later
+  bool dirty = false;      // `out` has staged records to publish
+  bool peer_gone = false;  // the client hung up: serve what it sent, then free
+  bool closing = false;    // on the close list
+  DisconnectReason reason = DisconnectReason::closed;
+};
+
+// A socket that connected and has not finished its handshake.
+struct PendingHandshake {
+  detail::UniqueFd socket;
+  std::int64_t deadline_ns = 0;
+};
+
+class Server::Impl {
+ public:
+  Impl(Server& owner, ServerOptions options) : owner_(owner), options_(std::move(options)) {}
+
+  Result<void> open();
+  Result<void> run_once(std::chrono::nanoseconds timeout);
+  bool prepare_wait();
+  Result<void> send(ConnectionId to, std::uint16_t type, std::span<const std::byte> payload,
+                    std::uint32_t correlation, std::uint8_t flags);
+  void disconnect(ConnectionId id, DisconnectReason reason);
+  ServerConn* find(ConnectionId id) const;
+
+  Server& owner_;
+  ServerOptions options_;
+  std::string session_;
+  std::string socket_path_;
+  std::string fd_limit_note_;  // why max_connections is lower than asked, if it is
+  detail::UniqueFd listen_;
+  detail::UniqueFd epoll_;
+  detail::UniqueFd event_;  // the server's eventfd: doorbell sleeps, space waits, stop()
+  SharedMemory doorbell_;
+  detail::DoorbellView bell_;
+  std::atomic<bool> stop_{false};
+
+  std::unordered_map<std::uint16_t, Handler> handlers_;
+  Handler default_handler_;
+  ConnectHandler on_connect_;
+  DisconnectHandler on_disconnect_;
+
+  std::vector<std::unique_ptr<ServerConn>> slots_;  // index: slot
+  std::vector<std::uint32_t> free_slots_;           // a min-heap: lowest slot first
+  std::uint32_t slot_limit_ = 0;                    // slots ever used (bounds the bitmap scan)
+  std::unordered_map<ConnectionId, std::uint32_t> by_id_;
+  std::unordered_map<std::uint64_t, PendingHandshake> pending_;
+  std::uint64_t next_id_ = 1;
+  std::uint64_t next_pending_ = 1;
+
+  std::deque<std::uint32_t> ready_;
+  std::vector<std::uint32_t> blocked_;
+  std::vector<std::uint32_t> dirty_;
+  std::vector<std::uint32_t> closing_;
+  bool in_turn_ = false;
+  std::uint32_t turns_since_events_ = 0;
+  std::vector<std::byte> scratch_;  // decompressed payloads
+  ServerStats stats_;
+
+ private:
+  // server.cpp
+  bool turn();
+  bool collect_doorbell();
+  void serve(ServerConn& c);
+  bool dispatch(ServerConn& c, const RecordView& record);
+  void flush_outputs();
+  void close_finished();
+  void idle_wait(std::chrono::nanoseconds timeout);
+  bool doorbell_pending() const noexcept;
+
+  // accept.cpp
+  bool handle_events(int timeout_ms);
+  void accept_all();
+  void handle_hello(std::uint64_t pending_id);
+  void expire_handshakes();
+  void on_socket_event(ConnectionId id);
+  bool allowed(const detail::PeerCredentials& peer) const;
+  void reject(detail::UniqueFd socket, int status, const std::string& message);
+};
+
+// epoll tags: the top two bits of epoll_event.data.u64 say what the rest is.
+inline constexpr std::uint64_t kTagShift = 62;
+inline constexpr std::uint64_t kTagConn = 0;
+inline constexpr std::uint64_t kTagListen = 1;
+inline constexpr std::uint64_t kTagEvent = 2;
+inline constexpr std::uint64_t kTagPending = 3;
+inline constexpr std::uint64_t kTagMask = (std::uint64_t{1} << kTagShift) - 1;
+
+}  // namespace ferry

@@ -1,0 +1,285 @@
+// Server and Client in one process (the server on a thread): routing, request/response,
+// pushes, compression, and every handshake error. The multi-process tests are in
+// tests/stress/connection_process_test.cpp.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "control/handshake.hpp"
+#include "control/unix_socket.hpp"
+#include "ferry/client.hpp"
+#include "ferry/server.hpp"
+#include "support/endpoint_support.hpp"
+#include "support/test_support.hpp"
+
+namespace ferry {
+namespace {
+
+using namespace std::chrono_literals;
+using test::as_bytes;
+
+std::unique_ptr<Server> make_server(ServerOptions options = {}) {
+  options.endpoint = options.endpoint.empty() ? "bus" : options.endpoint;
+  auto s = Server::create(options);
+  EXPECT_TRUE(s) << s.error().message();
+  return s ? std::move(*s) : nullptr;
+}
+
+// Echo requests of type 1 back in upper case; count type 2 messages.
+struct EchoServer {
+  explicit EchoServer(ServerOptions options = {}) : server(make_server(std::move(options))) {
+    server->on(1, [](Request& r) {
+      std::string s(r.message().text());
+      for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      auto ok = r.reply(as_bytes(s));
+      if (!ok && ok.code() == Errc::would_block) r.retry_later();
+    });
+    server->on(2, [this](Request& r) {
+      received.fetch_add(1);
+      bytes.fetch_add(r.payload().size());
+    });
+    server.start();
+  }
+  test::ServerThread server;
+  std::atomic<int> received{0};
+  std::atomic<std::size_t> bytes{0};
+};
+
+TEST(ServerClient, RequestReplyAndOneWay) {
+  test::ScopedSession session;
+  EchoServer echo;
+  auto client = Client::connect();
+  ASSERT_TRUE(client) << client.error().message();
+  for (int i = 0; i < 100; ++i) {
+    auto reply = client->request(1, as_bytes("hello " + std::to_string(i)), 5s);
+    ASSERT_TRUE(reply) << reply.error().message();
+    EXPECT_EQ(reply->text(), "HELLO " + std::to_string(i));
+    EXPECT_EQ(reply->type, 1);
+  }
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(client->send(2, as_bytes("x")));
+  // The server counts on its own thread; a request after them is served after them.
+  ASSERT_TRUE(client->request(1, as_bytes("sync"), 5s));
+  EXPECT_EQ(echo.received.load(), 1000);
+}
+
+TEST(ServerClient, UnknownRequestTypeGetsAnErrorReply) {
+  test::ScopedSession session;
+  EchoServer echo;
+  auto client = Client::connect();
+  ASSERT_TRUE(client) << client.error().message();
+  auto reply = client->request(77, as_bytes("?"), 5s);
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.code(), Errc::remote);
+  EXPECT_NE(reply.error().message().find("no handler for message type 77"), std::string::npos)
+      << reply.error().message();
+}
+
+TEST(ServerClient, ReservedTypesAreRefusedBySend) {
+  test::ScopedSession session;
+  EchoServer echo;
+  auto client = Client::connect();
+  ASSERT_TRUE(client);
+  auto r = client->send(kReservedTypes, as_bytes("x"));
+  EXPECT_EQ(r.code(), Errc::invalid_argument);
+  EXPECT_NE(r.error().message().find("reserved"), std::string::npos);
+}
+
+TEST(ServerClient, ServerPushesReachPollAndWait) {
+  test::ScopedSession session;
+  test::ServerThread server(make_server());
+  Server& srv = *server;
+  server->on(3, [&srv](Request& r) {
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(srv.send(r.connection(), 9, as_bytes("push " + std::to_string(i))));
+    }
+    ASSERT_TRUE(r.reply(as_bytes("done")));
+  });
+  server.start();
+  auto client = Client::connect();
+  ASSERT_TRUE(client) << client.error().message();
+  // The pushes arrive before the reply: request() keeps them for poll().
+  auto reply = client->request(3, {}, 5s);
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->text(), "done");
+  std::vector<std::string> got;
+  auto n = client->poll([&](const Message& m) {
+    EXPECT_EQ(m.type, 9);
+    got.emplace_back(m.text());
+  });
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 3u);
+  EXPECT_EQ(got, (std::vector<std::string>{"push 0", "push 1", "push 2"}));
+  // Nothing more: wait() times out with 0.
+  auto none = client->wait([](const Message&) { FAIL(); }, 20ms);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, 0u);
+}
+
+TEST(ServerClient, CompressionIsTransparentBothWays) {
+  for (Compression codec : {Compression::lz4, Compression::zstd}) {
+    test::ScopedSession session;
+    EchoServer echo;
+    ClientOptions options;
+    options.compression.codec = codec;
+    options.compression.threshold = 64;
+    auto client = Client::connect(options);
+    ASSERT_TRUE(client) << client.error().message();
+    std::string big(100000, 'a');
+    for (std::size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>('a' + i % 26);
+    auto reply = client->request(1, as_bytes(big), 5s);
+    ASSERT_TRUE(reply) << reply.error().message();
+    std::string upper = big;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    EXPECT_EQ(reply->text(), upper) << to_string(codec);
+    ASSERT_TRUE(client->send(2, as_bytes(big)));
+    ASSERT_TRUE(client->request(1, as_bytes("sync"), 5s));
+    EXPECT_EQ(echo.bytes.load(), big.size()) << "the handler sees the decompressed payload";
+  }
+}
+
+TEST(ServerClient, MissingEndpointNamesThePath) {
+  test::ScopedSession session;
+  ClientOptions options;
+  options.endpoint = "nobody";
+  auto client = Client::connect(options);
+  ASSERT_FALSE(client);
+  EXPECT_EQ(client.code(), Errc::not_found);
+  EXPECT_NE(client.error().message().find("nobody"), std::string::npos)
+      << client.error().message();
+  // With the session directory there but no socket, the message names the socket path.
+  EchoServer echo;
+  client = Client::connect(options);
+  ASSERT_FALSE(client);
+  EXPECT_EQ(client.code(), Errc::not_found);
+  EXPECT_NE(client.error().message().find(session.dir()), std::string::npos)
+      << client.error().message();
+  EXPECT_NE(client.error().message().find("nobody.sock"), std::string::npos)
+      << client.error().message();
+}
+
+TEST(ServerClient, SecondServerOnTheSameEndpointIsRefused) {
+  test::ScopedSession session;
+  EchoServer echo;
+  auto second = Server::create({});
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.code(), Errc::exists);
+  EXPECT_NE(second.error().message().find("bus.sock"), std::string::npos);
+}
+
+TEST(ServerClient, RefusedCredentialsNameTheCause) {
+  test::ScopedSession session;
+  ServerOptions options;
+  options.allow_own_user = false;
+  EchoServer echo(options);
+  auto client = Client::connect();
+  ASSERT_FALSE(client);
+  EXPECT_EQ(client.code(), Errc::permission);
+  EXPECT_NE(client.error().message().find("refused"), std::string::npos)
+      << client.error().message();
+  EXPECT_NE(client.error().message().find("allow"), std::string::npos);
+  EXPECT_EQ(echo.server->stats().active, 0u);
+}
+
+TEST(ServerClient, FullServerSaysSo) {
+  test::ScopedSession session;
+  ServerOptions options;
+  options.max_connections = 2;
+  EchoServer echo(options);
+  auto a = Client::connect();
+  auto b = Client::connect();
+  ASSERT_TRUE(a && b);
+  auto c = Client::connect();
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.code(), Errc::busy);
+  EXPECT_NE(c.error().message().find("is full"), std::string::npos) << c.error().message();
+  EXPECT_NE(c.error().message().find("max_connections 2"), std::string::npos);
+  // A slot frees when a client leaves.
+  a->close();
+  for (int i = 0; i < 200 && !c; ++i) {
+    std::this_thread::sleep_for(5ms);
+    c = Client::connect();
+  }
+  EXPECT_TRUE(c) << c.error().message();
+}
+
+TEST(ServerClient, BadRingSizeIsRefused) {
+  test::ScopedSession session;
+  EchoServer echo;
+  ClientOptions options;
+  options.ring_capacity = 5000;
+  auto client = Client::connect(options);
+  ASSERT_FALSE(client);
+  EXPECT_EQ(client.code(), Errc::invalid_argument);
+  EXPECT_NE(client.error().message().find("5000"), std::string::npos) << client.error().message();
+}
+
+// A client of another protocol version, speaking raw handshake bytes.
+TEST(ServerClient, VersionMismatchIsExplained) {
+  test::ScopedSession session;
+  EchoServer echo;
+  const std::string path = echo.server->socket_path();
+  auto sock = detail::connect_seqpacket(path, 1000ms);
+  ASSERT_TRUE(sock) << sock.error().message();
+  detail::Hello hello;
+  hello.name = "old";
+  auto bytes = detail::encode_hello(hello);
+  bytes[4] = std::byte{9};  // version 9
+  ASSERT_TRUE(detail::send_message(sock->get(), bytes));
+  std::array<std::byte, detail::kWelcomeSize> buf{};
+  auto got = detail::recv_message(sock->get(), buf, 2000ms);
+  ASSERT_TRUE(got) << got.error().message();
+  auto welcome = detail::decode_welcome(std::span<const std::byte>(buf.data(), got->size));
+  ASSERT_TRUE(welcome);
+  EXPECT_EQ(welcome->status, detail::WelcomeStatus::bad_version);
+  EXPECT_NE(welcome->message.find("version 9"), std::string::npos) << welcome->message;
+  EXPECT_NE(welcome->message.find("version 1"), std::string::npos) << welcome->message;
+  EXPECT_TRUE(got->fds.empty());
+}
+
+TEST(ServerClient, ServerGoingAwayEndsWaitsAtOnce) {
+  test::ScopedSession session;
+  auto echo = std::make_unique<EchoServer>();
+  auto client = Client::connect();
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->request(1, as_bytes("x"), 5s));
+  echo.reset();  // stops the thread and closes every connection
+  const auto start = std::chrono::steady_clock::now();
+  auto r = client->request(1, as_bytes("y"), 10s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.code(), Errc::disconnected) << r.error().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_FALSE(client->connected());
+}
+
+TEST(ServerClient, ClientLeavingIsSeenAndItsMessagesServed) {
+  test::ScopedSession session;
+  auto server = make_server();
+  std::atomic<int> got{0};
+  std::atomic<int> gone{0};
+  server->on(2, [&](Request&) { got.fetch_add(1); });
+  server->on_disconnect([&](const ConnectionInfo& info, DisconnectReason why) {
+    EXPECT_EQ(why, DisconnectReason::closed);
+    EXPECT_EQ(info.name, "leaver");
+    gone.fetch_add(1);
+  });
+  test::ServerThread thread(std::move(server));
+  thread.start();
+  {
+    ClientOptions options;
+    options.name = "leaver";
+    auto client = Client::connect(options);
+    ASSERT_TRUE(client);
+    for (int i = 0; i < 500; ++i) ASSERT_TRUE(client->send(2, as_bytes("m")));
+  }  // closes without waiting: the server still serves all 500
+  for (int i = 0; i < 400 && gone.load() == 0; ++i) std::this_thread::sleep_for(5ms);
+  thread.stop();
+  EXPECT_EQ(gone.load(), 1);
+  EXPECT_EQ(got.load(), 500);
+  EXPECT_EQ(thread->stats().lost, 1u);
+  EXPECT_EQ(thread->connection_count(), 0u);
+}
+
+}  // namespace
+}  // namespace ferry

@@ -23,8 +23,10 @@ namespace ferry {
 
 namespace {
 
-// How many turns may pass between two looks at epoll while the server is busy.
+// How many turns, or how long, may pass between two looks at epoll while the server is
+// busy (accepting, hang-ups).
 constexpr std::uint32_t kTurnsPerEventCheck = 64;
+constexpr std::int64_t kEventCheckNs = 1'000'000;
 // While some connection is blocked, the server looks again at least this often.
 constexpr int kBlockedRetryMs = 1;
 
@@ -154,7 +156,10 @@ Result<void> Server::Impl::run_once(std::chrono::nanoseconds timeout) {
 bool Server::Impl::turn() {
   in_turn_ = true;
   bool worked = false;
-  if (++turns_since_events_ >= kTurnsPerEventCheck) worked |= handle_events(0);
+  if (++turns_since_events_ >= kTurnsPerEventCheck ||
+      detail::monotonic_ns() - last_events_ns_ >= kEventCheckNs) {
+    worked |= handle_events(0);
+  }
   worked |= collect_doorbell();
   for (std::uint32_t slot : blocked_) {
     if (!slots_[slot]) continue;  // closed while blocked

@@ -87,6 +87,7 @@ class Server::Impl {
   std::vector<std::uint32_t> closing_;
   bool in_turn_ = false;
   std::uint32_t turns_since_events_ = 0;
+  std::int64_t last_events_ns_ = 0;
   std::vector<std::byte> scratch_;  // decompressed payloads
   ServerStats stats_;
 

@@ -179,7 +179,9 @@ TEST(ServerClient, RefusedCredentialsNameTheCause) {
   EXPECT_NE(client.error().message().find("refused"), std::string::npos)
       << client.error().message();
   EXPECT_NE(client.error().message().find("allow"), std::string::npos);
+  echo.server.stop();
   EXPECT_EQ(echo.server->stats().active, 0u);
+  EXPECT_EQ(echo.server->stats().rejected, 1u);
 }
 
 TEST(ServerClient, FullServerSaysSo) {
@@ -279,6 +281,57 @@ TEST(ServerClient, ClientLeavingIsSeenAndItsMessagesServed) {
   EXPECT_EQ(got.load(), 500);
   EXPECT_EQ(thread->stats().lost, 1u);
   EXPECT_EQ(thread->connection_count(), 0u);
+}
+
+// A client that sends faster than the server can serve never empties its ring; without a
+// bounded batch per connection per turn, nobody else would be served while it floods.
+// (`batch` is a parameter so that the test can show it fails without the bound.)
+void starvation_check(std::uint32_t batch, bool expect_served) {
+  test::ScopedSession session;
+  ServerOptions options;
+  options.batch = batch;
+  test::ServerThread server(make_server(options));
+  std::atomic<int> flooded{0};
+  server->on(2, [&](Request&) {
+    // A slow handler: the flooder outpaces it, so its ring never empties.
+    const auto until = std::chrono::steady_clock::now() + 20us;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    flooded.fetch_add(1);
+  });
+  server->on(1, [](Request& r) { (void)r.reply(as_bytes("ok")); });
+  server.start();
+  std::atomic<bool> stop{false};
+  std::thread flooder([&] {
+    ClientOptions o;
+    o.send_timeout = 60s;
+    auto a = Client::connect(o);
+    if (!a) return;
+    const std::string payload(64, 'f');
+    while (!stop.load()) (void)a->send(2, as_bytes(payload));
+  });
+  while (flooded.load() < 200) std::this_thread::sleep_for(1ms);
+  auto b = Client::connect();
+  const int before = flooded.load();
+  int served = 0;
+  for (int i = 0; b && i < 20; ++i) {
+    if (b->request(1, as_bytes("me too"), expect_served ? 5s : 100ms)) ++served;
+  }
+  const int after = flooded.load();
+  stop = true;
+  flooder.join();
+  if (expect_served) {
+    EXPECT_EQ(served, 20);
+    EXPECT_GT(after, before) << "the flood went on while the requests were served";
+  } else {
+    EXPECT_LT(served, 20) << "an unbounded batch should have starved the second client";
+  }
+}
+
+TEST(ServerClient, ABusyClientCannotStarveOthers) { starvation_check(64, true); }
+
+TEST(ServerClient, WithoutTheBatchBoundTheStarvationTestFails) {
+  starvation_check(1u << 30, false);
 }
 
 }  // namespace

@@ -93,9 +93,8 @@ Result<Client> Client::connect(ClientOptions options) {
   auto dir = session_dir(*session, false);
   if (!dir) {
     if (dir.code() != Errc::not_found) return dir.error();
-    return Error(Errc::not_found, "no ferry endpoint '" + c.options.endpoint + "' in session '" +
-                                      *session + "': " + dir.error().message() +
-                                      " (is the server running in this session?)");
+    return Error(Errc::not_found, "no ferry endpoint '" + c.options.endpoint + "': " +
+                                      dir.error().message());
   }
   auto path = endpoint_socket_path(*dir, c.options.endpoint);
   if (!path) return path.error();

@@ -1,0 +1,26 @@
+#!/bin/bash
+# Runs both example pairs in a private session: the request/response pair on its own
+# endpoint, the publish/subscribe pair through a real ferryd. Fails if any exits non-zero.
+set -euo pipefail
+bin=$1
+runtime=$(mktemp -d)
+export XDG_RUNTIME_DIR=$runtime FERRY_SESSION=examples
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$runtime"; }
+trap cleanup EXIT
+
+"$bin/example-reqrep-server" & server=$!; pids+=($server)
+"$bin/example-reqrep-client"
+wait "$server"   # the client told it to stop: it must exit 0
+
+"$bin/ferryd" 2>/dev/null & pids+=($!)
+for _ in $(seq 200); do [ -S "$runtime/ferry/examples/bus.sock" ] && break; sleep 0.01; done
+fifo=$runtime/sub.out; mkfifo "$fifo"
+"$bin/example-subscriber" 500 > "$fifo" & sub=$!; pids+=($sub)
+exec 3< "$fifo"
+read -r line <&3; [ "$line" = "subscriber: subscribed" ] || { echo "examples: subscriber said: $line" >&2; exit 1; }
+"$bin/example-publisher" 500
+read -r line <&3; echo "$line"
+[ "$line" = "subscriber: 500 readings in order, last 269.5 C" ] || exit 1
+wait "$sub"
+echo "examples: both pairs ran"

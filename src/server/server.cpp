@@ -27,6 +27,9 @@ namespace {
 // busy (accepting, hang-ups).
 constexpr std::uint32_t kTurnsPerEventCheck = 64;
 constexpr std::int64_t kEventCheckNs = 1'000'000;
+// How often every connection is looked at whatever the doorbell says: a backstop against a
+// client that clears other clients' bits (the bitmap is writable by all of them).
+constexpr std::int64_t kSweepNs = 100'000'000;
 // While some connection is blocked, the server looks again at least this often.
 constexpr int kBlockedRetryMs = 1;
 
@@ -156,10 +159,11 @@ Result<void> Server::Impl::run_once(std::chrono::nanoseconds timeout) {
 bool Server::Impl::turn() {
   in_turn_ = true;
   bool worked = false;
-  if (++turns_since_events_ >= kTurnsPerEventCheck ||
-      detail::monotonic_ns() - last_events_ns_ >= kEventCheckNs) {
+  const std::int64_t now = detail::monotonic_ns();
+  if (++turns_since_events_ >= kTurnsPerEventCheck || now - last_events_ns_ >= kEventCheckNs) {
     worked |= handle_events(0);
   }
+  if (now - last_sweep_ns_ >= kSweepNs) sweep(now);
   worked |= collect_doorbell();
   for (std::uint32_t slot : blocked_) {
     if (!slots_[slot]) continue;  // closed while blocked
@@ -211,6 +215,17 @@ bool Server::Impl::collect_doorbell() {
     }
   }
   return found;
+}
+
+void Server::Impl::sweep(std::int64_t now) {
+  last_sweep_ns_ = now;
+  for (std::uint32_t slot = 0; slot < slot_limit_; ++slot) {
+    ServerConn* c = slots_[slot].get();
+    if (c != nullptr && !c->queued && !c->blocked && !c->closing && c->in.has_data()) {
+      c->queued = true;
+      ready_.push_back(slot);
+    }
+  }
 }
 
 bool Server::Impl::doorbell_pending() const noexcept {

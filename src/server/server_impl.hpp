@@ -88,6 +88,7 @@ class Server::Impl {
   bool in_turn_ = false;
   std::uint32_t turns_since_events_ = 0;
   std::int64_t last_events_ns_ = 0;
+  std::int64_t last_sweep_ns_ = 0;
   std::vector<std::byte> scratch_;  // decompressed payloads
   ServerStats stats_;
 
@@ -95,6 +96,7 @@ class Server::Impl {
   // server.cpp
   bool turn();
   bool collect_doorbell();
+  void sweep(std::int64_t now);
   void serve(ServerConn& c);
   bool dispatch(ServerConn& c, const RecordView& record);
   void flush_outputs();

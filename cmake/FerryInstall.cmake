@@ -22,5 +22,11 @@ install(FILES ${PROJECT_BINARY_DIR}/ferryConfig.cmake
 # Relocatable: the prefix is found from where the .pc file sits.
 file(RELATIVE_PATH FERRY_PC_TO_PREFIX
   /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
+# A static libferry needs lz4 and zstd on every link line; a shared one only privately.
+if(BUILD_SHARED_LIBS)
+  set(FERRY_PC_REQUIRES "Requires.private")
+else()
+  set(FERRY_PC_REQUIRES "Requires")
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/ferry.pc.in ${PROJECT_BINARY_DIR}/ferry.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/ferry.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,7 +1,7 @@
 // ferryd with 1000 concurrent client connections from 8 processes: each connection
 // subscribes to a type of its own, publishes a checked message to it through the bus and
-// receives it back; then all disconnect, and ferryd's descriptors and mappings return to
-// what they were before (and its memory to about that).
+// receives it back; then all disconnect, and ferryd's descriptors and shared-memory mappings
+// return to what they were before (and its memory to about that).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -92,7 +92,7 @@ TEST(ThousandClients, ConnectExchangeDisconnectAndEverythingComesBack) {
   }
   std::this_thread::sleep_for(200ms);
   const std::size_t fds_before = test::open_fds(ferryd.pid());
-  const std::size_t maps_before = test::mappings(ferryd.pid());
+  const std::size_t maps_before = test::ferry_mappings(ferryd.pid());
   const long rss_before = test::status_kb(ferryd.pid(), "VmRSS");
 
   test::SharedBlock block(sizeof(Shared));
@@ -119,6 +119,7 @@ TEST(ThousandClients, ConnectExchangeDisconnectAndEverythingComesBack) {
   // All 1000 are connected at once: ferryd holds at least 3 descriptors each.
   const std::size_t fds_during = test::open_fds(ferryd.pid());
   EXPECT_GE(fds_during, fds_before + 3 * kClients);
+  EXPECT_GE(test::ferry_mappings(ferryd.pid()), maps_before + kClients);
   const long rss_during = test::status_kb(ferryd.pid(), "VmRSS");
   shared->release = 1;
   for (pid_t c : children) EXPECT_EQ(test::wait_child(c), 0);
@@ -128,7 +129,7 @@ TEST(ThousandClients, ConnectExchangeDisconnectAndEverythingComesBack) {
   std::size_t maps_after = 0;
   for (int i = 0; i < 500; ++i) {
     fds_after = test::open_fds(ferryd.pid());
-    maps_after = test::mappings(ferryd.pid());
+    maps_after = test::ferry_mappings(ferryd.pid());
     if (fds_after == fds_before && maps_after == maps_before) break;
     std::this_thread::sleep_for(10ms);
   }

@@ -86,10 +86,14 @@ inline std::size_t open_fds(pid_t pid) {
   return n;
 }
 
-inline std::size_t mappings(pid_t pid) {
+// Mappings of ferry's shared-memory segments ("memfd:ferry:..." in /proc/<pid>/maps).
+// (All mappings would not do: allocators, sanitizers among them, keep some.)
+inline std::size_t ferry_mappings(pid_t pid) {
   std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
   std::size_t n = 0;
-  for (std::string line; std::getline(maps, line);) ++n;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("memfd:ferry") != std::string::npos) ++n;
+  }
   return n;
 }
 

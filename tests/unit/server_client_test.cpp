@@ -199,7 +199,7 @@ TEST(ServerClient, FullServerSaysSo) {
   EXPECT_NE(c.error().message().find("max_connections 2"), std::string::npos);
   // A slot frees when a client leaves.
   a->close();
-  for (int i = 0; i < 200 && !c; ++i) {
+  for (int i = 0; i < 1000 && !c; ++i) {
     std::this_thread::sleep_for(5ms);
     c = Client::connect();
   }

@@ -1,4 +1,8 @@
-// Uses the installed headers and library: a ring round trip and the published CRC check.
+// Uses the installed headers and library: a ring round trip, the published CRC check, an
+// LZ4 round trip (so lz4/zstd must be on the link line) and a client's clear error when no
+// server runs.
+#include <ferry/client.hpp>
+#include <ferry/codec.hpp>
 #include <ferry/crc32c.hpp>
 #include <ferry/ring.hpp>
 
@@ -19,6 +23,15 @@ int main() {
   if (!p->send(std::as_bytes(std::span(msg)))) return 4;
   auto v = c->peek();
   if (!v || v->payload.size() != sizeof msg) return 5;
+  std::vector<std::byte> text(4096, std::byte{'a'});
+  std::vector<std::byte> packed(ferry::compress_bound(ferry::Compression::zstd, text.size()));
+  auto n = ferry::compress(ferry::Compression::zstd, 0, text, packed);
+  if (!n || *n == 0) return 6;
+  ferry::ClientOptions options;
+  options.endpoint = "no-such-endpoint";
+  options.session = "install-check";
+  auto client = ferry::Client::connect(options);
+  if (client || client.code() != ferry::Errc::not_found) return 7;
   std::puts("installed ferry works");
   return 0;
 }

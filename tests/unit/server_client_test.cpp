@@ -3,6 +3,8 @@
 // tests/stress/connection_process_test.cpp.
 #include <gtest/gtest.h>
 
+#include <poll.h>
+
 #include <atomic>
 #include <string>
 #include <vector>
@@ -281,6 +283,58 @@ TEST(ServerClient, ClientLeavingIsSeenAndItsMessagesServed) {
   EXPECT_EQ(got.load(), 500);
   EXPECT_EQ(thread->stats().lost, 1u);
   EXPECT_EQ(thread->connection_count(), 0u);
+}
+
+// Both sides driven from loops of the application's own: poll() on the descriptors the
+// Server and Client expose, after prepare_wait() announced that they sleep.
+TEST(ServerClient, DrivenFromTheApplicationsOwnPollLoop) {
+  test::ScopedSession session;
+  auto server = make_server();
+  server->on(1, [](Request& r) { (void)r.reply(r.payload()); });
+  std::atomic<bool> done{false};
+  std::atomic<int> sleeps{0};
+  std::thread loop([&] {
+    while (!done.load()) {
+      ASSERT_TRUE(server->run_once(std::chrono::nanoseconds(0)));
+      if (server->prepare_wait()) {
+        pollfd p{server->fd(), POLLIN, 0};
+        if (::poll(&p, 1, 1000) > 0) sleeps.fetch_add(1);
+      }
+    }
+  });
+  auto client = Client::connect();
+  ASSERT_TRUE(client) << client.error().message();
+  for (int i = 0; i < 200; ++i) {
+    // Pace the requests so that the server loop really goes to sleep in between.
+    std::this_thread::sleep_for(200us);
+    auto reply = client->request(1, as_bytes("ping " + std::to_string(i)), 5s);
+    ASSERT_TRUE(reply) << reply.error().message();
+    EXPECT_EQ(reply->text(), "ping " + std::to_string(i));
+  }
+  done = true;
+  server->stop();  // wakes the poll
+  loop.join();
+  EXPECT_GT(sleeps.load(), 0) << "the loop never slept on fd()";
+}
+
+TEST(ServerClient, ClientFdWakesAnExternalLoop) {
+  test::ScopedSession session;
+  test::ServerThread server(make_server());
+  Server& srv = *server;
+  server->on(5, [&srv](Request& r) { (void)srv.send(r.connection(), 6, as_bytes("pushed")); });
+  server.start();
+  auto client = Client::connect();
+  ASSERT_TRUE(client);
+  // Armed: nothing waiting yet, so the client may sleep on its descriptor.
+  ASSERT_TRUE(client->prepare_wait());
+  ASSERT_TRUE(client->send(5, {}));  // the server answers with a push
+  pollfd p{client->fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1) << "fd() did not become readable";
+  std::vector<std::string> got;
+  auto n = client->poll([&](const Message& m) { got.emplace_back(m.text()); });
+  ASSERT_TRUE(n);
+  ASSERT_EQ(*n, 1u);
+  EXPECT_EQ(got.front(), "pushed");
 }
 
 // A client that sends faster than the server can serve never empties its ring; without a

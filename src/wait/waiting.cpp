@@ -68,6 +68,11 @@ bool sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, int hangup,
   return true;
 }
 
+bool hung_up(int fd) noexcept {
+  pollfd pfd{fd, POLLIN | POLLRDHUP, 0};
+  return poll(&pfd, 1, 0) > 0;
+}
+
 bool wake_sleeper(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept {
   if (progress < wb.want.load(std::memory_order_relaxed)) return false;
   // Only one wake per sleep: whoever clears the flag makes the syscall.

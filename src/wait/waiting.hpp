@@ -85,6 +85,9 @@ class Deadline {
 bool sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, int hangup,
               std::int64_t timeout_ns) noexcept;
 
+// Whether `fd` (a connection's socket) is readable or hung up: the peer is gone.
+bool hung_up(int fd) noexcept;
+
 // The slow half of wake_if_sleeping(): the sleeper announced itself.
 bool wake_sleeper(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept;
 
@@ -114,7 +117,11 @@ Result<void> wait_until(Ready&& ready, RingWaitBlock& wb, std::uint64_t want, in
     for (std::uint32_t i = 1;; ++i) {
       if (ready()) return {};
       cpu_relax();
-      if (i % yield_every == 0) sched_yield();
+      if (i % yield_every == 0) {
+        sched_yield();
+        // A spinner never reaches the sleep that watches `hangup`: look now and then.
+        if (hangup >= 0 && hung_up(hangup)) return Error(Errc::disconnected);
+      }
       if ((i & 63u) == 0) {
         const std::int64_t now = monotonic_ns();
         if (now >= spin_end) {

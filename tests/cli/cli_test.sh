@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# The ferry command against a real ferryd: every subcommand, every exit code, exact outputs.
+#
+#   tests/cli/cli_test.sh FERRYD FERRY     (ctest runs it with the built binaries)
+#
+# ferryd runs in a private runtime directory (XDG_RUNTIME_DIR=a fresh temporary directory,
+# FERRY_SESSION=clitest) and is always killed on exit, with every background client.
+set -u
+
+FERRYD=${1:?usage: cli_test.sh FERRYD FERRY}
+FERRY=${2:?usage: cli_test.sh FERRYD FERRY}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/ferry_cli_test.XXXXXX")
+export XDG_RUNTIME_DIR=$TMP/run
+export FERRY_SESSION=clitest
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+SOCKET=$XDG_RUNTIME_DIR/ferry/clitest/bus.sock
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+FAILED=0
+fail() {
+  echo "FAIL: $*" >&2
+  FAILED=$((FAILED + 1))
+}
+pass() { echo "ok: $*"; }
+
+# run NAME CMD...: runs CMD, keeps its exit code in RC and its output in $TMP/NAME.{out,err}.
+run() {
+  local name=$1
+  shift
+  "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
+  RC=$?
+}
+
+# expect NAME RC STDOUT STDERR: checks the last run's exit code and exact outputs (given as
+# printf formats, so "\n" is a newline).
+expect() {
+  local name=$1 rc=$2 out=$3 err=$4 ok=1
+  if [[ $RC != "$rc" ]]; then
+    fail "$name: exit code $RC, expected $rc"
+    ok=0
+  fi
+  # shellcheck disable=SC2059
+  if ! cmp -s "$TMP/$name.out" <(printf "$out"); then
+    fail "$name: stdout $(od -c "$TMP/$name.out" | head -5), expected $(printf "$out" | od -c | head -5)"
+    ok=0
+  fi
+  # shellcheck disable=SC2059
+  if ! cmp -s "$TMP/$name.err" <(printf "$err"); then
+    fail "$name: stderr '$(cat "$TMP/$name.err")', expected '$(printf "$err")'"
+    ok=0
+  fi
+  [[ $ok == 1 ]] && pass "$name"
+}
+
+# wait_for PATH: waits up to 5 s for PATH to exist.
+wait_for() {
+  for _ in $(seq 100); do
+    [[ -e $1 ]] && return 0
+    sleep 0.05
+  done
+  fail "waited 5 s for $1"
+  return 1
+}
+
+# start_bg NAME CMD...: runs CMD in the background (output in $TMP/NAME.{out,err}); BG is
+# its pid.
+start_bg() {
+  local name=$1
+  shift
+  "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  BG=$!
+  PIDS+=("$BG")
+}
+
+# finish NAME PID: waits for a background client (at most 10 s) and sets RC.
+finish() {
+  local pid=$2
+  for _ in $(seq 200); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    fail "$1: still running after 10 s"
+    kill "$pid"
+  fi
+  wait "$pid"
+  RC=$?
+}
+
+"$FERRYD" --log-level warn >"$TMP/ferryd.log" 2>&1 &
+FERRYD_PID=$!
+PIDS+=("$FERRYD_PID")
+if ! wait_for "$SOCKET"; then
+  cat "$TMP/ferryd.log" >&2
+  exit 1
+fi
+
+# subscribe --count 2, then two sends (--data and stdin): both lines, in order.
+start_bg subscribe "$FERRY" subscribe --type 7 --count 2 --timeout 10000 --ready-file "$TMP/sub.ready"
+SUB=$BG
+wait_for "$TMP/sub.ready"
+run send1 "$FERRY" send --type 7 --data one
+expect send1 0 "" ""
+run send2 "$FERRY" send --type 0x7 <<<"two"  # <<< adds a newline; line format adds another
+expect send2 0 "" ""
+finish subscribe "$SUB"
+expect subscribe 0 "one\ntwo\n\n" ""
+
+# --format hex and --file.
+printf 'AB\001' >"$TMP/payload.bin"
+start_bg hex "$FERRY" subscribe --type 8 --count 1 --format hex --timeout 10000 --ready-file "$TMP/hex.ready"
+HEX=$BG
+wait_for "$TMP/hex.ready"
+run send3 "$FERRY" send --type 8 --file "$TMP/payload.bin"
+expect send3 0 "" ""
+finish hex "$HEX"
+expect hex 0 "414201\n" ""
+
+# serve --exec 'tr a-z A-Z' answers a request with the command's output, raw.
+start_bg serve "$FERRY" serve --type 9 --exec 'tr a-z A-Z' --count 1 --ready-file "$TMP/serve.ready"
+SERVE=$BG
+wait_for "$TMP/serve.ready"
+run request "$FERRY" request --type 9 --data hello
+expect request 0 "HELLO" ""
+finish serve "$SERVE"
+expect serve 0 "" ""
+
+# A large payload through `cat`: stdin written while stdout is read, no deadlock.
+head -c 200000 /dev/urandom >"$TMP/big.bin"
+start_bg serve_cat "$FERRY" serve --type 13 --exec cat --count 1 --ready-file "$TMP/cat.ready"
+CAT=$BG
+wait_for "$TMP/cat.ready"
+run big "$FERRY" request --type 13 --file "$TMP/big.bin"
+if [[ $RC == 0 ]] && cmp -s "$TMP/big.out" "$TMP/big.bin"; then
+  pass "big: 200000 bytes through serve --exec cat"
+else
+  fail "big: exit code $RC, $(wc -c <"$TMP/big.out") bytes back: $(cat "$TMP/big.err")"
+fi
+finish serve_cat "$CAT"
+
+# A request for a type nobody serves: exit 1, ferryd's error as one line.
+run noserver "$FERRY" request --type 10 --data x
+if [[ $RC == 1 && $(wc -l <"$TMP/noserver.err") == 1 && -s $TMP/noserver.out ]]; then
+  fail "noserver: printed to stdout"
+elif [[ $RC == 1 && $(wc -l <"$TMP/noserver.err") == 1 ]] &&
+  grep -q '^ferry: request type 10: .*10' "$TMP/noserver.err"; then
+  pass "noserver: $(cat "$TMP/noserver.err")"
+else
+  fail "noserver: exit code $RC, stderr '$(cat "$TMP/noserver.err")'"
+fi
+
+# A command that fails: an error reply with its status and the first line of its stderr.
+start_bg serve_fail "$FERRY" serve --type 11 --exec 'echo bad input >&2; echo more >&2; exit 3' \
+  --count 1 --ready-file "$TMP/fail.ready"
+FAIL_PID=$BG
+wait_for "$TMP/fail.ready"
+run failing "$FERRY" request --type 11 --data x
+expect failing 1 "" "ferry: request type 11: command exited with status 3: bad input\n"
+finish serve_fail "$FAIL_PID"
+expect serve_fail 0 "" ""
+
+# request --timeout against a server that is slower: exit 4. The server kills its command
+# after --exec-timeout and answers with an error nobody waits for any more.
+start_bg serve_slow "$FERRY" serve --type 12 --exec 'sleep 5' --exec-timeout 1000 --count 1 \
+  --ready-file "$TMP/slow.ready"
+SLOW=$BG
+wait_for "$TMP/slow.ready"
+run slow "$FERRY" request --type 12 --data x --timeout 200
+expect slow 4 "" "ferry: request type 12: no reply within 200 ms\n"
+finish serve_slow "$SLOW"
+expect serve_slow 0 "" ""
+
+# subscribe --count with --timeout that runs out: exit 4.
+run sub_timeout "$FERRY" subscribe --type 14 --count 1 --timeout 200
+expect sub_timeout 4 "" "ferry: subscribe type 14: timed out after 200 ms with 0 of 1 messages\n"
+
+# A missing endpoint: exit 3, one line naming the socket path it looked at.
+run noendpoint "$FERRY" request --type 1 --data x --endpoint nope
+if [[ $RC == 3 && $(wc -l <"$TMP/noendpoint.err") == 1 ]] &&
+  grep -q "^ferry: cannot connect: .*$XDG_RUNTIME_DIR/ferry/clitest/nope.sock" "$TMP/noendpoint.err"; then
+  pass "noendpoint: $(cat "$TMP/noendpoint.err")"
+else
+  fail "noendpoint: exit code $RC, stderr '$(cat "$TMP/noendpoint.err")'"
+fi
+
+# Usage errors: exit 2, one line.
+run badflag "$FERRY" send --type 1 --bogus
+expect badflag 2 "" "ferry: send: unknown option '--bogus' (see ferry send --help)\n"
+run reserved "$FERRY" send --type 0xff00 --data x
+expect reserved 2 "" \
+  "ferry: send: --type: message type 0xff00 is reserved for ferry itself (0xff00..0xffff); use 0..65279 (0x0..0xfeff)\n"
+run notype "$FERRY" request --data x
+expect notype 2 "" "ferry: request: --type is required (see ferry request --help)\n"
+run badcommand "$FERRY" frobnicate
+expect badcommand 2 "" "ferry: unknown command 'frobnicate' (see ferry --help)\n"
+run help "$FERRY" subscribe --help
+if [[ $RC == 0 ]] && grep -q '^usage: ferry subscribe' "$TMP/help.out"; then
+  pass "help"
+else
+  fail "help: exit code $RC"
+fi
+
+# ferryd is still serving, and stops cleanly on SIGTERM.
+if kill -0 "$FERRYD_PID" 2>/dev/null; then
+  kill -TERM "$FERRYD_PID"
+  wait "$FERRYD_PID"
+  RC=$?
+  if [[ $RC == 0 ]]; then
+    pass "ferryd stopped"
+  else
+    fail "ferryd exited with $RC"
+  fi
+else
+  fail "ferryd died: $(cat "$TMP/ferryd.log")"
+fi
+
+if [[ $FAILED != 0 ]]; then
+  echo "$FAILED check(s) failed; ferryd's log:" >&2
+  cat "$TMP/ferryd.log" >&2
+  exit 1
+fi
+echo "all passed"

@@ -1,0 +1,265 @@
+// The `ferry` command's shared pieces (cli.hpp).
+#include "cli.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <limits>
+
+#include "ferry/message.hpp"
+
+namespace ferry::cli {
+namespace {
+
+constexpr std::size_t kMaxName = 64;
+
+// A value for messages: quoted, cut short if very long, control characters shown as '?'.
+std::string quoted(std::string_view s) {
+  constexpr std::size_t kShown = 80;
+  std::string out = "'";
+  for (const char c : s.substr(0, kShown)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  out += s.size() > kShown ? "...'" : "'";
+  return out;
+}
+
+bool is_name(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxName && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+Error usage_error(std::string_view command, const std::string& message) {
+  return Error(Errc::invalid_argument, message + " (see ferry " + std::string(command) +
+                                           (command.empty() ? "" : " ") + "--help)");
+}
+
+}  // namespace
+
+int fail(int code, std::string_view message) {
+  // One line: a multi-line message (a command's stderr, a remote error text) is joined.
+  std::string line = "ferry: ";
+  for (const char c : message) line += (c == '\n' || c == '\r') ? ' ' : c;
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  line += '\n';
+  (void)write_all(STDERR_FILENO, line);
+  return code;
+}
+
+bool Args::has(std::string_view name) const {
+  return std::any_of(values_.begin(), values_.end(),
+                     [name](const auto& v) { return v.first == name; });
+}
+
+const std::string* Args::get(std::string_view name) const {
+  const auto it = std::find_if(values_.rbegin(), values_.rend(),
+                               [name](const auto& v) { return v.first == name; });
+  return it == values_.rend() ? nullptr : &it->second;
+}
+
+Result<Args> parse_args(std::string_view command, std::span<char* const> args,
+                        std::span<const Flag> flags) {
+  Args out;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (arg == "-h") {
+      out.add("--help", {});
+      continue;
+    }
+    if (arg.size() < 3 || arg.substr(0, 2) != "--") {
+      return usage_error(command, "unexpected argument " + quoted(arg));
+    }
+    const std::size_t eq = arg.find('=');
+    const std::string name(arg.substr(0, eq));
+    const auto flag =
+        std::find_if(flags.begin(), flags.end(), [&name](const Flag& f) { return f.name == name; });
+    if (flag == flags.end()) return usage_error(command, "unknown option " + quoted(name));
+    if (flag->arg.empty()) {
+      if (eq != std::string_view::npos) return usage_error(command, name + " takes no value");
+      out.add(name, {});
+    } else if (eq != std::string_view::npos) {
+      out.add(name, std::string(arg.substr(eq + 1)));
+    } else {
+      if (i + 1 >= args.size()) {
+        return usage_error(command, name + " needs a value (" + std::string(flag->arg) + ")");
+      }
+      out.add(name, args[++i]);
+    }
+  }
+  return out;
+}
+
+std::string_view exit_codes_text() {
+  return "Exit status: 0 ok, 1 runtime error (an error reply, a lost connection), 2 usage\n"
+         "error, 3 cannot connect to the endpoint, 4 timeout.\n";
+}
+
+std::string usage_text(std::string_view usage, std::string_view description,
+                       std::span<const Flag> flags) {
+  std::string out = "usage: " + std::string(usage) + "\n\n" + std::string(description) + "\n";
+  if (!flags.empty()) out += "\nOptions:\n";
+  constexpr std::size_t kColumn = 24;
+  for (const Flag& f : flags) {
+    // append() rather than operator+: GCC 12's -Wrestrict misfires on `" " + string`.
+    std::string left = "  ";
+    left.append(f.name);
+    if (!f.arg.empty()) left.append(" ").append(f.arg);
+    out += left;
+    if (left.size() + 2 > kColumn) {
+      out.append("\n").append(kColumn, ' ');
+    } else {
+      out.append(kColumn - left.size(), ' ');
+    }
+    out.append(f.help).append("\n");
+  }
+  out += "\n";
+  out += exit_codes_text();
+  return out;
+}
+
+Result<std::uint16_t> parse_type(std::string_view flag, std::string_view text) {
+  const auto bad = [&](const std::string& why) {
+    return Error(Errc::invalid_argument, std::string(flag) + ": " + why);
+  };
+  const std::string range = "use 0.." + std::to_string(kReservedTypes - 1) + " (0x0..0x" + [] {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "%x", kReservedTypes - 1);
+    return std::string(hex);
+  }() + ")";
+  std::string_view digits = text;
+  unsigned base = 10;
+  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+    digits.remove_prefix(2);
+    base = 16;
+  }
+  if (digits.empty()) return bad("expected a message type, got " + quoted(text) + "; " + range);
+  std::uint64_t n = 0;
+  for (const char c : digits) {
+    unsigned d = 0;
+    if (c >= '0' && c <= '9') {
+      d = static_cast<unsigned>(c - '0');
+    } else if (base == 16 && c >= 'a' && c <= 'f') {
+      d = static_cast<unsigned>(c - 'a' + 10);
+    } else if (base == 16 && c >= 'A' && c <= 'F') {
+      d = static_cast<unsigned>(c - 'A' + 10);
+    } else {
+      return bad("expected a decimal or 0x hex message type, got " + quoted(text));
+    }
+    n = n * base + d;
+    if (n > 0xffff) return bad("message type " + quoted(text) + " is out of range; " + range);
+  }
+  if (n >= kReservedTypes) {
+    return bad("message type " + std::string(text) +
+               " is reserved for ferry itself (0xff00..0xffff); " + range);
+  }
+  return static_cast<std::uint16_t>(n);
+}
+
+Result<std::uint64_t> parse_number(std::string_view flag, std::string_view text, std::uint64_t min,
+                                   std::uint64_t max) {
+  const std::string expected =
+      "expected a number " + std::to_string(min) + ".." + std::to_string(max);
+  if (text.empty() ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return Error(Errc::invalid_argument,
+                 std::string(flag) + ": " + expected + ", got " + quoted(text));
+  }
+  std::uint64_t n = 0;
+  for (const char c : text) {
+    const auto d = static_cast<std::uint64_t>(c - '0');
+    if (n > (std::numeric_limits<std::uint64_t>::max() - d) / 10) {
+      n = std::numeric_limits<std::uint64_t>::max();
+      break;
+    }
+    n = n * 10 + d;
+  }
+  if (n < min || n > max) {
+    return Error(Errc::invalid_argument,
+                 std::string(flag) + ": " + expected + ", got " + std::string(text));
+  }
+  return n;
+}
+
+Result<std::string> read_all(const std::string& path) {
+  const bool is_stdin = path == "-";
+  const int fd = is_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const std::string what = is_stdin ? std::string("standard input") : path;
+  if (fd < 0) return Error::from_errno(errno, "cannot read " + what);
+  std::string text;
+  char buffer[65536];
+  Result<std::string> result = std::string();
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      result = Error::from_errno(errno, "cannot read " + what);
+      break;
+    }
+    if (n == 0) {
+      result = std::move(text);
+      break;
+    }
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  if (!is_stdin) ::close(fd);
+  return result;
+}
+
+Result<Common> common_options(const Common& global, const Args& args) {
+  Common c = global;
+  if (const auto* e = args.get("--endpoint")) c.endpoint = *e;
+  if (const auto* s = args.get("--session")) c.session = *s;
+  if (!is_name(c.endpoint)) {
+    return Error(Errc::invalid_argument, "--endpoint: " + quoted(c.endpoint) +
+                                             " is not a valid endpoint name: use 1-64 of "
+                                             "A-Z a-z 0-9 _ -");
+  }
+  if (!c.session.empty() && !is_name(c.session)) {
+    return Error(Errc::invalid_argument, "--session: " + quoted(c.session) +
+                                             " is not a valid session name: use 1-64 of "
+                                             "A-Z a-z 0-9 _ -");
+  }
+  return c;
+}
+
+Result<Client> connect_client(const Common& where, std::string_view name) {
+  ClientOptions options;
+  options.endpoint = where.endpoint;
+  options.session = where.session;
+  options.name = std::string(name);
+  return Client::connect(std::move(options));
+}
+
+Result<std::string> payload_from(std::string_view command, const Args& args) {
+  const std::string* data = args.get("--data");
+  const std::string* file = args.get("--file");
+  if (data != nullptr && file != nullptr) {
+    return usage_error(command, "--data and --file exclude each other");
+  }
+  if (data != nullptr) return *data;
+  auto text = read_all(file != nullptr ? *file : "-");
+  if (!text) return Error(Errc::system, text.error().message());  // not a usage error
+  return text;
+}
+
+Result<void> create_ready_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Error::from_errno(errno, "cannot create the ready file " + path);
+  ::close(fd);
+  return {};
+}
+
+Result<void> write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::from_errno(errno, "write");
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+}  // namespace ferry::cli

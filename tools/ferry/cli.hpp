@@ -1,0 +1,112 @@
+// tools/ferry/cli.hpp: what the `ferry` command's subcommands share: exit codes, the one-line
+// error report, flag parsing, help texts and connecting (docs/cli.md).
+// Thread-safety: single-threaded tool code.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ferry/client.hpp"
+#include "ferry/result.hpp"
+
+namespace ferry::cli {
+
+// Exit codes (docs/cli.md). Scripts may rely on them.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;    // runtime error: error reply, lost connection, ...
+inline constexpr int kExitUsage = 2;    // bad flag or value
+inline constexpr int kExitConnect = 3;  // cannot connect to the endpoint
+inline constexpr int kExitTimeout = 4;  // a --timeout ran out
+
+// Prints "ferry: <message>" to stderr as exactly one line and returns `code`.
+int fail(int code, std::string_view message);
+
+// Where to connect; the global options, which each subcommand also accepts.
+struct Common {
+  std::string endpoint = "bus";
+  std::string session;  // empty: FERRY_SESSION, else the login session, else "default"
+};
+
+// A subcommand: runs with the global options and the words after its name, returns the
+// exit code (it prints its own errors with fail()).
+using CommandFn = int (*)(const Common& global, std::span<char* const> args);
+
+int run_send(const Common& global, std::span<char* const> argv);       // send.cpp
+int run_request(const Common& global, std::span<char* const> argv);    // send.cpp
+int run_subscribe(const Common& global, std::span<char* const> argv);  // subscribe.cpp
+int run_serve(const Common& global, std::span<char* const> argv);      // serve.cpp
+
+// One flag of a subcommand: "--type" with argument "T"; an empty `arg` is a switch.
+struct Flag {
+  std::string_view name;
+  std::string_view arg;
+  std::string_view help;
+};
+
+// The flags every messaging subcommand takes besides its own.
+inline constexpr Flag kEndpointFlag{"--endpoint", "NAME", "ferryd's endpoint (default bus)"};
+inline constexpr Flag kSessionFlag{"--session", "NAME",
+                                   "session (default $FERRY_SESSION, else the login session)"};
+inline constexpr Flag kHelpFlag{"--help", "", "print this help and exit"};
+
+// A subcommand's parsed flags, in command-line order.
+class Args {
+ public:
+  bool has(std::string_view name) const;
+  // The last value given for `name`, or nullptr.
+  const std::string* get(std::string_view name) const;
+  void add(std::string name, std::string value) {
+    values_.emplace_back(std::move(name), std::move(value));
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> values_;
+};
+
+// Parses `args` (the words after the subcommand's name) against `flags`. Accepts
+// `--flag VALUE` and `--flag=VALUE`. A usage error is invalid_argument with a message that
+// names the problem and ends with "(see ferry <command> --help)".
+Result<Args> parse_args(std::string_view command, std::span<char* const> args,
+                        std::span<const Flag> flags);
+
+// The --help text of a subcommand: usage line, description, flags, exit codes.
+std::string usage_text(std::string_view usage, std::string_view description,
+                       std::span<const Flag> flags);
+
+// The exit-code table, for help texts.
+std::string_view exit_codes_text();
+
+// A message type: decimal or 0x hex, 0 .. kReservedTypes - 1. Usage errors name `flag`.
+Result<std::uint16_t> parse_type(std::string_view flag, std::string_view text);
+
+// A decimal number in [min, max]. Usage errors name `flag`.
+Result<std::uint64_t> parse_number(std::string_view flag, std::string_view text, std::uint64_t min,
+                                   std::uint64_t max);
+
+// Reads all of a file ("-" is stdin). Errors name the file.
+Result<std::string> read_all(const std::string& path);
+
+// The endpoint and session from the global options, overridden by the subcommand's flags;
+// a bad name is a usage error.
+Result<Common> common_options(const Common& global, const Args& args);
+
+// Connects to the endpoint as `name` (shown to the server). The caller reports a failure
+// as "cannot connect" (kExitConnect).
+Result<Client> connect_client(const Common& where, std::string_view name);
+
+// The payload of send and request: --data, --file (- for stdin), else all of stdin.
+// Both flags at once is a usage error (invalid_argument); a read error is anything else.
+Result<std::string> payload_from(std::string_view command, const Args& args);
+
+// Creates (or truncates) the file `path`: --ready-file, for scripts that wait for it.
+Result<void> create_ready_file(const std::string& path);
+
+// Writes all bytes to a descriptor (retrying short writes and EINTR).
+Result<void> write_all(int fd, std::string_view bytes);
+
+}  // namespace ferry::cli

@@ -1,0 +1,658 @@
+// ferryd's configuration: the TOML file, then the flags. See config.hpp and docs/ferryd.md.
+#include "ferryd/config.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "ferry/session.hpp"
+#include "ferry/wait.hpp"
+
+#ifndef FERRY_VERSION
+#define FERRY_VERSION "unknown"
+#endif
+
+namespace {
+
+using ferry::Errc;
+using ferry::Error;
+using ferry::Result;
+
+constexpr std::uint64_t kMinRing = 4096;
+constexpr std::uint64_t kMaxRing = std::uint64_t{1} << 30;
+constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
+constexpr std::size_t kMaxName = 64;
+
+// A value for messages: quoted, cut short if very long, control characters shown as '?'.
+std::string quoted(std::string_view s) {
+  constexpr std::size_t kShown = 80;
+  std::string out = "'";
+  for (const char c : s.substr(0, kShown)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  out += s.size() > kShown ? "...'" : "'";
+  return out;
+}
+
+// 1048576 -> "1MiB"; sizes that are not a whole number of KiB stay in bytes.
+std::string format_size(std::uint64_t n) {
+  constexpr std::string_view kUnits[] = {"GiB", "MiB", "KiB"};
+  constexpr std::uint64_t kScales[] = {std::uint64_t{1} << 30, std::uint64_t{1} << 20, 1024};
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (n != 0 && n % kScales[i] == 0)
+      return std::to_string(n / kScales[i]) + std::string(kUnits[i]);
+  }
+  return std::to_string(n);
+}
+
+bool is_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A decimal number without sign, or nullopt (empty, other characters, overflow).
+std::optional<std::uint64_t> parse_decimal(std::string_view s) {
+  if (!is_digits(s)) return std::nullopt;
+  std::uint64_t n = 0;
+  for (const char c : s) {
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    if (n > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return std::nullopt;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+std::string_view type_name(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a floating-point number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+// One value to apply: from the file (a TOML node) or from a flag (its text).
+struct Input {
+  const toml::node* node = nullptr;
+  std::string_view text;
+  std::string where;  // "path:line: key" or "--flag"
+
+  Error fail(std::string_view problem) const {
+    return Error(Errc::invalid_argument, where + ": " + std::string(problem));
+  }
+  Error wrong_type(std::string_view expected) const {
+    return fail("expected " + std::string(expected) + ", got " +
+                std::string(type_name(node->type())));
+  }
+
+  Result<std::string> string() const {
+    if (node == nullptr) return std::string(text);
+    if (const auto* s = node->as_string()) return s->get();
+    return wrong_type("a string");
+  }
+
+  Result<bool> boolean() const {
+    if (node != nullptr) {
+      if (const auto* b = node->as_boolean()) return b->get();
+      return wrong_type("a boolean (true or false)");
+    }
+    if (text == "true") return true;
+    if (text == "false") return false;
+    return fail("expected true or false, got " + quoted(text));
+  }
+
+  // A whole number in [min, max].
+  Result<std::uint64_t> integer(std::uint64_t min, std::uint64_t max) const {
+    const std::string range = "an integer " + std::to_string(min) + ".." + std::to_string(max);
+    std::uint64_t n = 0;
+    if (node != nullptr) {
+      const auto* i = node->as_integer();
+      if (i == nullptr) return wrong_type(range);
+      if (i->get() < 0) return fail("expected " + range + ", got " + std::to_string(i->get()));
+      n = static_cast<std::uint64_t>(i->get());
+    } else {
+      const auto parsed = parse_decimal(text);
+      if (!parsed) return fail("expected " + range + ", got " + quoted(text));
+      n = *parsed;
+    }
+    if (n < min || n > max) return fail("expected " + range + ", got " + std::to_string(n));
+    return n;
+  }
+
+  // A byte count: an integer, or a size string ("64KiB").
+  Result<std::uint64_t> size() const {
+    constexpr std::string_view kExpected = "a byte count (an integer or a string like \"64KiB\")";
+    if (node != nullptr) {
+      if (const auto* i = node->as_integer()) {
+        if (i->get() < 0) return fail("expected a byte count, got " + std::to_string(i->get()));
+        return static_cast<std::uint64_t>(i->get());
+      }
+      const auto* s = node->as_string();
+      if (s == nullptr) return wrong_type(kExpected);
+      auto n = parse_size(s->get());
+      if (!n) return fail(n.error().message());
+      return *n;
+    }
+    auto n = parse_size(text);
+    if (!n) return fail(n.error().message());
+    return *n;
+  }
+
+  // Names or numeric ids: a TOML array of strings and integers, or one flag value. Each
+  // comes with its own `where` (array elements may sit on their own lines).
+  Result<std::vector<std::pair<std::string, std::string>>> names(std::string_view what) const {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (node == nullptr) {
+      out.emplace_back(std::string(text), where);
+      return out;
+    }
+    const auto* array = node->as_array();
+    const std::string expected = "an array of " + std::string(what) + " names or ids";
+    if (array == nullptr) return wrong_type(expected);
+    for (const auto& element : *array) {
+      if (const auto* s = element.as_string()) {
+        out.emplace_back(s->get(), where);
+      } else if (const auto* i = element.as_integer(); i != nullptr && i->get() >= 0) {
+        out.emplace_back(std::to_string(i->get()), where);
+      } else {
+        return fail("expected " + expected + ", found an element that is " +
+                    (element.is_integer() ? std::string("negative")
+                                          : std::string(type_name(element.type()))));
+      }
+    }
+    return out;
+  }
+};
+
+// getpwnam_r / getgrnam_r with a growing buffer. Returns the id, or nullopt when the name
+// is unknown; an Error when the lookup itself failed.
+template <class Entry, class Id, class Lookup>
+Result<std::optional<Id>> lookup_id(const std::string& name, Lookup lookup, Id Entry::*field) {
+  std::vector<char> buffer(16384);
+  for (;;) {
+    Entry entry{};
+    Entry* found = nullptr;
+    const int err = lookup(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
+    if (err == ERANGE && buffer.size() < (std::size_t{1} << 24)) {
+      buffer.resize(buffer.size() * 2);
+      continue;
+    }
+    if (err != 0 && err != ENOENT && err != ESRCH && err != EBADF && err != EPERM) {
+      return Error::from_errno(err, "looking up " + quoted(name));
+    }
+    if (found == nullptr) return std::optional<Id>();
+    return std::optional<Id>(entry.*field);
+  }
+}
+
+// A user (or group) name or a numeric id.
+template <class Id>
+Result<Id> resolve_id(const std::string& text, const std::string& where, bool user) {
+  const char* what = user ? "user" : "group";
+  if (is_digits(text)) {
+    const auto n = parse_decimal(text);
+    // (uid_t)-1 and (gid_t)-1 mean "no id" to the kernel.
+    if (!n || *n >= kMaxU32) {
+      return Error(Errc::invalid_argument,
+                   where + ": " + std::string(what) + " id " + quoted(text) + " is out of range");
+    }
+    return static_cast<Id>(*n);
+  }
+  Result<std::optional<Id>> found = user
+                                        ? lookup_id<passwd, Id>(text, ::getpwnam_r, &passwd::pw_uid)
+                                        : lookup_id<group, Id>(text, ::getgrnam_r, &group::gr_gid);
+  if (!found) return Error(found.error().code(), where + ": " + found.error().message());
+  if (!*found) {
+    return Error(Errc::invalid_argument,
+                 where + ": unknown " + std::string(what) + " " + quoted(text) + " (not in the " +
+                     (user ? "user" : "group") + " database; give a name or a number)");
+  }
+  return **found;
+}
+
+bool is_name(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxName && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+Result<void> set_ring(const Input& in, std::uint32_t* out) {
+  auto n = in.size();
+  if (!n) return n.error();
+  if (*n < kMinRing || *n > kMaxRing || (*n & (*n - 1)) != 0) {
+    return in.fail("expected a power of two from 4KiB to 1GiB, got " + std::to_string(*n) +
+                   (*n % 1024 == 0 ? " (" + format_size(*n) + ")" : std::string()));
+  }
+  *out = static_cast<std::uint32_t>(*n);
+  return {};
+}
+
+// One setting: its TOML key and flag, how --help shows it, how a value is applied.
+struct Option {
+  std::string_view key;  // in the file; empty for flags only
+  std::string_view flag;
+  std::string_view arg;  // the value's name in --help; empty for switches
+  std::string_view help;
+  Result<void> (*apply)(FerrydConfig&, const Input&);
+};
+
+Result<void> apply_users(FerrydConfig& c, const Input& in) {
+  auto items = in.names("user");
+  if (!items) return items.error();
+  for (const auto& [text, where] : *items) {
+    auto id = resolve_id<uid_t>(text, where, true);
+    if (!id) return id.error();
+    c.server.allow_uids.push_back(*id);
+  }
+  return {};
+}
+
+Result<void> apply_groups(FerrydConfig& c, const Input& in) {
+  auto items = in.names("group");
+  if (!items) return items.error();
+  for (const auto& [text, where] : *items) {
+    auto id = resolve_id<gid_t>(text, where, false);
+    if (!id) return id.error();
+    c.server.allow_gids.push_back(*id);
+  }
+  return {};
+}
+
+const Option kOptions[] = {
+    {"endpoint", "--endpoint", "NAME", "serve <session dir>/NAME.sock (bus)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto s = in.string();
+       if (!s) return s.error();
+       if (!is_name(*s))
+         return in.fail(quoted(*s) + " is not a valid endpoint name: use 1-64 of A-Z a-z 0-9 _ -");
+       c.server.endpoint = std::move(*s);
+       return {};
+     }},
+    {"session", "--session", "NAME", "session (default $FERRY_SESSION, login session)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto s = in.string();
+       if (!s) return s.error();
+       if (!is_name(*s))
+         return in.fail(quoted(*s) + " is not a valid session name: use 1-64 of A-Z a-z 0-9 _ -");
+       c.server.session = std::move(*s);
+       return {};
+     }},
+    {"max_connections", "--max-connections", "N", "most clients at once, 1..65536 (4096)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto n = in.integer(1, 65536);
+       if (!n) return n.error();
+       c.server.max_connections = static_cast<std::uint32_t>(*n);
+       return {};
+     }},
+    {"ring_capacity", "--ring-capacity", "SIZE", "ring per direction by default (1MiB)",
+     [](FerrydConfig& c, const Input& in) { return set_ring(in, &c.server.ring_capacity); }},
+    {"max_ring_capacity", "--max-ring-capacity", "SIZE",
+     "largest ring a client may ask for (64MiB)",
+     [](FerrydConfig& c, const Input& in) { return set_ring(in, &c.server.max_ring_capacity); }},
+    {"crc", "", "", "",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto b = in.boolean();
+       if (!b) return b.error();
+       c.server.crc = *b;
+       return {};
+     }},
+    {"", "--crc", "", "frames carry a checked CRC32C (the default)",
+     [](FerrydConfig& c, const Input&) -> Result<void> {
+       c.server.crc = true;
+       return {};
+     }},
+    {"", "--no-crc", "", "no CRC32C on frames",
+     [](FerrydConfig& c, const Input&) -> Result<void> {
+       c.server.crc = false;
+       return {};
+     }},
+    {"allow_users", "--allow-user", "USER", "also let this user (name or uid) connect",
+     apply_users},
+    {"allow_groups", "--allow-group", "GROUP", "also let its members (name or gid) connect",
+     apply_groups},
+    {"wait", "--wait", "MODE", "how to idle: spin, block or hybrid (hybrid)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto s = in.string();
+       if (!s) return s.error();
+       auto w = ferry::parse_wait_strategy(*s);
+       if (!w) return in.fail("expected spin, block or hybrid, got " + quoted(*s));
+       c.server.wait.strategy = *w;
+       return {};
+     }},
+    {"spin_us", "--spin-us", "US", "hybrid: spin this long before sleeping (50)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto n = in.integer(0, 1000000);
+       if (!n) return n.error();
+       c.server.wait.spin_for = std::chrono::microseconds(*n);
+       return {};
+     }},
+    {"yield_every", "--yield-every", "N", "spin, hybrid: polls between CPU yields (1024)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto n = in.integer(1, kMaxU32);
+       if (!n) return n.error();
+       c.server.wait.yield_every = static_cast<std::uint32_t>(*n);
+       return {};
+     }},
+    {"batch", "--batch", "N", "most messages from one client per turn (64)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto n = in.integer(1, kMaxU32);
+       if (!n) return n.error();
+       c.server.batch = static_cast<std::uint32_t>(*n);
+       return {};
+     }},
+    {"compress_threshold", "--compress-threshold", "SIZE",
+     "compress payloads this large or more (1KiB)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto n = in.size();
+       if (!n) return n.error();
+       if (*n > kMaxU32)
+         return in.fail("expected at most 4294967295 bytes, got " + std::to_string(*n));
+       c.server.compress_threshold = static_cast<std::uint32_t>(*n);
+       return {};
+     }},
+    {"handshake_timeout_ms", "--handshake-timeout-ms", "MS",
+     "drop a client stuck in its handshake (2000)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto n = in.integer(1, 3600000);
+       if (!n) return n.error();
+       c.server.handshake_timeout = std::chrono::milliseconds(*n);
+       return {};
+     }},
+    {"log_level", "--log-level", "LEVEL", "error, warn, info or debug (info)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto s = in.string();
+       if (!s) return s.error();
+       if (*s != "error" && *s != "warn" && *s != "info" && *s != "debug") {
+         return in.fail("expected error, warn, info or debug, got " + quoted(*s));
+       }
+       c.log_level = std::move(*s);
+       return {};
+     }},
+};
+
+const Option* find_key(std::string_view key) {
+  for (const auto& o : kOptions) {
+    if (!o.key.empty() && o.key == key) return &o;
+  }
+  return nullptr;
+}
+
+const Option* find_flag(std::string_view flag) {
+  for (const auto& o : kOptions) {
+    if (!o.flag.empty() && o.flag == flag) return &o;
+  }
+  return nullptr;
+}
+
+std::string known_keys() {
+  std::string out;
+  for (const auto& o : kOptions) {
+    if (o.key.empty()) continue;
+    if (!out.empty()) out += ", ";
+    out += o.key;
+  }
+  return out;
+}
+
+std::optional<std::string> env(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string(value);
+}
+
+bool exists(const std::string& path) {
+  return ::access(path.c_str(), F_OK) == 0;
+}
+
+// The file to read when --config did not name one: "" for none.
+std::string default_config_path() {
+  if (auto path = env("FERRY_CONFIG")) return *path;
+  std::optional<std::string> dir = env("XDG_CONFIG_HOME");
+  if (dir && dir->front() != '/') dir.reset();  // the XDG spec says to ignore relative paths
+  if (!dir) {
+    if (auto home = env("HOME")) dir = *home + "/.config";
+  }
+  if (dir) {
+    std::string path = *dir + "/ferry/ferryd.toml";
+    if (exists(path)) return path;
+  }
+  std::string system = "/etc/ferry/ferryd.toml";
+  if (exists(system)) return system;
+  return {};
+}
+
+Result<std::string> read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error::from_errno(errno, "cannot read config file " + path);
+  std::string text;
+  char buffer[8192];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return Error::from_errno(err, "cannot read config file " + path);
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+Result<void> apply_file(FerrydConfig& config, const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return text.error();
+  toml::table table;
+  try {
+    table = toml::parse(*text, path);
+  } catch (const toml::parse_error& e) {
+    const auto& at = e.source().begin;
+    return Error(Errc::invalid_argument, path + ":" + std::to_string(at.line) + ":" +
+                                             std::to_string(at.column) + ": " +
+                                             std::string(e.description()));
+  }
+  // In the order of the file, so that the first mistake is the one reported.
+  struct Entry {
+    std::uint32_t line;
+    std::string key;
+    const toml::node* node;
+  };
+  std::vector<Entry> entries;
+  for (const auto& [key, node] : table) {
+    entries.push_back({key.source().begin.line, std::string(key.str()), &node});
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.line < b.line; });
+  for (const auto& e : entries) {
+    const std::string at = path + ":" + std::to_string(e.line);
+    const Option* option = find_key(e.key);
+    if (option == nullptr) {
+      return Error(Errc::invalid_argument,
+                   at + ": unknown key " + quoted(e.key) + " (known: " + known_keys() + ")");
+    }
+    Input in;
+    in.node = e.node;
+    in.where = path + ":" + std::to_string(e.node->source().begin.line) + ": " + e.key;
+    if (auto r = option->apply(config, in); !r) return r;
+  }
+  return {};
+}
+
+struct Flag {
+  const Option* option = nullptr;  // nullptr for --config
+  std::string name;
+  std::string value;
+};
+
+}  // namespace
+
+Result<std::uint64_t> parse_size(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  std::string_view suffix = text.substr(digits);
+  while (!suffix.empty() && suffix.front() == ' ') suffix.remove_prefix(1);
+  const auto bad = [&](std::string_view why) {
+    return Error(Errc::invalid_argument, "bad size " + quoted(text) + ": " + std::string(why));
+  };
+  const auto n = parse_decimal(text.substr(0, digits));
+  if (!n) {
+    return bad(digits == 0 ? "expected a number of bytes, optionally with B, KiB, MiB or GiB"
+                           : "too large");
+  }
+  unsigned shift = 0;
+  if (suffix.empty() || suffix == "B") {
+    shift = 0;
+  } else if (suffix == "K" || suffix == "KiB" || suffix == "k") {
+    shift = 10;
+  } else if (suffix == "M" || suffix == "MiB") {
+    shift = 20;
+  } else if (suffix == "G" || suffix == "GiB") {
+    shift = 30;
+  } else {
+    return bad("unknown unit " + quoted(suffix) + " (use B, KiB, MiB or GiB)");
+  }
+  constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max();
+  if (*n > (kMax >> shift)) return bad("too large");
+  return *n << shift;
+}
+
+std::string ferryd_usage() {
+  std::string out =
+      "usage: ferryd [OPTION...]\n"
+      "\n"
+      "ferryd, the ferry local message bus, serves one endpoint in the foreground.\n"
+      "Clients publish and subscribe to message types, serve them and send requests\n"
+      "through it (see `ferry --help`). Defaults in parentheses.\n"
+      "\n"
+      "Options (each also a key of the config file, with _ for -; see docs/ferryd.md):\n";
+  const auto line = [&out](std::string_view flag, std::string_view arg, std::string_view help) {
+    std::string left = "  " + std::string(flag);
+    if (!arg.empty()) left += " " + std::string(arg);
+    constexpr std::size_t kColumn = 30;
+    if (left.size() + 2 > kColumn) {
+      out += left + "\n" + std::string(kColumn, ' ');
+    } else {
+      out += left + std::string(kColumn - left.size(), ' ');
+    }
+    out += std::string(help) + "\n";
+  };
+  line("--config", "PATH", "read this TOML file (it must exist)");
+  for (const auto& o : kOptions) {
+    if (!o.flag.empty()) line(o.flag, o.arg, o.help);
+  }
+  line("--help", "", "print this help and exit");
+  line("--version", "", "print the version and exit");
+  out +=
+      "\n"
+      "SIZE is a byte count, optionally with B, KiB, MiB or GiB (\"1MiB\", \"65536\");\n"
+      "ring sizes are powers of two, 4KiB to 1GiB. `--flag VALUE` and `--flag=VALUE`\n"
+      "both work. --allow-user and --allow-group repeat; as flags, they replace the\n"
+      "file's lists.\n"
+      "\n"
+      "Config file (flags override it): --config PATH, else $FERRY_CONFIG, else\n"
+      "$XDG_CONFIG_HOME/ferry/ferryd.toml (or ~/.config/ferry/ferryd.toml) if it\n"
+      "exists, else /etc/ferry/ferryd.toml if it exists, else the defaults.\n";
+  return out;
+}
+
+Result<FerrydConfig> parse_ferryd_args(int argc, char** argv, std::string* output, bool* exit_now) {
+  FerrydConfig config;
+  if (exit_now != nullptr) *exit_now = false;
+  const auto usage_error = [](const std::string& message) {
+    return Error(Errc::invalid_argument, message + " (see ferryd --help)");
+  };
+
+  // First the flags' names and values, so that --help works whatever else is wrong and so
+  // that --config is known before the file's values are applied under the flags.
+  std::vector<Flag> flags;
+  std::optional<std::string> config_flag;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg =
+        argv[i];  // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+    if (arg == "--help" || arg == "-h") {
+      if (output != nullptr) *output = ferryd_usage();
+      if (exit_now != nullptr) *exit_now = true;
+      return FerrydConfig{};
+    }
+    if (arg == "--version") {
+      if (output != nullptr) *output = std::string("ferryd ") + FERRY_VERSION + "\n";
+      if (exit_now != nullptr) *exit_now = true;
+      return FerrydConfig{};
+    }
+    if (arg.size() < 3 || arg.substr(0, 2) != "--") {
+      return usage_error("unexpected argument " + quoted(arg));
+    }
+    const std::size_t eq = arg.find('=');
+    const std::string name(arg.substr(0, eq));
+    const Option* option = find_flag(name);
+    if (option == nullptr && name != "--config") {
+      return usage_error("unknown option " + quoted(name));
+    }
+    const bool takes_value = option == nullptr || !option->arg.empty();
+    Flag flag{option, name, {}};
+    if (eq != std::string_view::npos) {
+      if (!takes_value) return usage_error(name + " takes no value");
+      flag.value = std::string(arg.substr(eq + 1));
+    } else if (takes_value) {
+      if (i + 1 >= argc) return usage_error(name + " needs a value");
+      flag.value = argv[++i];  // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+    }
+    if (option == nullptr) {
+      if (flag.value.empty()) return usage_error("--config needs a file name");
+      config_flag = flag.value;
+    } else {
+      flags.push_back(std::move(flag));
+    }
+  }
+
+  config.config_path = config_flag ? *config_flag : default_config_path();
+  if (!config.config_path.empty()) {
+    if (auto r = apply_file(config, config.config_path); !r) return r.error();
+  }
+
+  // The allow lists add up over repeated flags, which replace the file's list.
+  const auto given = [&flags](std::string_view name) {
+    return std::any_of(flags.begin(), flags.end(),
+                       [name](const Flag& f) { return f.name == name; });
+  };
+  if (given("--allow-user")) config.server.allow_uids.clear();
+  if (given("--allow-group")) config.server.allow_gids.clear();
+  for (const auto& flag : flags) {
+    Input in;
+    in.text = flag.value;
+    in.where = flag.name;
+    if (auto r = flag.option->apply(config, in); !r) return r.error();
+  }
+
+  const auto& s = config.server;
+  if (s.ring_capacity > s.max_ring_capacity) {
+    return Error(Errc::invalid_argument, "ring_capacity " + format_size(s.ring_capacity) +
+                                             " is larger than max_ring_capacity " +
+                                             format_size(s.max_ring_capacity) +
+                                             ": raise max_ring_capacity or lower ring_capacity");
+  }
+  return config;
+}

@@ -1,0 +1,36 @@
+// ferryd/config.hpp: ferryd's configuration, from its TOML file and its command line.
+//
+// The file is, in order: --config PATH, $FERRY_CONFIG, $XDG_CONFIG_HOME/ferry/ferryd.toml (or
+// ~/.config/ferry/ferryd.toml), /etc/ferry/ferryd.toml; the first two must exist, the others
+// are read only if they do; with none, the defaults apply. Flags override the file. Every
+// key and flag is documented in docs/ferryd.md; packaging/ferryd.toml is an example file.
+// Thread-safety: plain functions; they read the environment and the user/group databases.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ferry/result.hpp"
+#include "ferry/server.hpp"
+
+struct FerrydConfig {
+  ferry::ServerOptions server;     // every field settable
+  std::string log_level = "info";  // error|warn|info|debug
+  std::string config_path;         // the file that was read, empty if none
+};
+
+// Parses argv (flags override the file). Returns the config, or an Error whose message is
+// one clear line (invalid_argument for a bad flag or value, not_found for a missing file,
+// permission for an unreadable one). `--help` / `--version` set *exit_now and fill *output
+// with the text (the returned config is then the defaults).
+ferry::Result<FerrydConfig> parse_ferryd_args(int argc, char** argv, std::string* output,
+                                              bool* exit_now);
+
+// The --help text.
+std::string ferryd_usage();
+
+// "4096", "64KiB", "1 MiB", "2G": a byte count with an optional binary suffix (B, K/KiB,
+// M/MiB, G/GiB). invalid_argument, naming the text, for anything else or for more than
+// 2^63 - 1 bytes.
+ferry::Result<std::uint64_t> parse_size(std::string_view text);

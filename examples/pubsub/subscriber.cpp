@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("subscriber: %d readings %s, last %.1f C\n", got, in_order ? "in order" : "OUT OF ORDER",
-              last);
+  std::printf("subscriber: %d readings %s, last %.1f C\n", got,
+              in_order ? "in order" : "OUT OF ORDER", last);
   return in_order ? 0 : 1;
 }

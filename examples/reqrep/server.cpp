@@ -20,7 +20,9 @@ struct AddRequest {
 
 namespace {
 ferry::Server* g_server = nullptr;
-extern "C" void on_signal(int) { g_server->stop(); }
+extern "C" void on_signal(int) {
+  g_server->stop();
+}
 }  // namespace
 
 int main() {

@@ -33,8 +33,8 @@ namespace ferry {
 
 struct ClientOptions {
   std::string endpoint = "bus";
-  std::string session;        // empty: resolve_session()
-  std::string name;           // shown to the server; empty: the program's name
+  std::string session;              // empty: resolve_session()
+  std::string name;                 // shown to the server; empty: the program's name
   std::uint32_t ring_capacity = 0;  // per direction; 0: the server's default
   CompressionOptions compression;   // codec for this connection and the size threshold
   WaitOptions wait;
@@ -63,8 +63,8 @@ class FERRY_API Client {
   static Result<Client> connect(ClientOptions options = {});
 
   Client();
-  Client(Client&&) noexcept;
-  Client& operator=(Client&&) noexcept;
+  Client(Client&& other) noexcept;
+  Client& operator=(Client&& other) noexcept;
   ~Client();
 
   // Sends one message (compressed when the connection has a codec and the payload is at
@@ -96,7 +96,8 @@ class FERRY_API Client {
   Result<void> unsubscribe(std::uint16_t type,
                            std::chrono::nanoseconds timeout = std::chrono::seconds(5));
   // ... or receive the requests of `type`, to answer with reply().
-  Result<void> serve(std::uint16_t type, std::chrono::nanoseconds timeout = std::chrono::seconds(5));
+  Result<void> serve(std::uint16_t type,
+                     std::chrono::nanoseconds timeout = std::chrono::seconds(5));
 
   // For an event loop of your own: fd() becomes readable when a message may be waiting, but
   // only after prepare_wait() returned true (it announces that this client sleeps).

@@ -33,14 +33,12 @@ inline constexpr std::uint16_t kUnserve = 0xff03;
 
 struct Message {
   std::uint16_t type = 0;
-  std::uint8_t flags = 0;          // wire::kFlagReply, wire::kFlagError
-  std::uint32_t correlation = 0;   // non-zero on requests and replies
+  std::uint8_t flags = 0;         // wire::kFlagReply, wire::kFlagError
+  std::uint32_t correlation = 0;  // non-zero on requests and replies
   std::span<const std::byte> payload;
 
   // A request expects a reply: it carries a correlation id and is not itself a reply.
-  bool is_request() const noexcept {
-    return correlation != 0 && (flags & wire::kFlagReply) == 0;
-  }
+  bool is_request() const noexcept { return correlation != 0 && (flags & wire::kFlagReply) == 0; }
   bool is_reply() const noexcept { return (flags & wire::kFlagReply) != 0; }
   bool is_error() const noexcept { return (flags & wire::kFlagError) != 0; }
   // The payload as characters (no copy).

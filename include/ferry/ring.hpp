@@ -227,7 +227,7 @@ class FERRY_API RingConsumer {
   }
 
   // Whether a record is waiting (reads the producer's index; no validation, no wait).
-  bool has_data() noexcept;
+  bool has_data() const noexcept;
   // For event loops: announces that the consumer sleeps, so the producer's next publish
   // signals the data descriptor (which must be an eventfd). Returns false when a record is
   // already waiting (nothing armed: peek instead).

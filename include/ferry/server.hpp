@@ -44,8 +44,8 @@ struct ServerOptions {
   std::uint32_t ring_capacity = 1u << 20;      // per direction, when the client asks for none
   std::uint32_t max_ring_capacity = 1u << 26;  // the most a client may ask for
   bool crc = true;                             // frames carry a checked CRC32C
-  bool allow_own_user = true;     // the server's own user may connect
-  std::vector<uid_t> allow_uids;  // ... and these users
+  bool allow_own_user = true;                  // the server's own user may connect
+  std::vector<uid_t> allow_uids;               // ... and these users
   std::vector<gid_t> allow_gids;  // ... or members of these groups (primary or supplementary)
   WaitOptions wait;               // how run() idles: spin, block or hybrid
   std::uint32_t batch = 64;       // most messages served from one connection per turn

@@ -93,8 +93,8 @@ Result<Client> Client::connect(ClientOptions options) {
   auto dir = session_dir(*session, false);
   if (!dir) {
     if (dir.code() != Errc::not_found) return dir.error();
-    return Error(Errc::not_found, "no ferry endpoint '" + c.options.endpoint + "': " +
-                                      dir.error().message());
+    return Error(Errc::not_found,
+                 "no ferry endpoint '" + c.options.endpoint + "': " + dir.error().message());
   }
   auto path = endpoint_socket_path(*dir, c.options.endpoint);
   if (!path) return path.error();
@@ -120,19 +120,20 @@ Result<Client> Client::connect(ClientOptions options) {
   auto got = detail::recv_message(c.socket.get(), buf, c.options.connect_timeout);
   if (!got) {
     if (got.code() == Errc::timed_out || got.code() == Errc::would_block) {
-      return Error(Errc::timed_out, "the server at " + c.socket_path + " did not answer the handshake within " +
+      return Error(Errc::timed_out, "the server at " + c.socket_path +
+                                        " did not answer the handshake within " +
                                         std::to_string(c.options.connect_timeout.count()) + " ms");
     }
     if (got.code() == Errc::disconnected) {
-      return Error(Errc::disconnected,
-                   "the server at " + c.socket_path + " closed the connection during the handshake");
+      return Error(Errc::disconnected, "the server at " + c.socket_path +
+                                           " closed the connection during the handshake");
     }
     return Error(got.code(), "handshake with " + c.socket_path + ": " + got.error().message());
   }
   auto welcome = detail::decode_welcome(std::span<const std::byte>(buf.data(), got->size));
   if (!welcome) {
-    return Error(welcome.code(), "the server at " + c.socket_path + " sent a bad handshake reply: " +
-                                     welcome.error().message());
+    return Error(welcome.code(), "the server at " + c.socket_path +
+                                     " sent a bad handshake reply: " + welcome.error().message());
   }
   using detail::WelcomeStatus;
   switch (welcome->status) {
@@ -175,7 +176,7 @@ Result<Client> Client::connect(ClientOptions options) {
   auto in = RingConsumer::attach(view->s2c, view->s2c_bytes, c.options.wait,
                                  RingWakeFds{c.data_fd.get(), c.server_fd.get(), c.socket.get()});
   if (!in) return in.error();
-  c.out = std::move(*out);
+  c.out = *out;
   c.in = std::move(*in);
   detail::Doorbell d;
   d.word = &bell->words[welcome->slot / 64];
@@ -195,7 +196,8 @@ Result<void> Client::Impl::send(std::uint16_t type, std::span<const std::byte> p
   const CompressionOptions& z = options.compression;
   const bool compress_it = z.codec != Compression::none && payload.size() >= z.threshold &&
                            compress_bound(z.codec, payload.size()) <= out.max_payload();
-  const std::size_t room_needed = compress_it ? compress_bound(z.codec, payload.size()) : payload.size();
+  const std::size_t room_needed =
+      compress_it ? compress_bound(z.codec, payload.size()) : payload.size();
   auto room = out.reserve(room_needed, options.send_timeout);
   if (!room) return ring_error(room.error());
   std::size_t n = payload.size();
@@ -260,15 +262,18 @@ Result<Reply> Client::request(std::uint16_t type, std::span<const std::byte> pay
   const detail::Deadline deadline(timeout);
   for (;;) {
     std::chrono::nanoseconds left = kForever;
-    if (!deadline.never()) left = std::chrono::nanoseconds(deadline.remaining(detail::monotonic_ns()));
+    if (!deadline.never())
+      left = std::chrono::nanoseconds(deadline.remaining(detail::monotonic_ns()));
     auto record = c.in.peek(left);
     if (!record) {
       if (record.code() == Errc::timed_out || record.code() == Errc::would_block) {
-        return Error(Errc::timed_out,
-                     "no reply to message type " + std::to_string(type) + " from " +
-                         c.socket_path + " within " +
-                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
-                         " ms");
+        return Error(
+            Errc::timed_out,
+            "no reply to message type " + std::to_string(type) + " from " + c.socket_path +
+                " within " +
+                std::to_string(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
+                " ms");
       }
       return c.ring_error(record.error());
     }
@@ -383,7 +388,9 @@ Result<void> Client::serve(std::uint16_t type, std::chrono::nanoseconds timeout)
   return {};
 }
 
-int Client::fd() const noexcept { return impl_ ? impl_->data_fd.get() : -1; }
+int Client::fd() const noexcept {
+  return impl_ ? impl_->data_fd.get() : -1;
+}
 
 bool Client::prepare_wait() {
   if (!impl_->stored.empty()) return false;
@@ -396,9 +403,15 @@ bool Client::connected() const noexcept {
   return ::poll(&p, 1, 0) == 0;
 }
 
-ConnectionId Client::id() const noexcept { return impl_ ? impl_->id : 0; }
-const std::string& Client::socket_path() const noexcept { return impl_->socket_path; }
-std::uint32_t Client::max_payload() const noexcept { return impl_->out.max_payload(); }
+ConnectionId Client::id() const noexcept {
+  return impl_ ? impl_->id : 0;
+}
+const std::string& Client::socket_path() const noexcept {
+  return impl_->socket_path;
+}
+std::uint32_t Client::max_payload() const noexcept {
+  return impl_->out.max_payload();
+}
 
 void Client::close() noexcept {
   if (!impl_) return;

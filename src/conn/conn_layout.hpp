@@ -30,16 +30,16 @@ inline constexpr std::size_t kDoorbellHeaderSize = 512;
 inline constexpr std::size_t kSegmentAlign = 4096;
 
 struct ConnIdent {
-  std::uint32_t magic;           // 0   kConnMagic
-  std::uint16_t version;         // 4   kConnLayoutVersion
-  std::uint16_t header_size;     // 6   kConnHeaderSize
-  std::uint64_t connection_id;   // 8
-  std::uint32_t slot;            // 16  the connection's doorbell bit
-  std::uint32_t c2s_capacity;    // 20
-  std::uint64_t c2s_offset;      // 24
-  std::uint64_t s2c_offset;      // 32
-  std::uint32_t s2c_capacity;    // 40
-  std::uint32_t flags;           // 44  none yet
+  std::uint32_t magic;          // 0   kConnMagic
+  std::uint16_t version;        // 4   kConnLayoutVersion
+  std::uint16_t header_size;    // 6   kConnHeaderSize
+  std::uint64_t connection_id;  // 8
+  std::uint32_t slot;           // 16  the connection's doorbell bit
+  std::uint32_t c2s_capacity;   // 20
+  std::uint64_t c2s_offset;     // 24
+  std::uint64_t s2c_offset;     // 32
+  std::uint32_t s2c_capacity;   // 40
+  std::uint32_t flags;          // 44  none yet
   std::uint8_t pad[kRingBlock - 48];
 };
 

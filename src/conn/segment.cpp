@@ -66,8 +66,8 @@ Result<ConnView> view_connection_segment(const SharedMemory& segment, std::uint6
   }
   if (id.connection_id != connection_id || id.slot != slot) {
     return Error(Errc::corrupt, "connection segment names connection " +
-                                    std::to_string(id.connection_id) +
-                                    ", the handshake said " + std::to_string(connection_id));
+                                    std::to_string(id.connection_id) + ", the handshake said " +
+                                    std::to_string(connection_id));
   }
   const std::uint64_t size = segment.size();
   const std::uint64_t c2s_end = id.c2s_offset + ring_bytes(id.c2s_capacity);
@@ -75,8 +75,8 @@ Result<ConnView> view_connection_segment(const SharedMemory& segment, std::uint6
   if (id.c2s_offset < kConnHeaderSize || id.c2s_offset % kSegmentAlign != 0 ||
       id.s2c_offset % kSegmentAlign != 0 || c2s_end > id.s2c_offset || s2c_end > size ||
       id.s2c_offset > size) {
-    return Error(Errc::corrupt, "connection segment: rings do not fit its " +
-                                    std::to_string(size) + " bytes");
+    return Error(Errc::corrupt,
+                 "connection segment: rings do not fit its " + std::to_string(size) + " bytes");
   }
   ConnView v;
   v.header = header;
@@ -120,8 +120,8 @@ Result<DoorbellView> view_doorbell(const SharedMemory& segment, std::uint32_t sl
                                         std::to_string(kConnLayoutVersion));
   }
   if (id.slots % 64 != 0 || slot >= id.slots || segment.size() < doorbell_bytes(id.slots)) {
-    return Error(Errc::corrupt, "doorbell segment: slot " + std::to_string(slot) +
-                                    " outside its " + std::to_string(id.slots) + " bits");
+    return Error(Errc::corrupt, "doorbell segment: slot " + std::to_string(slot) + " outside its " +
+                                    std::to_string(id.slots) + " bits");
   }
   DoorbellView v;
   v.header = header;

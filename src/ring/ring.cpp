@@ -366,7 +366,7 @@ Result<void> RingConsumer::refresh_tail() {
   return {};
 }
 
-bool RingConsumer::has_data() noexcept {
+bool RingConsumer::has_data() const noexcept {
   if (head_ != tail_cache_) return true;
   // Acquire, as in refresh_tail(); an impossible value is left for peek() to report.
   return side_.ring->producer.tail.load(std::memory_order_acquire) != head_;

@@ -102,8 +102,8 @@ bool Server::Impl::handle_events(int timeout_ms) {
   turns_since_events_ = 0;
   last_events_ns_ = detail::monotonic_ns();
   std::array<epoll_event, 64> events{};
-  const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
-                             timeout_ms);
+  const int n =
+      ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
   bool worked = false;
   for (int i = 0; i < n; ++i) {
     const std::uint64_t data = events[static_cast<std::size_t>(i)].data.u64;
@@ -137,8 +137,8 @@ void Server::Impl::accept_all() {
     epoll_add(epoll_.get(), socket->get(), (kTagPending << kTagShift) | id, EPOLLIN);
     PendingHandshake p;
     p.socket = std::move(*socket);
-    p.deadline_ns = detail::monotonic_ns() +
-                    std::chrono::nanoseconds(options_.handshake_timeout).count();
+    p.deadline_ns =
+        detail::monotonic_ns() + std::chrono::nanoseconds(options_.handshake_timeout).count();
     pending_.emplace(id, std::move(p));
   }
 }
@@ -161,11 +161,9 @@ bool Server::Impl::allowed(const detail::PeerCredentials& peer) const {
       options_.allow_uids.end()) {
     return true;
   }
-  for (gid_t g : options_.allow_gids) {
-    if (peer.gid == g || std::find(peer.groups.begin(), peer.groups.end(), g) != peer.groups.end())
-      return true;
-  }
-  return false;
+  return std::ranges::any_of(options_.allow_gids, [&](gid_t g) {
+    return peer.gid == g || std::ranges::find(peer.groups, g) != peer.groups.end();
+  });
 }
 
 void Server::Impl::reject(detail::UniqueFd socket, int status, const std::string& message) {
@@ -201,22 +199,21 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
                  std::to_string(version) + ": use a client and server of the same ferry release");
     } else {
       reject(std::move(socket), static_cast<int>(WelcomeStatus::bad_request),
-             "the server at " + socket_path_ + " refused a malformed hello: " +
-                 hello.error().message());
+             "the server at " + socket_path_ +
+                 " refused a malformed hello: " + hello.error().message());
     }
     return;
   }
   auto peer = detail::peer_credentials(socket.get());
   if (!peer) {
     reject(std::move(socket), static_cast<int>(WelcomeStatus::failed),
-           "the server at " + socket_path_ + " could not read the peer's credentials: " +
-               peer.error().message());
+           "the server at " + socket_path_ +
+               " could not read the peer's credentials: " + peer.error().message());
     return;
   }
   if (!allowed(*peer)) {
     reject(std::move(socket), static_cast<int>(WelcomeStatus::refused),
-           "the server at " + socket_path_ + " refused " + user_name(peer->uid) +
-               ": it accepts " +
+           "the server at " + socket_path_ + " refused " + user_name(peer->uid) + ": it accepts " +
                (options_.allow_own_user ? "its own user (" + user_name(::geteuid()) + ") and "
                                         : std::string()) +
                "the users and groups in its allow-list (allow_users, allow_groups)");
@@ -234,8 +231,8 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
     if (cap == 0) cap = options_.ring_capacity;
     if (!std::has_single_bit(cap) || cap < 4096 || cap > options_.max_ring_capacity) {
       reject(std::move(socket), static_cast<int>(WelcomeStatus::bad_request),
-             "the server at " + socket_path_ + " cannot grant a ring of " +
-                 std::to_string(cap) + " bytes: use a power of two from 4096 to " +
+             "the server at " + socket_path_ + " cannot grant a ring of " + std::to_string(cap) +
+                 " bytes: use a power of two from 4096 to " +
                  std::to_string(options_.max_ring_capacity));
       return;
     }
@@ -257,8 +254,8 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
            "the server at " + socket_path_ + " could not set up the connection: " + e.message());
   };
   const ConnectionId id = next_id_++;
-  auto segment = detail::create_connection_segment(id, slot, capacity[0], capacity[1],
-                                                   options_.crc);
+  auto segment =
+      detail::create_connection_segment(id, slot, capacity[0], capacity[1], options_.crc);
   if (!segment) return fail(segment.error());
   auto view = detail::view_connection_segment(*segment, id, slot);
   if (!view) return fail(view.error());
@@ -296,7 +293,7 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   c->socket = std::move(socket);
   c->segment = std::move(*segment);
   c->in = std::move(*in);
-  c->out = std::move(*out);
+  c->out = *out;
   c->info.id = id;
   c->info.pid = peer->pid;
   c->info.uid = peer->uid;
@@ -305,8 +302,7 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   c->info.compression = hello->compression;
   c->info.c2s_capacity = capacity[0];
   c->info.s2c_capacity = capacity[1];
-  epoll_add(epoll_.get(), c->socket.get(), (kTagConn << kTagShift) | id,
-            EPOLLIN | EPOLLRDHUP);
+  epoll_add(epoll_.get(), c->socket.get(), (kTagConn << kTagShift) | id, EPOLLIN | EPOLLRDHUP);
   slot_limit_ = std::max(slot_limit_, slot + 1);
   by_id_.emplace(id, slot);
   slots_[slot] = std::move(c);

@@ -33,7 +33,9 @@ constexpr std::int64_t kSweepNs = 100'000'000;
 // While some connection is blocked, the server looks again at least this often.
 constexpr int kBlockedRetryMs = 1;
 
-std::string type_name(std::uint16_t type) { return "message type " + std::to_string(type); }
+std::string type_name(std::uint16_t type) {
+  return "message type " + std::to_string(type);
+}
 
 }  // namespace
 
@@ -57,8 +59,7 @@ Result<void> Request::reply(std::span<const std::byte> payload) {
     return Error(Errc::invalid_argument, "reply() to a message that is not a request (" +
                                              type_name(message_.type) + ", no correlation id)");
   }
-  return server_.impl_->send(from_, message_.type, payload, message_.correlation,
-                             wire::kFlagReply);
+  return server_.impl_->send(from_, message_.type, payload, message_.correlation, wire::kFlagReply);
 }
 
 Result<void> Request::reply_error(std::string_view text) {
@@ -93,9 +94,15 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   return server;
 }
 
-void Server::on(std::uint16_t type, Handler handler) { impl_->handlers_[type] = std::move(handler); }
-void Server::on_default(Handler handler) { impl_->default_handler_ = std::move(handler); }
-void Server::on_connect(ConnectHandler handler) { impl_->on_connect_ = std::move(handler); }
+void Server::on(std::uint16_t type, Handler handler) {
+  impl_->handlers_[type] = std::move(handler);
+}
+void Server::on_default(Handler handler) {
+  impl_->default_handler_ = std::move(handler);
+}
+void Server::on_connect(ConnectHandler handler) {
+  impl_->on_connect_ = std::move(handler);
+}
 void Server::on_disconnect(DisconnectHandler handler) {
   impl_->on_disconnect_ = std::move(handler);
 }
@@ -111,8 +118,12 @@ Result<void> Server::run() {
 Result<void> Server::run_once(std::chrono::nanoseconds timeout) {
   return impl_->run_once(timeout);
 }
-bool Server::prepare_wait() { return impl_->prepare_wait(); }
-int Server::fd() const noexcept { return impl_->epoll_.get(); }
+bool Server::prepare_wait() {
+  return impl_->prepare_wait();
+}
+int Server::fd() const noexcept {
+  return impl_->epoll_.get();
+}
 
 void Server::stop() noexcept {
   impl_->stop_.store(true, std::memory_order_relaxed);
@@ -125,20 +136,28 @@ Result<void> Server::send(ConnectionId to, std::uint16_t type, std::span<const s
   return impl_->send(to, type, payload, correlation, flags);
 }
 
-void Server::disconnect(ConnectionId id) { impl_->disconnect(id, DisconnectReason::server_closed); }
+void Server::disconnect(ConnectionId id) {
+  impl_->disconnect(id, DisconnectReason::server_closed);
+}
 
 const ConnectionInfo* Server::connection(ConnectionId id) const {
   const ServerConn* c = impl_->find(id);
   return c != nullptr && !c->closing ? &c->info : nullptr;
 }
-std::size_t Server::connection_count() const noexcept { return impl_->by_id_.size(); }
+std::size_t Server::connection_count() const noexcept {
+  return impl_->by_id_.size();
+}
 ServerStats Server::stats() const noexcept {
   ServerStats s = impl_->stats_;
   s.active = impl_->by_id_.size();
   return s;
 }
-const std::string& Server::socket_path() const noexcept { return impl_->socket_path_; }
-const std::string& Server::session() const noexcept { return impl_->session_; }
+const std::string& Server::socket_path() const noexcept {
+  return impl_->socket_path_;
+}
+const std::string& Server::session() const noexcept {
+  return impl_->session_;
+}
 
 // ---------------------------------------------------------------------------- the loop
 
@@ -276,7 +295,8 @@ bool Server::Impl::dispatch(ServerConn& c, const RecordView& record) {
   if ((record.header.flags & (wire::kFlagLz4 | wire::kFlagZstd)) != 0) {
     auto codec = compression_from_flags(record.header.flags);
     const std::size_t limit = c.in.max_payload();
-    auto size = codec ? decompressed_size(record.payload, limit) : Result<std::size_t>(codec.error());
+    auto size =
+        codec ? decompressed_size(record.payload, limit) : Result<std::size_t>(codec.error());
     if (size) {
       if (scratch_.size() < *size) scratch_.resize(*size);
       size = decompress(*codec, record.payload, scratch_, limit);
@@ -309,7 +329,8 @@ Result<void> Server::Impl::send(ConnectionId to, std::uint16_t type,
                                 std::uint8_t flags) {
   ServerConn* c = find(to);
   if (c == nullptr) return Error(Errc::not_found, "no connection " + std::to_string(to));
-  if (c->closing) return Error(Errc::disconnected, "connection " + std::to_string(to) + " is closing");
+  if (c->closing)
+    return Error(Errc::disconnected, "connection " + std::to_string(to) + " is closing");
   if ((flags & ~(wire::kFlagReply | wire::kFlagError)) != 0) {
     return Error(Errc::invalid_argument, "send() takes only the reply and error flags");
   }
@@ -330,8 +351,8 @@ Result<void> Server::Impl::send(ConnectionId to, std::uint16_t type,
     if (room.code() == Errc::corrupt) {
       ++stats_.protocol_errors;
       disconnect(to, DisconnectReason::protocol_error);
-      return Error(Errc::disconnected, "connection " + std::to_string(to) + ": " +
-                                           room.error().message());
+      return Error(Errc::disconnected,
+                   "connection " + std::to_string(to) + ": " + room.error().message());
     }
     return room.error();
   }

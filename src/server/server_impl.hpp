@@ -28,8 +28,8 @@ struct ServerConn {
   detail::UniqueFd client_data_fd;   // s2c data: we signal it, the client sleeps on it
   detail::UniqueFd client_space_fd;  // c2s space: we signal it, the client sleeps on it
   SharedMemory segment;
-  RingConsumer in;   // client -> server
-  RingProducer out;  // server -> client
+  RingConsumer in;         // client -> server
+  RingProducer out;        // server -> client
   bool queued = false;     // in the ready list for this or the next turn
   bool blocked = false;    // a handler asked to see its current message again later
   bool dirty = false;      // `out` has staged records to publish

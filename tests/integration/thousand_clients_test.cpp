@@ -136,9 +136,10 @@ TEST(ThousandClients, ConnectExchangeDisconnectAndEverythingComesBack) {
   EXPECT_EQ(fds_after, fds_before);
   EXPECT_EQ(maps_after, maps_before);
   const long rss_after = test::status_kb(ferryd.pid(), "VmRSS");
-  std::printf("ferryd: %zu fds before, %zu with 1000 clients, %zu after; VmRSS %ld kB before, "
-              "%ld kB with 1000 clients, %ld kB after\n",
-              fds_before, fds_during, fds_after, rss_before, rss_during, rss_after);
+  std::printf(
+      "ferryd: %zu fds before, %zu with 1000 clients, %zu after; VmRSS %ld kB before, "
+      "%ld kB with 1000 clients, %ld kB after\n",
+      fds_before, fds_during, fds_after, rss_before, rss_during, rss_after);
   // Heap the allocator keeps for reuse may stay; the rings themselves must not.
   EXPECT_LT(rss_after, rss_before + 8 * 1024);
   EXPECT_EQ(ferryd.stop(), 0);

@@ -148,8 +148,7 @@ TEST(ServerClient, MissingEndpointNamesThePath) {
   auto client = Client::connect(options);
   ASSERT_FALSE(client);
   EXPECT_EQ(client.code(), Errc::not_found);
-  EXPECT_NE(client.error().message().find("nobody"), std::string::npos)
-      << client.error().message();
+  EXPECT_NE(client.error().message().find("nobody"), std::string::npos) << client.error().message();
   // With the session directory there but no socket, the message names the socket path.
   EchoServer echo;
   client = Client::connect(options);
@@ -387,7 +386,9 @@ void starvation_check(std::uint32_t batch, bool expect_served) {
   }
 }
 
-TEST(ServerClient, ABusyClientCannotStarveOthers) { starvation_check(64, true); }
+TEST(ServerClient, ABusyClientCannotStarveOthers) {
+  starvation_check(64, true);
+}
 
 TEST(ServerClient, WithoutTheBatchBoundTheStarvationTestFails) {
   starvation_check(1u << 30, false);

@@ -14,10 +14,14 @@ using ferry::Request;
 
 namespace {
 
-std::string type_name(std::uint16_t type) { return "message type " + std::to_string(type); }
+std::string type_name(std::uint16_t type) {
+  return "message type " + std::to_string(type);
+}
 
 // A send that could not happen now because the receiver's ring is full.
-bool must_wait(const ferry::Result<void>& r) { return r.code() == Errc::would_block; }
+bool must_wait(const ferry::Result<void>& r) {
+  return r.code() == Errc::would_block;
+}
 
 void erase_value(std::vector<ConnectionId>& v, ConnectionId id) {
   v.erase(std::remove(v.begin(), v.end(), id), v.end());
@@ -94,7 +98,7 @@ void Bus::forward_request(Request& r) {
   std::size_t& next = next_server_[m.type];
   const ConnectionId to = it->second[next % it->second.size()];
   std::uint32_t correlation = next_correlation_++;
-  while (correlation == 0 || routes_.count(correlation) != 0) correlation = next_correlation_++;
+  while (correlation == 0 || routes_.contains(correlation)) correlation = next_correlation_++;
   auto sent = server_.send(to, m.type, m.payload, correlation);
   if (must_wait(sent)) {
     r.retry_later();
@@ -119,9 +123,9 @@ void Bus::route_reply(Request& r) {
     return;
   }
   const Route route = it->second;
-  auto sent = server_.send(route.requester, m.type, m.payload, route.correlation,
-                           static_cast<std::uint8_t>(m.flags & (ferry::wire::kFlagReply |
-                                                                ferry::wire::kFlagError)));
+  auto sent = server_.send(
+      route.requester, m.type, m.payload, route.correlation,
+      static_cast<std::uint8_t>(m.flags & (ferry::wire::kFlagReply | ferry::wire::kFlagError)));
   if (must_wait(sent)) {
     r.retry_later();
     return;
@@ -184,13 +188,13 @@ void Bus::on_disconnect(const ferry::ConnectionInfo& info) {
       r = routes_.erase(r);  // its reply, if it comes, is dropped
     } else if (route.server == info.id) {
       // The request can never be answered: tell the requester now rather than let it time out.
-      const std::string text = "the client serving " + type_name(route.type) +
-                               " disconnected before replying";
-      (void)server_.send(route.requester, route.type,
-                         std::span<const std::byte>(
-                             reinterpret_cast<const std::byte*>(text.data()),  // NOLINT
-                             text.size()),
-                         route.correlation, ferry::wire::kFlagReply | ferry::wire::kFlagError);
+      const std::string text =
+          "the client serving " + type_name(route.type) + " disconnected before replying";
+      (void)server_.send(
+          route.requester, route.type,
+          std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()),  // NOLINT
+                                     text.size()),
+          route.correlation, ferry::wire::kFlagReply | ferry::wire::kFlagError);
       ++stats_.failed_requests;
       r = routes_.erase(r);
     } else {

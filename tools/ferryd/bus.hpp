@@ -22,13 +22,13 @@
 namespace ferryd {
 
 struct BusStats {
-  std::uint64_t published = 0;       // messages fanned out
-  std::uint64_t deliveries = 0;      // copies handed to subscribers
-  std::uint64_t requests = 0;        // requests forwarded to a serving client
-  std::uint64_t replies = 0;         // replies routed back
-  std::uint64_t no_service = 0;      // requests no client serves (answered with an error)
-  std::uint64_t orphan_replies = 0;  // replies whose requester had gone (dropped)
-  std::uint64_t failed_requests = 0; // requests failed because their server disconnected
+  std::uint64_t published = 0;        // messages fanned out
+  std::uint64_t deliveries = 0;       // copies handed to subscribers
+  std::uint64_t requests = 0;         // requests forwarded to a serving client
+  std::uint64_t replies = 0;          // replies routed back
+  std::uint64_t no_service = 0;       // requests no client serves (answered with an error)
+  std::uint64_t orphan_replies = 0;   // replies whose requester had gone (dropped)
+  std::uint64_t failed_requests = 0;  // requests failed because their server disconnected
 };
 
 class Bus {

@@ -1,8 +1,8 @@
 // ferryd: the local message bus. Runs one endpoint (default "bus") in the foreground until
 // SIGINT or SIGTERM; configuration from its TOML file and flags (docs/ferryd.md).
-#include <signal.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -14,7 +14,7 @@ namespace {
 
 ferry::Server* g_server = nullptr;
 
-extern "C" void on_signal(int) {
+extern "C" void on_signal(int /*signal*/) {
   if (g_server != nullptr) g_server->stop();  // async-signal-safe
 }
 
@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     });
   }
   g_server = server->get();
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
@@ -73,15 +73,14 @@ int main(int argc, char** argv) {
   const ferry::ServerStats s = (*server)->stats();
   const ferryd::BusStats& b = bus.stats();
   if (level >= 2) {
-    std::fprintf(stderr,
-                 "ferryd: stopped: %llu connections accepted, %llu rejected, %llu lost, "
-                 "%llu messages in, %llu out, %llu protocol errors\n",
-                 static_cast<unsigned long long>(s.accepted),
-                 static_cast<unsigned long long>(s.rejected),
-                 static_cast<unsigned long long>(s.lost),
-                 static_cast<unsigned long long>(s.messages_in),
-                 static_cast<unsigned long long>(s.messages_out),
-                 static_cast<unsigned long long>(s.protocol_errors));
+    std::fprintf(
+        stderr,
+        "ferryd: stopped: %llu connections accepted, %llu rejected, %llu lost, "
+        "%llu messages in, %llu out, %llu protocol errors\n",
+        static_cast<unsigned long long>(s.accepted), static_cast<unsigned long long>(s.rejected),
+        static_cast<unsigned long long>(s.lost), static_cast<unsigned long long>(s.messages_in),
+        static_cast<unsigned long long>(s.messages_out),
+        static_cast<unsigned long long>(s.protocol_errors));
     (void)b;
   }
   if (!r) {

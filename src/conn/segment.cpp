@@ -50,11 +50,16 @@ Result<SharedMemory> create_connection_segment(std::uint64_t connection_id, std:
 
 Result<ConnView> view_connection_segment(const SharedMemory& segment, std::uint64_t connection_id,
                                          std::uint32_t slot) {
-  if (segment.size() < kConnHeaderSize) {
-    return Error(Errc::corrupt, "connection segment of " + std::to_string(segment.size()) +
+  return view_connection_segment(segment.data(), segment.size(), connection_id, slot);
+}
+
+Result<ConnView> view_connection_segment(void* memory, std::size_t segment_size,
+                                         std::uint64_t connection_id, std::uint32_t slot) {
+  if (segment_size < kConnHeaderSize) {
+    return Error(Errc::corrupt, "connection segment of " + std::to_string(segment_size) +
                                     " bytes is smaller than its header");
   }
-  auto* base = static_cast<std::byte*>(segment.data());
+  auto* base = static_cast<std::byte*>(memory);
   auto* header = std::launder(reinterpret_cast<ConnHeader*>(base));  // NOLINT: shared layout
   // Read once; only these copies are used below.
   const ConnIdent id = header->ident;
@@ -69,12 +74,16 @@ Result<ConnView> view_connection_segment(const SharedMemory& segment, std::uint6
                                     std::to_string(id.connection_id) + ", the handshake said " +
                                     std::to_string(connection_id));
   }
-  const std::uint64_t size = segment.size();
-  const std::uint64_t c2s_end = id.c2s_offset + ring_bytes(id.c2s_capacity);
-  const std::uint64_t s2c_end = id.s2c_offset + ring_bytes(id.s2c_capacity);
-  if (id.c2s_offset < kConnHeaderSize || id.c2s_offset % kSegmentAlign != 0 ||
-      id.s2c_offset % kSegmentAlign != 0 || c2s_end > id.s2c_offset || s2c_end > size ||
-      id.s2c_offset > size) {
+  const std::uint64_t size = segment_size;
+  const auto fits = [&] {
+    // Offsets first, so that the sums below cannot overflow.
+    if (id.c2s_offset > size || id.s2c_offset > size) return false;
+    const std::uint64_t c2s_end = id.c2s_offset + ring_bytes(id.c2s_capacity);
+    const std::uint64_t s2c_end = id.s2c_offset + ring_bytes(id.s2c_capacity);
+    return id.c2s_offset >= kConnHeaderSize && id.c2s_offset % kSegmentAlign == 0 &&
+           id.s2c_offset % kSegmentAlign == 0 && c2s_end <= id.s2c_offset && s2c_end <= size;
+  };
+  if (!fits()) {
     return Error(Errc::corrupt,
                  "connection segment: rings do not fit its " + std::to_string(size) + " bytes");
   }

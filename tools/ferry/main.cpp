@@ -27,7 +27,6 @@ struct Command {
 };
 
 // The subcommands. Later ones go here too, each in its own file:
-//   {"bench", "measure round trips and throughput through ferryd", run_bench},
 //   {"stat", "show ferryd's counters live", run_stat},
 //   {"cleanup", "remove stale endpoints and segments of dead owners", run_cleanup},
 constexpr Command kCommands[] = {
@@ -35,6 +34,7 @@ constexpr Command kCommands[] = {
     {"request", "send a request and print the reply", run_request},
     {"subscribe", "print the messages published to a type", run_subscribe},
     {"serve", "answer the requests of a type with a command's output", run_serve},
+    {"bench", "run a benchmark workload, ferry or Unix sockets (docs/bench.md)", run_bench},
 };
 
 std::string usage() {

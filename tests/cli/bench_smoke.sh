@@ -1,0 +1,29 @@
+#!/bin/bash
+# ferry bench, briefly: every scenario over both transports must finish with errors 0 and
+# one JSON line of the documented fields; a run with a deliberately skipped sequence number
+# must report it and exit 1. (Speed is not checked here: that is `make bench`.)
+set -euo pipefail
+ferry=$1
+runtime=$(mktemp -d)
+trap 'rm -rf "$runtime"' EXIT
+export XDG_RUNTIME_DIR=$runtime FERRY_SESSION=bench-smoke
+fields='"system","scenario","size","clients","wait","msgs","seconds","msgs_per_s","mb_per_s","p50_us","p99_us","p999_us","max_us","cpu_s","peak_rss_kb","errors"'
+for scenario in pingpong stream fanin reqrep rate; do
+  for transport in ferry uds; do
+    clients=4
+    case $scenario in pingpong|stream) clients=1 ;; esac
+    line=$("$ferry" bench --scenario "$scenario" --transport "$transport" --clients "$clients" \
+           --seconds 0.3 --json)
+    keys=$(echo "$line" | grep -o '"[a-z_0-9]*":' | tr -d ':' | paste -sd, -)
+    [ "$keys" = "$fields" ] || { echo "bench $scenario/$transport: fields $keys" >&2; exit 1; }
+    echo "$line" | grep -q '"errors":0}' || { echo "bench $scenario/$transport: $line" >&2; exit 1; }
+    echo "$line" | grep -q "\"system\":\"$transport\"" || { echo "bad system: $line" >&2; exit 1; }
+  done
+done
+set +e
+line=$("$ferry" bench --scenario fanin --clients 2 --seconds 0.3 --inject-error --json)
+rc=$?
+set -e
+[ $rc -eq 1 ] || { echo "bench --inject-error exited $rc, expected 1" >&2; exit 1; }
+echo "$line" | grep -q '"errors":1}' || { echo "bench --inject-error: $line" >&2; exit 1; }
+echo "bench smoke: all scenarios ran clean; an injected error was caught"

@@ -1,0 +1,268 @@
+// tools/bench/options.cpp: parsing and printing the options (options.hpp).
+#include "bench/options.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <system_error>
+
+namespace ferry::bench {
+
+namespace {
+
+Error usage_error(std::string message) {
+  return Error(Errc::invalid_argument, std::move(message));
+}
+
+template <class T>
+std::optional<T> parse_integer(std::string_view text) {
+  T value{};
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || text.empty()) return std::nullopt;
+  return value;
+}
+
+std::optional<double> parse_double(std::string_view text) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || text.empty() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+Result<Scenario> parse_scenario(std::string_view text) {
+  for (Scenario s :
+       {Scenario::pingpong, Scenario::stream, Scenario::fanin, Scenario::reqrep, Scenario::rate}) {
+    if (text == to_string(s)) return s;
+  }
+  return usage_error("unknown scenario '" + std::string(text) +
+                     "' (choose pingpong, stream, fanin, reqrep or rate)");
+}
+
+// One option and its value; `apply` returns the error for a bad value.
+struct Parser {
+  Options& options;
+  bool scenario_given = false;
+
+  Result<void> apply(std::string_view name, std::string_view value) {
+    auto bad = [&](std::string_view want) {
+      return usage_error("--" + std::string(name) + " wants " + std::string(want) + ", not '" +
+                         std::string(value) + "'");
+    };
+    if (name == "scenario") {
+      auto s = parse_scenario(value);
+      if (!s) return s.error();
+      options.scenario = *s;
+      scenario_given = true;
+    } else if (name == "transport") {
+      if (value == "ferry") {
+        options.transport = Transport::ferry;
+      } else if (value == "uds") {
+        options.transport = Transport::uds;
+      } else {
+        return bad("ferry or uds");
+      }
+    } else if (name == "size") {
+      auto n = parse_integer<std::size_t>(value);
+      if (!n) return bad("a number of bytes");
+      if (*n < kMinSize || *n > kMaxSize) {
+        return usage_error("--size " + std::string(value) + " is out of range: a message needs " +
+                           std::to_string(kMinSize) +
+                           " bytes at least (time stamp, sequence number, producer id, check) "
+                           "and may have " +
+                           std::to_string(kMaxSize) + " at most");
+      }
+      options.size = *n;
+    } else if (name == "clients") {
+      auto n = parse_integer<std::uint32_t>(value);
+      if (!n || *n == 0 || *n > kMaxClients) {
+        return bad("a number of clients from 1 to " + std::to_string(kMaxClients));
+      }
+      options.clients = *n;
+    } else if (name == "rate") {
+      auto r = parse_double(value);
+      if (!r || *r <= 0 || *r > 1e8) return bad("messages per second, more than 0");
+      options.rate = *r;
+    } else if (name == "wait") {
+      auto w = parse_wait_strategy(value);
+      if (!w) return bad("spin, block or hybrid");
+      options.wait = *w;
+    } else if (name == "seconds") {
+      auto s = parse_double(value);
+      if (!s || *s <= 0 || *s > 3600) return bad("a duration in seconds, more than 0");
+      options.seconds = *s;
+    } else if (name == "idle") {
+      auto n = parse_integer<std::uint32_t>(value);
+      if (!n || *n > kMaxIdle)
+        return bad("a number of connections from 0 to " + std::to_string(kMaxIdle));
+      options.idle = *n;
+    } else if (name == "stamp") {
+      if (value == "send") {
+        options.stamp = StampFrom::send;
+      } else if (value == "intended") {
+        options.stamp = StampFrom::intended;
+      } else {
+        return bad("send or intended");
+      }
+    } else if (name == "role") {
+      if (value == "server") {
+        options.role = Role::server;
+      } else if (value == "client") {
+        options.role = Role::client;
+      } else if (value == "idle") {
+        options.role = Role::idle;
+      } else {
+        return bad("server, client or idle");
+      }
+    } else if (name == "id") {
+      auto n = parse_integer<std::uint32_t>(value);
+      if (!n) return bad("a number");
+      options.id = *n;
+    } else if (name == "endpoint") {
+      options.endpoint = value;
+    } else if (name == "session") {
+      options.session = value;
+    } else if (name == "state-fd" || name == "result-fd" || name == "go-fd") {
+      auto fd = parse_integer<int>(value);
+      if (!fd || *fd < 0) return bad("a descriptor number");
+      (name == "state-fd"    ? options.state_fd
+       : name == "result-fd" ? options.result_fd
+                             : options.go_fd) = *fd;
+    } else {
+      return usage_error("unknown option --" + std::string(name) + " (see --help)");
+    }
+    return {};
+  }
+};
+
+bool takes_no_value(std::string_view name) {
+  return name == "json" || name == "help" || name == "inject-error";
+}
+
+}  // namespace
+
+std::string_view to_string(Scenario scenario) noexcept {
+  switch (scenario) {
+    case Scenario::pingpong: return "pingpong";
+    case Scenario::stream: return "stream";
+    case Scenario::fanin: return "fanin";
+    case Scenario::reqrep: return "reqrep";
+    case Scenario::rate: return "rate";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Transport transport) noexcept {
+  return transport == Transport::ferry ? "ferry" : "uds";
+}
+
+std::string_view Options::wait_name() const noexcept {
+  return transport == Transport::uds ? "block" : ferry::to_string(wait);
+}
+
+Result<Options> parse_options(std::span<const std::string_view> args) {
+  Options options;
+  Parser parser{options};
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "-h") arg = "--help";
+    if (arg.substr(0, 2) != "--" || arg.size() == 2) {
+      return usage_error("unexpected argument '" + std::string(arg) + "' (see --help)");
+    }
+    std::string_view name = arg.substr(2);
+    std::optional<std::string_view> value;
+    if (auto eq = name.find('='); eq != std::string_view::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (takes_no_value(name)) {
+      if (value) return usage_error("--" + std::string(name) + " takes no value");
+      if (name == "json") options.json = true;
+      if (name == "help") options.help = true;
+      if (name == "inject-error") options.inject_error = true;
+      continue;
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) {
+        return usage_error("--" + std::string(name) + " needs a value (see --help)");
+      }
+      value = args[++i];
+    }
+    if (auto r = parser.apply(name, *value); !r) return r.error();
+  }
+  if (options.help) return options;
+  if (!parser.scenario_given) {
+    return usage_error("--scenario is required (pingpong, stream, fanin, reqrep or rate)");
+  }
+  const bool single =
+      options.scenario == Scenario::pingpong || options.scenario == Scenario::stream;
+  if (options.clients == 0) options.clients = single ? 1 : 32;
+  if (single && options.clients != 1) {
+    return usage_error("--scenario " + std::string(to_string(options.scenario)) +
+                       " has exactly one client; use " +
+                       (options.scenario == Scenario::pingpong ? "reqrep" : "fanin") +
+                       " for --clients " + std::to_string(options.clients));
+  }
+  if (options.role == Role::client && options.id >= options.clients) {
+    return usage_error("--id " + std::to_string(options.id) + " is not below --clients");
+  }
+  return options;
+}
+
+std::vector<std::string> workload_arguments(const Options& o) {
+  char rate[64];
+  char seconds[64];
+  std::snprintf(rate, sizeof rate, "%.17g", o.rate);
+  std::snprintf(seconds, sizeof seconds, "%.17g", o.seconds);
+  std::vector<std::string> args = {
+      "--scenario",  std::string(to_string(o.scenario)),
+      "--transport", std::string(to_string(o.transport)),
+      "--size",      std::to_string(o.size),
+      "--clients",   std::to_string(o.clients),
+      "--rate",      rate,
+      "--wait",      std::string(ferry::to_string(o.wait)),
+      "--seconds",   seconds,
+      "--idle",      std::to_string(o.idle),
+      "--stamp",     o.stamp == StampFrom::intended ? "intended" : "send"};
+  if (o.inject_error) args.emplace_back("--inject-error");
+  return args;
+}
+
+std::string usage() {
+  return R"(usage: ferry bench --scenario pingpong|stream|fanin|reqrep|rate
+                   [--transport ferry|uds] [--size 1024] [--clients N] [--rate 32000]
+                   [--wait spin|block|hybrid] [--seconds 5] [--idle 0]
+                   [--stamp send|intended] [--json]
+
+Runs one workload between separate processes and prints what it measured. Every message
+is checked for loss, duplication, order and content; any error makes the exit code 1.
+
+Scenarios:
+  pingpong   1 client, 1 server echoing: 20k warm-up, then 200k round trips (RTT)
+  stream     1 producer -> 1 consumer as fast as it can, 5M messages or --seconds
+  fanin      N producers -> 1 consumer as fast as they can, for --seconds
+  reqrep     N clients, 1 server, one request outstanding per client (RTT)
+  rate       N producers paced to --rate messages/s in total (one-way latency)
+
+Options:
+  --transport ferry|uds   ferry rings, or Unix stream sockets (the baseline)  [ferry]
+  --size BYTES            payload bytes per message, 24..262144                [1024]
+  --clients N             clients/producers   [32 for fanin, reqrep, rate; 1 otherwise]
+  --rate MSGS             rate: messages per second, all producers together   [32000]
+  --wait spin|block|hybrid  how ferry waits, on both sides (uds always blocks) [hybrid]
+  --seconds S             how long to run (pingpong: at most)                     [5]
+  --idle N                N more connections, open and silent for the whole run   [0]
+  --stamp send|intended   rate: latency from the send call or from the schedule [send]
+  --json                  print one JSON line (docs/bench.md names the fields)
+  --inject-error          self-test: producer 0 skips one sequence number (errors > 0)
+  --help                  this text
+
+Exit codes: 0 ok, 1 the run failed or counted errors, 2 usage error.
+)";
+}
+
+}  // namespace ferry::bench

@@ -1,0 +1,134 @@
+// tools/bench/report.cpp: participant result lines and the printed summary (report.hpp).
+#include "bench/report.hpp"
+
+#include <charconv>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <system_error>
+
+namespace ferry::bench {
+
+namespace {
+
+template <class T>
+bool parse_number(std::string_view text, T& out) {
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, out);
+  return ec == std::errc() && ptr == end && !text.empty();
+}
+
+// `value` with `decimals` digits after the point.
+std::string fixed(double value, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
+  return buf;
+}
+
+}  // namespace
+
+std::string Report::encode() const {
+  return "result msgs=" + std::to_string(msgs) + " seconds=" + fixed(seconds, 9) +
+         " errors=" + std::to_string(errors) + " latency=" + latency.encode();
+}
+
+std::optional<Report> Report::decode(std::string_view line) {
+  if (line.substr(0, 7) != "result ") return std::nullopt;
+  line.remove_prefix(7);
+  Report r;
+  int fields = 0;
+  while (!line.empty()) {
+    const std::size_t space = line.find(' ');
+    const std::string_view item = line.substr(0, space);
+    line = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
+    const std::size_t eq = item.find('=');
+    if (eq == std::string_view::npos) return std::nullopt;
+    const std::string_view key = item.substr(0, eq);
+    const std::string_view value = item.substr(eq + 1);
+    bool ok = false;
+    if (key == "msgs") {
+      ok = parse_number(value, r.msgs);
+    } else if (key == "seconds") {
+      ok = parse_number(value, r.seconds);
+    } else if (key == "errors") {
+      ok = parse_number(value, r.errors);
+    } else if (key == "latency") {
+      auto h = Histogram::decode(value);
+      ok = h.has_value();
+      if (ok) r.latency = std::move(*h);
+    }
+    if (!ok) return std::nullopt;
+    ++fields;
+  }
+  if (fields != 4) return std::nullopt;
+  return r;
+}
+
+double Summary::msgs_per_s() const noexcept {
+  return seconds > 0 ? static_cast<double>(msgs) / seconds : 0;
+}
+
+double Summary::mb_per_s() const noexcept {
+  return msgs_per_s() * static_cast<double>(options.size) / 1e6;
+}
+
+std::string summary_json(const Summary& s) {
+  const Options& o = s.options;
+  auto latency = [&](double q) {
+    if (!s.has_latency || s.latency.count() == 0) return std::string("null");
+    return fixed(q >= 1 ? s.latency.max_us() : s.latency.quantile_us(q), 3);
+  };
+  std::string out = R"({"system":")";
+  out += to_string(o.transport);
+  out += R"(","scenario":")";
+  out += to_string(o.scenario);
+  out += R"(","size":)" + std::to_string(o.size);
+  out += R"(,"clients":)" + std::to_string(o.clients);
+  out += R"(,"wait":")";
+  out += o.wait_name();
+  out += R"(","msgs":)" + std::to_string(s.msgs);
+  out += R"(,"seconds":)" + fixed(s.seconds, 3);
+  out += R"(,"msgs_per_s":)" + fixed(s.msgs_per_s(), 0);
+  out += R"(,"mb_per_s":)" + fixed(s.mb_per_s(), 1);
+  out += R"(,"p50_us":)" + latency(0.5);
+  out += R"(,"p99_us":)" + latency(0.99);
+  out += R"(,"p999_us":)" + latency(0.999);
+  out += R"(,"max_us":)" + latency(1);
+  out += R"(,"cpu_s":)" + fixed(s.cpu_s, 2);
+  out += R"(,"peak_rss_kb":)" + std::to_string(s.peak_rss_kb);
+  out += R"(,"errors":)" + std::to_string(s.errors) + "}";
+  return out;
+}
+
+std::string summary_text(const Summary& s) {
+  const Options& o = s.options;
+  char buf[512];
+  std::string out;
+  const std::string idle = o.idle > 0 ? ", " + std::to_string(o.idle) + " idle connections" : "";
+  std::snprintf(buf, sizeof buf, "%s over %s: %u client%s, %zu-byte messages, wait %s%s\n",
+                std::string(to_string(o.scenario)).c_str(),
+                std::string(to_string(o.transport)).c_str(), o.clients, o.clients == 1 ? "" : "s",
+                o.size, std::string(o.wait_name()).c_str(), idle.c_str());
+  out += buf;
+  const char* what = o.request_reply() ? "round trips" : "messages";
+  std::snprintf(buf, sizeof buf, "  %" PRIu64 " %s in %.2f s: %.0f msgs/s, %.1f MB/s\n", s.msgs,
+                what, s.seconds, s.msgs_per_s(), s.mb_per_s());
+  out += buf;
+  if (s.has_latency && s.latency.count() > 0) {
+    std::snprintf(buf, sizeof buf,
+                  "  %s latency (us): p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (%" PRIu64
+                  " samples)\n",
+                  o.request_reply() ? "round-trip" : "one-way", s.latency.quantile_us(0.5),
+                  s.latency.quantile_us(0.99), s.latency.quantile_us(0.999), s.latency.max_us(),
+                  s.latency.count());
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf,
+                "  cpu %.2f s (all participants), peak RSS %ld kB, errors %" PRIu64 "%s\n", s.cpu_s,
+                s.peak_rss_kb, s.errors,
+                s.errors > 0 ? " (lost, duplicated, reordered or corrupt messages)" : "");
+  out += buf;
+  return out;
+}
+
+}  // namespace ferry::bench

@@ -1,0 +1,50 @@
+// tools/bench/shared_state.hpp: the few words the orchestrator and the participants share.
+//
+// A memfd the orchestrator creates before starting anyone and passes by descriptor number
+// (exec keeps descriptors, not mappings). It holds the start time (set just before the
+// clients are released) and one counter per participant: how many messages it has
+// measured so far, for the progress line. Each counter has one writer, on its own cache
+// line, stored with relaxed order; readers only display it.
+//
+// Thread-safety: any process, any thread; the atomics are the synchronization.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "ferry/result.hpp"
+
+namespace ferry::bench {
+
+class SharedState {
+ public:
+  // A new zeroed state with `slots` counters.
+  static Result<SharedState> create(std::uint32_t slots);
+  // Maps the state behind an inherited descriptor (which it then owns).
+  static Result<SharedState> attach(int fd);
+
+  SharedState() = default;
+  SharedState(SharedState&& other) noexcept;
+  SharedState& operator=(SharedState&& other) noexcept;
+  SharedState(const SharedState&) = delete;
+  SharedState& operator=(const SharedState&) = delete;
+  ~SharedState();
+
+  int fd() const noexcept { return fd_; }
+  // CLOCK_MONOTONIC ns at which the run started (0 before).
+  void set_go(std::int64_t ns) noexcept;
+  std::int64_t go() const noexcept;
+  // The messages participant `slot` has measured so far (a slot past the end is ignored).
+  void set_count(std::uint32_t slot, std::uint64_t count) noexcept;
+  std::uint64_t total() const noexcept;
+
+ private:
+  static constexpr std::size_t kLine = 64;
+  void reset() noexcept;
+  std::byte* base_ = nullptr;
+  std::size_t bytes_ = 0;
+  std::uint32_t slots_ = 0;
+  int fd_ = -1;
+};
+
+}  // namespace ferry::bench

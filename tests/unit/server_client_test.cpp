@@ -341,49 +341,51 @@ TEST(ServerClient, ClientFdWakesAnExternalLoop) {
   EXPECT_EQ(got.front(), "pushed");
 }
 
-// A client that sends faster than the server can serve never empties its ring; without a
-// bounded batch per connection per turn, nobody else would be served while it floods.
-// (`batch` is a parameter so that the test can show it fails without the bound.)
+// A client with a long backlog in its ring must not hold up the others: the server serves
+// at most `batch` messages of one connection per turn. The backlog is built while the
+// server is held in a handler, so the test does not depend on who runs faster (it runs
+// under TSan too). `batch` is a parameter so that the test can show it fails without
+// the bound.
 void starvation_check(std::uint32_t batch, bool expect_served) {
   test::ScopedSession session;
   ServerOptions options;
   options.batch = batch;
   test::ServerThread server(make_server(options));
+  constexpr int kBacklog = 5000;
+  std::atomic<bool> open{false};
   std::atomic<int> flooded{0};
   server->on(2, [&](Request&) {
-    // A slow handler: the flooder outpaces it, so its ring never empties.
-    const auto until = std::chrono::steady_clock::now() + 20us;
+    while (!open.load()) std::this_thread::sleep_for(100us);
+    const auto until = std::chrono::steady_clock::now() + 20us;  // a slow handler
     while (std::chrono::steady_clock::now() < until) {
     }
     flooded.fetch_add(1);
   });
   server->on(1, [](Request& r) { (void)r.reply(as_bytes("ok")); });
   server.start();
-  std::atomic<bool> stop{false};
-  std::thread flooder([&] {
-    ClientOptions o;
-    o.send_timeout = 60s;
-    auto a = Client::connect(o);
-    if (!a) return;
-    const std::string payload(64, 'f');
-    while (!stop.load()) (void)a->send(2, as_bytes(payload));
-  });
-  while (flooded.load() < 200) std::this_thread::sleep_for(1ms);
   auto b = Client::connect();
-  const int before = flooded.load();
+  ASSERT_TRUE(b) << b.error().message();
+  auto a = Client::connect();
+  ASSERT_TRUE(a) << a.error().message();
+  const std::string payload(64, 'f');
+  for (int i = 0; i < kBacklog; ++i) ASSERT_TRUE(a->send(2, as_bytes(payload)));
   int served = 0;
-  for (int i = 0; b && i < 20; ++i) {
-    if (b->request(1, as_bytes("me too"), expect_served ? 5s : 100ms)) ++served;
-  }
-  const int after = flooded.load();
-  stop = true;
-  flooder.join();
+  std::thread requests([&] {
+    for (int i = 0; i < 20; ++i) {
+      if (b->request(1, as_bytes("me too"), expect_served ? 5s : 30ms)) ++served;
+    }
+  });
+  std::this_thread::sleep_for(10ms);  // b's first request waits behind a's backlog
+  open = true;
+  requests.join();
+  const int flooded_when_served = flooded.load();
   if (expect_served) {
     EXPECT_EQ(served, 20);
-    EXPECT_GT(after, before) << "the flood went on while the requests were served";
+    EXPECT_LT(flooded_when_served, kBacklog) << "b waited for a's whole backlog";
   } else {
     EXPECT_LT(served, 20) << "an unbounded batch should have starved the second client";
   }
+  open = true;
 }
 
 TEST(ServerClient, ABusyClientCannotStarveOthers) {

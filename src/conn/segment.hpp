@@ -38,9 +38,9 @@ struct ConnView {
 // `connection_id` and `slot` must match what the handshake said.
 Result<ConnView> view_connection_segment(const SharedMemory& segment, std::uint64_t connection_id,
                                          std::uint32_t slot);
-// The same over `size` bytes at `base` (8-byte aligned).
-Result<ConnView> view_connection_segment(void* base, std::size_t size, std::uint64_t connection_id,
-                                         std::uint32_t slot);
+// The same over `segment_size` bytes at `memory` (8-byte aligned).
+Result<ConnView> view_connection_segment(void* memory, std::size_t segment_size,
+                                         std::uint64_t connection_id, std::uint32_t slot);
 
 std::size_t doorbell_bytes(std::uint32_t slots) noexcept;
 Result<SharedMemory> create_doorbell(std::uint32_t slots);

@@ -99,8 +99,7 @@ Result<void> Server::Impl::open() {
 }
 
 bool Server::Impl::handle_events(int timeout_ms) {
-  turns_since_events_ = 0;
-  last_events_ns_ = detail::monotonic_ns();
+  work_until_events_ = kWorkPerEventCheck;
   std::array<epoll_event, 64> events{};
   const int n =
       ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
@@ -126,6 +125,7 @@ bool Server::Impl::handle_events(int timeout_ms) {
     }
   }
   if (!pending_.empty()) expire_handshakes();
+  worked |= sweep();
   return worked;
 }
 

@@ -23,13 +23,6 @@ namespace ferry {
 
 namespace {
 
-// How many turns, or how long, may pass between two looks at epoll while the server is
-// busy (accepting, hang-ups).
-constexpr std::uint32_t kTurnsPerEventCheck = 64;
-constexpr std::int64_t kEventCheckNs = 1'000'000;
-// How often every connection is looked at whatever the doorbell says: a backstop against a
-// client that clears other clients' bits (the bitmap is writable by all of them).
-constexpr std::int64_t kSweepNs = 100'000'000;
 // While some connection is blocked, the server looks again at least this often.
 constexpr int kBlockedRetryMs = 1;
 
@@ -178,11 +171,7 @@ Result<void> Server::Impl::run_once(std::chrono::nanoseconds timeout) {
 bool Server::Impl::turn() {
   in_turn_ = true;
   bool worked = false;
-  const std::int64_t now = detail::monotonic_ns();
-  if (++turns_since_events_ >= kTurnsPerEventCheck || now - last_events_ns_ >= kEventCheckNs) {
-    worked |= handle_events(0);
-  }
-  if (now - last_sweep_ns_ >= kSweepNs) sweep(now);
+  if (--work_until_events_ <= 0) worked |= handle_events(0);
   worked |= collect_doorbell();
   for (std::uint32_t slot : blocked_) {
     if (!slots_[slot]) continue;  // closed while blocked
@@ -202,7 +191,7 @@ bool Server::Impl::turn() {
     if (!slots_[slot]) continue;  // closed since it was queued
     ServerConn& c = *slots_[slot];
     c.queued = false;
-    if (!c.closing) serve(c);
+    if (!c.closing) work_until_events_ -= static_cast<std::int32_t>(serve(c));
     worked = true;
   }
   flush_outputs();
@@ -236,15 +225,20 @@ bool Server::Impl::collect_doorbell() {
   return found;
 }
 
-void Server::Impl::sweep(std::int64_t now) {
+bool Server::Impl::sweep() {
+  const std::int64_t now = detail::monotonic_ns();
+  if (now - last_sweep_ns_ < kSweepNs) return false;
   last_sweep_ns_ = now;
+  bool found = false;
   for (std::uint32_t slot = 0; slot < slot_limit_; ++slot) {
     ServerConn* c = slots_[slot].get();
     if (c != nullptr && !c->queued && !c->blocked && !c->closing && c->in.has_data()) {
       c->queued = true;
       ready_.push_back(slot);
+      found = true;
     }
   }
+  return found;
 }
 
 bool Server::Impl::doorbell_pending() const noexcept {
@@ -255,7 +249,7 @@ bool Server::Impl::doorbell_pending() const noexcept {
   return false;
 }
 
-void Server::Impl::serve(ServerConn& c) {
+std::uint32_t Server::Impl::serve(ServerConn& c) {
   std::uint32_t n = 0;
   for (; n < options_.batch; ++n) {
     auto record = c.in.peek();
@@ -264,10 +258,10 @@ void Server::Impl::serve(ServerConn& c) {
       // A frame no correct client writes: the connection is closed, others go on.
       ++stats_.protocol_errors;
       disconnect(c.info.id, DisconnectReason::protocol_error);
-      return;
+      return n;
     }
     if (dispatch(c, *record)) {
-      if (c.closing) return;
+      if (c.closing) return n;
       c.blocked = true;
       blocked_.push_back(c.slot);
       break;
@@ -276,7 +270,7 @@ void Server::Impl::serve(ServerConn& c) {
     if (c.closing) break;
   }
   c.in.publish();
-  if (c.closing || c.blocked) return;
+  if (c.closing || c.blocked) return n;
   if (n == options_.batch || c.in.has_data()) {
     // More is waiting: come back next turn, after the others.
     c.queued = true;
@@ -284,6 +278,7 @@ void Server::Impl::serve(ServerConn& c) {
   } else if (c.peer_gone) {
     disconnect(c.info.id, DisconnectReason::closed);
   }
+  return n;
 }
 
 bool Server::Impl::dispatch(ServerConn& c, const RecordView& record) {
@@ -441,7 +436,7 @@ void Server::Impl::idle_wait(std::chrono::nanoseconds timeout) {
       detail::cpu_relax();
       if (i % yield_every == 0) sched_yield();
       if ((i & 63u) == 0) {
-        if (handle_events(0)) return;
+        if (--work_until_events_ <= 0 && handle_events(0)) return;
         if (detail::monotonic_ns() >= spin_end) break;
       }
     }

@@ -86,8 +86,7 @@ class Server::Impl {
   std::vector<std::uint32_t> dirty_;
   std::vector<std::uint32_t> closing_;
   bool in_turn_ = false;
-  std::uint32_t turns_since_events_ = 0;
-  std::int64_t last_events_ns_ = 0;
+  std::int32_t work_until_events_ = 0;  // see kWorkPerEventCheck
   std::int64_t last_sweep_ns_ = 0;
   std::vector<std::byte> scratch_;  // decompressed payloads
   ServerStats stats_;
@@ -96,8 +95,8 @@ class Server::Impl {
   // server.cpp
   bool turn();
   bool collect_doorbell();
-  void sweep(std::int64_t now);
-  void serve(ServerConn& c);
+  bool sweep();
+  std::uint32_t serve(ServerConn& c);  // returns the messages it served
   bool dispatch(ServerConn& c, const RecordView& record);
   void flush_outputs();
   void close_finished();
@@ -113,6 +112,14 @@ class Server::Impl {
   bool allowed(const detail::PeerCredentials& peer) const;
   void reject(detail::UniqueFd socket, int status, const std::string& message);
 };
+
+// How much work (turns plus messages served, or batches of 64 idle polls) may pass between
+// two looks at epoll (accepting, hang-ups) while the server is busy: a count, not a clock,
+// so the hot path reads no clock.
+inline constexpr std::int32_t kWorkPerEventCheck = 1024;
+// How often every connection is looked at whatever the doorbell says: a backstop against a
+// client that clears other clients' bits (the bitmap is writable by all of them).
+inline constexpr std::int64_t kSweepNs = 100'000'000;
 
 // epoll tags: the top two bits of epoll_event.data.u64 say what the rest is.
 inline constexpr std::uint64_t kTagShift = 62;

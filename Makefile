@@ -2,10 +2,13 @@
 #
 #   make deps    install the Debian packages the build, tests and benchmarks need
 #   make build   Release build; binaries in build/bin/
-#   make test    deps, build, every test: release suite, ASan/UBSan suite, TSan ring
-#                tests, libFuzzer runs, the install check, clang-format and clang-tidy
-#   make demo    build, then stream messages between two processes through a ring
-#   make bench   micro-benchmarks (build/bin/ferry_microbench)
+#   make test    deps, build, every test: release suite, performance gate, ASan/UBSan
+#                suite, TSan ring tests, libFuzzer runs, the install check, clang-format
+#                and clang-tidy
+#   make demo    build, start ferryd, run 32 checked client processes through it for 10 s
+#   make bench   benchmark matrix, ferry beside Unix sockets: bench/results/latest.md, .png
+#   make perf-gate  ferry vs Unix sockets on fanin and reqrep, fails below 3x / 1.5x (<1 min)
+#   make microbench  micro-benchmarks (build/bin/ferry_microbench)
 #   make format  reformat the sources with clang-format
 
 SHELL := /bin/bash
@@ -16,7 +19,7 @@ CTEST := ctest --output-on-failure --no-tests=error
 CONFIGURE = $(CMAKE) -S . -G Ninja -Wno-dev --log-level=WARNING
 
 .PHONY: all help demo deps build test test-release test-asan test-tsan test-fuzz test-install \
-        lint tidy format bench clean
+        lint tidy format bench microbench perf-gate clean
 
 all: build
 
@@ -27,14 +30,14 @@ deps:
 	@scripts/deps.sh
 
 demo: build
-	@build/bin/ferry-ring-demo --seconds 3
+	@scripts/demo.sh
 
 build: deps
 	@$(CONFIGURE) -B build -DCMAKE_BUILD_TYPE=Release -DFERRY_WERROR=ON
 	@$(CMAKE) --build build -j $(JOBS)
 
 test: build
-	@$(MAKE) --no-print-directory test-release test-asan test-tsan test-fuzz test-install lint tidy
+	@$(MAKE) --no-print-directory test-release perf-gate test-asan test-tsan test-fuzz test-install lint tidy
 	@echo "make test: all passed"
 
 test-release: build
@@ -83,6 +86,13 @@ format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 bench: build
+	@FERRY_COMMIT=$$(git rev-parse --short HEAD 2>/dev/null) scripts/bench-matrix.sh build/bin
+
+perf-gate: build
+	@echo "== performance gate (ferry vs Unix sockets)"
+	@scripts/perf-gate.sh build/bin
+
+microbench: build
 	@build/bin/ferry_microbench --benchmark_min_time=0.5
 
 clean:

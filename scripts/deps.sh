@@ -9,6 +9,7 @@ PACKAGES="
   libgtest-dev libgmock-dev libbenchmark-dev
   liblz4-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler libtomlplusplus-dev
   util-linux procps
+  jq gnuplot-nox
 "
 
 missing=""

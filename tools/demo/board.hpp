@@ -1,0 +1,111 @@
+// tools/demo/board.hpp: what ferry-demo's orchestrator and its participants share.
+//
+// The orchestrator maps one anonymous MAP_SHARED region before it forks anyone; every
+// participant inherits the mapping. It holds the run's schedule (set once everyone is
+// ready), the stop flags, and one Slot per participant: live counters (one writer each,
+// relaxed atomics, read only for the progress line) and the final results, which the
+// participant writes before it exits and the orchestrator reads after waitpid().
+//
+// Thread-safety: any process; the atomics are the synchronization, and a slot's final
+// results are published by the participant's exit (waitpid orders them).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <ctime>
+
+namespace ferry_demo {
+
+// CLOCK_MONOTONIC in nanoseconds: the clock of every time stamp, in every process.
+inline std::int64_t now_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Latency samples in nanoseconds, log-linear: below 64 ns a bucket per nanosecond, above
+// 32 buckets per power of two, so a percentile (reported at its bucket's middle) is
+// within 1.6% of the exact value. A plain array, so that it can live in the shared region.
+class Histogram {
+ public:
+  static constexpr std::size_t kBuckets = 64 + (64 - 6) * 32;
+
+  void add(std::uint64_t ns) noexcept;
+  void merge(const Histogram& other) noexcept;
+  std::uint64_t count() const noexcept { return count_; }
+  // The q-quantile (0 < q <= 1, nearest rank) in microseconds; 0 when empty.
+  double quantile_us(double q) const noexcept;
+
+ private:
+  std::uint64_t count_ = 0;
+  std::uint64_t buckets_[kBuckets] = {};
+};
+
+enum class Role : std::uint8_t { server, requester, publisher, subscriber };
+
+// Errors a participant found (all must be 0).
+struct Errors {
+  std::uint64_t lost = 0;        // published, never delivered to this subscriber
+  std::uint64_t duplicated = 0;  // delivered twice
+  std::uint64_t reordered = 0;   // delivered after a later message of the same publisher
+  std::uint64_t corrupt = 0;     // payload or reply bytes not what was sent
+  std::uint64_t failed = 0;      // requests without a (correct) reply: error, timeout
+  std::uint64_t total() const noexcept { return lost + duplicated + reordered + corrupt + failed; }
+  void add(const Errors& e) noexcept {
+    lost += e.lost;
+    duplicated += e.duplicated;
+    reordered += e.reordered;
+    corrupt += e.corrupt;
+    failed += e.failed;
+  }
+};
+
+struct alignas(64) Slot {
+  // Live: messages published / delivered / round trips / requests served so far.
+  std::atomic<std::uint64_t> count{0};
+  // Final, written once before the participant exits.
+  Errors errors;
+  std::int64_t last_ns = 0;  // subscribers, requesters: when the last message came in
+  // Publishers: sequence numbers used (the end marker's count), stored before the marker.
+  std::atomic<std::uint64_t> published{0};
+  Histogram latency;
+  char failure[256] = {};  // why the participant gave up, or what went wrong
+};
+
+struct alignas(64) Board {
+  static_assert(std::atomic<std::int64_t>::is_always_lock_free);
+  std::atomic<std::uint32_t> ready{0};  // participants connected and subscribed/serving
+  std::atomic<std::int64_t> go_ns{0};   // when to start (0: not yet)
+  std::atomic<std::int64_t> end_ns{0};  // when publishers and requesters stop
+  std::atomic<std::uint32_t> stop_servers{0};
+  std::atomic<std::uint32_t> abort{0};  // something failed: everyone stops at once
+};
+
+// The shared region: a Board, then one Slot per participant.
+class Shared {
+ public:
+  // Maps and constructs a zeroed region for `participants` slots; nullptr members on
+  // failure (errno says why).
+  static Shared create(std::size_t participants) noexcept;
+  Shared() = default;
+  Shared(const Shared&) = delete;
+  Shared& operator=(const Shared&) = delete;
+  Shared(Shared&& other) noexcept;
+  Shared& operator=(Shared&& other) = delete;
+  ~Shared();
+
+  explicit operator bool() const noexcept { return board_ != nullptr; }
+  Board& board() const noexcept { return *board_; }
+  Slot& slot(std::size_t i) const noexcept { return slots_[i]; }  // NOLINT: i < size()
+  std::size_t size() const noexcept { return participants_; }
+
+ private:
+  void* base_ = nullptr;
+  std::size_t bytes_ = 0;
+  Board* board_ = nullptr;
+  Slot* slots_ = nullptr;
+  std::size_t participants_ = 0;
+};
+
+}  // namespace ferry_demo

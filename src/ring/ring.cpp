@@ -191,11 +191,8 @@ Result<bool> RingProducer::arm_space_wait(std::size_t n) {
   const std::uint64_t total = need <= to_end ? need : to_end + need;
   publish();
   detail::RingWaitBlock& wb = side_.ring->space_wait;
-  wb.want.store(space_wanted(total), std::memory_order_relaxed);
-  // Release: a waker that sees sleeping == 1 also sees `want`. Then SYNC A (waiting.hpp):
-  // either the re-check below sees the consumer's release, or the consumer sees the flag.
-  wb.sleeping.store(1, std::memory_order_release);
-  detail::full_fence();
+  // Either the re-check below sees the consumer's release, or the consumer sees the flag.
+  detail::announce_sleep(wb, space_wanted(total));
   if (auto r = refresh_head(); !r) return r.error();
   if (tail_ + total - head_cache_ <= side_.capacity) {
     wb.sleeping.store(0, std::memory_order_relaxed);
@@ -376,10 +373,7 @@ bool RingConsumer::arm_data_wait() noexcept {
   if (has_data()) return false;
   publish();
   detail::RingWaitBlock& wb = side_.ring->data_wait;
-  wb.want.store(head_ + 1, std::memory_order_relaxed);
-  // Release, then SYNC A (waiting.hpp), as in wait_until().
-  wb.sleeping.store(1, std::memory_order_release);
-  detail::full_fence();
+  detail::announce_sleep(wb, head_ + 1);
   if (has_data()) {
     wb.sleeping.store(0, std::memory_order_relaxed);
     return false;

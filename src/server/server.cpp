@@ -411,11 +411,9 @@ void Server::Impl::close_finished() {
 bool Server::Impl::prepare_wait() {
   if (!ready_.empty() || !blocked_.empty() || stop_.load(std::memory_order_relaxed)) return false;
   detail::RingWaitBlock& wb = bell_.header->wait;
-  wb.want.store(0, std::memory_order_relaxed);
-  // Release, then SYNC A (waiting.hpp): either the doorbell scan below sees a producer's
-  // bit, or that producer sees `sleeping` and writes our eventfd.
-  wb.sleeping.store(1, std::memory_order_release);
-  detail::full_fence();
+  // Either the doorbell scan below sees a producer's bit, or that producer sees `sleeping`
+  // and writes our eventfd.
+  detail::announce_sleep(wb, 0);
   if (doorbell_pending()) {
     wb.sleeping.store(0, std::memory_order_relaxed);
     return false;

@@ -102,6 +102,18 @@ inline bool wake_if_sleeping(RingWaitBlock& wb, std::uint64_t progress, int even
   return wake_sleeper(wb, progress, eventfd);
 }
 
+// Announces that the caller is about to sleep on `wb` until the other side's progress
+// reaches `want`. The caller must re-check its condition right after and clear `sleeping`
+// if it holds (or when it wakes).
+inline void announce_sleep(RingWaitBlock& wb, std::uint64_t want) noexcept {
+  wb.want.store(want, std::memory_order_relaxed);
+  // Release: a waker that sees sleeping == 1 also sees this round's `want`.
+  wb.sleeping.store(1, std::memory_order_release);
+  // SYNC A: orders the `sleeping` store before the caller's re-check; pairs with SYNC B in
+  // wake_if_sleeping().
+  full_fence();
+}
+
 // Waits until ready() is true, following `options`, up to `deadline`. `want` is what the
 // waker's progress must reach before a wake is worth a syscall. Returns ok, timed_out, or
 // disconnected when `hangup` (see sleep_on) fired while sleeping.
@@ -134,12 +146,7 @@ Result<void> wait_until(Ready&& ready, RingWaitBlock& wb, std::uint64_t want, in
   for (;;) {
     // Read seq before announcing: a wake after this point changes it (see the top).
     const std::uint32_t seq = wb.seq.load(std::memory_order_acquire);
-    wb.want.store(want, std::memory_order_relaxed);
-    // Release: a waker that sees sleeping == 1 also sees this round's `want`.
-    wb.sleeping.store(1, std::memory_order_release);
-    // SYNC A: orders the `sleeping` store before the re-check of ready() below; pairs
-    // with SYNC B in wake_if_sleeping().
-    full_fence();
+    announce_sleep(wb, want);
     if (ready()) {
       wb.sleeping.store(0, std::memory_order_relaxed);
       return {};

@@ -13,23 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "support/assertions.hpp"
+
 namespace ferry {
 namespace {
 
-template <class T>
-::testing::AssertionResult fails_with(const Result<T>& result, Errc code,
-                                      std::string_view needle = {}) {
-  if (result.ok()) {
-    return ::testing::AssertionFailure() << "succeeded, expected " << to_string(code);
-  }
-  const std::string message = result.error().message();
-  if (result.code() != code || message.find(needle) == std::string::npos) {
-    return ::testing::AssertionFailure()
-           << "got " << to_string(result.code()) << " \"" << message << "\", expected "
-           << to_string(code) << " mentioning \"" << needle << "\"";
-  }
-  return ::testing::AssertionSuccess();
-}
+using ferry::test::fails_with;
 
 // Sets (or unsets, with nullopt) an environment variable for the life of the guard.
 class EnvVar {

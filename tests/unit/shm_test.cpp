@@ -15,6 +15,8 @@
 #include <fstream>
 #include <string>
 
+#include "support/assertions.hpp"
+
 namespace ferry {
 namespace {
 
@@ -36,20 +38,7 @@ class ShmName {
   std::string name_;
 };
 
-template <class T>
-::testing::AssertionResult fails_with(const Result<T>& result, Errc code,
-                                      std::string_view needle = {}) {
-  if (result.ok()) {
-    return ::testing::AssertionFailure() << "succeeded, expected " << to_string(code);
-  }
-  const std::string message = result.error().message();
-  if (result.code() != code || message.find(needle) == std::string::npos) {
-    return ::testing::AssertionFailure()
-           << "got " << to_string(result.code()) << " \"" << message << "\", expected "
-           << to_string(code) << " mentioning \"" << needle << "\"";
-  }
-  return ::testing::AssertionSuccess();
-}
+using ferry::test::fails_with;
 
 // A number from /proc/meminfo or /proc/sys, or -1 if it cannot be read.
 long proc_value(const std::string& file, const std::string& key = {}) {

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -24,25 +25,14 @@
 #include <string>
 #include <vector>
 
+#include "support/assertions.hpp"
+
 namespace ferry::detail {
 namespace {
 
 using std::chrono::milliseconds;
 
-template <class T>
-::testing::AssertionResult fails_with(const Result<T>& result, Errc code,
-                                      std::string_view needle = {}) {
-  if (result.ok()) {
-    return ::testing::AssertionFailure() << "succeeded, expected " << to_string(code);
-  }
-  const std::string message = result.error().message();
-  if (result.code() != code || message.find(needle) == std::string::npos) {
-    return ::testing::AssertionFailure()
-           << "got " << to_string(result.code()) << " \"" << message << "\", expected "
-           << to_string(code) << " mentioning \"" << needle << "\"";
-  }
-  return ::testing::AssertionSuccess();
-}
+using ferry::test::fails_with;
 
 std::span<const std::byte> bytes_of(std::string_view s) {
   return std::as_bytes(std::span<const char>(s.data(), s.size()));

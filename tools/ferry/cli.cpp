@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "common/quoted.hpp"
 #include "ferry/message.hpp"
 
 namespace ferry::cli {
@@ -16,14 +17,7 @@ namespace {
 
 constexpr std::size_t kMaxName = 64;
 
-// A value for messages: quoted, cut short if very long, control characters shown as '?'.
-std::string quoted(std::string_view s) {
-  constexpr std::size_t kShown = 80;
-  std::string out = "'";
-  for (const char c : s.substr(0, kShown)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  out += s.size() > kShown ? "...'" : "'";
-  return out;
-}
+using ferry::tools::quoted;
 
 bool is_name(std::string_view s) {
   return !s.empty() && s.size() <= kMaxName && std::all_of(s.begin(), s.end(), [](char c) {

@@ -21,6 +21,7 @@
 
 #include <toml++/toml.h>
 
+#include "common/quoted.hpp"
 #include "ferry/session.hpp"
 #include "ferry/wait.hpp"
 
@@ -39,14 +40,7 @@ constexpr std::uint64_t kMaxRing = std::uint64_t{1} << 30;
 constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
 constexpr std::size_t kMaxName = 64;
 
-// A value for messages: quoted, cut short if very long, control characters shown as '?'.
-std::string quoted(std::string_view s) {
-  constexpr std::size_t kShown = 80;
-  std::string out = "'";
-  for (const char c : s.substr(0, kShown)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  out += s.size() > kShown ? "...'" : "'";
-  return out;
-}
+using ferry::tools::quoted;
 
 // 1048576 -> "1MiB"; sizes that are not a whole number of KiB stay in bytes.
 std::string format_size(std::uint64_t n) {

@@ -8,7 +8,8 @@
 #   latest.jsonl  every run: {"run","rep","exit","cmd","result":<ferry bench --json line>}
 #   latest.png    latency percentiles (p50, p99, p99.9) per scenario, ferry beside uds
 #
-# Usage: scripts/bench-matrix.sh [BIN_DIR]         (BIN_DIR holds ferry and ferryd; build/bin)
+# Usage: scripts/bench-matrix.sh [BIN_DIR]  (BIN_DIR holds ferry, ferryd and ferry-pingpong-floor;
+#                                            build/bin)
 # Environment (defaults in brackets):
 #   BENCH_OUT [bench/results]   BENCH_REPS [3]   BENCH_SECONDS [2] (stream, fanin, reqrep, rate)
 #   PINGPONG_SECONDS [10] (cap; pingpong ends after 200k round trips or this, first)
@@ -28,7 +29,8 @@ bin_dir=${1:-$root/build/bin}
 [ $# -le 1 ] || { echo "usage: scripts/bench-matrix.sh [BIN_DIR]" >&2; exit 2; }
 FERRY=$bin_dir/ferry
 FERRYD=$bin_dir/ferryd
-for b in "$FERRY" "$FERRYD"; do
+FLOOR=$bin_dir/ferry-pingpong-floor
+for b in "$FERRY" "$FERRYD" "$FLOOR"; do
   [ -x "$b" ] || { echo "bench-matrix: $b not found (make build first)" >&2; exit 2; }
 done
 command -v gnuplot >/dev/null || { echo "bench-matrix: gnuplot is missing (make deps installs gnuplot-nox)" >&2; exit 2; }
@@ -52,6 +54,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---------------------------------------------------------------------------------------
 # The matrix. A group is run REPS times; within a repetition its variants run one after
 # the other (ferry, uds, ...), so every ferry figure has a uds figure from the same minutes.
+# A variant whose arguments start with @floor runs ferry-pingpong-floor instead of ferry.
 GROUPS_=()     # "planned_seconds|label=args;label=args;..."
 group() {
   local planned=$1 spec=""
@@ -61,6 +64,9 @@ group() {
   GROUPS_+=("$planned|$spec")
 }
 pp=$((PP_SECS + 2)) tp=$((SECS + 1))
+# What a spinning 1 KB round trip costs on this machine below ferry's API (docs/performance.md).
+group 3 "floor/naive=@floor --kind naive" "floor/ring=@floor --kind ring" \
+        "floor/ring-crc=@floor --kind ring-crc"
 for w in spin hybrid block; do
   group "$pp" "pingpong/$w/ferry=--scenario pingpong --transport ferry --wait $w --seconds $PP_SECS" \
               "pingpong/$w/uds=--scenario pingpong --transport uds --seconds $PP_SECS"
@@ -168,9 +174,11 @@ for g in "${GROUPS_[@]}"; do
     for v in "${vs[@]}"; do
       label=${v%%=*}
       read -r -a args <<<"${v#*=}"
+      bin=$FERRY
+      if [ "${args[0]}" = @floor ]; then bin=$FLOOR args=("${args[@]:1}"); fi
       n=$((n + 1))
       t0=$(date +%s.%N)
-      bench_run "$JSONL" "$label" "$rep" "$planned" "$FERRY" "${args[@]}"
+      bench_run "$JSONL" "$label" "$rep" "$planned" "$bin" "${args[@]}"
       t1=$(date +%s.%N)
       if [ "$BENCH_RESULT" != null ]; then
         summary=$(jq -r '"\(.msgs_per_s) msgs/s" + (if .p50_us then ", p50 \(.p50_us) p99 \(.p99_us) us" else "" end) + (if .errors > 0 then ", errors \(.errors)" else "" end)' <<<"$BENCH_RESULT")
@@ -271,6 +279,12 @@ table_row() {  # table_row SCENARIO WAIT KIND FERRY_LABEL UDS_LABEL
     "$(fmt_ratio "${R_RATE[$f]}" "${R_RATE[$u]}")" "$lat_f" "$lat_u" "$T_TEXT" "$T_MET"
 }
 
+floor_row() {  # floor_row WHAT LABEL
+  local what=$1 l=$2
+  [ "${R_FAILED[$l]}" -eq 0 ] || what+=" (**run failed**)"
+  printf '| %s | %s | %s |\n' "$what" "$(fmt_us "${R_P50[$l]}")" "$(fmt_us "${R_P99[$l]}")"
+}
+
 mem_row() {  # mem_row WHAT VALUE TARGET MET
   printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4"
 }
@@ -316,6 +330,21 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   table_row "reqrep 32" block none reqrep/block/ferry reqrep/block/uds
   table_row "rate 32 × 1k/s" hybrid rate rate/hybrid/ferry rate/hybrid/uds
   table_row "rate 32 × 1k/s" block none rate/block/ferry rate/block/uds
+  echo
+  echo "## The floor under pingpong"
+  echo
+  echo "Spinning 1 KB round trips between two processes below ferry's API, from the same run"
+  echo "(\`ferry-pingpong-floor\`): the naive ring the issue's pingpong targets were set with"
+  echo "(fixed slots, one copy each way, no header, no CRC, no wake-up handshake), ferry's ring"
+  echo "alone (no server, client, doorbell or dispatch) without and with CRC32C, and ferry's"
+  echo "pingpong spin from the table above. What lies between two rows is what the layer costs."
+  echo
+  echo "| round trip, spin | p50 µs | p99 µs |"
+  echo "|---|---|---|"
+  floor_row "naive ring" floor/naive
+  floor_row "ferry ring, no CRC" floor/ring
+  floor_row "ferry ring, CRC32C" floor/ring-crc
+  floor_row "ferry pingpong (server + client)" pingpong/spin/ferry
   echo
   echo "## ferryd memory"
   echo
@@ -379,7 +408,7 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   echo "Each with \`XDG_RUNTIME_DIR\` a fresh private directory and \`FERRY_SESSION=bench\`:"
   echo
   echo '```sh'
-  for l in "${LABELS[@]}"; do echo "${R_CMD[$l]/#ferry bench/build/bin/ferry bench}"; done | awk '!seen[$0]++'
+  for l in "${LABELS[@]}"; do echo "build/bin/${R_CMD[$l]}"; done | awk '!seen[$0]++'
   echo '```'
   echo
   echo "ferryd memory: \`build/bin/ferryd --log-level warn\`, then $NSUB × \`build/bin/ferry subscribe"

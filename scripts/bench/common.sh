@@ -68,9 +68,10 @@ bench_private_runtime() {
 }
 
 # bench_run JSONL LABEL REP PLANNED_SECONDS FERRY_BIN ARGS...
-# Runs `FERRY_BIN bench ARGS... --json` in its own runtime directory (XDG_RUNTIME_DIR, session
+# Runs `FERRY_BIN bench ARGS... --json` (FERRY_BIN: ferry, or a tool that takes the same
+# `bench ... --json` form such as ferry-pingpong-floor) in its own runtime directory (XDG_RUNTIME_DIR, session
 # "bench"), in the background so that Ctrl-C reaches our trap at once, with a hard time limit.
-# Appends one line to JSONL: {"run":LABEL,"rep":REP,"exit":RC,"cmd":"ferry bench ...",
+# Appends one line to JSONL: {"run":LABEL,"rep":REP,"exit":RC,"cmd":"<tool> bench ...",
 # "result":<the JSON line ferry bench printed, or null>,"stderr":<its last line, on failure>}.
 # Sets BENCH_RC and BENCH_RESULT (the JSON line or "null"). Never fails itself.
 bench_run() {
@@ -100,7 +101,7 @@ bench_run() {
   fi
   local meta
   meta=$(jq -cn --arg run "$label" --argjson rep "$rep" --argjson exit "$BENCH_RC" \
-    --arg cmd "ferry bench $* --json" --arg why "$why" \
+    --arg cmd "$(basename "$bin") bench $* --json" --arg why "$why" \
     '{run: $run, rep: $rep, exit: $exit, cmd: $cmd} + (if $why == "" then {} else {stderr: $why} end)')
   printf '%s,"result":%s}\n' "${meta%\}}" "$BENCH_RESULT" >>"$jsonl"
   rm -rf "$rt"

@@ -64,10 +64,13 @@ group() {
   GROUPS_+=("$planned|$spec")
 }
 pp=$((PP_SECS + 2)) tp=$((SECS + 1))
-# What a spinning 1 KB round trip costs on this machine below ferry's API (docs/performance.md).
-group 3 "floor/naive=@floor --kind naive" "floor/ring=@floor --kind ring" \
-        "floor/ring-crc=@floor --kind ring-crc"
-for w in spin hybrid block; do
+# pingpong spin runs beside the floor under it (docs/performance.md), in the same seconds:
+# the VM's round trip between its two CPUs changed 4x from one minute to the next.
+group "$pp" "floor/naive=@floor --kind naive" "floor/ring=@floor --kind ring" \
+            "floor/ring-crc=@floor --kind ring-crc" \
+            "pingpong/spin/ferry=--scenario pingpong --transport ferry --wait spin --seconds $PP_SECS" \
+            "pingpong/spin/uds=--scenario pingpong --transport uds --seconds $PP_SECS"
+for w in hybrid block; do
   group "$pp" "pingpong/$w/ferry=--scenario pingpong --transport ferry --wait $w --seconds $PP_SECS" \
               "pingpong/$w/uds=--scenario pingpong --transport uds --seconds $PP_SECS"
 done

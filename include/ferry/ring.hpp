@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 
@@ -158,6 +159,13 @@ class FERRY_API RingProducer {
   // an n-byte record, so the consumer's release signals the space descriptor (which must be
   // an eventfd). Returns true when the room is already there (nothing armed: reserve again).
   Result<bool> arm_space_wait(std::size_t n);
+
+  // Once the consumer is gone (its process died): calls fn for every record this producer
+  // committed that the consumer never released, oldest first, and returns how many (the
+  // ring is not changed). The consumer's index is checked against our own, and every
+  // record is validated as a consumer would (length, sequence, CRC): corrupt when the
+  // memory was written by someone else.
+  Result<std::size_t> for_each_unconsumed(const std::function<void(const RecordView&)>& fn) const;
 
   std::uint32_t max_payload() const noexcept { return side_.max_payload; }
   std::uint64_t next_sequence() const noexcept { return next_seq_; }

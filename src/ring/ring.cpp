@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "ferry/ring.hpp"
@@ -77,6 +78,62 @@ Result<detail::RingSide> attach_side(void* memory, std::size_t size, const WaitO
   side.wait = wait;
   side.fds = fds;
   return side;
+}
+
+// What lies at `index` of a ring with `avail` published bytes from there: the bytes to skip
+// (the implicit gap or a padding record at the wrap), or one validated record whose
+// sequence number is `expected_seq` (any, when unset).
+struct RecordStep {
+  std::uint64_t skip = 0;  // > 0: no record here, move on by this much
+  std::uint64_t size = 0;  // the record's size in the ring
+  RecordView view;
+};
+
+// Both readers of records use it: the consumer, and a producer walking back over what its
+// consumer never released. The header is copied once; only the copy is validated and used.
+Result<RecordStep> read_record(const detail::RingSide& side, std::uint64_t index,
+                               std::uint64_t avail, std::optional<std::uint64_t> expected_seq) {
+  RecordStep step;
+  const std::uint64_t pos = index & side.mask;
+  const std::uint64_t to_end = side.capacity - pos;
+  if (to_end < wire::kHeaderSize) {  // implicit skip at the wrap
+    if (avail < to_end) return Error(Errc::corrupt, "ring: producer index inside the wrap gap");
+    step.skip = to_end;
+    return step;
+  }
+  if (avail < wire::kHeaderSize) {
+    return Error(Errc::corrupt, "ring: published data ends inside a frame header");
+  }
+  alignas(8) std::byte raw[wire::kHeaderSize];
+  std::memcpy(raw, side.data + pos, wire::kHeaderSize);
+  const wire::Header h = wire::load(raw);
+  if ((h.flags & wire::kFlagPadding) != 0) {
+    if (h.flags != wire::kFlagPadding || h.length != to_end - wire::kHeaderSize ||
+        avail < to_end) {
+      return Error(Errc::bad_flags, "ring: malformed padding record at the wrap");
+    }
+    step.skip = to_end;
+    return step;
+  }
+  wire::Limits limits;
+  limits.max_payload = side.max_payload;
+  if (auto v = wire::validate(h, limits); !v) return v.error();
+  step.size = record_size(h.length);
+  if (step.size > to_end || step.size > avail) {
+    return Error(Errc::bad_length, "ring: frame of " + std::to_string(h.length) +
+                                       " bytes runs past the published data");
+  }
+  if (expected_seq && h.seq != *expected_seq) {
+    return Error(Errc::bad_sequence, "ring: frame sequence " + std::to_string(h.seq) +
+                                         ", expected " + std::to_string(*expected_seq) +
+                                         " (a frame was lost or repeated)");
+  }
+  std::span<const std::byte> payload(side.data + pos + wire::kHeaderSize, h.length);
+  if (side.crc) {
+    if (auto ok = wire::check_crc(h, raw, payload); !ok) return ok.error();
+  }
+  step.view = RecordView{h, payload};
+  return step;
 }
 
 }  // namespace
@@ -311,6 +368,37 @@ Result<void> RingProducer::send(std::span<const std::byte> payload, const Messag
   return {};
 }
 
+Result<std::size_t> RingProducer::for_each_unconsumed(
+    const std::function<void(const RecordView&)>& fn) const {
+  // Acquire, as in refresh_head(); the value is anyone's to write, so it is checked.
+  const std::uint64_t head = side_.ring->consumer.head.load(std::memory_order_acquire);
+  if (head > tail_ || tail_ - head > side_.capacity || head % kAlign != 0) {
+    return Error(Errc::corrupt, "ring: consumer index " + std::to_string(head) +
+                                    " is impossible (producer at " + std::to_string(tail_) +
+                                    ", capacity " + std::to_string(side_.capacity) + ")");
+  }
+  std::optional<std::uint64_t> seq;
+  std::size_t n = 0;
+  for (std::uint64_t at = head; at != tail_;) {
+    auto step = read_record(side_, at, tail_ - at, seq);
+    if (!step) return step.error();
+    if (step->skip != 0) {
+      at += step->skip;
+      continue;
+    }
+    fn(step->view);
+    ++n;
+    seq = step->view.header.seq + 1;
+    at += step->size;
+  }
+  if (seq && *seq != next_seq_) {
+    return Error(Errc::bad_sequence, "ring: the last unconsumed frame has sequence " +
+                                         std::to_string(*seq - 1) + ", this producer wrote " +
+                                         std::to_string(next_seq_ - 1));
+  }
+  return n;
+}
+
 Result<std::size_t> RingProducer::send_batch(std::span<const std::span<const std::byte>> payloads,
                                              const MessageMeta& meta,
                                              std::chrono::nanoseconds timeout) {
@@ -406,49 +494,14 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
         continue;
       }
     }
-    const std::uint64_t pos = head_ & side_.mask;
-    const std::uint64_t to_end = side_.capacity - pos;
-    const std::uint64_t avail = tail_cache_ - head_;
-    if (to_end < wire::kHeaderSize) {  // implicit skip at the wrap
-      if (avail < to_end)
-        return fail(Error(Errc::corrupt, "ring: producer index inside the wrap gap"));
-      head_ += to_end;
+    auto step = read_record(side_, head_, tail_cache_ - head_, expected_seq_);
+    if (!step) return fail(step.error());
+    if (step->skip != 0) {  // the gap or padding at the wrap
+      head_ += step->skip;
       continue;
     }
-    if (avail < wire::kHeaderSize) {
-      return fail(Error(Errc::corrupt, "ring: published data ends inside a frame header"));
-    }
-    // The header is copied once; only the copy is validated and used from here on.
-    alignas(8) std::byte raw[wire::kHeaderSize];
-    std::memcpy(raw, side_.data + pos, wire::kHeaderSize);
-    const wire::Header h = wire::load(raw);
-    if ((h.flags & wire::kFlagPadding) != 0) {
-      if (h.flags != wire::kFlagPadding || h.length != to_end - wire::kHeaderSize ||
-          avail < to_end) {
-        return fail(Error(Errc::bad_flags, "ring: malformed padding record at the wrap"));
-      }
-      head_ += to_end;
-      continue;
-    }
-    wire::Limits limits;
-    limits.max_payload = side_.max_payload;
-    if (auto v = wire::validate(h, limits); !v) return fail(v.error());
-    const std::uint64_t size = record_size(h.length);
-    if (size > to_end || size > avail) {
-      return fail(Error(Errc::bad_length, "ring: frame of " + std::to_string(h.length) +
-                                              " bytes runs past the published data"));
-    }
-    if (h.seq != expected_seq_) {
-      return fail(Error(Errc::bad_sequence, "ring: frame sequence " + std::to_string(h.seq) +
-                                                ", expected " + std::to_string(expected_seq_) +
-                                                " (a frame was lost or repeated)"));
-    }
-    std::span<const std::byte> payload(side_.data + pos + wire::kHeaderSize, h.length);
-    if (side_.crc) {
-      if (auto ok = wire::check_crc(h, raw, payload); !ok) return fail(ok.error());
-    }
-    peeked_size_ = size;
-    return RecordView{h, payload};
+    peeked_size_ = step->size;
+    return step->view;
   }
 }
 

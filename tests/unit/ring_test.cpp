@@ -451,5 +451,64 @@ TEST(RingCorruption, ImpossibleIndicesAreCorrupt) {
   EXPECT_EQ(p2.send(fill).code(), Errc::corrupt);
 }
 
+// What a producer hands back after its consumer died: exactly the records the consumer had
+// not released, oldest first, across padding at the wrap; and nothing from a tampered ring.
+TEST(RingUnconsumed, ExactlyTheRecordsNotReleasedInOrder) {
+  SharedRing ring(small_ring(4096));
+  auto p = ring.producer();
+  auto c = ring.consumer();
+  auto collect = [&](std::vector<std::uint64_t>& seqs) {
+    seqs.clear();
+    return p.for_each_unconsumed([&](const RecordView& r) {
+      EXPECT_TRUE(test::check_pattern(r.payload, r.header.type)) << r.header.type;
+      seqs.push_back(r.header.type);
+    });
+  };
+  std::vector<std::uint64_t> seqs;
+  auto none = collect(seqs);
+  ASSERT_TRUE(none.ok()) << none.error().message();
+  EXPECT_EQ(*none, 0u);
+  // 900-byte payloads: four records, the fifth wraps with a padding record before it.
+  std::uint16_t next = 0;
+  auto send = [&] {
+    MessageMeta m;
+    m.type = next;
+    ASSERT_TRUE(p.send(bytes_of(900, next), m).ok());
+    ++next;
+  };
+  for (int i = 0; i < 4; ++i) send();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.peek().ok());
+    c.release();
+  }
+  send();
+  send();
+  // Staged but never published: the consumer never saw it, so it is unconsumed too.
+  auto room = p.reserve(900);
+  ASSERT_TRUE(room.ok());
+  test::fill_pattern(*room, next);
+  p.commit(900, MessageMeta{next++, 0, 0}, Publish::later);
+  auto n = collect(seqs);
+  ASSERT_TRUE(n.ok()) << n.error().message();
+  EXPECT_EQ(seqs, (std::vector<std::uint64_t>{3, 4, 5, 6}));
+  // A peeked but unreleased record is unconsumed: the consumer may have died handling it.
+  ASSERT_TRUE(c.peek().ok());
+  ASSERT_TRUE(collect(seqs).ok());
+  EXPECT_EQ(seqs.front(), 3u);
+
+  // The consumer's index is anyone's to write: out of range, unaligned, mid-record.
+  auto& head = header_of(ring)->consumer.head;
+  const std::uint64_t good = head.load(std::memory_order_relaxed);
+  for (const std::uint64_t bad : {good + 8192, good - 4096 * 2, good + 4, good + 8}) {
+    head.store(bad, std::memory_order_relaxed);
+    auto r = collect(seqs);
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+  head.store(good, std::memory_order_relaxed);
+  // A payload byte changed after commit fails its CRC.
+  data_of(ring)[(good & 4095) + 24 + 10] ^= std::byte{1};
+  EXPECT_EQ(collect(seqs).code(), Errc::bad_crc);
+}
+
 }  // namespace
 }  // namespace ferry

@@ -7,7 +7,18 @@
 //
 // send() copies into the ring; reserve()/commit() write in place (zero-copy). A full ring
 // is backpressure: send waits up to options.send_timeout, then fails with timed_out.
-// A server that goes away ends every wait at once with Errc::disconnected.
+//
+// A server that goes away is noticed at once by any wait (the socket hangs up), and at the
+// latest by the next send that finds the ring full or the 256th send since the last look.
+// Requests in flight then fail with Errc::disconnected. The client knows exactly which of
+// its messages the server consumed (the ring's read index, which the server moves only
+// after what handling them sent is published): the one-way messages it did not consume are
+// sent again after reconnecting, in order (Unsent::resend), or handed back through
+// take_unsent() (Unsent::hand_back); nothing is dropped silently. With options.reconnect
+// (the default) the client reconnects by itself inside the next call that sends or waits:
+// at once, then with doubling pauses up to reconnect_backoff_max, restoring its
+// subscriptions and served types; options.on_link is told both events. See
+// docs/reliability.md for the guarantees.
 //
 // Thread-safety: a Client is not synchronized. Use it from one thread at a time (or one
 // Client per thread); moving it between threads is fine.
@@ -31,6 +42,29 @@
 
 namespace ferry {
 
+// What happens to one-way messages a dead server never consumed.
+enum class Unsent : std::uint8_t {
+  resend,     // sent again, in order, once reconnected
+  hand_back,  // kept for take_unsent()
+};
+
+// A change of the client's connection, given to ClientOptions::on_link.
+struct LinkEvent {
+  enum class Kind : std::uint8_t { lost, restored } kind = Kind::lost;
+  std::string reason;          // lost: why (names the socket path)
+  std::size_t unsent = 0;      // lost: one-way messages the server never consumed
+  std::size_t dropped = 0;     // lost: requests and replies it never consumed (those fail)
+  std::size_t resent = 0;      // restored: messages sent again
+  std::uint32_t attempts = 0;  // restored: connection attempts it took
+  std::chrono::microseconds down_for{0};  // restored: since the loss was noticed
+};
+
+// A one-way message handed back after its server died (Unsent::hand_back).
+struct UnsentMessage {
+  std::uint16_t type = 0;
+  std::vector<std::byte> payload;  // as given to send() (decompressed)
+};
+
 struct ClientOptions {
   std::string endpoint = "bus";
   std::string session;              // empty: resolve_session()
@@ -40,6 +74,14 @@ struct ClientOptions {
   WaitOptions wait;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::nanoseconds send_timeout = std::chrono::seconds(5);
+  // Reconnect by itself when the server goes away (see above); off: every call after the
+  // loss fails with Errc::disconnected.
+  bool reconnect = true;
+  std::chrono::milliseconds reconnect_backoff_max{50};
+  Unsent unsent = Unsent::resend;
+  // Called from inside the call that noticed the loss or reconnected; it must not call
+  // this Client.
+  std::function<void(const LinkEvent&)> on_link;
 };
 
 // A reply to request(), copied out of the ring.
@@ -103,6 +145,13 @@ class FERRY_API Client {
   // only after prepare_wait() returned true (it announces that this client sleeps).
   int fd() const noexcept;
   bool prepare_wait();
+
+  // With Unsent::hand_back: the one-way messages dead servers never consumed, oldest
+  // first, and forgets them.
+  std::vector<UnsentMessage> take_unsent();
+  // Messages of any kind this client committed that a server has consumed, over every
+  // connection it had (a message sent again counts once).
+  std::uint64_t acknowledged() const noexcept;
 
   bool connected() const noexcept;
   ConnectionId id() const noexcept;

@@ -167,6 +167,10 @@ class FERRY_API RingProducer {
   // memory was written by someone else.
   Result<std::size_t> for_each_unconsumed(const std::function<void(const RecordView&)>& fn) const;
 
+  // Records the consumer has released as it reports them: a lower bound, capped at what
+  // this producer committed (the count is anyone's to write).
+  std::uint64_t consumed_records() const noexcept;
+
   std::uint32_t max_payload() const noexcept { return side_.max_payload; }
   std::uint64_t next_sequence() const noexcept { return next_seq_; }
   // Bytes the consumer has released so far (it has finished with every record below).

@@ -368,6 +368,10 @@ Result<void> RingProducer::send(std::span<const std::byte> payload, const Messag
   return {};
 }
 
+std::uint64_t RingProducer::consumed_records() const noexcept {
+  return std::min(side_.ring->consumer.records.load(std::memory_order_relaxed), next_seq_);
+}
+
 Result<std::size_t> RingProducer::for_each_unconsumed(
     const std::function<void(const RecordView&)>& fn) const {
   // Acquire, as in refresh_head(); the value is anyone's to write, so it is checked.
@@ -516,12 +520,14 @@ void RingConsumer::release(Publish publish_now) {
 
 void RingConsumer::publish() {
   if (head_ == published_) return;
-  side_.ring->consumer.records.add_relaxed(pending_records_);
-  pending_records_ = 0;
   // SYNC POINT WRITE (release): hands the bytes below head_ back to the producer; our
   // reads of them happen before. Pairs with the acquire in RingProducer::refresh_head().
   side_.ring->consumer.head.store(head_, std::memory_order_release);
   published_ = head_;
+  // After the index: the count never runs ahead of it, so a producer may read it as a
+  // lower bound of what was consumed (RingProducer::consumed_records()).
+  side_.ring->consumer.records.add_relaxed(pending_records_);
+  pending_records_ = 0;
   if (detail::wake_if_sleeping(side_.ring->space_wait, head_, side_.fds.space)) {
     side_.ring->consumer.wake_syscalls.add_relaxed(1);
   }

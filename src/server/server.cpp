@@ -269,7 +269,13 @@ std::uint32_t Server::Impl::serve(ServerConn& c) {
     c.in.release(Publish::later);
     if (c.closing) break;
   }
-  c.in.publish();
+  // The client learns that its messages were consumed only after what handling them sent
+  // is published (flush_outputs()): a server that dies in between leaves them unconsumed,
+  // and the client sends them again rather than lose them.
+  if (!c.consumed) {
+    c.consumed = true;
+    consumed_.push_back(c.slot);
+  }
   if (c.closing || c.blocked) return n;
   if (n == options_.batch || c.in.has_data()) {
     // More is waiting: come back next turn, after the others.
@@ -380,6 +386,12 @@ void Server::Impl::flush_outputs() {
     c.out.publish();
   }
   dirty_.clear();
+  for (std::uint32_t slot : consumed_) {
+    ServerConn& c = *slots_[slot];
+    c.consumed = false;
+    c.in.publish();
+  }
+  consumed_.clear();
 }
 
 void Server::Impl::disconnect(ConnectionId id, DisconnectReason reason) {

@@ -33,6 +33,7 @@ struct ServerConn {
   bool queued = false;     // in the ready list for this or the next turn
   bool blocked = false;    // a handler asked to see its current message again later
   bool dirty = false;      // `out` has staged records to publish
+  bool consumed = false;   // `in` has released records to hand back, after the outputs
   bool peer_gone = false;  // the client hung up: serve what it sent, then free
   bool closing = false;    // on the close list
   DisconnectReason reason = DisconnectReason::closed;
@@ -84,6 +85,7 @@ class Server::Impl {
   std::deque<std::uint32_t> ready_;
   std::vector<std::uint32_t> blocked_;
   std::vector<std::uint32_t> dirty_;
+  std::vector<std::uint32_t> consumed_;  // slots whose `in` to publish after dirty_
   std::vector<std::uint32_t> closing_;
   bool in_turn_ = false;
   std::int32_t work_until_events_ = 0;  // see kWorkPerEventCheck

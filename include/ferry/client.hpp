@@ -68,6 +68,7 @@ struct UnsentMessage {
 struct ClientOptions {
   std::string endpoint = "bus";
   std::string session;              // empty: resolve_session()
+  std::string socket_path;          // a server's ServerOptions::socket_path instead of both
   std::string name;                 // shown to the server; empty: the program's name
   std::uint32_t ring_capacity = 0;  // per direction; 0: the server's default
   CompressionOptions compression;   // codec for this connection and the size threshold

@@ -40,6 +40,11 @@ namespace ferry {
 struct ServerOptions {
   std::string endpoint = "bus";  // socket name: <session dir>/<endpoint>.sock
   std::string session;           // empty: resolve_session() (FERRY_SESSION, login session)
+  // A socket path of your choosing instead, for servers other users reach (a user's own
+  // session directory is 0700): its directory must be writable by nobody but you or root
+  // (check_socket_dir()). With an allow-list the socket is then mode 0666 and the
+  // handshake alone decides who may connect; without one it stays 0600.
+  std::string socket_path;
   std::uint32_t max_connections = 4096;
   std::uint32_t ring_capacity = 1u << 20;      // per direction, when the client asks for none
   std::uint32_t max_ring_capacity = 1u << 26;  // the most a client may ask for

@@ -28,6 +28,13 @@ FERRY_API Result<std::string> resolve_session(std::string_view explicit_session 
 // directory, a symlink), naming the path, the mode and owner found, and the fix.
 FERRY_API Result<std::string> session_dir(std::string_view session, bool create);
 
+// An explicit socket path (ServerOptions::socket_path, ClientOptions::socket_path): absolute,
+// in a real directory (not a symlink) that neither group nor others may write, so nobody
+// else can put a socket there, and owned by you or root; with `any_owner` (a client
+// reaching another user's server) owned by anyone. permission or invalid_argument
+// otherwise, naming the path, what was found and the fix.
+FERRY_API Result<void> check_socket_dir(std::string_view socket_path, bool any_owner);
+
 // "<dir>/<endpoint>.sock". `endpoint` is 1-64 characters of [A-Za-z0-9_-]; the path must
 // fit a sockaddr_un (at most 107 bytes). invalid_argument otherwise, naming both.
 FERRY_API Result<std::string> endpoint_socket_path(std::string_view dir, std::string_view endpoint);

@@ -162,15 +162,20 @@ Result<Client> Client::connect(ClientOptions options) {
 
 Result<void> Client::Impl::open_link() {
   Impl& c = *this;
-  auto dir = session_dir(c.session, false);
-  if (!dir) {
-    if (dir.code() != Errc::not_found) return dir.error();
-    return Error(Errc::not_found,
-                 "no ferry endpoint '" + c.options.endpoint + "': " + dir.error().message());
+  if (!c.options.socket_path.empty()) {
+    if (auto ok = check_socket_dir(c.options.socket_path, true); !ok) return ok.error();
+    c.socket_path = c.options.socket_path;
+  } else {
+    auto dir = session_dir(c.session, false);
+    if (!dir) {
+      if (dir.code() != Errc::not_found) return dir.error();
+      return Error(Errc::not_found,
+                   "no ferry endpoint '" + c.options.endpoint + "': " + dir.error().message());
+    }
+    auto path = endpoint_socket_path(*dir, c.options.endpoint);
+    if (!path) return path.error();
+    c.socket_path = *path;
   }
-  auto path = endpoint_socket_path(*dir, c.options.endpoint);
-  if (!path) return path.error();
-  c.socket_path = *path;
   auto connected = detail::connect_seqpacket(c.socket_path, c.options.connect_timeout);
   if (!connected) return connected.error();
   c.socket = std::move(*connected);

@@ -172,6 +172,35 @@ Result<std::string> session_dir(std::string_view session, bool create) {
   return dir;
 }
 
+Result<void> check_socket_dir(std::string_view socket_path, bool any_owner) {
+  const std::string path(socket_path);
+  if (path.empty() || path.front() != '/' || path.back() == '/' || path.size() > kMaxSocketPath) {
+    return Error(Errc::invalid_argument,
+                 "socket path " + quoted(path) + " must be absolute, name a file and hold at most " +
+                     std::to_string(kMaxSocketPath) + " bytes");
+  }
+  const std::string dir = path.rfind('/') == 0 ? "/" : path.substr(0, path.rfind('/'));
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) {
+    return Error::from_errno(errno, "checking the directory of the socket " + path);
+  }
+  if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+    return Error(Errc::permission, dir + " (the directory of " + path +
+                                       ") is not a real directory; ferry refuses symlinks there");
+  }
+  if (!any_owner && st.st_uid != ::geteuid() && st.st_uid != 0) {
+    return Error(Errc::permission, dir + " is owned by uid " + std::to_string(st.st_uid) +
+                                       ", neither you (uid " + std::to_string(::geteuid()) +
+                                       ") nor root: put the socket in a directory of your own");
+  }
+  if ((st.st_mode & 022) != 0) {
+    return Error(Errc::permission, dir + " has mode " + octal_mode(st.st_mode) +
+                                       ": group or others may write it and could replace the "
+                                       "socket (chmod go-w " + dir + ")");
+  }
+  return {};
+}
+
 Result<std::string> endpoint_socket_path(std::string_view dir, std::string_view endpoint) {
   if (!is_valid_name(endpoint, kMaxEndpointName)) {
     return Error(Errc::invalid_argument, "endpoint name " + quoted(endpoint) + " (in " +

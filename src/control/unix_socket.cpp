@@ -145,7 +145,7 @@ void UniqueFd::reset(int fd) noexcept {
   fd_ = fd;
 }
 
-Result<UniqueFd> listen_seqpacket(const std::string& path, int backlog) {
+Result<UniqueFd> listen_seqpacket(const std::string& path, int backlog, mode_t mode) {
   auto addr = socket_address(path);
   if (!addr) return addr.error();
   auto fd = new_socket(SOCK_NONBLOCK, path);
@@ -153,10 +153,10 @@ Result<UniqueFd> listen_seqpacket(const std::string& path, int backlog) {
   if (auto bound = bind_replacing_stale(fd->get(), path, *addr); !bound) return bound.error();
   // Nobody can connect before listen(): set the mode first. fchmod() does not reach a
   // socket's file, and a umask is process-wide, so chmod the path we just bound.
-  if (::chmod(path.c_str(), 0600) != 0) {
+  if (::chmod(path.c_str(), mode) != 0) {
     const int err = errno;
     ::unlink(path.c_str());
-    return os_error(err, "setting mode 0600 on the socket " + path);
+    return os_error(err, "setting the mode of the socket " + path);
   }
   if (::listen(fd->get(), backlog) != 0) {
     const int err = errno;

@@ -52,7 +52,7 @@ struct PeerCredentials {
 // the socket file gets mode 0600). A leftover socket file nobody listens on is replaced; one
 // a live server listens on is Errc::exists ("another server is already listening at
 // <path>"); a file that is not a socket is Errc::exists too and is never removed.
-Result<UniqueFd> listen_seqpacket(const std::string& path, int backlog);
+Result<UniqueFd> listen_seqpacket(const std::string& path, int backlog, mode_t mode = 0600);
 
 // Accepts one pending connection (non-blocking, close-on-exec); would_block when none.
 Result<UniqueFd> accept_connection(int listen_fd);

@@ -56,10 +56,15 @@ Result<void> Server::Impl::open() {
   auto session = resolve_session(options_.session);
   if (!session) return session.error();
   session_ = *session;
-  auto dir = session_dir(session_, true);
-  if (!dir) return dir.error();
-  auto path = endpoint_socket_path(*dir, options_.endpoint);
-  if (!path) return path.error();
+  Result<std::string> path = options_.socket_path;
+  if (options_.socket_path.empty()) {
+    auto dir = session_dir(session_, true);
+    if (!dir) return dir.error();
+    path = endpoint_socket_path(*dir, options_.endpoint);
+    if (!path) return path.error();
+  } else if (auto ok = check_socket_dir(options_.socket_path, false); !ok) {
+    return ok.error();
+  }
 
   // Descriptors: each connection needs a few; without them, accept() would fail with no
   // way to tell the client why. Lower the limit we accept rather than fail later.
@@ -90,7 +95,11 @@ Result<void> Server::Impl::open() {
   if (!event_) return Error::from_errno(errno, "eventfd");
   epoll_add(epoll_.get(), event_.get(), kTagEvent << kTagShift, EPOLLIN);
 
-  auto listener = detail::listen_seqpacket(*path, 1024);
+  // A socket of our choosing that an allow-list opens to others: anyone may reach it,
+  // the handshake's credential check decides.
+  const bool shared = !options_.socket_path.empty() &&
+                      (!options_.allow_uids.empty() || !options_.allow_gids.empty());
+  auto listener = detail::listen_seqpacket(*path, 1024, shared ? 0666 : 0600);
   if (!listener) return listener.error();
   listen_ = std::move(*listener);
   socket_path_ = *path;

@@ -265,7 +265,7 @@ TEST_F(FerrydConfigTest, UnknownKeyNamesItsLineAndTheKnownKeys) {
                                  "foo = 1\n");
   EXPECT_EQ(error_of({"--config", path}),
             path +
-                ":3: unknown key 'foo' (known: endpoint, session, max_connections, "
+                ":3: unknown key 'foo' (known: endpoint, socket_path, session, max_connections, "
                 "ring_capacity, max_ring_capacity, crc, allow_users, allow_groups, wait, "
                 "spin_us, yield_every, batch, compress_threshold, handshake_timeout_ms, "
                 "log_level)");

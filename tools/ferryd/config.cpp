@@ -283,6 +283,15 @@ const Option kOptions[] = {
        c.server.endpoint = std::move(*s);
        return {};
      }},
+    {"socket_path", "--socket", "PATH",
+     "serve this socket instead, for other users (with allow_users/allow_groups)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto s = in.string();
+       if (!s) return s.error();
+       if (s->empty() || s->front() != '/') return in.fail(quoted(*s) + " is not an absolute path");
+       c.server.socket_path = std::move(*s);
+       return {};
+     }},
     {"session", "--session", "NAME", "session (default $FERRY_SESSION, login session)",
      [](FerrydConfig& c, const Input& in) -> Result<void> {
        auto s = in.string();

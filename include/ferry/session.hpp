@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ferry/export.hpp"
 #include "ferry/result.hpp"
@@ -34,6 +35,22 @@ FERRY_API Result<std::string> session_dir(std::string_view session, bool create)
 // reaching another user's server) owned by anyone. permission or invalid_argument
 // otherwise, naming the path, what was found and the fix.
 FERRY_API Result<void> check_socket_dir(std::string_view socket_path, bool any_owner);
+
+// What cleanup_session() did.
+struct CleanupReport {
+  std::vector<std::string> removed;  // every path removed, lock files last
+  std::vector<std::string> alive;    // lock files whose owner lives: "<path> (pid N)"
+  std::vector<std::string> unowned;  // named segments with no lock file: left alone
+};
+
+// Removes the objects of `session` (this user's) whose owner is dead: for each
+// "<name>.lock" in the session directory that no live process holds, "<name>.sock" and the
+// named segment "ferry.<uid>.<session>.<name>" (shm_object_name()), then the lock itself;
+// and sockets without a lock file that nobody listens on. An owner holds its lock for its
+// lifetime (servers do, for their endpoint), and the kernel drops it when the owner dies,
+// so a live owner's objects are never removed. Run by ferryd at start-up and shutdown and
+// by `ferry cleanup`. A missing session directory is an empty report.
+FERRY_API Result<CleanupReport> cleanup_session(std::string_view session);
 
 // "<dir>/<endpoint>.sock". `endpoint` is 1-64 characters of [A-Za-z0-9_-]; the path must
 // fit a sockaddr_un (at most 107 bytes). invalid_argument otherwise, naming both.

@@ -166,6 +166,11 @@ Result<UniqueFd> listen_seqpacket(const std::string& path, int backlog, mode_t m
   return std::move(*fd);
 }
 
+bool nobody_listens(const std::string& path) {
+  auto addr = socket_address(path);
+  return addr && probe(*addr) == ECONNREFUSED;
+}
+
 Result<UniqueFd> accept_connection(int listen_fd) {
   for (;;) {
     const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);

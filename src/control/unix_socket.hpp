@@ -57,6 +57,9 @@ Result<UniqueFd> listen_seqpacket(const std::string& path, int backlog, mode_t m
 // Accepts one pending connection (non-blocking, close-on-exec); would_block when none.
 Result<UniqueFd> accept_connection(int listen_fd);
 
+// Whether `path` is a socket nobody listens on (connect() is refused): a dead server's.
+bool nobody_listens(const std::string& path);
+
 // Connects to the endpoint at `path` (blocking, close-on-exec), retrying a full backlog
 // until `timeout`. Errors name the path: not_found when no socket exists ("no ferry
 // endpoint at <path>: is the server running in this session?"), not_found when nothing

@@ -99,6 +99,19 @@ Result<void> Server::Impl::open() {
   // the handshake's credential check decides.
   const bool shared = !options_.socket_path.empty() &&
                       (!options_.allow_uids.empty() || !options_.allow_gids.empty());
+  // The owner lock first: while we hold it nobody else serves this name, and a socket left
+  // at the path is a dead server's.
+  std::string lock_path = *path;
+  if (lock_path.ends_with(".sock")) lock_path.resize(lock_path.size() - 5);
+  auto owner = detail::OwnerLock::acquire(lock_path + ".lock");
+  if (!owner) {
+    if (owner.code() != Errc::exists) return owner.error();
+    return Error(Errc::exists, "another server is already serving " + *path + " (" +
+                                   owner.error().message() +
+                                   "): stop it, or use another endpoint name or session");
+  }
+  name_lock_ = std::move(*owner);
+  if (detail::nobody_listens(*path)) ::unlink(path->c_str());
   auto listener = detail::listen_seqpacket(*path, 1024, shared ? 0666 : 0600);
   if (!listener) return listener.error();
   listen_ = std::move(*listener);

@@ -75,6 +75,7 @@ Server::~Server() {
   // Closing the sockets is what the clients notice.
   impl_->slots_.clear();
   if (!impl_->socket_path_.empty()) ::unlink(impl_->socket_path_.c_str());
+  impl_->name_lock_.remove();  // last: until now the name was ours
 }
 
 Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "conn/segment.hpp"
+#include "control/owner_lock.hpp"
 #include "control/unix_socket.hpp"
 #include "ferry/ring.hpp"
 #include "ferry/server.hpp"
@@ -61,6 +62,7 @@ class Server::Impl {
   ServerOptions options_;
   std::string session_;
   std::string socket_path_;
+  detail::OwnerLock name_lock_;  // "<socket path minus .sock>.lock", held while we serve
   std::string fd_limit_note_;  // why max_connections is lower than asked, if it is
   detail::UniqueFd listen_;
   detail::UniqueFd epoll_;

@@ -28,13 +28,13 @@ struct Command {
 
 // The subcommands. Later ones go here too, each in its own file:
 //   {"stat", "show ferryd's counters live", run_stat},
-//   {"cleanup", "remove stale endpoints and segments of dead owners", run_cleanup},
 constexpr Command kCommands[] = {
     {"send", "publish one message to the subscribers of a type", run_send},
     {"request", "send a request and print the reply", run_request},
     {"subscribe", "print the messages published to a type", run_subscribe},
     {"serve", "answer the requests of a type with a command's output", run_serve},
     {"bench", "run a benchmark workload, ferry or Unix sockets (docs/bench.md)", run_bench},
+    {"cleanup", "remove the sockets and segments of dead owners in the session", run_cleanup},
 };
 
 std::string usage() {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "ferry/server.hpp"
+#include "ferry/session.hpp"
 #include "ferryd/bus.hpp"
 #include "ferryd/config.hpp"
 
@@ -25,6 +26,22 @@ int level_of(const std::string& level) {
   return 3;
 }
 
+// Removes the objects of dead owners in `session` and says what went (paths only).
+void clean_up(const std::string& session_option, int level, const char* when) {
+  auto session = ferry::resolve_session(session_option);
+  if (!session) return;  // Server::create reports a bad session
+  auto report = ferry::cleanup_session(*session);
+  if (!report) {
+    std::fprintf(stderr, "ferryd: %s clean-up: %s\n", when, report.error().message().c_str());
+    return;
+  }
+  if (level >= 2) {
+    for (const std::string& p : report->removed) {
+      std::fprintf(stderr, "ferryd: %s clean-up: removed %s (its owner is dead)\n", when, p.c_str());
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -40,6 +57,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int level = level_of(config->log_level);
+  // Stale objects of dead owners in our session go first; live owners' stay.
+  clean_up(config->server.session, level, "start-up");
   auto server = ferry::Server::create(config->server);
   if (!server) {
     std::fprintf(stderr, "ferryd: cannot start: %s\n", server.error().message().c_str());
@@ -83,6 +102,10 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(s.protocol_errors));
     (void)b;
   }
+  const std::string session = (*server)->session();
+  server->reset();  // our socket and lock go (bus only keeps an unused reference); then
+                    // whatever else died meanwhile
+  clean_up(session, level, "shutdown");
   if (!r) {
     std::fprintf(stderr, "ferryd: %s\n", r.error().message().c_str());
     return 1;

@@ -1,0 +1,171 @@
+// Stale objects: a dead owner's socket, lock file and named segment are removed, a live
+// owner's never; a server killed with SIGKILL is replaced at once by the next one.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+
+#include "control/owner_lock.hpp"
+#include "ferry/server.hpp"
+#include "ferry/session.hpp"
+#include "ferry/shm.hpp"
+#include "support/endpoint_support.hpp"
+
+namespace ferry {
+namespace {
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& needle) {
+  return std::any_of(list.begin(), list.end(),
+                     [&](const std::string& s) { return s.find(needle) != std::string::npos; });
+}
+
+// Runs a server for `endpoint` and a named segment of the same name in a child, which dies
+// by SIGKILL with both in place.
+void die_holding(const std::string& endpoint) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ServerOptions o;
+    o.endpoint = endpoint;
+    auto s = Server::create(o);
+    auto name = shm_object_name("test", endpoint);
+    auto seg = name ? SharedMemory::create_named(*name, 4096) : Result<SharedMemory>(name.error());
+    if (!s || !seg) ::_exit(1);
+    ::kill(::getpid(), SIGKILL);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the child failed to set up (exit " << WEXITSTATUS(status) << ")";
+}
+
+TEST(Cleanup, DeadOwnersObjectsGoLiveOwnersStay) {
+  test::ScopedSession session;
+  die_holding("dead");
+  ServerOptions o;
+  o.endpoint = "alive";
+  auto live = Server::create(o);
+  ASSERT_TRUE(live) << live.error().message();
+  auto live_name = shm_object_name("test", "alive");
+  auto live_seg = SharedMemory::create_named(*live_name, 4096);
+  ASSERT_TRUE(live_seg);
+  auto unowned_name = shm_object_name("test", "unowned");
+  auto unowned = SharedMemory::create_named(*unowned_name, 4096);
+  ASSERT_TRUE(unowned);
+
+  auto dir = session_dir("test", false);
+  ASSERT_TRUE(dir);
+  const std::string dead_sock = *dir + "/dead.sock";
+  const std::string dead_lock = *dir + "/dead.lock";
+  const std::string dead_seg = "/dev/shm/" + *shm_object_name("test", "dead");
+  ASSERT_TRUE(exists(dead_sock) && exists(dead_lock) && exists(dead_seg));
+
+  auto report = cleanup_session("test");
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_FALSE(exists(dead_sock));
+  EXPECT_FALSE(exists(dead_lock));
+  EXPECT_FALSE(exists(dead_seg));
+  EXPECT_TRUE(contains(report->removed, dead_sock));
+  EXPECT_TRUE(contains(report->removed, dead_lock));
+  EXPECT_TRUE(contains(report->removed, dead_seg));
+  // The live server's objects, and a segment nobody claims, stay.
+  EXPECT_TRUE(exists((*live)->socket_path()));
+  EXPECT_TRUE(exists(*dir + "/alive.lock"));
+  EXPECT_TRUE(exists("/dev/shm/" + *live_name));
+  EXPECT_TRUE(contains(report->alive, *dir + "/alive.lock (pid " + std::to_string(::getpid())));
+  EXPECT_TRUE(contains(report->unowned, *unowned_name));
+  EXPECT_TRUE(exists("/dev/shm/" + *unowned_name));
+  EXPECT_EQ(report->removed.size(), 3u);
+
+  // A second run finds nothing more to do.
+  auto again = cleanup_session("test");
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->removed.empty());
+  (void)SharedMemory::unlink_named(*live_name);
+  (void)SharedMemory::unlink_named(*unowned_name);
+}
+
+TEST(Cleanup, ASocketWithoutLockIsRemovedOnlyWhenNobodyListens) {
+  test::ScopedSession session;
+  ServerOptions o;
+  o.endpoint = "old";
+  auto s = Server::create(o);
+  ASSERT_TRUE(s);
+  auto dir = session_dir("test", false);
+  const std::string sock = *dir + "/old.sock";
+  // A listening socket whose lock file was lost: it still answers, so it stays.
+  std::filesystem::remove(*dir + "/old.lock");
+  auto r = cleanup_session("test");
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(exists(sock));
+  // Its server gone without a trace of a lock: nobody listens, so it goes.
+  const std::string keep = sock + ".keep";
+  ASSERT_EQ(::link(sock.c_str(), keep.c_str()), 0);  // survives the server's own unlink
+  s->reset();
+  ASSERT_EQ(::rename(keep.c_str(), sock.c_str()), 0);
+  r = cleanup_session("test");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(exists(sock));
+  EXPECT_TRUE(contains(r->removed, sock));
+}
+
+TEST(Cleanup, ANewServerReplacesOneKilledWithSigkill) {
+  test::ScopedSession session;
+  die_holding("bus");
+  ServerOptions o;
+  auto s = Server::create(o);
+  ASSERT_TRUE(s) << s.error().message();
+  // And while it lives, a second one is refused, naming the live owner.
+  auto second = Server::create(o);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.code(), Errc::exists);
+  EXPECT_NE(second.error().message().find("pid " + std::to_string(::getpid())), std::string::npos)
+      << second.error().message();
+  (void)SharedMemory::unlink_named(*shm_object_name("test", "bus"));
+}
+
+TEST(Cleanup, OwnerLockIsExclusiveAcrossProcessesAndDiesWithItsOwner) {
+  test::ScopedSession session;
+  const std::string path = session.dir() + "/x.lock";
+  int to_parent[2];
+  int to_child[2];
+  ASSERT_EQ(::pipe(to_parent), 0);
+  ASSERT_EQ(::pipe(to_child), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto lock = detail::OwnerLock::acquire(path);
+    char c = lock ? 'y' : 'n';
+    (void)::write(to_parent[1], &c, 1);
+    (void)::read(to_child[0], &c, 1);  // hold it until told
+    ::_exit(0);
+  }
+  char c = 0;
+  ASSERT_EQ(::read(to_parent[0], &c, 1), 1);
+  ASSERT_EQ(c, 'y');
+  auto claim = detail::OwnerLock::claim_if_dead(path);
+  ASSERT_TRUE(claim);
+  EXPECT_FALSE(*claim);  // alive
+  auto mine = detail::OwnerLock::acquire(path);
+  ASSERT_FALSE(mine);
+  EXPECT_NE(mine.error().message().find("pid " + std::to_string(pid)), std::string::npos)
+      << mine.error().message();
+  ASSERT_EQ(::write(to_child[1], "x", 1), 1);
+  ::waitpid(pid, nullptr, 0);
+  claim = detail::OwnerLock::claim_if_dead(path);
+  ASSERT_TRUE(claim);
+  EXPECT_TRUE(*claim);  // its owner exited: the lock went with it
+  for (int fd : {to_parent[0], to_parent[1], to_child[0], to_child[1]}) ::close(fd);
+}
+
+}  // namespace
+}  // namespace ferry

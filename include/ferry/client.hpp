@@ -8,12 +8,13 @@
 // send() copies into the ring; reserve()/commit() write in place (zero-copy). A full ring
 // is backpressure: send waits up to options.send_timeout, then fails with timed_out.
 //
-// A server that goes away is noticed at once by any wait (the socket hangs up), and at the
-// latest by the next send that finds the ring full or the 256th send since the last look.
+// A server that goes away is noticed at once by any wait (the socket hangs up), and while
+// sending within 16 sends or 1 ms, whichever is later (a send into its ring succeeds).
 // Requests in flight then fail with Errc::disconnected. The client knows exactly which of
 // its messages the server consumed (the ring's read index, which the server moves only
 // after what handling them sent is published): the one-way messages it did not consume are
-// sent again after reconnecting, in order (Unsent::resend), or handed back through
+// sent again after reconnecting, in order and flagged Message::is_resent() (that server may
+// have handled some before dying: dedupe those if you must), or handed back through
 // take_unsent() (Unsent::hand_back); nothing is dropped silently. With options.reconnect
 // (the default) the client reconnects by itself inside the next call that sends or waits:
 // at once, then with doubling pauses up to reconnect_backoff_max, restoring its

@@ -41,6 +41,8 @@ struct Message {
   bool is_request() const noexcept { return correlation != 0 && (flags & wire::kFlagReply) == 0; }
   bool is_reply() const noexcept { return (flags & wire::kFlagReply) != 0; }
   bool is_error() const noexcept { return (flags & wire::kFlagError) != 0; }
+  // Sent again after a server died before acknowledging it (wire::kFlagResent).
+  bool is_resent() const noexcept { return (flags & wire::kFlagResent) != 0; }
   // The payload as characters (no copy).
   std::string_view text() const noexcept {
     return {reinterpret_cast<const char*>(payload.data()), payload.size()};  // NOLINT

@@ -35,8 +35,11 @@ inline constexpr std::uint8_t kFlagZstd = 1u << 1;     // payload is zstd-compre
 inline constexpr std::uint8_t kFlagReply = 1u << 2;    // a reply to correlation id
 inline constexpr std::uint8_t kFlagError = 1u << 3;    // an error reply; payload is the message
 inline constexpr std::uint8_t kFlagPadding = 1u << 4;  // filler at a ring's wrap; no message
+// Sent again after a server died before acknowledging it: that server may have handled it
+// (at-least-once); a receiver that must not see it twice dedupes these by its own ids.
+inline constexpr std::uint8_t kFlagResent = 1u << 5;
 inline constexpr std::uint8_t kKnownFlags =
-    kFlagLz4 | kFlagZstd | kFlagReply | kFlagError | kFlagPadding;
+    kFlagLz4 | kFlagZstd | kFlagReply | kFlagError | kFlagPadding | kFlagResent;
 
 // The decoded header, in host byte order.
 struct Header {

@@ -43,10 +43,10 @@ struct RawMessage {
   std::vector<std::byte> payload;
 };
 
-// After this many sends without a wait, send() looks at the socket once.
-constexpr std::uint32_t kSendsPerLivenessCheck = 256;
-// poll() finding nothing looks at the socket at most this often.
-constexpr std::int64_t kPollLivenessNs = 1'000'000;
+// send() reads the clock every kSendsPerClockLook sends, and poll() finding nothing each
+// time; either looks at the socket when kLivenessCheckNs have passed since the last look.
+constexpr std::uint32_t kSendsPerClockLook = 16;
+constexpr std::int64_t kLivenessCheckNs = 1'000'000;
 
 void sleep_until_ns(std::int64_t at) {
   const timespec ts{static_cast<time_t>(at / 1'000'000'000), static_cast<long>(at % 1'000'000'000)};
@@ -96,7 +96,7 @@ struct Client::Impl {
   std::vector<UnsentMessage> handed_back;  // Unsent::hand_back: for take_unsent()
   std::uint64_t acked_before = 0;          // consumed on earlier connections
   std::uint32_t sends_since_check = 0;
-  std::int64_t last_poll_check_ns = 0;
+  std::int64_t last_liveness_check_ns = 0;
   std::string lost_reason;
   std::int64_t lost_at_ns = 0;
   std::int64_t next_attempt_ns = 0;
@@ -430,7 +430,9 @@ Result<void> Client::Impl::flush_resend(const detail::Deadline& deadline) {
       return ring_error(room.error());
     }
     if (!m.payload.empty()) std::memcpy(room->data(), m.payload.data(), m.payload.size());
-    out.commit(m.payload.size(), MessageMeta{m.type, m.flags, 0}, Publish::later);
+    out.commit(m.payload.size(),
+               MessageMeta{m.type, static_cast<std::uint8_t>(m.flags | wire::kFlagResent), 0},
+               Publish::later);
     resend.pop_front();
     ++resent_since_loss;
   }
@@ -448,11 +450,15 @@ Result<std::span<std::byte>> Client::Impl::reserve(std::size_t n,
         return r.error();
       }
     }
-    if (++sends_since_check >= kSendsPerLivenessCheck) {
-      sends_since_check = 0;
-      if (peer_gone()) {
-        lose(gone().message());
-        continue;
+    if ((++sends_since_check % kSendsPerClockLook) == 0) {
+      // A send into a dead server's ring succeeds: look at the socket now and then.
+      const std::int64_t now = detail::monotonic_ns();
+      if (now - last_liveness_check_ns >= kLivenessCheckNs) {
+        last_liveness_check_ns = now;
+        if (peer_gone()) {
+          lose(gone().message());
+          continue;
+        }
       }
     }
     std::chrono::nanoseconds left = kForever;
@@ -661,8 +667,8 @@ Result<std::size_t> Client::poll(const Handler& handler, std::size_t max) {
       if (n == 0) {
         // Nothing: a cheap look at whether the server is still there, now and then.
         const std::int64_t now = detail::monotonic_ns();
-        if (now - c.last_poll_check_ns >= kPollLivenessNs) {
-          c.last_poll_check_ns = now;
+        if (now - c.last_liveness_check_ns >= kLivenessCheckNs) {
+          c.last_liveness_check_ns = now;
           if (c.peer_gone()) c.lose(c.gone().message());
         }
       }

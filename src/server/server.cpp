@@ -333,8 +333,8 @@ Result<void> Server::Impl::send(ConnectionId to, std::uint16_t type,
   if (c == nullptr) return Error(Errc::not_found, "no connection " + std::to_string(to));
   if (c->closing)
     return Error(Errc::disconnected, "connection " + std::to_string(to) + " is closing");
-  if ((flags & ~(wire::kFlagReply | wire::kFlagError)) != 0) {
-    return Error(Errc::invalid_argument, "send() takes only the reply and error flags");
+  if ((flags & ~(wire::kFlagReply | wire::kFlagError | wire::kFlagResent)) != 0) {
+    return Error(Errc::invalid_argument, "send() takes only the reply, error and resent flags");
   }
   MessageMeta meta{type, flags, correlation};
   const Compression codec = c->info.compression;

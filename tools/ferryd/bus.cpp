@@ -72,7 +72,9 @@ void Bus::publish(Request& r) {
   std::vector<ConnectionId>& delivered = peers_[r.connection()].delivered;
   for (ConnectionId to : it->second) {
     if (std::find(delivered.begin(), delivered.end(), to) != delivered.end()) continue;
-    auto sent = server_.send(to, m.type, m.payload);
+    // A publication sent again after a ferryd died stays marked for its subscribers.
+    auto sent = server_.send(to, m.type, m.payload, 0,
+                             static_cast<std::uint8_t>(m.flags & ferry::wire::kFlagResent));
     if (must_wait(sent)) {
       // Hold the message in the publisher's ring; the ones reached so far are remembered
       // so that nobody gets it twice when it comes round again.

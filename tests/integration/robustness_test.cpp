@@ -1,0 +1,1010 @@
+// What a server does when its peers misbehave, with real connections and real shared memory:
+//
+//   - a hostile client that writes garbage into its own client->server ring (random bytes,
+//     impossible indices, impossible lengths, bad CRCs, ...) is disconnected with a counted
+//     protocol error, while a well-behaved client keeps getting its replies throughout;
+//   - a client that stops reading fills only its own ring: Server::send to it says
+//     would_block at once and the other clients keep receiving everything, in order;
+//   - a client whose server does not consume waits up to send_timeout and is then told that
+//     the ring is full, and nothing it sent before is lost;
+//   - a small /dev/shm (as in containers) does not limit ferry, whose segments are memfds.
+//
+// The hostile client connects with ferry::Client and then writes into its mapping of the
+// connection segment directly (found in /proc/self/maps as memfd:ferry:conn-<id>; layout in
+// docs/connection_format.md and docs/ring_format.md), as a buggy or malicious peer could.
+#include <gtest/gtest.h>
+
+#include <poll.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "conn/conn_layout.hpp"
+#include "ferry/client.hpp"
+#include "ferry/server.hpp"
+#include "ferry/shm.hpp"
+#include "ferry/wire.hpp"
+#include "ring/ring_layout.hpp"
+#include "support/assertions.hpp"
+#include "support/endpoint_support.hpp"
+#include "support/test_support.hpp"
+
+namespace ferry {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using test::as_bytes;
+
+constexpr std::uint16_t kEcho = 1;    // replies with the payload
+constexpr std::uint16_t kStats = 2;   // replies with the server's protocol_errors (u64)
+constexpr std::uint16_t kCount = 3;   // one-way, counted
+constexpr std::uint16_t kStuck = 7;   // the handler never takes it (retry_later forever)
+constexpr std::uint16_t kPushed = 9;  // what the server pushes
+
+// Concatenates anything streamable (GCC 12 warns on "literal" + std::string temporaries).
+template <class... Parts>
+std::string cat(const Parts&... parts) {
+  std::ostringstream out;
+  (out << ... << parts);
+  return out.str();
+}
+
+std::int64_t ms_since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+// ---------------------------------------------------------------------------- memory
+
+struct Mapping {
+  std::byte* start = nullptr;
+  std::size_t size = 0;
+};
+
+// This process's shared mappings (from offset 0) of the memfd "ferry:<label>", as
+// /proc/self/maps lists them ("/memfd:ferry:conn-3 (deleted)").
+std::vector<Mapping> memfd_mappings(const std::string& label) {
+  const std::string want = cat("/memfd:ferry:", label);
+  std::ifstream maps("/proc/self/maps");
+  std::vector<Mapping> found;
+  for (std::string line; std::getline(maps, line);) {
+    std::istringstream in(line);
+    std::string range;
+    std::string perms;
+    std::string offset;
+    std::string dev;
+    std::string inode;
+    std::string path;
+    in >> range >> perms >> offset >> dev >> inode;
+    std::getline(in >> std::ws, path);
+    if (path != want && path.rfind(cat(want, " "), 0) != 0) continue;
+    if (perms.size() < 4 || perms[3] != 's' || std::stoull(offset, nullptr, 16) != 0) continue;
+    const std::size_t dash = range.find('-');
+    const auto lo = static_cast<std::uintptr_t>(std::stoull(range.substr(0, dash), nullptr, 16));
+    const auto hi = static_cast<std::uintptr_t>(std::stoull(range.substr(dash + 1), nullptr, 16));
+    Mapping m;
+    m.start = reinterpret_cast<std::byte*>(lo);  // NOLINT(performance-no-int-to-ptr): /proc
+    m.size = hi - lo;
+    found.push_back(m);
+  }
+  return found;
+}
+
+// The client->server ring of one connection, as its client maps it.
+struct ConnMemory {
+  detail::RingHeader* c2s = nullptr;
+  std::byte* data = nullptr;  // the record space
+  std::uint64_t capacity = 0;
+  std::uint32_t max_payload = 0;
+  std::uint32_t slot = 0;
+
+  std::uint64_t tail() const { return c2s->producer.tail.load(std::memory_order_acquire); }
+  // The sequence number the server expects next (the producer's published record count).
+  std::uint64_t next_seq() const { return c2s->producer.records.load(std::memory_order_relaxed); }
+  void publish_tail(std::uint64_t tail) {
+    c2s->producer.tail.store(tail, std::memory_order_release);
+  }
+  std::byte* at(std::uint64_t index) const { return data + (index & (capacity - 1)); }
+};
+
+// Finds connection `id`'s segment among this process's mappings and checks its ident.
+std::optional<ConnMemory> connection_memory(ConnectionId id) {
+  for (const Mapping& m : memfd_mappings(cat("conn-", id))) {
+    if (m.size < detail::kConnHeaderSize) continue;
+    auto* header = std::launder(reinterpret_cast<detail::ConnHeader*>(m.start));  // NOLINT
+    const detail::ConnIdent ident = header->ident;
+    if (ident.magic != detail::kConnMagic || ident.connection_id != id ||
+        ident.c2s_offset + ring_bytes(ident.c2s_capacity) > m.size) {
+      continue;
+    }
+    ConnMemory c;
+    c.c2s = std::launder(
+        reinterpret_cast<detail::RingHeader*>(m.start + ident.c2s_offset));  // NOLINT: layout
+    c.data = m.start + ident.c2s_offset + detail::kRingHeaderSize;
+    c.capacity = c.c2s->ident.capacity;
+    c.max_payload = c.c2s->ident.max_payload;
+    c.slot = ident.slot;
+    if (c.capacity != ident.c2s_capacity) continue;
+    return c;
+  }
+  return std::nullopt;
+}
+
+// Sets `slot`'s bit in every ferry doorbell this process maps, as a producer does after
+// publishing: the server visits the connection on its next turn (a sleeping server within
+// the 100 ms its run() loop sleeps at most). Returns how many doorbells it rang.
+int ring_doorbell(std::uint32_t slot) {
+  int rung = 0;
+  for (const Mapping& m : memfd_mappings("doorbell")) {
+    if (m.size < detail::kDoorbellHeaderSize) continue;
+    auto* header = std::launder(reinterpret_cast<detail::DoorbellHeader*>(m.start));  // NOLINT
+    const std::uint32_t slots = header->ident.slots;
+    if (header->ident.magic != detail::kDoorbellMagic || slot >= slots ||
+        m.size < detail::kDoorbellHeaderSize + slots / 8) {
+      continue;
+    }
+    auto* words = std::launder(reinterpret_cast<detail::ShmAtomic<std::uint64_t>*>(  // NOLINT
+        m.start + detail::kDoorbellHeaderSize));
+    words[slot / 64].fetch_or(std::uint64_t{1} << (slot % 64), std::memory_order_acq_rel);
+    ++rung;
+  }
+  return rung;
+}
+
+std::uint64_t record_size(std::size_t payload) {
+  return (wire::kHeaderSize + payload + 7) & ~std::uint64_t{7};
+}
+
+// Writes a frame at ring index `index`: `h` exactly as given (its CRC computed over the
+// header and `payload`, then broken if `bad_crc`), then the payload. Returns its record size.
+std::uint64_t write_frame(const ConnMemory& c, std::uint64_t index, const wire::Header& h,
+                          std::span<const std::byte> payload, bool bad_crc = false) {
+  std::byte* frame = c.at(index);
+  wire::encode(h, payload, frame);
+  if (!payload.empty()) std::memcpy(frame + wire::kHeaderSize, payload.data(), payload.size());
+  if (bad_crc) frame[wire::kCrcCoveredHeaderBytes] ^= std::byte{0x5a};
+  return record_size(payload.size());
+}
+
+// A frame header a correct producer would write next on this ring.
+wire::Header next_header(const ConnMemory& c, std::size_t length) {
+  wire::Header h;
+  h.length = static_cast<std::uint32_t>(length);
+  h.type = kEcho;
+  h.seq = c.next_seq();
+  h.correlation = 0;
+  return h;
+}
+
+// ---------------------------------------------------------------------------- server
+
+// A server on a thread: kEcho echoes, kStats reports protocol_errors, kCount counts,
+// kStuck is never consumed; disconnections are recorded with their reason.
+class WatchedServer {
+ public:
+  explicit WatchedServer(ServerOptions options) : server_(create(std::move(options))) {
+    if (!server_ok()) return;
+    server_->on(kEcho, [](Request& r) {
+      if (r.reply(r.payload()).code() == Errc::would_block) r.retry_later();
+    });
+    Server& s = *server_;
+    server_->on(kStats, [&s](Request& r) {
+      const std::uint64_t errors = s.stats().protocol_errors;
+      std::array<std::byte, 8> out{};
+      std::memcpy(out.data(), &errors, sizeof errors);
+      if (r.reply(out).code() == Errc::would_block) r.retry_later();
+    });
+    server_->on(kCount, [this](Request&) { counted_.fetch_add(1); });
+    server_->on(kStuck, [](Request& r) { r.retry_later(); });
+    server_->on_disconnect([this](const ConnectionInfo& info, DisconnectReason why) {
+      const std::lock_guard lock(mu_);
+      gone_.emplace_back(info.id, why);
+    });
+    server_.start();
+  }
+
+  bool server_ok() const { return ok_; }
+  test::ServerThread& thread() { return server_; }
+  int counted() const { return counted_.load(); }
+
+  // How connection `id` ended, once it has (waits up to `limit`).
+  std::optional<DisconnectReason> wait_gone(ConnectionId id, std::chrono::milliseconds limit) {
+    const auto until = Clock::now() + limit;
+    for (;;) {
+      {
+        const std::lock_guard lock(mu_);
+        for (const auto& [who, why] : gone_) {
+          if (who == id) return why;
+        }
+      }
+      if (Clock::now() >= until) return std::nullopt;
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+
+ private:
+  std::unique_ptr<Server> create(ServerOptions options) {
+    auto s = Server::create(std::move(options));
+    ok_ = s.ok();
+    if (!s) {
+      ADD_FAILURE() << "Server::create: " << s.error().message();
+      return nullptr;
+    }
+    return std::move(*s);
+  }
+
+  // Declared before server_, so that they outlive its thread.
+  bool ok_ = false;
+  std::atomic<int> counted_{0};
+  std::mutex mu_;
+  std::vector<std::pair<ConnectionId, DisconnectReason>> gone_;
+  test::ServerThread server_;
+};
+
+// The server's protocol_errors, read on its own thread through a request.
+std::optional<std::uint64_t> protocol_errors(Client& probe) {
+  auto reply = probe.request(kStats, {}, 5s);
+  if (!reply || reply->payload.size() != 8) {
+    ADD_FAILURE() << "stats request: "
+                  << (reply ? cat("reply of ", reply->payload.size(), " bytes")
+                            : reply.error().message());
+    return std::nullopt;
+  }
+  std::uint64_t n = 0;
+  std::memcpy(&n, reply->payload.data(), sizeof n);
+  return n;
+}
+
+// A well-behaved client on its own thread doing checked round trips until stopped; records
+// failures and the longest time between two replies.
+class SteadyClient {
+ public:
+  explicit SteadyClient(const std::string& endpoint) : endpoint_(endpoint) {
+    thread_ = std::thread([this] { run(); });
+    while (!started_.load() && !failed_.load()) std::this_thread::sleep_for(1ms);
+  }
+  ~SteadyClient() { stop(); }
+  SteadyClient(const SteadyClient&) = delete;
+  SteadyClient& operator=(const SteadyClient&) = delete;
+
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int round_trips() const { return round_trips_.load(); }
+  bool failed() const { return failed_.load(); }
+  std::int64_t longest_pause_ms() const { return longest_pause_ms_.load(); }
+  std::string first_error() {
+    const std::lock_guard lock(mu_);
+    return first_error_;
+  }
+
+ private:
+  void fail(const std::string& why) {
+    const std::lock_guard lock(mu_);
+    if (first_error_.empty()) first_error_ = why;
+    failed_ = true;
+  }
+  void run() {
+    ClientOptions options;
+    options.endpoint = endpoint_;
+    options.name = "steady";
+    auto client = Client::connect(options);
+    if (!client) {
+      fail(cat("connect: ", client.error().message()));
+      return;
+    }
+    started_ = true;
+    auto last = Clock::now();
+    for (std::uint64_t i = 0; !stop_.load(); ++i) {
+      std::string payload = "steady ";
+      payload += std::to_string(i);
+      auto reply = client->request(kEcho, as_bytes(payload), 5s);
+      if (!reply) {
+        fail(cat("request ", i, ": ", reply.error().message()));
+        return;
+      }
+      if (reply->text() != payload) {
+        fail(cat("request ", i, " got \"", reply->text(), "\""));
+        return;
+      }
+      const auto now = Clock::now();
+      const auto pause = std::chrono::duration_cast<std::chrono::milliseconds>(now - last).count();
+      longest_pause_ms_ = std::max<std::int64_t>(longest_pause_ms_.load(), pause);
+      last = now;
+      round_trips_.fetch_add(1);
+      std::this_thread::sleep_for(500us);
+    }
+  }
+
+  std::string endpoint_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> started_{false};
+  std::atomic<bool> failed_{false};
+  std::atomic<int> round_trips_{0};
+  std::atomic<std::int64_t> longest_pause_ms_{0};
+  std::mutex mu_;
+  std::string first_error_;
+  std::thread thread_;
+};
+
+void expect_steady(SteadyClient& steady, int min_round_trips) {
+  steady.stop();
+  EXPECT_FALSE(steady.failed()) << "the well-behaved client failed: " << steady.first_error();
+  EXPECT_GE(steady.round_trips(), min_round_trips)
+      << "the well-behaved client made too few round trips";
+  EXPECT_LT(steady.longest_pause_ms(), 1000)
+      << "the well-behaved client waited " << steady.longest_pause_ms() << " ms for a reply";
+}
+
+// ---------------------------------------------------------------------------- hostile peers
+
+// Connects a hostile client, shows it works (one round trip), lets `corrupt` write into its
+// client->server ring, rings its doorbell, and checks that the server cut exactly it off with
+// a counted protocol error.
+void expect_cut_off(WatchedServer& server, Client& probe, const std::string& what,
+                    const std::function<void(ConnMemory&)>& corrupt) {
+  SCOPED_TRACE(what);
+  ClientOptions options;
+  options.endpoint = "hostile";
+  options.name = "hostile";
+  options.ring_capacity = 65536;
+  options.reconnect = false;
+  auto hostile = Client::connect(options);
+  ASSERT_TRUE(hostile) << hostile.error().message();
+  auto hello = hostile->request(kEcho, as_bytes("still friendly"), 5s);
+  ASSERT_TRUE(hello) << hello.error().message();
+  auto memory = connection_memory(hostile->id());
+  ASSERT_TRUE(memory) << "no mapping of memfd:ferry:conn-" << hostile->id()
+                      << " with a matching ident in /proc/self/maps";
+  const auto errors_before = protocol_errors(probe);
+  ASSERT_TRUE(errors_before);
+
+  corrupt(*memory);
+  ASSERT_GT(ring_doorbell(memory->slot), 0) << "no doorbell mapping found";
+
+  const auto why = server.wait_gone(hostile->id(), 3000ms);
+  ASSERT_TRUE(why) << "the server did not close the hostile connection within 3 s";
+  EXPECT_EQ(*why, DisconnectReason::protocol_error) << to_string(*why);
+  const auto errors_after = protocol_errors(probe);
+  ASSERT_TRUE(errors_after);
+  EXPECT_EQ(*errors_after, *errors_before + 1) << "protocol_errors not counted once";
+  // The hostile client's end sees the server hang up.
+  const auto until = Clock::now() + 2s;
+  while (hostile->connected() && Clock::now() < until) std::this_thread::sleep_for(1ms);
+  EXPECT_FALSE(hostile->connected()) << "the hostile client's socket was not closed";
+}
+
+TEST(Robustness, HostileRingWritesCutOffOnlyTheWriter) {
+  test::ScopedSession session("hostile");
+  test::Watchdog watchdog(120s, "hostile ring writes");
+  ServerOptions options;
+  options.endpoint = "hostile";
+  WatchedServer server(options);
+  ASSERT_TRUE(server.server_ok());
+  ClientOptions probe_options;
+  probe_options.endpoint = "hostile";
+  probe_options.name = "probe";
+  auto probe = Client::connect(probe_options);
+  ASSERT_TRUE(probe) << probe.error().message();
+  SteadyClient steady("hostile");
+  ASSERT_FALSE(steady.failed()) << steady.first_error();
+
+  const std::string hello = "hello hostile";
+  struct Case {
+    const char* what;
+    std::function<void(ConnMemory&)> corrupt;
+  };
+  const std::vector<Case> cases = {
+      {"random bytes over the record space and a bumped producer tail",
+       [](ConnMemory& c) {
+         std::mt19937_64 rng(42);
+         for (std::uint64_t i = 0; i < c.capacity; i += 8) {
+           const std::uint64_t w = rng();
+           std::memcpy(c.data + i, &w, sizeof w);
+         }
+         c.publish_tail(c.tail() + 8 * (3 + rng() % (c.capacity / 8 - 3)));
+       }},
+      {"a producer tail beyond the capacity",
+       [](ConnMemory& c) { c.publish_tail(c.tail() + c.capacity + 8); }},
+      {"an unaligned producer tail", [](ConnMemory& c) { c.publish_tail(c.tail() + 13); }},
+      {"a producer tail behind the consumer",
+       [](ConnMemory& c) { c.publish_tail(c.tail() - 8); }},
+      {"a producer tail near 2^64",
+       [](ConnMemory& c) { c.publish_tail(~std::uint64_t{0} - 7); }},
+      {"a valid-looking header with a length over the ring's maximum",
+       [](ConnMemory& c) {
+         const std::uint64_t t = c.tail();
+         write_frame(c, t, next_header(c, std::size_t{c.max_payload} + 1), {});
+         c.publish_tail(t + 32);
+       }},
+      {"a valid-looking header with length 0xffffffff",
+       [](ConnMemory& c) {
+         const std::uint64_t t = c.tail();
+         write_frame(c, t, next_header(c, 0xffffffffu), {});
+         c.publish_tail(t + 32);
+       }},
+      {"a frame longer than the bytes published",
+       [](ConnMemory& c) {
+         const std::uint64_t t = c.tail();
+         write_frame(c, t, next_header(c, 1000), {});
+         c.publish_tail(t + 32);
+       }},
+      {"a frame with a bad CRC",
+       [&hello](ConnMemory& c) {
+         const std::uint64_t t = c.tail();
+         c.publish_tail(t + write_frame(c, t, next_header(c, hello.size()), as_bytes(hello),
+                                        /*bad_crc=*/true));
+       }},
+      {"a frame whose payload changed after its CRC",
+       [&hello](ConnMemory& c) {
+         const std::uint64_t t = c.tail();
+         const std::uint64_t n = write_frame(c, t, next_header(c, hello.size()), as_bytes(hello));
+         *(c.at(t) + wire::kHeaderSize) ^= std::byte{1};
+         c.publish_tail(t + n);
+       }},
+      {"a frame with the wrong sequence number",
+       [&hello](ConnMemory& c) {
+         const std::uint64_t t = c.tail();
+         wire::Header h = next_header(c, hello.size());
+         h.seq += 5;
+         c.publish_tail(t + write_frame(c, t, h, as_bytes(hello)));
+       }},
+      {"a frame with unknown flags",
+       [&hello](ConnMemory& c) {
+         const std::uint64_t t = c.tail();
+         wire::Header h = next_header(c, hello.size());
+         h.flags = 0x80;
+         c.publish_tail(t + write_frame(c, t, h, as_bytes(hello)));
+       }},
+      {"a frame of another wire version",
+       [&hello](ConnMemory& c) {
+         const std::uint64_t t = c.tail();
+         wire::Header h = next_header(c, hello.size());
+         h.version = 7;
+         c.publish_tail(t + write_frame(c, t, h, as_bytes(hello)));
+       }},
+      {"a padding record in the middle of the ring",
+       [](ConnMemory& c) {
+         const std::uint64_t t = c.tail();
+         wire::Header h = next_header(c, 8);
+         h.flags = wire::kFlagPadding;
+         c.publish_tail(t + write_frame(c, t, h, std::array<std::byte, 8>{}));
+       }},
+      {"an LZ4-flagged frame that does not decompress",
+       [&hello](ConnMemory& c) {
+         const std::uint64_t t = c.tail();
+         wire::Header h = next_header(c, hello.size());
+         h.flags = wire::kFlagLz4;
+         c.publish_tail(t + write_frame(c, t, h, as_bytes(hello)));
+       }},
+      {"a zstd-flagged frame claiming a huge decompressed size",
+       [](ConnMemory& c) {
+         const std::uint64_t t = c.tail();
+         std::array<std::byte, 16> bomb{};
+         const std::uint32_t claimed = 0x7fffffff;  // the original-length prefix
+         std::memcpy(bomb.data(), &claimed, sizeof claimed);
+         wire::Header h = next_header(c, bomb.size());
+         h.flags = wire::kFlagZstd;
+         c.publish_tail(t + write_frame(c, t, h, bomb));
+       }},
+  };
+  for (const Case& c : cases) {
+    expect_cut_off(server, *probe, c.what, c.corrupt);
+    if (HasFatalFailure()) break;
+  }
+  expect_steady(steady, 50);
+}
+
+// Random garbage of random length at the tail, and a tail that is random too (half the
+// time a plausible one), over many seeds: every one is a protocol error, never a crash,
+// hang or a message handed to a handler.
+TEST(Robustness, RandomGarbageFromHostileClientsNeverHurtsTheServer) {
+  test::ScopedSession session("garbage");
+  test::Watchdog watchdog(120s, "random garbage");
+  ServerOptions options;
+  options.endpoint = "hostile";
+  WatchedServer server(options);
+  ASSERT_TRUE(server.server_ok());
+  ClientOptions probe_options;
+  probe_options.endpoint = "hostile";
+  probe_options.name = "probe";
+  auto probe = Client::connect(probe_options);
+  ASSERT_TRUE(probe) << probe.error().message();
+  SteadyClient steady("hostile");
+  ASSERT_FALSE(steady.failed()) << steady.first_error();
+
+  const std::uint64_t seeds = test::scaled(40);
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    std::string what = "seed ";
+    what += std::to_string(seed);
+    expect_cut_off(server, *probe, what, [seed](ConnMemory& c) {
+      std::mt19937_64 rng(seed);
+      const std::uint64_t t = c.tail();
+      const std::uint64_t length = 1 + rng() % 4096;
+      for (std::uint64_t i = 0; i < length; ++i) {
+        *c.at(t + i) = static_cast<std::byte>(rng() & 0xff);
+      }
+      std::uint64_t tail = 0;
+      switch (rng() % 3) {
+        case 0: tail = t + 8 * (1 + rng() % (c.capacity / 8)); break;  // plausible
+        case 1: tail = t + 1 + rng() % (2 * c.capacity); break;         // near, any alignment
+        default: tail = rng(); break;                                   // anything
+      }
+      if (tail == t) tail = t + 8;
+      c.publish_tail(tail);
+    });
+    if (HasFatalFailure()) break;
+  }
+  // Nothing hostile ever reached a handler as a message.
+  EXPECT_EQ(server.counted(), 0);
+  expect_steady(steady, 50);
+}
+
+// ---------------------------------------------------------------------------- backpressure
+
+// Connects on a helper thread while this thread turns `server` (a handshake needs both).
+Result<Client> connect_while_serving(Server& server, const ClientOptions& options) {
+  std::optional<Result<Client>> result;
+  std::atomic<bool> done{false};
+  std::thread connecting([&] {
+    result.emplace(Client::connect(options));
+    done = true;
+  });
+  while (!done.load()) (void)server.run_once(1ms);
+  connecting.join();
+  return std::move(*result);
+}
+
+std::vector<std::byte> pushed_payload(std::uint64_t seq, std::size_t size) {
+  std::vector<std::byte> p(size);
+  std::memcpy(p.data(), &seq, sizeof seq);
+  test::fill_pattern(std::span<std::byte>(p).subspan(8), seq);
+  return p;
+}
+
+// Checks a pushed message: the next sequence number and its pattern.
+bool is_pushed(const Message& m, std::uint64_t expected_seq, std::size_t size) {
+  if (m.type != kPushed || m.payload.size() != size) return false;
+  std::uint64_t seq = 0;
+  std::memcpy(&seq, m.payload.data(), sizeof seq);
+  return seq == expected_seq && test::check_pattern(m.payload.subspan(8), seq);
+}
+
+// The server pushes to two clients; one never reads. Sends to it say would_block as soon as
+// its ring is full, at once every time; the other client receives every message in order;
+// and once the stalled client reads, it finds exactly what was accepted for it.
+TEST(Robustness, AStalledConsumerFillsOnlyItsOwnRing) {
+  test::ScopedSession session("stalled");
+  test::Watchdog watchdog(60s, "stalled consumer");
+  ServerOptions options;
+  options.endpoint = "push";
+  auto created = Server::create(options);
+  ASSERT_TRUE(created) << created.error().message();
+  Server& server = **created;  // driven by this thread only
+
+  ClientOptions co;
+  co.endpoint = "push";
+  co.ring_capacity = 16384;
+  co.name = "stalled";
+  auto stalled = connect_while_serving(server, co);
+  ASSERT_TRUE(stalled) << stalled.error().message();
+  co.name = "reader";
+  auto reader = connect_while_serving(server, co);
+  ASSERT_TRUE(reader) << reader.error().message();
+
+  const ConnectionId stalled_id = stalled->id();
+  const ConnectionId reader_id = reader->id();
+  constexpr std::uint64_t kMessages = 3000;
+  constexpr std::size_t kSize = 256;
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<int> bad{0};
+  std::string reader_error;
+  std::thread reading([&] {
+    const auto until = Clock::now() + 30s;
+    while (received.load() < kMessages && Clock::now() < until) {
+      auto n = reader->wait(
+          [&](const Message& m) {
+            if (!is_pushed(m, received.load(), kSize)) bad.fetch_add(1);
+            received.fetch_add(1);
+          },
+          1s);
+      if (!n) {
+        reader_error = n.error().message();
+        return;
+      }
+    }
+  });
+
+  std::uint64_t accepted = 0;
+  std::uint64_t refused = 0;
+  Clock::duration slowest{0};
+  const auto deadline = Clock::now() + 30s;
+  for (std::uint64_t seq = 0; seq < kMessages; ++seq) {
+    const auto payload = pushed_payload(seq, kSize);
+    const auto start = Clock::now();
+    auto to_stalled = server.send(stalled_id, kPushed, payload);
+    slowest = std::max(slowest, Clock::now() - start);
+    if (to_stalled) {
+      ASSERT_EQ(refused, 0u) << "message " << seq << " accepted after a would_block";
+      ++accepted;
+    } else {
+      ASSERT_EQ(to_stalled.code(), Errc::would_block) << to_stalled.error().message();
+      ++refused;
+    }
+    for (;;) {
+      auto to_reader = server.send(reader_id, kPushed, payload);
+      if (to_reader) break;
+      ASSERT_EQ(to_reader.code(), Errc::would_block) << to_reader.error().message();
+      ASSERT_LT(Clock::now(), deadline) << "the reading client stopped making room at " << seq;
+      (void)server.run_once(1ms);  // woken by the reader's release
+    }
+  }
+  reading.join();
+  EXPECT_EQ(reader_error, "");
+  EXPECT_EQ(received.load(), kMessages) << "the reading client missed messages";
+  EXPECT_EQ(bad.load(), 0) << "messages out of order or damaged";
+  EXPECT_GT(accepted, 0u);
+  EXPECT_GT(refused, 0u) << "the stalled client's ring never filled";
+  EXPECT_EQ(accepted + refused, kMessages);
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(slowest).count(), 100)
+      << "Server::send to the stalled client blocked";
+
+  // The stalled client finds exactly what was accepted for it, in order.
+  std::uint64_t got = 0;
+  int damaged = 0;
+  auto n = stalled->poll([&](const Message& m) {
+    if (!is_pushed(m, got, kSize)) ++damaged;
+    ++got;
+  });
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(got, accepted);
+  EXPECT_EQ(damaged, 0);
+  // Now it has room again.
+  EXPECT_TRUE(server.send(stalled_id, kPushed, pushed_payload(accepted, kSize)));
+}
+
+// Sends of `size` bytes until one fails; returns how many succeeded, the failure and how
+// long that last send took.
+struct FillResult {
+  int sent = 0;
+  std::optional<Error> error;
+  std::int64_t last_ms = 0;
+};
+FillResult fill_until_refused(Client& client, std::uint16_t type, std::size_t size) {
+  FillResult r;
+  const std::string payload(size, 'b');
+  for (int i = 0; i < 10000; ++i) {
+    const auto start = Clock::now();
+    auto sent = client.send(type, as_bytes(payload));
+    r.last_ms = ms_since(start);
+    if (!sent) {
+      r.error = sent.error();
+      return r;
+    }
+    ++r.sent;
+  }
+  return r;
+}
+
+void expect_ring_full_timeout(const FillResult& fill, const Client& client,
+                              std::int64_t send_timeout_ms) {
+  ASSERT_TRUE(fill.error) << "10000 sends succeeded into a ring nobody consumes";
+  EXPECT_EQ(fill.error->code(), Errc::timed_out) << fill.error->message();
+  const std::string message = fill.error->message();
+  EXPECT_NE(message.find("ring full"), std::string::npos) << message;
+  EXPECT_NE(message.find(client.socket_path()), std::string::npos) << message;
+  EXPECT_GE(fill.last_ms, send_timeout_ms - 5) << "the send gave up before send_timeout";
+  EXPECT_LT(fill.last_ms, send_timeout_ms + 2000) << "the send waited far past send_timeout";
+  // 16 KiB ring, 1000-byte payloads: at most 16 fit.
+  EXPECT_GE(fill.sent, 1);
+  EXPECT_LE(fill.sent, 16);
+}
+
+// A handler that never takes a message (retry_later forever): its sender fills its ring,
+// then waits send_timeout and is told the ring is full; the server's other clients do not
+// notice.
+TEST(Robustness, ASenderWhoseMessagesAreNeverTakenGetsBackpressure) {
+  test::ScopedSession session("backpressure");
+  test::Watchdog watchdog(60s, "backpressure");
+  ServerOptions options;
+  options.endpoint = "slow";
+  WatchedServer server(options);
+  ASSERT_TRUE(server.server_ok());
+  SteadyClient steady("slow");
+  ASSERT_FALSE(steady.failed()) << steady.first_error();
+
+  ClientOptions co;
+  co.endpoint = "slow";
+  co.name = "blocked";
+  co.ring_capacity = 16384;
+  co.send_timeout = 300ms;
+  auto blocked = Client::connect(co);
+  ASSERT_TRUE(blocked) << blocked.error().message();
+  const FillResult fill = fill_until_refused(*blocked, kStuck, 1000);
+  expect_ring_full_timeout(fill, *blocked, 300);
+  // Still full: the next send is refused the same way.
+  const auto start = Clock::now();
+  auto again = blocked->send(kStuck, as_bytes(std::string(1000, 'c')));
+  EXPECT_TRUE(test::fails_with(again, Errc::timed_out, "ring full"));
+  EXPECT_GE(ms_since(start), 295);
+  expect_steady(steady, 50);
+}
+
+// A server that is not running its loop: the sender waits send_timeout, then is told the
+// ring is full; once the server runs again, every message sent before arrives.
+TEST(Robustness, ASenderToAStoppedServerTimesOutAndLosesNothing) {
+  test::ScopedSession session("stopped");
+  test::Watchdog watchdog(60s, "stopped server");
+  ServerOptions options;
+  options.endpoint = "paused";
+  WatchedServer server(options);
+  ASSERT_TRUE(server.server_ok());
+  ClientOptions co;
+  co.endpoint = "paused";
+  co.name = "sender";
+  co.ring_capacity = 16384;
+  co.send_timeout = 300ms;
+  auto sender = Client::connect(co);
+  ASSERT_TRUE(sender) << sender.error().message();
+  ASSERT_TRUE(sender->request(kEcho, as_bytes("up"), 5s));
+
+  server.thread().stop();  // the loop no longer runs
+  const FillResult fill = fill_until_refused(*sender, kCount, 1000);
+  expect_ring_full_timeout(fill, *sender, 300);
+
+  server.thread().start();
+  auto reply = sender->request(kEcho, as_bytes("after"), 5s);
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(server.counted(), fill.sent) << "messages sent before the timeout were lost";
+}
+
+// ---------------------------------------------------------------------------- containers
+
+// Runs `fn` in a forked child whose stdout and stderr go to a pipe; collects them and the
+// exit status, killing the child after `limit`.
+struct ChildResult {
+  int status = -1;  // exit code, or 128 + signal
+  bool timed_out = false;
+  std::string output;
+};
+ChildResult run_child(const std::function<int()>& fn, std::chrono::seconds limit) {
+  int fds[2];
+  if (::pipe(fds) != 0) {
+    ADD_FAILURE() << "pipe: " << std::strerror(errno);
+    return {};
+  }
+  (void)std::fflush(stdout);  // or the child would write our buffered output again
+  (void)std::fflush(stderr);
+  const pid_t pid = test::fork_child([&] {
+    ::close(fds[0]);
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::dup2(fds[1], STDERR_FILENO);
+    ::close(fds[1]);
+    const int rc = fn();
+    (void)std::fflush(stdout);
+    (void)std::fflush(stderr);
+    return rc;
+  });
+  ::close(fds[1]);
+  ChildResult r;
+  const auto until = Clock::now() + limit;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    if (left.count() <= 0) {
+      r.timed_out = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n <= 0) break;
+    r.output.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  r.status = test::wait_child(pid);
+  return r;
+}
+
+bool program_on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (!dir.empty() && ::access(cat(dir, "/", name).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+constexpr int kChildSkip = 77;
+
+// The bytes of all connection segments this process maps (each counted once, however many
+// times it is mapped), and how many there are.
+std::uint64_t connection_segment_bytes(std::size_t* count) {
+  std::map<std::string, std::uint64_t> sizes;
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    const std::size_t at = line.find("/memfd:ferry:conn-");
+    const std::size_t dash = line.find('-');
+    if (at == std::string::npos || dash == std::string::npos) continue;
+    const std::string name = line.substr(at, line.find(' ', at) - at);
+    const std::uint64_t lo = std::stoull(line.substr(0, dash), nullptr, 16);
+    const std::uint64_t hi = std::stoull(line.substr(dash + 1), nullptr, 16);
+    sizes[name] = std::max(sizes[name], hi - lo);
+  }
+  std::uint64_t total = 0;
+  for (const auto& [name, size] : sizes) total += size;
+  *count = sizes.size();
+  return total;
+}
+
+// In a private mount namespace with a 64 MiB /dev/shm: a server with 1 MiB rings and 1000
+// clients (about 2 GiB of connection segments), each doing a round trip. Exits 0 on success.
+int thousand_clients_over_a_small_dev_shm() {
+  if (::unshare(CLONE_NEWNS) != 0) {
+    std::printf("SKIP: unshare(CLONE_NEWNS): %s\n", std::strerror(errno));
+    return kChildSkip;
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    std::printf("SKIP: making mounts private: %s\n", std::strerror(errno));
+    return kChildSkip;
+  }
+  if (::mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=64m") != 0) {
+    std::printf("SKIP: mounting a 64 MiB tmpfs on /dev/shm: %s\n", std::strerror(errno));
+    return kChildSkip;
+  }
+  struct statfs fs {};
+  if (::statfs("/dev/shm", &fs) != 0) {
+    std::printf("statfs /dev/shm: %s\n", std::strerror(errno));
+    return 10;
+  }
+  const std::uint64_t shm_bytes = std::uint64_t{fs.f_blocks} * static_cast<std::uint64_t>(fs.f_bsize);
+  if (shm_bytes > (std::uint64_t{64} << 20)) {
+    std::printf("/dev/shm is %llu bytes, not the 64 MiB just mounted\n",
+                static_cast<unsigned long long>(shm_bytes));
+    return 11;
+  }
+  // The limit is real: a named object larger than /dev/shm cannot be created.
+  {
+    std::string name = "ferry-robustness-";
+    name += std::to_string(::getpid());
+    auto big = SharedMemory::create_named(name, std::size_t{128} << 20);
+    if (big) {
+      (void)SharedMemory::unlink_named(name);
+      std::printf("a 128 MiB /dev/shm object fit into the 64 MiB /dev/shm\n");
+      return 12;
+    }
+    std::printf("control: 128 MiB in /dev/shm fails: %s\n", big.error().message().c_str());
+  }
+  // Both ends of 1000 connections live in this process: 4 + 3 descriptors each.
+  constexpr int kClients = 1000;
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < static_cast<rlim_t>(8 * kClients + 256)) {
+    std::printf("SKIP: the hard descriptor limit %llu is below the %d needed\n",
+                static_cast<unsigned long long>(lim.rlim_max), 8 * kClients + 256);
+    return kChildSkip;
+  }
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    std::printf("setrlimit(RLIMIT_NOFILE): %s\n", std::strerror(errno));
+    return 13;
+  }
+
+  ServerOptions options;
+  options.endpoint = "many";
+  options.ring_capacity = 1u << 20;
+  options.max_connections = 1024;
+  options.wait.strategy = WaitStrategy::block;
+  auto created = Server::create(options);
+  if (!created) {
+    std::printf("Server::create: %s\n", created.error().message().c_str());
+    return 14;
+  }
+  test::ServerThread server(std::move(*created));
+  server->on(kEcho, [](Request& r) {
+    if (r.reply(r.payload()).code() == Errc::would_block) r.retry_later();
+  });
+  server.start();
+
+  std::vector<Client> clients;
+  clients.reserve(kClients);
+  int replies = 0;
+  for (int i = 0; i < kClients; ++i) {
+    ClientOptions co;
+    co.endpoint = "many";
+    co.wait.strategy = WaitStrategy::block;
+    co.name = "c";
+    co.name += std::to_string(i);
+    auto c = Client::connect(co);
+    if (!c) {
+      std::printf("client %d: connect: %s\n", i, c.error().message().c_str());
+      return 15;
+    }
+    std::string payload = "hello ";
+    payload += std::to_string(i);
+    auto reply = c->request(kEcho, as_bytes(payload), 10s);
+    if (!reply) {
+      std::printf("client %d: request: %s\n", i, reply.error().message().c_str());
+      return 16;
+    }
+    if (reply->text() != payload) {
+      std::printf("client %d: reply \"%s\"\n", i, std::string(reply->text()).c_str());
+      return 17;
+    }
+    ++replies;
+    clients.push_back(std::move(*c));
+  }
+  // Every connection is still up, and their segments are far larger than /dev/shm.
+  std::size_t segments = 0;
+  const std::uint64_t segment_bytes = connection_segment_bytes(&segments);
+  if (segments != clients.size()) {
+    std::printf("%zu connection segments mapped, expected %zu\n", segments, clients.size());
+    return 18;
+  }
+  for (Client& c : clients) {
+    if (!c.connected()) {
+      std::printf("connection %llu was lost\n", static_cast<unsigned long long>(c.id()));
+      return 20;
+    }
+  }
+  struct statfs after {};
+  ::statfs("/dev/shm", &after);
+  const std::uint64_t shm_used =
+      std::uint64_t{after.f_blocks - after.f_bfree} * static_cast<std::uint64_t>(after.f_bsize);
+  std::printf(
+      "%d clients connected, %d replies; %llu MiB of connection segments; /dev/shm %llu MiB, "
+      "%llu KiB used\n",
+      static_cast<int>(clients.size()), replies,
+      static_cast<unsigned long long>(segment_bytes >> 20),
+      static_cast<unsigned long long>(shm_bytes >> 20),
+      static_cast<unsigned long long>(shm_used >> 10));
+  if (segment_bytes <= shm_bytes * 4) {
+    std::printf("the segments (%llu bytes) are not far beyond /dev/shm: the test proves nothing\n",
+                static_cast<unsigned long long>(segment_bytes));
+    return 19;
+  }
+  clients.clear();
+  server.stop();
+  return 0;
+}
+
+TEST(Robustness, ASmallDevShmNeverLimitsFerry) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs on /dev/shm";
+  if (!program_on_path("unshare")) {
+    GTEST_SKIP() << "unshare (util-linux) is not installed: no mount namespaces here";
+  }
+  test::ScopedSession session("container");
+  const auto start = Clock::now();
+  const ChildResult r = run_child(thousand_clients_over_a_small_dev_shm, 60s);
+  if (r.status == kChildSkip) GTEST_SKIP() << r.output;
+  EXPECT_FALSE(r.timed_out) << "the child did not finish within 60 s; its output:\n" << r.output;
+  EXPECT_EQ(r.status, 0) << "the child's output:\n" << r.output;
+  std::printf("%s(%lld ms)\n", r.output.c_str(), static_cast<long long>(ms_since(start)));
+}
+
+}  // namespace
+}  // namespace ferry

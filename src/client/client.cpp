@@ -79,10 +79,10 @@ struct Client::Impl {
   detail::UniqueFd space_fd;   // c2s space: we sleep on it
   SharedMemory segment;
   SharedMemory doorbell;
-  RingProducer out;  // client -> server
-  RingConsumer in;   // server -> client
-  bool open = false;    // the connection is up
-  bool closed = false;  // close() was called
+  RingProducer out;                               // client -> server
+  RingConsumer in;                                // server -> client
+  bool open = false;                              // the connection is up
+  bool closed = false;                            // close() was called
   std::unordered_set<std::uint32_t> requests_in;  // served requests received, not answered
 
   std::uint32_t next_correlation = 1;
@@ -92,7 +92,7 @@ struct Client::Impl {
   // Reliability (docs/reliability.md).
   std::vector<std::uint16_t> subscribed;  // replayed after reconnecting
   std::vector<std::uint16_t> served;
-  std::deque<RawMessage> resend;          // Unsent::resend: goes out first once reconnected
+  std::deque<RawMessage> resend;           // Unsent::resend: goes out first once reconnected
   std::vector<UnsentMessage> handed_back;  // Unsent::hand_back: for take_unsent()
   std::uint64_t acked_before = 0;          // consumed on earlier connections
   std::uint32_t sends_since_check = 0;
@@ -248,14 +248,15 @@ Result<void> Client::Impl::open_link() {
   auto bell = detail::view_doorbell(c.doorbell, welcome->slot);
   if (!bell) return bell.error();
   auto producer = RingProducer::attach(view->c2s, view->c2s_bytes, c.options.wait,
-                                  RingWakeFds{-1, c.space_fd.get(), c.socket.get()});
+                                       RingWakeFds{-1, c.space_fd.get(), c.socket.get()});
   if (!producer) return producer.error();
   // Hybrid waits for messages spin in the client (spin_for_message()); the ring itself
   // then sleeps at once.
   WaitOptions in_wait = c.options.wait;
   if (in_wait.strategy == WaitStrategy::hybrid) in_wait.strategy = WaitStrategy::block;
-  auto consumer = RingConsumer::attach(view->s2c, view->s2c_bytes, in_wait,
-                                 RingWakeFds{c.data_fd.get(), c.server_fd.get(), c.socket.get()});
+  auto consumer =
+      RingConsumer::attach(view->s2c, view->s2c_bytes, in_wait,
+                           RingWakeFds{c.data_fd.get(), c.server_fd.get(), c.socket.get()});
   if (!consumer) return consumer.error();
   c.out = *producer;
   c.in = std::move(*consumer);
@@ -379,10 +380,10 @@ Result<void> Client::Impl::ensure_link(const detail::Deadline& deadline) {
       next_attempt_ns = now + backoff_ns;
     }
     if (!deadline.never() && deadline.remaining(now) == 0) {
-      return Error(Errc::disconnected,
-                   lost_reason + "; not reconnected after " + std::to_string(attempts) +
-                       " attempts in " + std::to_string((now - lost_at_ns) / 1'000'000) +
-                       " ms (last: " + last_attempt_error + ")");
+      return Error(Errc::disconnected, lost_reason + "; not reconnected after " +
+                                           std::to_string(attempts) + " attempts in " +
+                                           std::to_string((now - lost_at_ns) / 1'000'000) +
+                                           " ms (last: " + last_attempt_error + ")");
     }
     sleep_until_ns(deadline.never() ? next_attempt_ns : std::min(next_attempt_ns, deadline.at()));
   }
@@ -393,7 +394,9 @@ Result<void> Client::Impl::restore(const detail::Deadline& deadline) {
   Result<void> r;
   const auto patience = options.connect_timeout;
   for (const std::uint16_t type : subscribed) {
-    auto a = request(bus::kSubscribe, std::array<std::byte, 2>{std::byte(type & 0xff), std::byte(type >> 8)}, patience);
+    auto a =
+        request(bus::kSubscribe,
+                std::array<std::byte, 2>{std::byte(type & 0xff), std::byte(type >> 8)}, patience);
     if (!a) {
       r = a.error();
       break;
@@ -401,7 +404,9 @@ Result<void> Client::Impl::restore(const detail::Deadline& deadline) {
   }
   for (const std::uint16_t type : served) {
     if (!r) break;
-    auto a = request(bus::kServe, std::array<std::byte, 2>{std::byte(type & 0xff), std::byte(type >> 8)}, patience);
+    auto a =
+        request(bus::kServe, std::array<std::byte, 2>{std::byte(type & 0xff), std::byte(type >> 8)},
+                patience);
     if (!a) r = a.error();
   }
   restoring = false;
@@ -583,9 +588,10 @@ Result<Reply> Client::Impl::request(std::uint16_t type, std::span<const std::byt
       }
       if (record.code() == Errc::disconnected) {
         lose(gone().message());
-        return Error(Errc::disconnected,
-                     "the server at " + socket_path + " went away before replying to message type " +
-                         std::to_string(type) + " (it may or may not have handled the request)");
+        return Error(Errc::disconnected, "the server at " + socket_path +
+                                             " went away before replying to message type " +
+                                             std::to_string(type) +
+                                             " (it may or may not have handled the request)");
       }
       return ring_error(record.error());
     }

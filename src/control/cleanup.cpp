@@ -1,7 +1,7 @@
 // cleanup_session() (ferry/session.hpp): stale objects of dead owners.
 #include <dirent.h>
-#include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <set>
@@ -17,7 +17,8 @@ namespace ferry {
 namespace {
 
 bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() > suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The entries of `dir` (empty when it cannot be read).

@@ -60,9 +60,10 @@ Result<OwnerLock> OwnerLock::acquire(const std::string& path) {
         continue;
       }
       const long pid = owner_pid(path);
-      return Error(Errc::exists, "a live process" +
-                                     (pid > 0 ? " (pid " + std::to_string(pid) + ")" : std::string()) +
-                                     " holds " + path,
+      return Error(Errc::exists,
+                   "a live process" +
+                       (pid > 0 ? " (pid " + std::to_string(pid) + ")" : std::string()) +
+                       " holds " + path,
                    EAGAIN);
     }
     if (err != 0) return Error::from_errno(err, "locking " + path);

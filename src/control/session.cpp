@@ -175,9 +175,9 @@ Result<std::string> session_dir(std::string_view session, bool create) {
 Result<void> check_socket_dir(std::string_view socket_path, bool any_owner) {
   const std::string path(socket_path);
   if (path.empty() || path.front() != '/' || path.back() == '/' || path.size() > kMaxSocketPath) {
-    return Error(Errc::invalid_argument,
-                 "socket path " + quoted(path) + " must be absolute, name a file and hold at most " +
-                     std::to_string(kMaxSocketPath) + " bytes");
+    return Error(Errc::invalid_argument, "socket path " + quoted(path) +
+                                             " must be absolute, name a file and hold at most " +
+                                             std::to_string(kMaxSocketPath) + " bytes");
   }
   const std::string dir = path.rfind('/') == 0 ? "/" : path.substr(0, path.rfind('/'));
   struct stat st {};
@@ -196,7 +196,8 @@ Result<void> check_socket_dir(std::string_view socket_path, bool any_owner) {
   if ((st.st_mode & 022) != 0) {
     return Error(Errc::permission, dir + " has mode " + octal_mode(st.st_mode) +
                                        ": group or others may write it and could replace the "
-                                       "socket (chmod go-w " + dir + ")");
+                                       "socket (chmod go-w " +
+                                       dir + ")");
   }
   return {};
 }

@@ -108,8 +108,7 @@ Result<RecordStep> read_record(const detail::RingSide& side, std::uint64_t index
   std::memcpy(raw, side.data + pos, wire::kHeaderSize);
   const wire::Header h = wire::load(raw);
   if ((h.flags & wire::kFlagPadding) != 0) {
-    if (h.flags != wire::kFlagPadding || h.length != to_end - wire::kHeaderSize ||
-        avail < to_end) {
+    if (h.flags != wire::kFlagPadding || h.length != to_end - wire::kHeaderSize || avail < to_end) {
       return Error(Errc::bad_flags, "ring: malformed padding record at the wrap");
     }
     step.skip = to_end;

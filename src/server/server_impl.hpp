@@ -63,7 +63,7 @@ class Server::Impl {
   std::string session_;
   std::string socket_path_;
   detail::OwnerLock name_lock_;  // "<socket path minus .sock>.lock", held while we serve
-  std::string fd_limit_note_;  // why max_connections is lower than asked, if it is
+  std::string fd_limit_note_;    // why max_connections is lower than asked, if it is
   detail::UniqueFd listen_;
   detail::UniqueFd epoll_;
   detail::UniqueFd event_;  // the server's eventfd: doorbell sleeps, space waits, stop()

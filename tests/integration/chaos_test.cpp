@@ -40,7 +40,7 @@ using namespace std::chrono_literals;
 constexpr int kClients = 32;
 constexpr int kMaxProducers = 4096;
 constexpr std::size_t kPayload = 200;
-constexpr int kBurst = 16;           // messages per burst, then a pause
+constexpr int kBurst = 16;            // messages per burst, then a pause
 constexpr long kPauseNs = 4'000'000;  // about 4k messages/s per client
 constexpr std::uint16_t kData = 1;
 constexpr const char* kEndpoint = "chaos";
@@ -67,13 +67,13 @@ struct Shared {
   std::atomic<std::uint64_t> sink_generation;
   std::atomic<std::int64_t> sink_ready_ns;
   std::atomic<std::uint64_t> handled;
-  std::atomic<std::uint64_t> resent_new;      // marked resent, not handled before
-  std::atomic<std::uint64_t> resent_seen;     // marked resent and already logged: deduped
-  std::atomic<std::uint64_t> unmarked_dups;   // already logged and not marked: a duplicate
-  std::atomic<std::uint64_t> gaps;            // a sequence number skipped: a loss
+  std::atomic<std::uint64_t> resent_new;     // marked resent, not handled before
+  std::atomic<std::uint64_t> resent_seen;    // marked resent and already logged: deduped
+  std::atomic<std::uint64_t> unmarked_dups;  // already logged and not marked: a duplicate
+  std::atomic<std::uint64_t> gaps;           // a sequence number skipped: a loss
   std::atomic<std::uint64_t> corrupt;
-  std::atomic<std::int64_t> sink_final_fds_extra;   // open fds at the end minus at the start
-  std::atomic<std::int64_t> sink_final_mappings;    // ferry mappings at the end minus at the start
+  std::atomic<std::int64_t> sink_final_fds_extra;  // open fds at the end minus at the start
+  std::atomic<std::int64_t> sink_final_mappings;   // ferry mappings at the end minus at the start
   std::atomic<std::int64_t> sink_final_connections;
   ProducerSlot p[kMaxProducers];
 };
@@ -280,7 +280,8 @@ TEST(Chaos, KillClientsAndTheServerNothingLostNothingLeaked) {
       running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
       ++client_kills;
       spawn();
-      next_client_kill = now + std::uniform_int_distribution<std::int64_t>(40, 120)(rng) * 1'000'000;
+      next_client_kill =
+          now + std::uniform_int_distribution<std::int64_t>(40, 120)(rng) * 1'000'000;
     }
     if (sink_kills_done < server_kills &&
         now - t0 >= total_ns * (sink_kills_done + 1) / (server_kills + 1)) {
@@ -336,7 +337,8 @@ TEST(Chaos, KillClientsAndTheServerNothingLostNothingLeaked) {
     committed += s.committed.load();
     if (s.logged.load() < s.acked.load()) lost_acked += s.acked.load() - s.logged.load();
     if (s.killed.load() != 0) {
-      if (s.logged.load() > s.acked.load()) delivered_after_death += s.logged.load() - s.acked.load();
+      if (s.logged.load() > s.acked.load())
+        delivered_after_death += s.logged.load() - s.acked.load();
       continue;
     }
     if (s.logged.load() != s.committed.load() || s.acked.load() != s.committed.load()) {
@@ -361,8 +363,7 @@ TEST(Chaos, KillClientsAndTheServerNothingLostNothingLeaked) {
       "gaps %llu, corrupt %llu; leaked: %zu shm objects, %zu files, server fds %+lld, server "
       "mappings %lld, test fds %+lld; longest server downtime %.1f ms, longest reconnect after "
       "the server was back %.1f ms\n",
-      seconds, client_kills, sink_kills_done, next_id,
-      static_cast<unsigned long long>(committed),
+      seconds, client_kills, sink_kills_done, next_id, static_cast<unsigned long long>(committed),
       static_cast<unsigned long long>(sh.handled.load()),
       static_cast<unsigned long long>(sh.resent_new.load()),
       static_cast<unsigned long long>(sh.resent_seen.load()),

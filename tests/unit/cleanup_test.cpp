@@ -45,7 +45,8 @@ void die_holding(const std::string& endpoint) {
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "the child failed to set up (exit " << WEXITSTATUS(status) << ")";
+  ASSERT_TRUE(WIFSIGNALED(status))
+      << "the child failed to set up (exit " << WEXITSTATUS(status) << ")";
 }
 
 TEST(Cleanup, DeadOwnersObjectsGoLiveOwnersStay) {

@@ -18,13 +18,14 @@ int run_cleanup(const Common& global, std::span<char* const> argv) {
   auto args = parse_args("cleanup", argv, kCleanupFlags);
   if (!args) return fail(kExitUsage, "cleanup: " + args.error().message());
   if (args->has("--help")) {
-    (void)write_all(STDOUT_FILENO,
-                    usage_text("ferry cleanup [--session NAME]",
-                               "Removes the sockets, lock files and named shared-memory segments of "
-                               "this user's\nsession whose owner has died, and lists them. Objects "
-                               "of live owners are never\ntouched (each owner holds a lock for its "
-                               "lifetime); they are listed as alive.",
-                               kCleanupFlags));
+    (void)write_all(
+        STDOUT_FILENO,
+        usage_text("ferry cleanup [--session NAME]",
+                   "Removes the sockets, lock files and named shared-memory segments of "
+                   "this user's\nsession whose owner has died, and lists them. Objects "
+                   "of live owners are never\ntouched (each owner holds a lock for its "
+                   "lifetime); they are listed as alive.",
+                   kCleanupFlags));
     return kExitOk;
   }
   auto where = common_options(global, *args);
@@ -36,7 +37,8 @@ int run_cleanup(const Common& global, std::span<char* const> argv) {
   std::string out;
   for (const std::string& p : report->removed) out += "removed " + p + "\n";
   for (const std::string& p : report->alive) out += "alive   " + p + "\n";
-  for (const std::string& p : report->unowned) out += "unowned " + p + " (no lock file: left alone)\n";
+  for (const std::string& p : report->unowned)
+    out += "unowned " + p + " (no lock file: left alone)\n";
   out += "session " + *session + ": " + std::to_string(report->removed.size()) + " removed, " +
          std::to_string(report->alive.size()) + " alive\n";
   (void)write_all(STDOUT_FILENO, out);

@@ -37,7 +37,8 @@ void clean_up(const std::string& session_option, int level, const char* when) {
   }
   if (level >= 2) {
     for (const std::string& p : report->removed) {
-      std::fprintf(stderr, "ferryd: %s clean-up: removed %s (its owner is dead)\n", when, p.c_str());
+      std::fprintf(stderr, "ferryd: %s clean-up: removed %s (its owner is dead)\n", when,
+                   p.c_str());
     }
   }
 }

@@ -74,8 +74,8 @@ void* shared_map(std::size_t bytes) {
 
 struct Transport {
   virtual ~Transport() = default;
-  virtual bool send(std::span<const std::byte> m) = 0;   // into the ring towards the peer
-  virtual bool recv(std::span<std::byte> m) = 0;         // from the ring from the peer
+  virtual bool send(std::span<const std::byte> m) = 0;  // into the ring towards the peer
+  virtual bool recv(std::span<std::byte> m) = 0;        // from the ring from the peer
 };
 
 struct Naive final : Transport {
@@ -147,7 +147,8 @@ int main(int argc, char** argv) {
   ferry::WaitOptions spin;
   spin.strategy = ferry::WaitStrategy::spin;
   auto make = [&](void* out, void* in) -> std::unique_ptr<Transport> {
-    if (naive) return std::make_unique<Naive>(static_cast<NaiveRing*>(out), static_cast<NaiveRing*>(in));
+    if (naive)
+      return std::make_unique<Naive>(static_cast<NaiveRing*>(out), static_cast<NaiveRing*>(in));
     auto p = ferry::RingProducer::attach(out, bytes, spin);
     auto c = ferry::RingConsumer::attach(in, bytes, spin);
     if (!p || !c) return nullptr;
@@ -195,8 +196,10 @@ int main(int argc, char** argv) {
       "{\"system\":\"%s\",\"scenario\":\"pingpong\",\"size\":%zu,\"clients\":1,\"wait\":\"spin\","
       "\"msgs\":%llu,\"seconds\":%.3f,\"msgs_per_s\":%.0f,\"p50_us\":%.3f,\"p99_us\":%.3f,"
       "\"p999_us\":%.3f,\"max_us\":%.3f,\"errors\":%llu}\n",
-      kind == "naive" ? "naive-ring" : kind == "ring" ? "ferry-ring" : "ferry-ring-crc", kSize,
-      static_cast<unsigned long long>(h.count()), seconds,
+      kind == "naive"  ? "naive-ring"
+      : kind == "ring" ? "ferry-ring"
+                       : "ferry-ring-crc",
+      kSize, static_cast<unsigned long long>(h.count()), seconds,
       seconds > 0 ? static_cast<double>(h.count()) / seconds : 0.0, h.quantile_us(0.5),
       h.quantile_us(0.99), h.quantile_us(0.999), h.max_us(),
       static_cast<unsigned long long>(errors));

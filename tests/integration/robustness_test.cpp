@@ -42,6 +42,8 @@
 #include <vector>
 
 #include "conn/conn_layout.hpp"
+#include "control/handshake.hpp"
+#include "control/unix_socket.hpp"
 #include "ferry/client.hpp"
 #include "ferry/server.hpp"
 #include "ferry/shm.hpp"
@@ -58,11 +60,13 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using test::as_bytes;
 
-constexpr std::uint16_t kEcho = 1;    // replies with the payload
-constexpr std::uint16_t kStats = 2;   // replies with the server's protocol_errors (u64)
-constexpr std::uint16_t kCount = 3;   // one-way, counted
-constexpr std::uint16_t kStuck = 7;   // the handler never takes it (retry_later forever)
-constexpr std::uint16_t kPushed = 9;  // what the server pushes
+constexpr std::uint16_t kEcho = 1;     // replies with the payload
+constexpr std::uint16_t kStats = 2;    // replies with some ServerStats (Counters)
+constexpr std::uint16_t kCount = 3;    // one-way, counted
+constexpr std::uint16_t kFlood = 4;    // one-way: the server pushes to the sender until refused
+constexpr std::uint16_t kForward = 5;  // one-way: forwarded to another client
+constexpr std::uint16_t kStuck = 7;    // the handler never takes it (retry_later forever)
+constexpr std::uint16_t kPushed = 9;   // what the server pushes
 
 // Concatenates anything streamable (GCC 12 warns on "literal" + std::string temporaries).
 template <class... Parts>
@@ -115,7 +119,8 @@ std::vector<Mapping> memfd_mappings(const std::string& label) {
 // The client->server ring of one connection, as its client maps it.
 struct ConnMemory {
   detail::RingHeader* c2s = nullptr;
-  std::byte* data = nullptr;  // the record space
+  detail::RingHeader* s2c = nullptr;  // server -> client: the client is its consumer
+  std::byte* data = nullptr;          // the record space
   std::uint64_t capacity = 0;
   std::uint32_t max_payload = 0;
   std::uint32_t slot = 0;
@@ -136,12 +141,15 @@ std::optional<ConnMemory> connection_memory(ConnectionId id) {
     auto* header = std::launder(reinterpret_cast<detail::ConnHeader*>(m.start));  // NOLINT
     const detail::ConnIdent ident = header->ident;
     if (ident.magic != detail::kConnMagic || ident.connection_id != id ||
-        ident.c2s_offset + ring_bytes(ident.c2s_capacity) > m.size) {
+        ident.c2s_offset + ring_bytes(ident.c2s_capacity) > m.size ||
+        ident.s2c_offset + ring_bytes(ident.s2c_capacity) > m.size) {
       continue;
     }
     ConnMemory c;
     c.c2s = std::launder(
         reinterpret_cast<detail::RingHeader*>(m.start + ident.c2s_offset));  // NOLINT: layout
+    c.s2c = std::launder(
+        reinterpret_cast<detail::RingHeader*>(m.start + ident.s2c_offset));  // NOLINT: layout
     c.data = m.start + ident.c2s_offset + detail::kRingHeaderSize;
     c.capacity = c.c2s->ident.capacity;
     c.max_payload = c.c2s->ident.max_payload;
@@ -200,8 +208,17 @@ wire::Header next_header(const ConnMemory& c, std::size_t length) {
 
 // ---------------------------------------------------------------------------- server
 
-// A server on a thread: kEcho echoes, kStats reports protocol_errors, kCount counts,
-// kStuck is never consumed; disconnections are recorded with their reason.
+// What kStats replies: some of the server's ServerStats, read on its own thread.
+struct Counters {
+  std::uint64_t protocol_errors = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t lost = 0;
+  std::uint64_t active = 0;
+};
+
+// A server on a thread: kEcho echoes, kStats replies with Counters, kCount counts, kFlood
+// pushes to its sender until a send fails, kStuck is never consumed; disconnections are
+// recorded with their reason.
 class WatchedServer {
  public:
   explicit WatchedServer(ServerOptions options) : server_(create(std::move(options))) {
@@ -211,10 +228,16 @@ class WatchedServer {
     });
     Server& s = *server_;
     server_->on(kStats, [&s](Request& r) {
-      const std::uint64_t errors = s.stats().protocol_errors;
-      std::array<std::byte, 8> out{};
-      std::memcpy(out.data(), &errors, sizeof errors);
+      const ServerStats stats = s.stats();
+      const Counters c{stats.protocol_errors, stats.rejected, stats.lost, stats.active};
+      std::array<std::byte, sizeof c> out{};
+      std::memcpy(out.data(), &c, sizeof c);
       if (r.reply(out).code() == Errc::would_block) r.retry_later();
+    });
+    server_->on(kFlood, [&s](Request& r) {
+      const std::string payload(1000, 'f');
+      for (int i = 0; i < 100000 && s.send(r.connection(), kPushed, as_bytes(payload)); ++i) {
+      }
     });
     server_->on(kCount, [this](Request&) { counted_.fetch_add(1); });
     server_->on(kStuck, [](Request& r) { r.retry_later(); });
@@ -263,18 +286,18 @@ class WatchedServer {
   test::ServerThread server_;
 };
 
-// The server's protocol_errors, read on its own thread through a request.
-std::optional<std::uint64_t> protocol_errors(Client& probe) {
+// The server's counters, read on its own thread through a request.
+std::optional<Counters> counters(Client& probe) {
   auto reply = probe.request(kStats, {}, 5s);
-  if (!reply || reply->payload.size() != 8) {
+  if (!reply || reply->payload.size() != sizeof(Counters)) {
     ADD_FAILURE() << "stats request: "
                   << (reply ? cat("reply of ", reply->payload.size(), " bytes")
                             : reply.error().message());
     return std::nullopt;
   }
-  std::uint64_t n = 0;
-  std::memcpy(&n, reply->payload.data(), sizeof n);
-  return n;
+  Counters c;
+  std::memcpy(&c, reply->payload.data(), sizeof c);
+  return c;
 }
 
 // A well-behaved client on its own thread doing checked round trips until stopped; records
@@ -364,8 +387,10 @@ void expect_steady(SteadyClient& steady, int min_round_trips) {
 // Connects a hostile client, shows it works (one round trip), lets `corrupt` write into its
 // client->server ring, rings its doorbell, and checks that the server cut exactly it off with
 // a counted protocol error.
-void expect_cut_off(WatchedServer& server, Client& probe, const std::string& what,
-                    const std::function<void(ConnMemory&)>& corrupt) {
+using Corruption = std::function<void(ConnMemory&, Client&)>;
+
+void expect_cut_off(WatchedServer& server, Client& probe, SteadyClient& steady,
+                    const std::string& what, const Corruption& corrupt) {
   SCOPED_TRACE(what);
   ClientOptions options;
   options.endpoint = "hostile";
@@ -379,22 +404,31 @@ void expect_cut_off(WatchedServer& server, Client& probe, const std::string& wha
   auto memory = connection_memory(hostile->id());
   ASSERT_TRUE(memory) << "no mapping of memfd:ferry:conn-" << hostile->id()
                       << " with a matching ident in /proc/self/maps";
-  const auto errors_before = protocol_errors(probe);
-  ASSERT_TRUE(errors_before);
+  const auto before = counters(probe);
+  ASSERT_TRUE(before);
 
-  corrupt(*memory);
+  corrupt(*memory, *hostile);
   ASSERT_GT(ring_doorbell(memory->slot), 0) << "no doorbell mapping found";
 
   const auto why = server.wait_gone(hostile->id(), 3000ms);
   ASSERT_TRUE(why) << "the server did not close the hostile connection within 3 s";
   EXPECT_EQ(*why, DisconnectReason::protocol_error) << to_string(*why);
-  const auto errors_after = protocol_errors(probe);
-  ASSERT_TRUE(errors_after);
-  EXPECT_EQ(*errors_after, *errors_before + 1) << "protocol_errors not counted once";
+  const auto after = counters(probe);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->protocol_errors, before->protocol_errors + 1)
+      << "protocol_errors not counted once";
+  EXPECT_EQ(after->lost, before->lost) << "counted as a client that left, not as an error";
   // The hostile client's end sees the server hang up.
   const auto until = Clock::now() + 2s;
   while (hostile->connected() && Clock::now() < until) std::this_thread::sleep_for(1ms);
   EXPECT_FALSE(hostile->connected()) << "the hostile client's socket was not closed";
+  // And the well-behaved client is still served.
+  const int trips = steady.round_trips();
+  const auto served_until = Clock::now() + 2s;
+  while (steady.round_trips() < trips + 3 && !steady.failed() && Clock::now() < served_until) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_GE(steady.round_trips(), trips + 3) << "the well-behaved client is no longer served";
 }
 
 TEST(Robustness, HostileRingWritesCutOffOnlyTheWriter) {
@@ -415,11 +449,11 @@ TEST(Robustness, HostileRingWritesCutOffOnlyTheWriter) {
   const std::string hello = "hello hostile";
   struct Case {
     const char* what;
-    std::function<void(ConnMemory&)> corrupt;
+    Corruption corrupt;
   };
   const std::vector<Case> cases = {
       {"random bytes over the record space and a bumped producer tail",
-       [](ConnMemory& c) {
+       [](ConnMemory& c, Client& /*client*/) {
          std::mt19937_64 rng(42);
          for (std::uint64_t i = 0; i < c.capacity; i += 8) {
            const std::uint64_t w = rng();
@@ -428,80 +462,81 @@ TEST(Robustness, HostileRingWritesCutOffOnlyTheWriter) {
          c.publish_tail(c.tail() + 8 * (3 + rng() % (c.capacity / 8 - 3)));
        }},
       {"a producer tail beyond the capacity",
-       [](ConnMemory& c) { c.publish_tail(c.tail() + c.capacity + 8); }},
-      {"an unaligned producer tail", [](ConnMemory& c) { c.publish_tail(c.tail() + 13); }},
+       [](ConnMemory& c, Client& /*client*/) { c.publish_tail(c.tail() + c.capacity + 8); }},
+      {"an unaligned producer tail",
+       [](ConnMemory& c, Client& /*client*/) { c.publish_tail(c.tail() + 13); }},
       {"a producer tail behind the consumer",
-       [](ConnMemory& c) { c.publish_tail(c.tail() - 8); }},
+       [](ConnMemory& c, Client& /*client*/) { c.publish_tail(c.tail() - 8); }},
       {"a producer tail near 2^64",
-       [](ConnMemory& c) { c.publish_tail(~std::uint64_t{0} - 7); }},
+       [](ConnMemory& c, Client& /*client*/) { c.publish_tail(~std::uint64_t{0} - 7); }},
       {"a valid-looking header with a length over the ring's maximum",
-       [](ConnMemory& c) {
+       [](ConnMemory& c, Client& /*client*/) {
          const std::uint64_t t = c.tail();
          write_frame(c, t, next_header(c, std::size_t{c.max_payload} + 1), {});
          c.publish_tail(t + 32);
        }},
       {"a valid-looking header with length 0xffffffff",
-       [](ConnMemory& c) {
+       [](ConnMemory& c, Client& /*client*/) {
          const std::uint64_t t = c.tail();
          write_frame(c, t, next_header(c, 0xffffffffu), {});
          c.publish_tail(t + 32);
        }},
       {"a frame longer than the bytes published",
-       [](ConnMemory& c) {
+       [](ConnMemory& c, Client& /*client*/) {
          const std::uint64_t t = c.tail();
          write_frame(c, t, next_header(c, 1000), {});
          c.publish_tail(t + 32);
        }},
       {"a frame with a bad CRC",
-       [&hello](ConnMemory& c) {
+       [&hello](ConnMemory& c, Client& /*client*/) {
          const std::uint64_t t = c.tail();
          c.publish_tail(t + write_frame(c, t, next_header(c, hello.size()), as_bytes(hello),
                                         /*bad_crc=*/true));
        }},
       {"a frame whose payload changed after its CRC",
-       [&hello](ConnMemory& c) {
+       [&hello](ConnMemory& c, Client& /*client*/) {
          const std::uint64_t t = c.tail();
          const std::uint64_t n = write_frame(c, t, next_header(c, hello.size()), as_bytes(hello));
          *(c.at(t) + wire::kHeaderSize) ^= std::byte{1};
          c.publish_tail(t + n);
        }},
       {"a frame with the wrong sequence number",
-       [&hello](ConnMemory& c) {
+       [&hello](ConnMemory& c, Client& /*client*/) {
          const std::uint64_t t = c.tail();
          wire::Header h = next_header(c, hello.size());
          h.seq += 5;
          c.publish_tail(t + write_frame(c, t, h, as_bytes(hello)));
        }},
       {"a frame with unknown flags",
-       [&hello](ConnMemory& c) {
+       [&hello](ConnMemory& c, Client& /*client*/) {
          const std::uint64_t t = c.tail();
          wire::Header h = next_header(c, hello.size());
          h.flags = 0x80;
          c.publish_tail(t + write_frame(c, t, h, as_bytes(hello)));
        }},
       {"a frame of another wire version",
-       [&hello](ConnMemory& c) {
+       [&hello](ConnMemory& c, Client& /*client*/) {
          const std::uint64_t t = c.tail();
          wire::Header h = next_header(c, hello.size());
          h.version = 7;
          c.publish_tail(t + write_frame(c, t, h, as_bytes(hello)));
        }},
       {"a padding record in the middle of the ring",
-       [](ConnMemory& c) {
+       [](ConnMemory& c, Client& /*client*/) {
          const std::uint64_t t = c.tail();
          wire::Header h = next_header(c, 8);
          h.flags = wire::kFlagPadding;
          c.publish_tail(t + write_frame(c, t, h, std::array<std::byte, 8>{}));
        }},
       {"an LZ4-flagged frame that does not decompress",
-       [&hello](ConnMemory& c) {
+       [&hello](ConnMemory& c, Client& /*client*/) {
          const std::uint64_t t = c.tail();
          wire::Header h = next_header(c, hello.size());
          h.flags = wire::kFlagLz4;
          c.publish_tail(t + write_frame(c, t, h, as_bytes(hello)));
        }},
       {"a zstd-flagged frame claiming a huge decompressed size",
-       [](ConnMemory& c) {
+       [](ConnMemory& c, Client& /*client*/) {
          const std::uint64_t t = c.tail();
          std::array<std::byte, 16> bomb{};
          const std::uint32_t claimed = 0x7fffffff;  // the original-length prefix
@@ -510,12 +545,18 @@ TEST(Robustness, HostileRingWritesCutOffOnlyTheWriter) {
          h.flags = wire::kFlagZstd;
          c.publish_tail(t + write_frame(c, t, h, bomb));
        }},
+      {"an impossible consumer index in the server->client ring",
+       [](ConnMemory& c, Client& client) {
+         // The server reads it when that ring is full: the client asks to be flooded.
+         c.s2c->consumer.head.store(13, std::memory_order_release);
+         ASSERT_TRUE(client.send(kFlood, {}));
+       }},
   };
   for (const Case& c : cases) {
-    expect_cut_off(server, *probe, c.what, c.corrupt);
+    expect_cut_off(server, *probe, steady, c.what, c.corrupt);
     if (HasFatalFailure()) break;
   }
-  expect_steady(steady, 50);
+  expect_steady(steady, static_cast<int>(3 * cases.size()));
 }
 
 // Random garbage of random length at the tail, and a tail that is random too (half the
@@ -540,7 +581,7 @@ TEST(Robustness, RandomGarbageFromHostileClientsNeverHurtsTheServer) {
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
     std::string what = "seed ";
     what += std::to_string(seed);
-    expect_cut_off(server, *probe, what, [seed](ConnMemory& c) {
+    expect_cut_off(server, *probe, steady, what, [seed](ConnMemory& c, Client& /*client*/) {
       std::mt19937_64 rng(seed);
       const std::uint64_t t = c.tail();
       const std::uint64_t length = 1 + rng() % 4096;
@@ -550,8 +591,8 @@ TEST(Robustness, RandomGarbageFromHostileClientsNeverHurtsTheServer) {
       std::uint64_t tail = 0;
       switch (rng() % 3) {
         case 0: tail = t + 8 * (1 + rng() % (c.capacity / 8)); break;  // plausible
-        case 1: tail = t + 1 + rng() % (2 * c.capacity); break;         // near, any alignment
-        default: tail = rng(); break;                                   // anything
+        case 1: tail = t + 1 + rng() % (2 * c.capacity); break;        // near, any alignment
+        default: tail = rng(); break;                                  // anything
       }
       if (tail == t) tail = t + 8;
       c.publish_tail(tail);
@@ -560,7 +601,165 @@ TEST(Robustness, RandomGarbageFromHostileClientsNeverHurtsTheServer) {
   }
   // Nothing hostile ever reached a handler as a message.
   EXPECT_EQ(server.counted(), 0);
-  expect_steady(steady, 50);
+  expect_steady(steady, static_cast<int>(3 * seeds));
+}
+
+// A client that speaks the handshake itself and keeps what the Welcome carries.
+struct RawConnection {
+  detail::UniqueFd socket;
+  detail::Welcome welcome;
+  std::vector<detail::UniqueFd> fds;
+};
+Result<RawConnection> raw_connect(const std::string& socket_path) {
+  auto sock = detail::connect_seqpacket(socket_path, 2000ms);
+  if (!sock) return sock.error();
+  detail::Hello hello;
+  hello.name = "raw";
+  if (auto sent = detail::send_message(sock->get(), detail::encode_hello(hello)); !sent) {
+    return sent.error();
+  }
+  std::array<std::byte, detail::kWelcomeSize + 1> buf{};
+  auto got = detail::recv_message(sock->get(), buf, 2000ms);
+  if (!got) return got.error();
+  auto welcome = detail::decode_welcome(std::span<const std::byte>(buf.data(), got->size));
+  if (!welcome) return welcome.error();
+  if (welcome->status != detail::WelcomeStatus::ok)
+    return Error(Errc::permission, welcome->message);
+  RawConnection c;
+  c.socket = std::move(*sock);
+  c.welcome = *welcome;
+  c.fds = std::move(got->fds);
+  return c;
+}
+
+// After the handshake a client sends nothing on its socket; a message there is a protocol
+// error, whatever its size (one that does not fit the server's buffer is no hang-up either).
+TEST(Robustness, BytesOnTheControlSocketAfterTheHandshakeAreAProtocolError) {
+  test::ScopedSession session("socket");
+  test::Watchdog watchdog(60s, "control socket bytes");
+  ServerOptions options;
+  options.endpoint = "sock";
+  WatchedServer server(options);
+  ASSERT_TRUE(server.server_ok());
+  ClientOptions probe_options;
+  probe_options.endpoint = "sock";
+  auto probe = Client::connect(probe_options);
+  ASSERT_TRUE(probe) << probe.error().message();
+  const std::string path = probe->socket_path();
+  for (const std::size_t size : {std::size_t{1}, std::size_t{64}, std::size_t{200}}) {
+    SCOPED_TRACE(cat(size, "-byte message on the socket"));
+    auto raw = raw_connect(path);
+    ASSERT_TRUE(raw) << raw.error().message();
+    const auto before = counters(*probe);
+    ASSERT_TRUE(before);
+    const std::vector<std::byte> junk(size, std::byte{0x42});
+    ASSERT_TRUE(detail::send_message(raw->socket.get(), junk));
+    const auto why = server.wait_gone(raw->welcome.connection_id, 3000ms);
+    ASSERT_TRUE(why) << "the server kept the connection";
+    EXPECT_EQ(*why, DisconnectReason::protocol_error) << to_string(*why);
+    const auto after = counters(*probe);
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->protocol_errors, before->protocol_errors + 1);
+    EXPECT_EQ(after->lost, before->lost) << "counted as a client that left";
+  }
+}
+
+// Connections that never send their hello are dropped after handshake_timeout, and do not
+// hold up anyone meanwhile.
+TEST(Robustness, SilentHandshakesAreDroppedWithoutHoldingUpOthers) {
+  test::ScopedSession session("silent");
+  test::Watchdog watchdog(60s, "silent handshakes");
+  ServerOptions options;
+  options.endpoint = "silent";
+  options.handshake_timeout = 300ms;
+  WatchedServer server(options);
+  ASSERT_TRUE(server.server_ok());
+  ClientOptions co;
+  co.endpoint = "silent";
+  auto probe = Client::connect(co);
+  ASSERT_TRUE(probe) << probe.error().message();
+  const auto before = counters(*probe);
+  ASSERT_TRUE(before);
+  constexpr int kSilent = 50;
+  std::vector<detail::UniqueFd> silent;
+  for (int i = 0; i < kSilent; ++i) {
+    auto s = detail::connect_seqpacket(probe->socket_path(), 2000ms);
+    ASSERT_TRUE(s) << s.error().message();
+    silent.push_back(std::move(*s));
+  }
+  // Meanwhile others connect and are served at once.
+  const auto start = Clock::now();
+  for (int i = 0; i < 10; ++i) {
+    auto c = Client::connect(co);
+    ASSERT_TRUE(c) << c.error().message();
+    ASSERT_TRUE(c->request(kEcho, as_bytes("hi"), 5s));
+  }
+  EXPECT_LT(ms_since(start), 1000) << "silent handshakes held up new clients";
+  // Each silent one is closed by the server after the timeout.
+  for (detail::UniqueFd& s : silent) {
+    std::array<std::byte, 16> buf{};
+    auto got = detail::recv_message(s.get(), buf, 3000ms);
+    EXPECT_EQ(got.code(), Errc::disconnected)
+        << (got ? std::string("a message") : got.error().message());
+  }
+  const auto waited = ms_since(start);
+  EXPECT_GE(waited, 250) << "dropped before handshake_timeout";
+  EXPECT_LT(waited, 2500) << "dropped long after handshake_timeout";
+  const auto after = counters(*probe);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->rejected, before->rejected + kSilent);
+  EXPECT_EQ(after->active, before->active);
+}
+
+// The doorbell bitmap is writable by every client (docs/connection_format.md, open
+// questions): one that keeps clearing it, and the server's sleeping flag, delays the others
+// by the 100 ms backstop sweep at most, never stops them.
+TEST(Robustness, AClientClearingTheDoorbellOnlyDelaysOthers) {
+  test::ScopedSession session("doorbell");
+  test::Watchdog watchdog(60s, "doorbell clearing");
+  ServerOptions options;
+  options.endpoint = "bell";
+  WatchedServer server(options);
+  ASSERT_TRUE(server.server_ok());
+  ClientOptions co;
+  co.endpoint = "bell";
+  co.name = "hostile";
+  auto hostile = Client::connect(co);
+  ASSERT_TRUE(hostile) << hostile.error().message();
+  std::vector<Mapping> bells = memfd_mappings("doorbell");
+  ASSERT_FALSE(bells.empty());
+  SteadyClient steady("bell");
+  ASSERT_FALSE(steady.failed()) << steady.first_error();
+  std::atomic<bool> stop{false};
+  std::uint64_t clears = 0;
+  std::thread clearing([&] {
+    while (!stop.load()) {
+      for (const Mapping& m : bells) {
+        auto* header = std::launder(reinterpret_cast<detail::DoorbellHeader*>(m.start));  // NOLINT
+        auto* words = std::launder(reinterpret_cast<detail::ShmAtomic<std::uint64_t>*>(   // NOLINT
+            m.start + detail::kDoorbellHeaderSize));
+        for (std::uint32_t w = 0; w < header->ident.slots / 64; ++w) {
+          words[w].store(0, std::memory_order_relaxed);
+        }
+        header->wait.sleeping.store(0, std::memory_order_relaxed);
+      }
+      ++clears;
+      std::this_thread::yield();
+    }
+  });
+  std::this_thread::sleep_for(1500ms);
+  stop = true;
+  clearing.join();
+  EXPECT_GT(clears, 100u);
+  steady.stop();
+  EXPECT_FALSE(steady.failed()) << steady.first_error();
+  EXPECT_GE(steady.round_trips(), 5);
+  EXPECT_LT(steady.longest_pause_ms(), 1000)
+      << "a client clearing the doorbell stalled another for " << steady.longest_pause_ms()
+      << " ms";
+  std::printf("with the doorbell cleared %llu times: %d round trips, longest pause %lld ms\n",
+              static_cast<unsigned long long>(clears), steady.round_trips(),
+              static_cast<long long>(steady.longest_pause_ms()));
 }
 
 // ---------------------------------------------------------------------------- backpressure
@@ -684,6 +883,86 @@ TEST(Robustness, AStalledConsumerFillsOnlyItsOwnRing) {
   EXPECT_EQ(damaged, 0);
   // Now it has room again.
   EXPECT_TRUE(server.send(stalled_id, kPushed, pushed_payload(accepted, kSize)));
+}
+
+// CPU time this process has used, in milliseconds.
+std::int64_t cpu_ms() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return (static_cast<std::int64_t>(ru.ru_utime.tv_sec) + ru.ru_stime.tv_sec) * 1000 +
+         (static_cast<std::int64_t>(ru.ru_utime.tv_usec) + ru.ru_stime.tv_usec) / 1000;
+}
+
+// A handler that forwards to a client whose ring is full holds the message (retry_later),
+// as the README shows and ferryd's bus does. The server is then woken when that client frees
+// room (server.hpp); meanwhile it must not spin re-dispatching the message, burning a core.
+// Once the client reads, everything held arrives, in order.
+TEST(Robustness, AServerHoldingAMessageForAFullClientDoesNotSpin) {
+  test::ScopedSession session("hold");
+  test::Watchdog watchdog(60s, "held message");
+  ServerOptions options;
+  options.endpoint = "hold";
+  auto created = Server::create(options);
+  ASSERT_TRUE(created) << created.error().message();
+  test::ServerThread server(std::move(*created));
+  Server& srv = *server;
+  std::atomic<ConnectionId> target{0};
+  std::atomic<int> dispatches{0};
+  std::atomic<int> failures{0};
+  server->on(kForward, [&](Request& r) {
+    dispatches.fetch_add(1);
+    auto sent = srv.send(target.load(), kPushed, r.payload());
+    if (sent.code() == Errc::would_block) {
+      r.retry_later();
+    } else if (!sent) {
+      failures.fetch_add(1);
+    }
+  });
+  server.start();
+  ClientOptions co;
+  co.endpoint = "hold";
+  co.ring_capacity = 16384;
+  co.name = "full";
+  auto full = Client::connect(co);
+  ASSERT_TRUE(full) << full.error().message();
+  target = full->id();
+  co.name = "sender";
+  co.ring_capacity = 0;
+  auto sender = Client::connect(co);
+  ASSERT_TRUE(sender) << sender.error().message();
+  constexpr std::uint64_t kMessages = 40;  // 16 KiB holds 15 of them
+  constexpr std::size_t kSize = 1000;
+  for (std::uint64_t seq = 0; seq < kMessages; ++seq) {
+    ASSERT_TRUE(sender->send(kForward, pushed_payload(seq, kSize)));
+  }
+  std::this_thread::sleep_for(300ms);  // the server fills `full` and holds the next one
+  const std::int64_t cpu_before = cpu_ms();
+  const int dispatches_before = dispatches.load();
+  std::this_thread::sleep_for(1000ms);
+  const std::int64_t cpu_used = cpu_ms() - cpu_before;
+  const int redispatched = dispatches.load() - dispatches_before;
+  EXPECT_LT(cpu_used, 300) << "the server used " << cpu_used
+                           << " ms of CPU in 1 s holding one message for a full client (it "
+                              "dispatched it again "
+                           << redispatched << " times)";
+  std::printf("holding a message for 1 s: %lld ms of CPU, %d dispatches\n",
+              static_cast<long long>(cpu_used), redispatched);
+
+  std::uint64_t got = 0;
+  int damaged = 0;
+  const auto until = Clock::now() + 10s;
+  while (got < kMessages && Clock::now() < until) {
+    auto n = full->wait(
+        [&](const Message& m) {
+          if (!is_pushed(m, got, kSize)) ++damaged;
+          ++got;
+        },
+        1s);
+    ASSERT_TRUE(n) << n.error().message();
+  }
+  EXPECT_EQ(got, kMessages) << "held messages did not arrive once there was room";
+  EXPECT_EQ(damaged, 0);
+  EXPECT_EQ(failures.load(), 0);
 }
 
 // Sends of `size` bytes until one fails; returns how many succeeded, the failure and how
@@ -881,7 +1160,8 @@ int thousand_clients_over_a_small_dev_shm() {
     std::printf("statfs /dev/shm: %s\n", std::strerror(errno));
     return 10;
   }
-  const std::uint64_t shm_bytes = std::uint64_t{fs.f_blocks} * static_cast<std::uint64_t>(fs.f_bsize);
+  const std::uint64_t shm_bytes =
+      std::uint64_t{fs.f_blocks} * static_cast<std::uint64_t>(fs.f_bsize);
   if (shm_bytes > (std::uint64_t{64} << 20)) {
     std::printf("/dev/shm is %llu bytes, not the 64 MiB just mounted\n",
                 static_cast<unsigned long long>(shm_bytes));

@@ -35,8 +35,10 @@ Bus::Bus(ferry::Server& server) : server_(server) {
                           ferry::bus::kUnserve}) {
     server_.on(t, [this](Request& r) { on_control(r); });
   }
-  server_.on_disconnect(
-      [this](const ferry::ConnectionInfo& info, ferry::DisconnectReason) { on_disconnect(info); });
+  server_.on_disconnect([this](const ferry::ConnectionInfo& info, ferry::DisconnectReason why) {
+    on_disconnect(info);
+    if (observer_) observer_(info, why);
+  });
 }
 
 std::size_t Bus::subscribers(std::uint16_t type) const {

@@ -36,6 +36,10 @@ class Bus {
   // Installs its handlers on `server`; the server must outlive the Bus's use.
   explicit Bus(ferry::Server& server);
   const BusStats& stats() const noexcept { return stats_; }
+  // Also told of every disconnection, after the bus has cleaned up after it (for logs).
+  void observe_disconnects(ferry::Server::DisconnectHandler observer) {
+    observer_ = std::move(observer);
+  }
   std::size_t subscribers(std::uint16_t type) const;
 
  private:
@@ -60,6 +64,7 @@ class Bus {
   void on_disconnect(const ferry::ConnectionInfo& info);
 
   ferry::Server& server_;
+  ferry::Server::DisconnectHandler observer_;
   std::unordered_map<std::uint16_t, std::vector<ferry::ConnectionId>> subscribers_;
   std::unordered_map<std::uint16_t, std::vector<ferry::ConnectionId>> servers_;
   std::unordered_map<std::uint16_t, std::size_t> next_server_;

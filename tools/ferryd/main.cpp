@@ -74,6 +74,18 @@ int main(int argc, char** argv) {
                    static_cast<unsigned>(c.uid), c.name.c_str());
     });
   }
+  // A peer that broke the protocol is a warning; anyone else leaving is routine. Names,
+  // pids and reasons only.
+  bus.observe_disconnects([level](const ferry::ConnectionInfo& c, ferry::DisconnectReason why) {
+    const bool bad = why == ferry::DisconnectReason::protocol_error;
+    if (level >= (bad ? 1 : 3)) {
+      std::fprintf(stderr, "ferryd: %s id=%llu pid=%d uid=%u name=%s reason=%s\n",
+                   bad ? "disconnected a peer that broke the protocol:" : "disconnected",
+                   static_cast<unsigned long long>(c.id), static_cast<int>(c.pid),
+                   static_cast<unsigned>(c.uid), c.name.c_str(),
+                   std::string(ferry::to_string(why)).c_str());
+    }
+  });
   g_server = server->get();
   struct sigaction sa {};
   sa.sa_handler = on_signal;

@@ -133,6 +133,7 @@ bool Server::Impl::handle_events(int timeout_ms) {
     if (tag == kTagEvent) {
       std::uint64_t count = 0;
       [[maybe_unused]] const ssize_t r = ::read(event_.get(), &count, sizeof count);
+      woken_ = true;
       // A client freed room in a ring we wait on, or a doorbell, or stop(): the next turn
       // looks at all of them.
     } else if (tag == kTagListen) {
@@ -352,6 +353,11 @@ void Server::Impl::on_socket_event(ConnectionId id) {
     return;
   }
   if (got.code() == Errc::would_block) return;
+  if (got.code() != Errc::disconnected) {  // too long, too many descriptors: not a hang-up
+    ++stats_.protocol_errors;
+    disconnect(id, DisconnectReason::protocol_error);
+    return;
+  }
   c->peer_gone = true;
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c->socket.get(), nullptr);
   if (!c->queued && !c->blocked) {

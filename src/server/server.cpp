@@ -23,8 +23,10 @@ namespace ferry {
 
 namespace {
 
-// While some connection is blocked, the server looks again at least this often.
+// A connection whose handler asked to retry is served again when a client wakes the server
+// (it freed room in a ring the server waits on) or after this long, not on every turn.
 constexpr int kBlockedRetryMs = 1;
+constexpr std::int64_t kBlockedRetryNs = kBlockedRetryMs * 1'000'000;
 
 std::string type_name(std::uint16_t type) {
   return "message type " + std::to_string(type);
@@ -174,16 +176,19 @@ bool Server::Impl::turn() {
   bool worked = false;
   if (--work_until_events_ <= 0) worked |= handle_events(0);
   worked |= collect_doorbell();
-  for (std::uint32_t slot : blocked_) {
-    if (!slots_[slot]) continue;  // closed while blocked
-    ServerConn& c = *slots_[slot];
-    c.blocked = false;
-    if (!c.queued) {
-      c.queued = true;
-      ready_.push_back(slot);
+  if (blocked_due()) {
+    for (std::uint32_t slot : blocked_) {
+      if (!slots_[slot]) continue;  // closed while blocked
+      ServerConn& c = *slots_[slot];
+      c.blocked = false;
+      if (!c.queued) {
+        c.queued = true;
+        ready_.push_back(slot);
+      }
     }
+    blocked_.clear();
   }
-  blocked_.clear();
+  woken_ = false;
   // Serve only what is ready now; connections re-queued while serving wait for the next
   // turn, after everyone else ready now (round robin).
   for (std::size_t n = ready_.size(); n > 0; --n) {
@@ -197,8 +202,18 @@ bool Server::Impl::turn() {
   }
   flush_outputs();
   close_finished();
+  if (!blocked_.empty()) {
+    // Blocked again, or newly: the next retry no sooner than kBlockedRetryNs from now,
+    // unless an earlier one is already set.
+    const std::int64_t now = detail::monotonic_ns();
+    if (blocked_retry_at_ns_ <= now) blocked_retry_at_ns_ = now + kBlockedRetryNs;
+  }
   in_turn_ = false;
   return worked;
+}
+
+bool Server::Impl::blocked_due() const noexcept {
+  return !blocked_.empty() && (woken_ || detail::monotonic_ns() >= blocked_retry_at_ns_);
 }
 
 bool Server::Impl::collect_doorbell() {
@@ -267,6 +282,7 @@ std::uint32_t Server::Impl::serve(ServerConn& c) {
       blocked_.push_back(c.slot);
       break;
     }
+    if (!c.closing) ++stats_.messages_in;  // handled, once (a retried message counts then)
     c.in.release(Publish::later);
     if (c.closing) break;
   }
@@ -310,7 +326,6 @@ bool Server::Impl::dispatch(ServerConn& c, const RecordView& record) {
     }
     m.payload = std::span<const std::byte>(scratch_.data(), *size);
   }
-  ++stats_.messages_in;
   Request request(owner_, c.info.id, m);
   auto it = handlers_.find(m.type);
   if (it != handlers_.end()) {
@@ -422,7 +437,7 @@ void Server::Impl::close_finished() {
 }
 
 bool Server::Impl::prepare_wait() {
-  if (!ready_.empty() || !blocked_.empty() || stop_.load(std::memory_order_relaxed)) return false;
+  if (!ready_.empty() || blocked_due() || stop_.load(std::memory_order_relaxed)) return false;
   detail::RingWaitBlock& wb = bell_.header->wait;
   // Either the doorbell scan below sees a producer's bit, or that producer sees `sleeping`
   // and writes our eventfd.
@@ -443,7 +458,7 @@ void Server::Impl::idle_wait(std::chrono::nanoseconds timeout) {
                                       : detail::monotonic_ns() + w.spin_for.count();
     const std::uint32_t yield_every = w.yield_every == 0 ? 1024 : w.yield_every;
     for (std::uint32_t i = 1;; ++i) {
-      if (doorbell_pending() || !blocked_.empty()) return;
+      if (doorbell_pending() || blocked_due()) return;
       detail::cpu_relax();
       if (i % yield_every == 0) sched_yield();
       if ((i & 63u) == 0) {

@@ -87,7 +87,10 @@ class Server::Impl {
   std::deque<std::uint32_t> ready_;
   std::vector<std::uint32_t> blocked_;
   std::vector<std::uint32_t> dirty_;
-  std::vector<std::uint32_t> consumed_;  // slots whose `in` to publish after dirty_
+  std::vector<std::uint32_t> consumed_;   // slots whose `in` to publish after dirty_
+  std::int64_t blocked_retry_at_ns_ = 0;  // when blocked_ is served again at the latest
+  bool woken_ = false;                    // our eventfd fired: a client freed room
+  bool blocked_due() const noexcept;
   std::vector<std::uint32_t> closing_;
   bool in_turn_ = false;
   std::int32_t work_until_events_ = 0;  // see kWorkPerEventCheck

@@ -176,6 +176,8 @@ Result<SharedMemory> SharedMemory::create_anonymous(std::string_view debug_name,
     SharedMemory shm;
     shm.fd_ = ::memfd_create(label.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING | flags);
     if (shm.fd_ < 0) return os_error(errno, object, "memfd_create");
+    // memfds are born 0777 whatever the umask; reachable through /proc/<pid>/fd, so 0600.
+    if (::fchmod(shm.fd_, 0600) != 0) return os_error(errno, object, "fchmod 0600");
     if (::ftruncate(shm.fd_, static_cast<off_t>(length)) != 0) {
       return os_error(errno, object, "ftruncate to " + bytes(length));
     }

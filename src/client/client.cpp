@@ -127,8 +127,9 @@ struct Client::Impl {
 
   Result<void> send(std::uint16_t type, std::span<const std::byte> payload,
                     std::uint32_t correlation, std::uint8_t flags);
-  // Room for n bytes in the ring, reconnecting first if need be.
-  Result<std::span<std::byte>> reserve(std::size_t n, const detail::Deadline& deadline);
+  // Room for n bytes in the ring, waiting up to `timeout` for it, reconnecting first if need
+  // be. The common case reads no clock: connected, nothing to send again, room now.
+  Result<std::span<std::byte>> reserve(std::size_t n, std::chrono::nanoseconds timeout);
   Result<Reply> request(std::uint16_t type, std::span<const std::byte> payload,
                         std::chrono::nanoseconds timeout);
   // The hybrid spin before a wait for a message (the ring then sleeps at once): 2 us of
@@ -446,7 +447,15 @@ Result<void> Client::Impl::flush_resend(const detail::Deadline& deadline) {
 }
 
 Result<std::span<std::byte>> Client::Impl::reserve(std::size_t n,
-                                                   const detail::Deadline& deadline) {
+                                                   std::chrono::nanoseconds timeout) {
+  if (open && resend.empty() && (++sends_since_check % kSendsPerClockLook) != 0) {
+    auto room = out.reserve(n);
+    if (room) return room;
+    if (room.code() != Errc::would_block && room.code() != Errc::disconnected) {
+      return ring_error(room.error());
+    }
+  }
+  const detail::Deadline deadline(timeout);
   for (;;) {
     if (auto r = ensure_link(deadline); !r) return r.error();
     if (!resend.empty()) {
@@ -455,15 +464,13 @@ Result<std::span<std::byte>> Client::Impl::reserve(std::size_t n,
         return r.error();
       }
     }
-    if ((++sends_since_check % kSendsPerClockLook) == 0) {
-      // A send into a dead server's ring succeeds: look at the socket now and then.
-      const std::int64_t now = detail::monotonic_ns();
-      if (now - last_liveness_check_ns >= kLivenessCheckNs) {
-        last_liveness_check_ns = now;
-        if (peer_gone()) {
-          lose(gone().message());
-          continue;
-        }
+    // A send into a dead server's ring succeeds: look at the socket now and then.
+    const std::int64_t now = detail::monotonic_ns();
+    if (now - last_liveness_check_ns >= kLivenessCheckNs) {
+      last_liveness_check_ns = now;
+      if (peer_gone()) {
+        lose(gone().message());
+        continue;
       }
     }
     std::chrono::nanoseconds left = kForever;
@@ -487,7 +494,7 @@ Result<void> Client::Impl::send(std::uint16_t type, std::span<const std::byte> p
                            compress_bound(z.codec, payload.size()) <= out.max_payload();
   const std::size_t room_needed =
       compress_it ? compress_bound(z.codec, payload.size()) : payload.size();
-  auto room = reserve(room_needed, detail::Deadline(options.send_timeout));
+  auto room = reserve(room_needed, options.send_timeout);
   if (!room) return room.error();
   std::size_t n = payload.size();
   bool raw = true;
@@ -552,7 +559,7 @@ Result<void> Client::send(std::uint16_t type, std::span<const std::byte> payload
 }
 
 Result<std::span<std::byte>> Client::reserve(std::size_t n) {
-  return impl_->reserve(n, detail::Deadline(impl_->options.send_timeout));
+  return impl_->reserve(n, impl_->options.send_timeout);
 }
 
 void Client::commit(std::size_t n, std::uint16_t type) {

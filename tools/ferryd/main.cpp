@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <exception>
 #include <string>
 
 #include "ferry/server.hpp"
@@ -43,9 +44,7 @@ void clean_up(const std::string& session_option, int level, const char* when) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::string output;
   bool exit_now = false;
   auto config = parse_ferryd_args(argc, argv, &output, &exit_now);
@@ -124,4 +123,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ferryd: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "ferryd: unexpected error\n");
+  }
+  return 1;
 }

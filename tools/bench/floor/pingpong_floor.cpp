@@ -95,7 +95,7 @@ struct Naive final : Transport {
 struct Ring final : Transport {
   ferry::RingProducer out;
   ferry::RingConsumer in;
-  Ring(ferry::RingProducer o, ferry::RingConsumer i) : out(std::move(o)), in(std::move(i)) {}
+  Ring(ferry::RingProducer o, ferry::RingConsumer i) : out(o), in(std::move(i)) {}
   bool send(std::span<const std::byte> m) override { return out.send(m, {}, kPatience).ok(); }
   bool recv(std::span<std::byte> m) override {
     auto r = in.peek(kPatience);
@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
     auto p = ferry::RingProducer::attach(out, bytes, spin);
     auto c = ferry::RingConsumer::attach(in, bytes, spin);
     if (!p || !c) return nullptr;
-    return std::make_unique<Ring>(std::move(*p), std::move(*c));
+    return std::make_unique<Ring>(*p, std::move(*c));
   };
 
   const std::uint64_t total = kWarmup + trips;

@@ -79,8 +79,8 @@ lint:
 
 tidy: build
 	@echo "== clang-tidy"
-	@clang-tidy -p build --quiet $$(git ls-files 'src/*.cpp' 'tools/*.cpp') > build/tidy.log 2>&1; \
-	  rc=$$?; grep -v "warnings generated" build/tidy.log; exit $$rc
+	@git ls-files 'src/*.cpp' 'tools/*.cpp' | xargs -P $(JOBS) -n 4 clang-tidy -p build --quiet \
+	  > build/tidy.log 2>&1; rc=$$?; grep -v "warnings generated" build/tidy.log; exit $$rc
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -116,10 +116,12 @@ struct RingStats {
   std::uint64_t bytes_sent = 0;
   std::uint64_t records_received = 0;
   std::uint64_t errors = 0;
-  std::uint64_t full_waits = 0;      // producer found the ring full and waited
-  std::uint64_t empty_waits = 0;     // consumer found the ring empty and waited
-  std::uint64_t producer_wakes = 0;  // syscalls the producer made to wake the consumer
-  std::uint64_t consumer_wakes = 0;  // syscalls the consumer made to wake the producer
+  std::uint64_t full_waits = 0;        // producer found the ring full and waited
+  std::uint64_t full_wait_ns = 0;      // ... and the time it waited in all
+  std::uint64_t high_water_bytes = 0;  // most bytes in use when the producer looked (see format)
+  std::uint64_t empty_waits = 0;       // consumer found the ring empty and waited
+  std::uint64_t producer_wakes = 0;    // syscalls the producer made to wake the consumer
+  std::uint64_t consumer_wakes = 0;    // syscalls the consumer made to wake the producer
 };
 
 // Reads the counters of a formatted ring (any process, any time, never disturbs it).
@@ -192,6 +194,7 @@ class FERRY_API RingProducer {
   std::uint64_t next_seq_ = 0;
   std::uint64_t pending_records_ = 0;
   std::uint64_t pending_bytes_ = 0;
+  std::uint64_t high_water_ = 0;  // mirrors the shared high-water mark: stored only when it grows
   std::optional<std::size_t> reserved_;
 };
 

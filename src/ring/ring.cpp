@@ -187,6 +187,8 @@ RingStats ring_stats(const void* memory) noexcept {
   s.records_sent = ring->producer.records.load(r);
   s.bytes_sent = ring->producer.bytes.load(r);
   s.full_waits = ring->producer.full_waits.load(r);
+  s.full_wait_ns = ring->producer.full_wait_ns.load(r);
+  s.high_water_bytes = ring->producer.high_water.load(r);
   s.producer_wakes = ring->producer.wake_syscalls.load(r);
   s.records_received = ring->consumer.records.load(r);
   s.errors = ring->consumer.errors.load(r);
@@ -206,6 +208,7 @@ Result<RingProducer> RingProducer::attach(void* memory, std::size_t size, const 
   // A producer (re)attaching continues where the last one published.
   p.tail_ = p.published_ = p.side_.ring->producer.tail.load(std::memory_order_relaxed);
   p.next_seq_ = p.side_.ring->producer.records.load(std::memory_order_relaxed);
+  p.high_water_ = p.side_.ring->producer.high_water.load(std::memory_order_relaxed);
   if (auto r = p.refresh_head(); !r) return r.error();
   return p;
 }
@@ -220,6 +223,13 @@ Result<void> RingProducer::refresh_head() {
                                     ", capacity " + std::to_string(side_.capacity) + ")");
   }
   head_cache_ = head;
+  // The occupancy now, exact: we look only when our cached view said the ring was full,
+  // so this samples the moments that matter without a read of the consumer's line per
+  // message. Our own line.
+  if (published_ - head > high_water_) {
+    high_water_ = published_ - head;
+    side_.ring->producer.high_water.store(high_water_, std::memory_order_relaxed);
+  }
   return {};
 }
 
@@ -271,6 +281,7 @@ Result<std::span<std::byte>> RingProducer::reserve(std::size_t n,
       // Staged records must be visible, or the consumer could never free the space.
       publish();
       side_.ring->producer.full_waits.add_relaxed(1);
+      const std::int64_t wait_start = detail::monotonic_ns();
       bool bad_index = false;
       auto waited = detail::wait_until(
           [&] {
@@ -279,6 +290,8 @@ Result<std::span<std::byte>> RingProducer::reserve(std::size_t n,
           },
           side_.ring->space_wait, space_wanted(total), side_.fds.space, side_.fds.hangup,
           side_.wait, detail::Deadline(timeout));
+      side_.ring->producer.full_wait_ns.add_relaxed(
+          static_cast<std::uint64_t>(detail::monotonic_ns() - wait_start));
       if (bad_index) return refresh_head().error();
       if (!waited) {
         if (waited.code() == Errc::disconnected) return waited.error();

@@ -41,7 +41,9 @@ struct RingProducerBlock {
   ShmAtomic<std::uint64_t> bytes;          // 144 payload bytes published
   ShmAtomic<std::uint64_t> full_waits;     // 152 times a reserve found the ring full and waited
   ShmAtomic<std::uint64_t> wake_syscalls;  // 160 futex/eventfd wakes of the consumer
-  std::uint8_t pad[kRingBlock - 40];
+  ShmAtomic<std::uint64_t> full_wait_ns;   // 168 time spent in those full waits
+  ShmAtomic<std::uint64_t> high_water;     // 176 most bytes in use when the producer looked
+  std::uint8_t pad[kRingBlock - 56];
 };
 
 // Written by the consumer only.
@@ -86,6 +88,8 @@ static_assert(offsetof(RingIdent, max_payload) == 12);
 static_assert(offsetof(RingIdent, flags) == 16);
 static_assert(offsetof(RingHeader, producer) + offsetof(RingProducerBlock, tail) == 128);
 static_assert(offsetof(RingHeader, producer) + offsetof(RingProducerBlock, wake_syscalls) == 160);
+static_assert(offsetof(RingHeader, producer) + offsetof(RingProducerBlock, full_wait_ns) == 168);
+static_assert(offsetof(RingHeader, producer) + offsetof(RingProducerBlock, high_water) == 176);
 static_assert(offsetof(RingHeader, consumer) + offsetof(RingConsumerBlock, head) == 256);
 static_assert(offsetof(RingHeader, consumer) + offsetof(RingConsumerBlock, wake_syscalls) == 288);
 static_assert(offsetof(RingHeader, data_wait) == 384);

@@ -189,6 +189,9 @@ TEST(Ring, FullRingIsBackpressureNeverOverwrite) {
   EXPECT_EQ(t.code(), Errc::timed_out);
   EXPECT_NE(t.error().message().find("ring full"), std::string::npos);
   EXPECT_EQ(ring_stats(ring.data()).full_waits, 1u);
+  // The 3 ms it waited are counted as backpressure; the ring was seen full.
+  EXPECT_GE(ring_stats(ring.data()).full_wait_ns, 3'000'000u);
+  EXPECT_EQ(ring_stats(ring.data()).high_water_bytes, 4096u);
   // Freeing one record makes room for exactly one more; nothing was overwritten.
   ASSERT_TRUE(c.peek().ok());
   c.release();

@@ -78,8 +78,14 @@ FERRY_API std::string_view to_string(DisconnectReason reason) noexcept;
 
 struct ServerStats {
   std::uint64_t accepted = 0;
-  std::uint64_t rejected = 0;  // handshakes refused (version, credentials, full, malformed)
-  std::uint64_t lost = 0;      // connections that ended by the peer's close or death
+  std::uint64_t rejected = 0;              // handshakes refused, the sum of the six reasons below
+  std::uint64_t rejected_version = 0;      // another protocol version
+  std::uint64_t rejected_credentials = 0;  // a user or group the server does not allow
+  std::uint64_t rejected_full = 0;         // at max_connections
+  std::uint64_t rejected_malformed = 0;    // a hello that does not parse, or impossible rings
+  std::uint64_t rejected_abandoned = 0;    // the client left, or was silent past the timeout
+  std::uint64_t rejected_failed = 0;       // the server could not set the connection up
+  std::uint64_t lost = 0;                  // connections that ended by the peer's close or death
   std::uint64_t protocol_errors = 0;
   std::uint64_t active = 0;
   std::uint64_t messages_in = 0;

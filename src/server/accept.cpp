@@ -170,7 +170,7 @@ void Server::Impl::expire_handshakes() {
   const std::int64_t now = detail::monotonic_ns();
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->second.deadline_ns <= now) {
-      ++stats_.rejected;
+      count_rejected(-1);
       it = pending_.erase(it);  // closing the socket tells the client
     } else {
       ++it;
@@ -189,8 +189,21 @@ bool Server::Impl::allowed(const detail::PeerCredentials& peer) const {
   });
 }
 
-void Server::Impl::reject(detail::UniqueFd socket, int status, const std::string& message) {
+void Server::Impl::count_rejected(int status) {
+  using detail::WelcomeStatus;
   ++stats_.rejected;
+  switch (status) {
+    case static_cast<int>(WelcomeStatus::bad_version): ++stats_.rejected_version; break;
+    case static_cast<int>(WelcomeStatus::refused): ++stats_.rejected_credentials; break;
+    case static_cast<int>(WelcomeStatus::full): ++stats_.rejected_full; break;
+    case static_cast<int>(WelcomeStatus::bad_request): ++stats_.rejected_malformed; break;
+    case static_cast<int>(WelcomeStatus::failed): ++stats_.rejected_failed; break;
+    default: ++stats_.rejected_abandoned; break;
+  }
+}
+
+void Server::Impl::reject(detail::UniqueFd socket, int status, const std::string& message) {
+  count_rejected(status);
   detail::Welcome w;
   w.status = static_cast<detail::WelcomeStatus>(status);
   w.message = message;
@@ -208,7 +221,7 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   pending_.erase(it);
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, socket.get(), nullptr);
   if (!got) {
-    ++stats_.rejected;
+    count_rejected(-1);  // gone before its hello
     return;
   }
   using detail::WelcomeStatus;
@@ -305,7 +318,7 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   const int fds[] = {segment->fd(), doorbell_.fd(), event_.get(), c->client_data_fd.get(),
                      c->client_space_fd.get()};
   if (auto r = detail::send_message(socket.get(), bytes, fds); !r) {
-    ++stats_.rejected;
+    count_rejected(-1);  // gone before our welcome
     free_slots_.push_back(slot);
     std::push_heap(free_slots_.begin(), free_slots_.end(), std::greater<>());
     return;

@@ -118,6 +118,8 @@ class Server::Impl {
   void on_socket_event(ConnectionId id);
   bool allowed(const detail::PeerCredentials& peer) const;
   void reject(detail::UniqueFd socket, int status, const std::string& message);
+  // Counts a refused handshake under its reason (a WelcomeStatus; -1: the client left).
+  void count_rejected(int status);
 };
 
 // How much work (turns plus messages served, or batches of 64 idle polls) may pass between

@@ -183,6 +183,7 @@ TEST(ServerClient, RefusedCredentialsNameTheCause) {
   echo.server.stop();
   EXPECT_EQ(echo.server->stats().active, 0u);
   EXPECT_EQ(echo.server->stats().rejected, 1u);
+  EXPECT_EQ(echo.server->stats().rejected_credentials, 1u);
 }
 
 TEST(ServerClient, FullServerSaysSo) {
@@ -205,6 +206,9 @@ TEST(ServerClient, FullServerSaysSo) {
     c = Client::connect();
   }
   EXPECT_TRUE(c) << c.error().message();
+  echo.server.stop();  // its counters are its thread's until then
+  EXPECT_GE(echo.server->stats().rejected_full, 1u);
+  EXPECT_EQ(echo.server->stats().rejected, echo.server->stats().rejected_full);
 }
 
 TEST(ServerClient, BadRingSizeIsRefused) {
@@ -216,6 +220,8 @@ TEST(ServerClient, BadRingSizeIsRefused) {
   ASSERT_FALSE(client);
   EXPECT_EQ(client.code(), Errc::invalid_argument);
   EXPECT_NE(client.error().message().find("5000"), std::string::npos) << client.error().message();
+  echo.server.stop();
+  EXPECT_EQ(echo.server->stats().rejected_malformed, 1u);
 }
 
 // A client of another protocol version, speaking raw handshake bytes.
@@ -239,6 +245,9 @@ TEST(ServerClient, VersionMismatchIsExplained) {
   EXPECT_NE(welcome->message.find("version 9"), std::string::npos) << welcome->message;
   EXPECT_NE(welcome->message.find("version 1"), std::string::npos) << welcome->message;
   EXPECT_TRUE(got->fds.empty());
+  echo.server.stop();
+  EXPECT_EQ(echo.server->stats().rejected_version, 1u);
+  EXPECT_EQ(echo.server->stats().rejected, 1u);
 }
 
 TEST(ServerClient, ServerGoingAwayEndsWaitsAtOnce) {

@@ -102,7 +102,7 @@ ferryd_pid=$!
 for ((i = 0; ; i++)); do
   bus_up && break
   if ! kill -0 "$ferryd_pid" 2>/dev/null || ((i >= 100)); then
-    if grep -q 'already listening' "$log"; then
+    if grep -q 'already serving' "$log"; then
       say "a ferryd is already running in session '$session' ($socket_guess); stop it first." >&2
     else
       say "ferryd did not start:" >&2

@@ -957,7 +957,7 @@ TEST(Security, PayloadBytesNeverReachLogsOrErrorMessages) {
   const std::string text = read_file(log);
   // The log is really ferryd's, at debug level, from both runs.
   EXPECT_NE(text.find("listening on"), std::string::npos) << text;
-  EXPECT_NE(text.find("connected id="), std::string::npos) << "no debug lines:\n" << text;
+  EXPECT_NE(text.find("\"event\":\"connected\""), std::string::npos) << "no debug lines:\n" << text;
   EXPECT_NE(text.find("protocol errors"), std::string::npos) << text;
   EXPECT_EQ(leak_in(text), "") << "ferryd's log shows payload bytes:\n" << text;
   EXPECT_GE(messages.all().size(), 20u);

@@ -268,7 +268,7 @@ TEST_F(FerrydConfigTest, UnknownKeyNamesItsLineAndTheKnownKeys) {
                 ":3: unknown key 'foo' (known: endpoint, socket_path, session, max_connections, "
                 "ring_capacity, max_ring_capacity, crc, allow_users, allow_groups, wait, "
                 "spin_us, yield_every, batch, compress_threshold, handshake_timeout_ms, "
-                "log_level)");
+                "log_level, log_format)");
   // A table is a key like any other.
   const std::string table = write("t.toml", "batch = 2\n[server]\nendpoint = \"x\"\n");
   EXPECT_NE(error_of({"--config", table}).find(table + ":2: unknown key 'server'"),

@@ -392,6 +392,14 @@ const Option kOptions[] = {
        c.log_level = std::move(*s);
        return {};
      }},
+    {"log_format", "--log-format", "FORMAT", "json (one object a line) or text (json)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto s = in.string();
+       if (!s) return s.error();
+       if (*s != "json" && *s != "text") return in.fail("expected json or text, got " + quoted(*s));
+       c.log_format = std::move(*s);
+       return {};
+     }},
 };
 
 const Option* find_key(std::string_view key) {

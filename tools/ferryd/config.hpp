@@ -16,7 +16,8 @@
 
 struct FerrydConfig {
   ferry::ServerOptions server;     // every field settable
-  std::string log_level = "info";  // error|warn|info|debug
+  std::string log_level = "info";   // error|warn|info|debug
+  std::string log_format = "json";  // json (one object a line) | text
   std::string config_path;         // the file that was read, empty if none
 };
 

@@ -1,5 +1,6 @@
 // ferryd: the local message bus. Runs one endpoint (default "bus") in the foreground until
-// SIGINT or SIGTERM; configuration from its TOML file and flags (docs/ferryd.md).
+// SIGINT or SIGTERM; configuration from its TOML file and flags (docs/ferryd.md). Logs go
+// to stderr, one JSON object a line by default (ferryd/log.hpp).
 #include <unistd.h>
 
 #include <csignal>
@@ -11,8 +12,12 @@
 #include "ferry/session.hpp"
 #include "ferryd/bus.hpp"
 #include "ferryd/config.hpp"
+#include "ferryd/log.hpp"
 
 namespace {
+
+using ferryd::Log;
+using ferryd::LogLevel;
 
 ferry::Server* g_server = nullptr;
 
@@ -20,27 +25,20 @@ extern "C" void on_signal(int /*signal*/) {
   if (g_server != nullptr) g_server->stop();  // async-signal-safe
 }
 
-int level_of(const std::string& level) {
-  if (level == "error") return 0;
-  if (level == "warn") return 1;
-  if (level == "info") return 2;
-  return 3;
-}
-
 // Removes the objects of dead owners in `session` and says what went (paths only).
-void clean_up(const std::string& session_option, int level, const char* when) {
+void clean_up(Log& log, const std::string& session_option, const char* when) {
   auto session = ferry::resolve_session(session_option);
   if (!session) return;  // Server::create reports a bad session
   auto report = ferry::cleanup_session(*session);
   if (!report) {
-    std::fprintf(stderr, "ferryd: %s clean-up: %s\n", when, report.error().message().c_str());
+    log.write(LogLevel::warn, "cleanup", "cleanup_failed",
+              std::string(when) + " clean-up: " + report.error().message(), {{"when", when}});
     return;
   }
-  if (level >= 2) {
-    for (const std::string& p : report->removed) {
-      std::fprintf(stderr, "ferryd: %s clean-up: removed %s (its owner is dead)\n", when,
-                   p.c_str());
-    }
+  for (const std::string& p : report->removed) {
+    log.write(LogLevel::info, "cleanup", "stale_removed",
+              std::string(when) + " clean-up: removed " + p + " (its owner is dead)",
+              {{"when", when}, {"path", p}});
   }
 }
 
@@ -56,35 +54,49 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "ferryd: %s\n", config.error().message().c_str());
     return 2;
   }
-  const int level = level_of(config->log_level);
+  // Both were checked by the configuration parser.
+  Log log(ferryd::parse_log_level(config->log_level).value(),
+          ferryd::parse_log_format(config->log_format).value());
   // Stale objects of dead owners in our session go first; live owners' stay.
-  clean_up(config->server.session, level, "start-up");
+  clean_up(log, config->server.session, "start-up");
   auto server = ferry::Server::create(config->server);
   if (!server) {
-    std::fprintf(stderr, "ferryd: cannot start: %s\n", server.error().message().c_str());
+    log.write(LogLevel::error, "server", "start_failed",
+              "cannot start: " + server.error().message());
     return 1;
   }
+  const std::string endpoint = config->server.endpoint;
   ferryd::Bus bus(**server);
-  if (level >= 3) {
-    // Names, pids and reasons only: never payload bytes.
-    (*server)->on_connect([](const ferry::ConnectionInfo& c) {
-      std::fprintf(stderr, "ferryd: connected id=%llu pid=%d uid=%u name=%s\n",
-                   static_cast<unsigned long long>(c.id), static_cast<int>(c.pid),
-                   static_cast<unsigned>(c.uid), c.name.c_str());
-    });
-  }
-  // A peer that broke the protocol is a warning; anyone else leaving is routine. Names,
-  // pids and reasons only.
-  bus.observe_disconnects([level](const ferry::ConnectionInfo& c, ferry::DisconnectReason why) {
-    const bool bad = why == ferry::DisconnectReason::protocol_error;
-    if (level >= (bad ? 1 : 3)) {
-      std::fprintf(stderr, "ferryd: %s id=%llu pid=%d uid=%u name=%s reason=%s\n",
-                   bad ? "disconnected a peer that broke the protocol:" : "disconnected",
-                   static_cast<unsigned long long>(c.id), static_cast<int>(c.pid),
-                   static_cast<unsigned>(c.uid), c.name.c_str(),
-                   std::string(ferry::to_string(why)).c_str());
-    }
+  // Names, pids, ids and reasons only: never payload bytes.
+  (*server)->on_connect([&log, &endpoint](const ferry::ConnectionInfo& c) {
+    if (!log.enabled(LogLevel::debug)) return;
+    log.write(LogLevel::debug, "server", "connected",
+              "connected: " + c.name + " (pid " + std::to_string(c.pid) + ")",
+              {{"endpoint", endpoint},
+               {"conn", c.id},
+               {"pid", std::int64_t{c.pid}},
+               {"uid", std::uint64_t{c.uid}},
+               {"name", c.name}});
   });
+  // A peer that broke the protocol is a warning (limited: it may try again and again);
+  // anyone else leaving is routine.
+  bus.observe_disconnects(
+      [&log, &endpoint](const ferry::ConnectionInfo& c, ferry::DisconnectReason why) {
+        const bool bad = why == ferry::DisconnectReason::protocol_error;
+        const LogLevel level = bad ? LogLevel::warn : LogLevel::debug;
+        if (!log.enabled(level)) return;
+        const std::string reason(ferry::to_string(why));
+        const std::string msg = bad ? "disconnected " + c.name + " (pid " + std::to_string(c.pid) +
+                                          "): it broke the protocol"
+                                    : "disconnected: " + c.name + " (" + reason + ")";
+        log.limited(level, "server", bad ? "protocol_error" : "disconnected",
+                    bad ? std::uint64_t{c.uid} : 0, msg,
+                    {{"endpoint", endpoint},
+                     {"conn", c.id},
+                     {"pid", std::int64_t{c.pid}},
+                     {"name", c.name},
+                     {"reason", reason}});
+      });
   g_server = server->get();
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -93,33 +105,35 @@ int run(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  if (level >= 2) {
-    std::fprintf(stderr, "ferryd: listening on %s (session %s, up to %u connections)%s%s\n",
-                 (*server)->socket_path().c_str(), (*server)->session().c_str(),
-                 config->server.max_connections, config->config_path.empty() ? "" : ", config ",
-                 config->config_path.c_str());
-  }
+  log.write(LogLevel::info, "server", "listening",
+            "listening on " + (*server)->socket_path() + " (session " + (*server)->session() +
+                ", up to " + std::to_string(config->server.max_connections) + " connections)" +
+                (config->config_path.empty() ? "" : ", config " + config->config_path),
+            {{"endpoint", endpoint},
+             {"socket", (*server)->socket_path()},
+             {"session", (*server)->session()},
+             {"pid", std::int64_t{::getpid()}}});
   auto r = (*server)->run();
   g_server = nullptr;
   const ferry::ServerStats s = (*server)->stats();
-  const ferryd::BusStats& b = bus.stats();
-  if (level >= 2) {
-    std::fprintf(
-        stderr,
-        "ferryd: stopped: %llu connections accepted, %llu rejected, %llu lost, "
-        "%llu messages in, %llu out, %llu protocol errors\n",
-        static_cast<unsigned long long>(s.accepted), static_cast<unsigned long long>(s.rejected),
-        static_cast<unsigned long long>(s.lost), static_cast<unsigned long long>(s.messages_in),
-        static_cast<unsigned long long>(s.messages_out),
-        static_cast<unsigned long long>(s.protocol_errors));
-    (void)b;
-  }
+  log.write(LogLevel::info, "server", "stopped",
+            "stopped: " + std::to_string(s.accepted) + " connections accepted, " +
+                std::to_string(s.rejected) + " rejected, " + std::to_string(s.lost) + " lost, " +
+                std::to_string(s.messages_in) + " messages in, " + std::to_string(s.messages_out) +
+                " out, " + std::to_string(s.protocol_errors) + " protocol errors",
+            {{"endpoint", endpoint},
+             {"accepted", s.accepted},
+             {"rejected", s.rejected},
+             {"lost", s.lost},
+             {"messages_in", s.messages_in},
+             {"messages_out", s.messages_out},
+             {"protocol_errors", s.protocol_errors}});
   const std::string session = (*server)->session();
   server->reset();  // our socket and lock go (bus only keeps an unused reference); then
                     // whatever else died meanwhile
-  clean_up(session, level, "shutdown");
+  clean_up(log, session, "shutdown");
   if (!r) {
-    std::fprintf(stderr, "ferryd: %s\n", r.error().message().c_str());
+    log.write(LogLevel::error, "server", "failed", r.error().message());
     return 1;
   }
   return 0;

@@ -15,10 +15,10 @@
 #include "ferry/server.hpp"
 
 struct FerrydConfig {
-  ferry::ServerOptions server;     // every field settable
+  ferry::ServerOptions server;      // every field settable
   std::string log_level = "info";   // error|warn|info|debug
   std::string log_format = "json";  // json (one object a line) | text
-  std::string config_path;         // the file that was read, empty if none
+  std::string config_path;          // the file that was read, empty if none
 };
 
 // Parses argv (flags override the file). Returns the config, or an Error whose message is

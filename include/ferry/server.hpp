@@ -76,6 +76,8 @@ enum class DisconnectReason : std::uint8_t {
 };
 FERRY_API std::string_view to_string(DisconnectReason reason) noexcept;
 
+// The server's counters. They live in shared memory (the doorbell segment's header), so
+// stats() may be called from any thread, and other processes read them (ferry stat).
 struct ServerStats {
   std::uint64_t accepted = 0;
   std::uint64_t rejected = 0;              // handshakes refused, the sum of the six reasons below
@@ -90,7 +92,10 @@ struct ServerStats {
   std::uint64_t active = 0;
   std::uint64_t messages_in = 0;
   std::uint64_t messages_out = 0;
-  std::uint64_t unhandled = 0;  // messages no handler took
+  std::uint64_t unhandled = 0;   // messages no handler took
+  std::uint64_t bytes_in = 0;    // payload bytes of messages_in, as they crossed the ring
+  std::uint64_t bytes_out = 0;   // payload bytes of messages_out, as they crossed the ring
+  std::uint64_t reconnects = 0;  // accepted connections whose client had lost an earlier one
 };
 
 class Server;

@@ -105,6 +105,8 @@ struct Client::Impl {
   std::string last_attempt_error;
   std::size_t resent_since_loss = 0;
   bool restoring = false;  // inside restore(): no second reconnect from its requests
+  bool ever_connected = false;
+  std::uint32_t reconnects = 0;  // links made after the first (shown to observers)
 
   Error gone() const {
     return Error(Errc::disconnected, "the server at " + socket_path + " closed the connection");
@@ -185,6 +187,7 @@ Result<void> Client::Impl::open_link() {
   hello.c2s_capacity = c.options.ring_capacity;
   hello.s2c_capacity = c.options.ring_capacity;
   hello.compression = c.options.compression.codec;
+  if (c.ever_connected) hello.flags |= detail::kHelloFlagReconnect;
   hello.name = c.options.name.empty() ? program_name() : c.options.name;
   if (hello.name.size() > detail::kMaxClientName) hello.name.resize(detail::kMaxClientName);
   for (char& ch : hello.name) {
@@ -268,6 +271,9 @@ Result<void> Client::Impl::open_link() {
   d.fd = c.server_fd.get();
   detail::RingAccess::set_doorbell(c.out, d);
   view->header->client.pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_relaxed);
+  if (c.ever_connected) ++c.reconnects;
+  c.ever_connected = true;
+  view->header->client.reconnects.store(c.reconnects, std::memory_order_relaxed);
   c.open = true;
   c.sends_since_check = 0;
   return {};

@@ -5,7 +5,8 @@
 //   0      ConnHeader (4096 bytes): ident, then one block per side
 //   4096   ring client -> server (ring_bytes(c2s_capacity), rounded up to 4096)
 //   ...    ring server -> client
-// Doorbell segment (one memfd per server, mapped by every client):
+// Doorbell segment (one memfd per server, named "ferry:doorbell:<session>/<endpoint>",
+// mapped by every client):
 //   0      DoorbellHeader (512 bytes): ident, the server's wait block
 //   512    bitmap: bit `slot` of word slot / 64 is set by that connection's producer after
 //          it publishes; the server exchanges whole words with 0 to collect them.
@@ -43,10 +44,11 @@ struct ConnIdent {
   std::uint8_t pad[kRingBlock - 48];
 };
 
-// Written by the client only (issue 6 adds its counters here).
+// Written by the client only.
 struct ConnClientBlock {
-  ShmAtomic<std::uint32_t> pid;  // 128
-  std::uint8_t pad[kRingBlock - 4];
+  ShmAtomic<std::uint32_t> pid;         // 128
+  ShmAtomic<std::uint32_t> reconnects;  // 132 times this client connected again before this
+  std::uint8_t pad[kRingBlock - 8];
 };
 
 // Written by the server only.
@@ -55,11 +57,28 @@ struct ConnServerBlock {
   std::uint8_t pad[kRingBlock - 4];
 };
 
+inline constexpr std::size_t kConnNameBytes = 64;  // NUL-padded; longer names are cut
+
+// Who is on the other end, for observers (ferry stat, metrics): written by the server once,
+// before the segment is shared; the peer's ids are the kernel's (SO_PEERCRED).
+struct ConnPeerBlock {
+  std::uint32_t peer_pid;          // 384
+  std::uint32_t peer_uid;          // 388
+  std::uint32_t peer_gid;          // 392
+  std::uint32_t pad0;              // 396
+  std::int64_t connected_unix_ns;  // 400 when the server accepted it (CLOCK_REALTIME)
+  char endpoint[kConnNameBytes];   // 408 the server's endpoint name
+  char peer_name[kConnNameBytes];  // 472 the name the client gave in its hello
+  std::uint64_t server_token;      // 536 its server's (DoorbellIdent::server_token)
+  std::uint8_t pad[2 * kRingBlock - 160];
+};
+
 struct ConnHeader {
   ConnIdent ident;         // 0
   ConnClientBlock client;  // 128
   ConnServerBlock server;  // 256
-  std::uint8_t reserved[kConnHeaderSize - 3 * kRingBlock];
+  ConnPeerBlock peer;      // 384
+  std::uint8_t reserved[kConnHeaderSize - 5 * kRingBlock];
 };
 
 static_assert(std::is_standard_layout_v<ConnHeader>);
@@ -73,25 +92,76 @@ static_assert(offsetof(ConnIdent, s2c_offset) == 32);
 static_assert(offsetof(ConnIdent, s2c_capacity) == 40);
 static_assert(offsetof(ConnHeader, client) == 128);
 static_assert(offsetof(ConnHeader, server) == 256);
+static_assert(offsetof(ConnHeader, peer) == 384);
+static_assert(offsetof(ConnHeader, peer.connected_unix_ns) == 400);
+static_assert(offsetof(ConnHeader, peer.endpoint) == 408);
+static_assert(offsetof(ConnHeader, peer.peer_name) == 472);
+static_assert(offsetof(ConnHeader, peer.server_token) == 536);
+static_assert(offsetof(ConnHeader, client.reconnects) == 132);
 
 struct DoorbellIdent {
-  std::uint32_t magic;        // 0   kDoorbellMagic
-  std::uint16_t version;      // 4   kConnLayoutVersion
-  std::uint16_t header_size;  // 6   kDoorbellHeaderSize
-  std::uint32_t slots;        // 8   bits in the bitmap (a multiple of 64)
-  std::uint32_t flags;        // 12  none yet
-  std::uint8_t pad[kRingBlock - 16];
+  std::uint32_t magic;            // 0   kDoorbellMagic
+  std::uint16_t version;          // 4   kConnLayoutVersion
+  std::uint16_t header_size;      // 6   kDoorbellHeaderSize
+  std::uint32_t slots;            // 8   bits in the bitmap (a multiple of 64)
+  std::uint32_t flags;            // 12  none yet
+  char endpoint[kConnNameBytes];  // 16  the server's endpoint name, NUL-padded
+  std::int64_t started_unix_ns;   // 80  when the server started (CLOCK_REALTIME)
+  std::uint64_t server_token;     // 88  random: the connection segments carry it too
+  std::uint8_t pad[kRingBlock - 96];
 };
 
+// The server's counters for its endpoint, in the doorbell header so that observers in other
+// processes can read them (index into DoorbellHeader::counters). Written by the server only,
+// relaxed; `closed_*` hold the ring counters of connections that have ended, so that sums
+// over connections never go down; `closed_generation` is bumped (release) after each
+// connection's totals are added and before its segment is unmapped.
+enum class EndpointCounter : std::uint32_t {
+  accepted,
+  rejected_version,
+  rejected_credentials,
+  rejected_full,
+  rejected_malformed,
+  rejected_abandoned,
+  rejected_failed,
+  lost,
+  protocol_errors,
+  active,
+  messages_in,
+  messages_out,
+  unhandled,
+  bytes_in,
+  bytes_out,
+  reconnects,
+  closed_in_full_waits,  // in: the client -> server rings
+  closed_in_full_wait_ns,
+  closed_in_producer_wakes,
+  closed_in_consumer_wakes,
+  closed_in_errors,
+  closed_out_full_waits,  // out: the server -> client rings
+  closed_out_full_wait_ns,
+  closed_out_producer_wakes,
+  closed_out_consumer_wakes,
+  closed_out_errors,
+  closed_generation,
+  count,
+};
+inline constexpr std::size_t kEndpointCounters = 32;
+static_assert(static_cast<std::size_t>(EndpointCounter::count) <= kEndpointCounters);
+
 struct DoorbellHeader {
-  DoorbellIdent ident;  // 0
-  RingWaitBlock wait;   // 128: the server announces here that it sleeps
-  std::uint8_t reserved[kDoorbellHeaderSize - 2 * kRingBlock];
+  DoorbellIdent ident;                                   // 0
+  RingWaitBlock wait;                                    // 128: the server sleeps here
+  ShmAtomic<std::uint64_t> counters[kEndpointCounters];  // 256: EndpointCounter
 };
 
 static_assert(std::is_standard_layout_v<DoorbellHeader>);
 static_assert(sizeof(DoorbellHeader) == kDoorbellHeaderSize);
 static_assert(offsetof(DoorbellHeader, wait) == 128);
+static_assert(offsetof(DoorbellHeader, counters) == 256);
 static_assert(offsetof(DoorbellIdent, slots) == 8);
+static_assert(offsetof(DoorbellIdent, endpoint) == 16);
+static_assert(offsetof(DoorbellIdent, started_unix_ns) == 80);
+static_assert(offsetof(DoorbellIdent, server_token) == 88);
 
 }  // namespace ferry::detail

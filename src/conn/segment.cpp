@@ -1,6 +1,11 @@
 // Connection and doorbell segments (segment.hpp).
 #include "conn/segment.hpp"
 
+#include <sys/random.h>
+#include <unistd.h>
+#include <algorithm>
+#include <cstring>
+#include <ctime>
 #include <new>
 #include <string>
 
@@ -100,20 +105,75 @@ std::size_t doorbell_bytes(std::uint32_t slots) noexcept {
   return static_cast<std::size_t>(align_up(kDoorbellHeaderSize + std::uint64_t{slots} / 8));
 }
 
-Result<SharedMemory> create_doorbell(std::uint32_t slots) {
+std::int64_t unix_now_ns() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+void copy_name(char (&field)[kConnNameBytes], std::string_view text) noexcept {
+  const std::size_t n = std::min(text.size(), kConnNameBytes - 1);
+  std::memcpy(field, text.data(), n);
+  std::memset(field + n, 0, kConnNameBytes - n);
+}
+
+std::string read_name(const char (&field)[kConnNameBytes]) {
+  std::size_t n = 0;
+  while (n < kConnNameBytes && field[n] != '\0') ++n;
+  return {field, n};
+}
+
+Result<SharedMemory> create_doorbell(std::uint32_t slots, std::string_view session,
+                                     std::string_view endpoint) {
   slots = (slots + 63u) & ~63u;
-  auto shm = SharedMemory::create_anonymous("doorbell", doorbell_bytes(slots));
+  std::string label = "doorbell:";
+  label.append(session).append("/").append(endpoint);
+  auto shm = SharedMemory::create_anonymous(label, doorbell_bytes(slots));
   if (!shm) return shm.error();
   auto* header = new (shm->data()) DoorbellHeader{};
   header->ident.version = kConnLayoutVersion;
   header->ident.header_size = static_cast<std::uint16_t>(kDoorbellHeaderSize);
   header->ident.slots = slots;
+  copy_name(header->ident.endpoint, endpoint);
+  header->ident.started_unix_ns = unix_now_ns();
+  std::uint64_t token = 0;
+  if (::getrandom(&token, sizeof token, GRND_NONBLOCK) != sizeof token) {
+    token = static_cast<std::uint64_t>(unix_now_ns()) ^
+            (std::uint64_t{0x9e3779b97f4a7c15} * static_cast<std::uint64_t>(::getpid()));
+  }
+  header->ident.server_token = token;
   auto* words = static_cast<std::byte*>(shm->data()) + kDoorbellHeaderSize;
   for (std::uint32_t i = 0; i < slots / 64; ++i) {
     new (words + std::size_t{i} * 8) ShmAtomic<std::uint64_t>();
   }
   header->ident.magic = kDoorbellMagic;
   return shm;
+}
+
+ServerStats endpoint_stats(const ShmAtomic<std::uint64_t>* counters) noexcept {
+  auto get = [&](EndpointCounter which) {
+    return counters[static_cast<std::size_t>(which)].load(std::memory_order_relaxed);
+  };
+  ServerStats s;
+  s.accepted = get(EndpointCounter::accepted);
+  s.rejected_version = get(EndpointCounter::rejected_version);
+  s.rejected_credentials = get(EndpointCounter::rejected_credentials);
+  s.rejected_full = get(EndpointCounter::rejected_full);
+  s.rejected_malformed = get(EndpointCounter::rejected_malformed);
+  s.rejected_abandoned = get(EndpointCounter::rejected_abandoned);
+  s.rejected_failed = get(EndpointCounter::rejected_failed);
+  s.rejected = s.rejected_version + s.rejected_credentials + s.rejected_full +
+               s.rejected_malformed + s.rejected_abandoned + s.rejected_failed;
+  s.lost = get(EndpointCounter::lost);
+  s.protocol_errors = get(EndpointCounter::protocol_errors);
+  s.active = get(EndpointCounter::active);
+  s.messages_in = get(EndpointCounter::messages_in);
+  s.messages_out = get(EndpointCounter::messages_out);
+  s.unhandled = get(EndpointCounter::unhandled);
+  s.bytes_in = get(EndpointCounter::bytes_in);
+  s.bytes_out = get(EndpointCounter::bytes_out);
+  s.reconnects = get(EndpointCounter::reconnects);
+  return s;
 }
 
 Result<DoorbellView> view_doorbell(const SharedMemory& segment, std::uint32_t slot) {

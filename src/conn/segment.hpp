@@ -7,9 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "conn/conn_layout.hpp"
 #include "ferry/ring.hpp"
+#include "ferry/server.hpp"
 #include "ferry/shm.hpp"
 
 namespace ferry::detail {
@@ -43,12 +45,24 @@ Result<ConnView> view_connection_segment(void* memory, std::size_t segment_size,
                                          std::uint64_t connection_id, std::uint32_t slot);
 
 std::size_t doorbell_bytes(std::uint32_t slots) noexcept;
-Result<SharedMemory> create_doorbell(std::uint32_t slots);
+// The memfd is named "doorbell:<session>/<endpoint>"; the endpoint (cut to kConnNameBytes -
+// 1), the start time and a random token (also written into each connection segment's
+// peer block) are for observers.
+Result<SharedMemory> create_doorbell(std::uint32_t slots, std::string_view session,
+                                     std::string_view endpoint);
+// CLOCK_REALTIME in nanoseconds since the epoch (the start times observers show).
+std::int64_t unix_now_ns() noexcept;
+// Copies `text` into a NUL-padded name field of kConnNameBytes (cut if longer).
+void copy_name(char (&field)[kConnNameBytes], std::string_view text) noexcept;
+// The text of a name field written by copy_name (stops at the first NUL or the end).
+std::string read_name(const char (&field)[kConnNameBytes]);
 struct DoorbellView {
   DoorbellHeader* header = nullptr;
   ShmAtomic<std::uint64_t>* words = nullptr;
   std::uint32_t slots = 0;
 };
+// The counters of a doorbell header as ServerStats (relaxed loads, any thread or process).
+ServerStats endpoint_stats(const ShmAtomic<std::uint64_t>* counters) noexcept;
 // Checks a mapped doorbell segment (client side: `slot` must be one of its bits).
 Result<DoorbellView> view_doorbell(const SharedMemory& segment, std::uint32_t slot);
 

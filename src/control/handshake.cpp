@@ -131,8 +131,9 @@ Result<Hello> decode_hello(std::span<const std::byte> bytes, std::uint16_t* vers
     return invalid_hello("reserved bytes are not zero (a newer client, or a corrupt message)");
   }
   hello.flags = load<std::uint32_t>(bytes, kHelloFlagsAt);
-  if (hello.flags != 0) {
-    return invalid_hello("flags " + hex32(hello.flags) + ", but version 1 defines none");
+  if ((hello.flags & ~kHelloFlagReconnect) != 0) {
+    return invalid_hello("flags " + hex32(hello.flags) + ", but version 1 defines only " +
+                         hex32(kHelloFlagReconnect));
   }
   hello.c2s_capacity = load<std::uint32_t>(bytes, kHelloC2sAt);
   hello.s2c_capacity = load<std::uint32_t>(bytes, kHelloS2cAt);

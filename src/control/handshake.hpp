@@ -29,11 +29,13 @@ inline constexpr std::uint16_t kProtocolVersion = 1;
 inline constexpr std::size_t kHelloSize = 128;
 inline constexpr std::size_t kWelcomeSize = 512;
 inline constexpr std::size_t kMaxClientName = 64;
+// Hello flags: the client connected before and lost that connection (counted by servers).
+inline constexpr std::uint32_t kHelloFlagReconnect = 1u << 0;
 inline constexpr std::size_t kMaxWelcomeMessage = 400;
 
 struct Hello {
   std::uint16_t version = kProtocolVersion;
-  std::uint32_t flags = 0;         // none defined yet; must be 0
+  std::uint32_t flags = 0;         // kHelloFlag*; other bits must be 0
   std::uint32_t c2s_capacity = 0;  // requested ring sizes (0: the server's default)
   std::uint32_t s2c_capacity = 0;
   Compression compression = Compression::none;

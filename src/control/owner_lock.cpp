@@ -44,6 +44,16 @@ long owner_pid(const std::string& lock_path) noexcept {
   return n > 0 ? std::strtol(text, nullptr, 10) : 0;
 }
 
+long live_owner_pid(const std::string& lock_path) noexcept {
+  const UniqueFd fd(::open(lock_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return 0;
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  if (::fcntl(fd.get(), F_OFD_GETLK, &fl) != 0 || fl.l_type == F_UNLCK) return 0;
+  return owner_pid(lock_path);
+}
+
 Result<OwnerLock> OwnerLock::acquire(const std::string& path) {
   // A cleaner holds a dead owner's lock for a moment while it removes the objects: try
   // again shortly, and reopen if the file we locked was removed meanwhile.

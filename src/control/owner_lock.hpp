@@ -40,5 +40,7 @@ class OwnerLock {
 
 // The pid written in a lock file, or 0.
 long owner_pid(const std::string& lock_path) noexcept;
+// The pid written in a lock file that a live process holds (tested, not taken), or 0.
+long live_owner_pid(const std::string& lock_path) noexcept;
 
 }  // namespace ferry::detail

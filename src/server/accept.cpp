@@ -22,9 +22,9 @@ namespace ferry {
 namespace {
 
 constexpr std::uint32_t kMaxSlots = 65536;
-// Descriptors one connection holds in the server: socket and two eventfds (the segment's
-// memfd is closed once passed on), plus slack for the handshake.
-constexpr std::uint64_t kFdsPerConnection = 4;
+// Descriptors one connection holds in the server: socket, two eventfds and the segment's
+// memfd (kept for observers), plus slack for the handshake.
+constexpr std::uint64_t kFdsPerConnection = 5;
 constexpr std::uint64_t kFdsSpare = 64;
 
 void epoll_add(int epoll, int fd, std::uint64_t tag, std::uint32_t events) {
@@ -81,12 +81,13 @@ Result<void> Server::Impl::open() {
     options_.max_connections = static_cast<std::uint32_t>(fit);
   }
 
-  auto doorbell = detail::create_doorbell(options_.max_connections);
+  auto doorbell = detail::create_doorbell(options_.max_connections, session_, options_.endpoint);
   if (!doorbell) return doorbell.error();
   doorbell_ = std::move(*doorbell);
   auto view = detail::view_doorbell(doorbell_, 0);
   if (!view) return view.error();
   bell_ = *view;
+  counters_ = bell_.header->counters;
   slots_.resize(bell_.slots);
 
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
@@ -190,15 +191,21 @@ bool Server::Impl::allowed(const detail::PeerCredentials& peer) const {
 }
 
 void Server::Impl::count_rejected(int status) {
+  using detail::EndpointCounter;
   using detail::WelcomeStatus;
-  ++stats_.rejected;
   switch (status) {
-    case static_cast<int>(WelcomeStatus::bad_version): ++stats_.rejected_version; break;
-    case static_cast<int>(WelcomeStatus::refused): ++stats_.rejected_credentials; break;
-    case static_cast<int>(WelcomeStatus::full): ++stats_.rejected_full; break;
-    case static_cast<int>(WelcomeStatus::bad_request): ++stats_.rejected_malformed; break;
-    case static_cast<int>(WelcomeStatus::failed): ++stats_.rejected_failed; break;
-    default: ++stats_.rejected_abandoned; break;
+    case static_cast<int>(WelcomeStatus::bad_version):
+      count(EndpointCounter::rejected_version);
+      break;
+    case static_cast<int>(WelcomeStatus::refused):
+      count(EndpointCounter::rejected_credentials);
+      break;
+    case static_cast<int>(WelcomeStatus::full): count(EndpointCounter::rejected_full); break;
+    case static_cast<int>(WelcomeStatus::bad_request):
+      count(EndpointCounter::rejected_malformed);
+      break;
+    case static_cast<int>(WelcomeStatus::failed): count(EndpointCounter::rejected_failed); break;
+    default: count(EndpointCounter::rejected_abandoned); break;
   }
 }
 
@@ -307,6 +314,14 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   if (!in) return fail(in.error());
   if (!out) return fail(out.error());
   view->header->server.pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_relaxed);
+  detail::ConnPeerBlock& who = view->header->peer;
+  who.peer_pid = static_cast<std::uint32_t>(peer->pid);
+  who.peer_uid = peer->uid;
+  who.peer_gid = peer->gid;
+  who.connected_unix_ns = detail::unix_now_ns();
+  detail::copy_name(who.endpoint, options_.endpoint);
+  detail::copy_name(who.peer_name, hello->name);
+  who.server_token = bell_.header->ident.server_token;
 
   detail::Welcome w;
   w.connection_id = id;
@@ -323,11 +338,13 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
     std::push_heap(free_slots_.begin(), free_slots_.end(), std::greater<>());
     return;
   }
-  segment->close_fd();
+  // The segment's descriptor stays open while the connection lives: observers (ferry stat)
+  // find the connection through /proc/<our pid>/fd.
 
   c->slot = slot;
   c->socket = std::move(socket);
   c->segment = std::move(*segment);
+  c->view = *view;
   c->in = std::move(*in);
   c->out = *out;
   c->info.id = id;
@@ -342,7 +359,9 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   slot_limit_ = std::max(slot_limit_, slot + 1);
   by_id_.emplace(id, slot);
   slots_[slot] = std::move(c);
-  ++stats_.accepted;
+  count(detail::EndpointCounter::accepted);
+  set(detail::EndpointCounter::active, by_id_.size());
+  if ((hello->flags & detail::kHelloFlagReconnect) != 0) count(detail::EndpointCounter::reconnects);
   if (on_connect_) on_connect_(slots_[slot]->info);
   // It may have sent before we listened to its doorbell bit; look once.
   ServerConn& conn = *slots_[slot];
@@ -361,13 +380,13 @@ void Server::Impl::on_socket_event(ConnectionId id) {
   std::array<std::byte, 64> buf{};
   auto got = detail::recv_message(c->socket.get(), buf, std::chrono::milliseconds(0));
   if (got) {
-    ++stats_.protocol_errors;
+    count(detail::EndpointCounter::protocol_errors);
     disconnect(id, DisconnectReason::protocol_error);
     return;
   }
   if (got.code() == Errc::would_block) return;
   if (got.code() != Errc::disconnected) {  // too long, too many descriptors: not a hang-up
-    ++stats_.protocol_errors;
+    count(detail::EndpointCounter::protocol_errors);
     disconnect(id, DisconnectReason::protocol_error);
     return;
   }

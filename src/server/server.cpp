@@ -144,9 +144,7 @@ std::size_t Server::connection_count() const noexcept {
   return impl_->by_id_.size();
 }
 ServerStats Server::stats() const noexcept {
-  ServerStats s = impl_->stats_;
-  s.active = impl_->by_id_.size();
-  return s;
+  return detail::endpoint_stats(impl_->bell_.header->counters);
 }
 const std::string& Server::socket_path() const noexcept {
   return impl_->socket_path_;
@@ -272,7 +270,7 @@ std::uint32_t Server::Impl::serve(ServerConn& c) {
     if (!record) {
       if (record.code() == Errc::would_block) break;
       // A frame no correct client writes: the connection is closed, others go on.
-      ++stats_.protocol_errors;
+      count(detail::EndpointCounter::protocol_errors);
       disconnect(c.info.id, DisconnectReason::protocol_error);
       return n;
     }
@@ -282,7 +280,10 @@ std::uint32_t Server::Impl::serve(ServerConn& c) {
       blocked_.push_back(c.slot);
       break;
     }
-    if (!c.closing) ++stats_.messages_in;  // handled, once (a retried message counts then)
+    if (!c.closing) {  // handled, once (a retried message counts then)
+      count(detail::EndpointCounter::messages_in);
+      count(detail::EndpointCounter::bytes_in, record->payload.size());
+    }
     c.in.release(Publish::later);
     if (c.closing) break;
   }
@@ -320,7 +321,7 @@ bool Server::Impl::dispatch(ServerConn& c, const RecordView& record) {
       size = decompress(*codec, record.payload, scratch_, limit);
     }
     if (!size) {
-      ++stats_.protocol_errors;
+      count(detail::EndpointCounter::protocol_errors);
       disconnect(c.info.id, DisconnectReason::protocol_error);
       return false;
     }
@@ -336,7 +337,7 @@ bool Server::Impl::dispatch(ServerConn& c, const RecordView& record) {
     auto r = request.reply_error("no handler for " + type_name(m.type) + " at " + socket_path_);
     if (r.code() == Errc::would_block) request.retry_later();
   } else {
-    ++stats_.unhandled;
+    count(detail::EndpointCounter::unhandled);
   }
   return request.retry_;
 }
@@ -366,7 +367,7 @@ Result<void> Server::Impl::send(ConnectionId to, std::uint16_t type,
   }
   if (!room) {
     if (room.code() == Errc::corrupt) {
-      ++stats_.protocol_errors;
+      count(detail::EndpointCounter::protocol_errors);
       disconnect(to, DisconnectReason::protocol_error);
       return Error(Errc::disconnected,
                    "connection " + std::to_string(to) + ": " + room.error().message());
@@ -385,7 +386,8 @@ Result<void> Server::Impl::send(ConnectionId to, std::uint16_t type,
   }
   if (raw && n > 0) std::memcpy(room->data(), payload.data(), n);
   c->out.commit(n, meta, Publish::later);
-  ++stats_.messages_out;
+  count(detail::EndpointCounter::messages_out);
+  count(detail::EndpointCounter::bytes_out, n);
   if (!in_turn_) {
     c->out.publish();
   } else if (!c->dirty) {
@@ -419,13 +421,34 @@ void Server::Impl::disconnect(ConnectionId id, DisconnectReason reason) {
   if (!in_turn_) close_finished();
 }
 
+void Server::Impl::retire_counters(const ServerConn& c) noexcept {
+  using detail::EndpointCounter;
+  const RingStats in = ring_stats(c.view.c2s);
+  const RingStats out = ring_stats(c.view.s2c);
+  count(EndpointCounter::closed_in_full_waits, in.full_waits);
+  count(EndpointCounter::closed_in_full_wait_ns, in.full_wait_ns);
+  count(EndpointCounter::closed_in_producer_wakes, in.producer_wakes);
+  count(EndpointCounter::closed_in_consumer_wakes, in.consumer_wakes);
+  count(EndpointCounter::closed_in_errors, in.errors);
+  count(EndpointCounter::closed_out_full_waits, out.full_waits);
+  count(EndpointCounter::closed_out_full_wait_ns, out.full_wait_ns);
+  count(EndpointCounter::closed_out_producer_wakes, out.producer_wakes);
+  count(EndpointCounter::closed_out_consumer_wakes, out.consumer_wakes);
+  count(EndpointCounter::closed_out_errors, out.errors);
+  // Observers that saw the old generation before reading the connections read again.
+  auto& generation = counters_[static_cast<std::size_t>(EndpointCounter::closed_generation)];
+  generation.store(generation.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
 void Server::Impl::close_finished() {
   if (closing_.empty()) return;
   flush_outputs();
   for (std::uint32_t slot : closing_) {
     std::unique_ptr<ServerConn> c = std::move(slots_[slot]);
     by_id_.erase(c->info.id);
-    if (c->reason == DisconnectReason::closed) ++stats_.lost;
+    set(detail::EndpointCounter::active, by_id_.size());
+    if (c->reason == DisconnectReason::closed) count(detail::EndpointCounter::lost);
+    retire_counters(*c);
     // Closing the socket is what the client notices; the segment goes with the mapping.
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c->socket.get(), nullptr);
     if (on_disconnect_) on_disconnect_(c->info, c->reason);

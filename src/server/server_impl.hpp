@@ -29,6 +29,7 @@ struct ServerConn {
   detail::UniqueFd client_data_fd;   // s2c data: we signal it, the client sleeps on it
   detail::UniqueFd client_space_fd;  // c2s space: we signal it, the client sleeps on it
   SharedMemory segment;
+  detail::ConnView view;   // the segment's header and rings, checked at the handshake
   RingConsumer in;         // client -> server
   RingProducer out;        // server -> client
   bool queued = false;     // in the ready list for this or the next turn
@@ -96,7 +97,19 @@ class Server::Impl {
   std::int32_t work_until_events_ = 0;  // see kWorkPerEventCheck
   std::int64_t last_sweep_ns_ = 0;
   std::vector<std::byte> scratch_;  // decompressed payloads
-  ServerStats stats_;
+  // The endpoint's counters, in the doorbell header (observers read them there).
+  detail::ShmAtomic<std::uint64_t>* counters_ = nullptr;
+  void count(detail::EndpointCounter which, std::uint64_t n = 1) noexcept {
+    counters_[static_cast<std::size_t>(which)].add_relaxed(n);
+  }
+  void set(detail::EndpointCounter which, std::uint64_t value) noexcept {
+    counters_[static_cast<std::size_t>(which)].store(value, std::memory_order_relaxed);
+  }
+  std::uint64_t counter(detail::EndpointCounter which) const noexcept {
+    return counters_[static_cast<std::size_t>(which)].load(std::memory_order_relaxed);
+  }
+  // Adds a closing connection's ring counters to the closed totals (before its segment goes).
+  void retire_counters(const ServerConn& c) noexcept;
 
  private:
   // server.cpp

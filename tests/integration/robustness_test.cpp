@@ -55,6 +55,7 @@
 #include "ring/ring_layout.hpp"
 #include "support/assertions.hpp"
 #include "support/endpoint_support.hpp"
+#include "support/memfd_maps.hpp"
 #include "support/test_support.hpp"
 
 namespace ferry {
@@ -86,39 +87,8 @@ std::int64_t ms_since(Clock::time_point start) {
 
 // ---------------------------------------------------------------------------- memory
 
-struct Mapping {
-  std::byte* start = nullptr;
-  std::size_t size = 0;
-};
-
-// This process's shared mappings (from offset 0) of the memfd "ferry:<label>", as
-// /proc/self/maps lists them ("/memfd:ferry:conn-3 (deleted)").
-std::vector<Mapping> memfd_mappings(const std::string& label) {
-  const std::string want = cat("/memfd:ferry:", label);
-  std::ifstream maps("/proc/self/maps");
-  std::vector<Mapping> found;
-  for (std::string line; std::getline(maps, line);) {
-    std::istringstream in(line);
-    std::string range;
-    std::string perms;
-    std::string offset;
-    std::string dev;
-    std::string inode;
-    std::string path;
-    in >> range >> perms >> offset >> dev >> inode;
-    std::getline(in >> std::ws, path);
-    if (path != want && path.rfind(cat(want, " "), 0) != 0) continue;
-    if (perms.size() < 4 || perms[3] != 's' || std::stoull(offset, nullptr, 16) != 0) continue;
-    const std::size_t dash = range.find('-');
-    const auto lo = static_cast<std::uintptr_t>(std::stoull(range.substr(0, dash), nullptr, 16));
-    const auto hi = static_cast<std::uintptr_t>(std::stoull(range.substr(dash + 1), nullptr, 16));
-    Mapping m;
-    m.start = reinterpret_cast<std::byte*>(lo);  // NOLINT(performance-no-int-to-ptr): /proc
-    m.size = hi - lo;
-    found.push_back(m);
-  }
-  return found;
-}
+using test::Mapping;
+using test::memfd_mappings;
 
 // The client->server ring of one connection, as its client maps it.
 struct ConnMemory {

@@ -52,6 +52,7 @@
 #include "ring/ring_layout.hpp"
 #include "support/assertions.hpp"
 #include "support/endpoint_support.hpp"
+#include "support/memfd_maps.hpp"
 #include "support/test_support.hpp"
 
 namespace ferry {
@@ -705,32 +706,8 @@ struct RawRing {
   std::uint32_t slot = 0;
 };
 
-std::vector<std::pair<std::byte*, std::size_t>> memfd_mappings(const std::string& label) {
-  const std::string want = cat("/memfd:ferry:", label);
-  std::ifstream maps("/proc/self/maps");
-  std::vector<std::pair<std::byte*, std::size_t>> found;
-  for (std::string line; std::getline(maps, line);) {
-    std::istringstream in(line);
-    std::string range;
-    std::string perms;
-    std::string offset;
-    std::string dev;
-    std::string inode;
-    std::string file;
-    in >> range >> perms >> offset >> dev >> inode;
-    std::getline(in >> std::ws, file);
-    if (file != want && file.rfind(cat(want, " "), 0) != 0) continue;
-    if (perms.size() < 4 || perms[3] != 's' || std::stoull(offset, nullptr, 16) != 0) continue;
-    const std::size_t dash = range.find('-');
-    const auto lo = static_cast<std::uintptr_t>(std::stoull(range.substr(0, dash), nullptr, 16));
-    const auto hi = static_cast<std::uintptr_t>(std::stoull(range.substr(dash + 1), nullptr, 16));
-    found.emplace_back(reinterpret_cast<std::byte*>(lo), hi - lo);  // NOLINT: from /proc
-  }
-  return found;
-}
-
 std::optional<RawRing> raw_ring(ConnectionId id) {
-  for (const auto& [start, size] : memfd_mappings(cat("conn-", id))) {
+  for (const auto& [start, size] : test::memfd_mappings(cat("conn-", id))) {
     if (size < detail::kConnHeaderSize) continue;
     const detail::ConnIdent ident =
         std::launder(reinterpret_cast<detail::ConnHeader*>(start))->ident;  // NOLINT: layout
@@ -751,7 +728,7 @@ std::optional<RawRing> raw_ring(ConnectionId id) {
 
 // Sets the slot's bit in the doorbells this process maps (ferryd looks within 100 ms).
 void ring_doorbell(std::uint32_t slot) {
-  for (const auto& [start, size] : memfd_mappings("doorbell")) {
+  for (const auto& [start, size] : test::memfd_mappings("doorbell")) {
     auto* header = std::launder(reinterpret_cast<detail::DoorbellHeader*>(start));  // NOLINT
     if (size < detail::kDoorbellHeaderSize || header->ident.magic != detail::kDoorbellMagic ||
         slot >= header->ident.slots) {

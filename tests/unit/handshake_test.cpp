@@ -35,7 +35,7 @@ std::uint64_t get_le(const std::vector<std::byte>& b, std::size_t at, std::size_
 
 Hello sample_hello() {
   Hello h;
-  h.flags = 0;
+  h.flags = kHelloFlagReconnect;
   h.c2s_capacity = 1u << 20;
   h.s2c_capacity = 0x01020304;
   h.compression = Compression::zstd;
@@ -62,7 +62,7 @@ TEST(Hello, RoundTrips) {
   ASSERT_TRUE(d.ok()) << d.error().message();
   EXPECT_EQ(version, kProtocolVersion);
   EXPECT_EQ(d->version, kProtocolVersion);
-  EXPECT_EQ(d->flags, 0u);
+  EXPECT_EQ(d->flags, kHelloFlagReconnect);
   EXPECT_EQ(d->c2s_capacity, h.c2s_capacity);
   EXPECT_EQ(d->s2c_capacity, h.s2c_capacity);
   EXPECT_EQ(d->compression, Compression::zstd);
@@ -83,7 +83,7 @@ TEST(Hello, HasTheDocumentedLayout) {
   EXPECT_EQ(get_le(b, 0, 4), kHelloMagic);
   EXPECT_EQ(get_le(b, 4, 2), 1u);
   EXPECT_EQ(get_le(b, 6, 2), 0u);
-  EXPECT_EQ(get_le(b, 8, 4), 0u);
+  EXPECT_EQ(get_le(b, 8, 4), 1u);  // kHelloFlagReconnect
   EXPECT_EQ(get_le(b, 12, 4), 1u << 20);
   EXPECT_EQ(get_le(b, 16, 4), 0x01020304u);
   EXPECT_EQ(get_le(b, 20, 1), 2u);
@@ -150,8 +150,8 @@ TEST(Hello, RejectsBadFields) {
     put8(b, at, value);
     return decode_hello(b);
   };
-  EXPECT_TRUE(fails_with(with(8, 1), Errc::invalid_argument, "flags 0x00000001"));
-  EXPECT_TRUE(fails_with(with(11, 0x80), Errc::invalid_argument, "flags 0x80000000"));
+  EXPECT_TRUE(fails_with(with(8, 2), Errc::invalid_argument, "flags 0x00000002"));
+  EXPECT_TRUE(fails_with(with(11, 0x80), Errc::invalid_argument, "flags 0x80000001"));
   EXPECT_TRUE(fails_with(with(20, 3), Errc::invalid_argument, "compression 3"));
   EXPECT_TRUE(fails_with(with(20, 255), Errc::invalid_argument, "compression 255"));
   EXPECT_TRUE(fails_with(with(21, 65), Errc::invalid_argument, "name length 65"));

@@ -42,6 +42,7 @@ int run_subscribe(const Common& global, std::span<char* const> argv);  // subscr
 int run_serve(const Common& global, std::span<char* const> argv);      // serve.cpp
 int run_bench(const Common& global, std::span<char* const> argv);      // bench.cpp
 int run_cleanup(const Common& global, std::span<char* const> argv);    // cleanup.cpp
+int run_stat(const Common& global, std::span<char* const> argv);       // stat.cpp
 
 // One flag of a subcommand: "--type" with argument "T"; an empty `arg` is a switch.
 struct Flag {

@@ -26,8 +26,7 @@ struct Command {
   CommandFn run;
 };
 
-// The subcommands. Later ones go here too, each in its own file:
-//   {"stat", "show ferryd's counters live", run_stat},
+// The subcommands, each in its own file.
 constexpr Command kCommands[] = {
     {"send", "publish one message to the subscribers of a type", run_send},
     {"request", "send a request and print the reply", run_request},
@@ -35,6 +34,7 @@ constexpr Command kCommands[] = {
     {"serve", "answer the requests of a type with a command's output", run_serve},
     {"bench", "run a benchmark workload, ferry or Unix sockets (docs/bench.md)", run_bench},
     {"cleanup", "remove the sockets and segments of dead owners in the session", run_cleanup},
+    {"stat", "show the session's endpoints and connections live (or --json)", run_stat},
 };
 
 std::string usage() {

@@ -1,0 +1,85 @@
+// stat.hpp: what ferry servers are doing, read from the outside (ferry stat, ferryd's
+// metrics; docs/observability.md).
+//
+// Every counter lives in shared memory: the server's in its doorbell segment's header, each
+// connection's in its segment (peer, ring counters). A reader finds a server's segments
+// through /proc/<pid>/fd (the server keeps one descriptor per connection for this), maps
+// them read-only and reads them with relaxed loads: it never talks to the server and never
+// writes. Reading another process needs the same user (or root), as /proc/<pid>/fd does.
+//
+// Counters are consistent per endpoint: the totals of closed connections are read before
+// and after the live ones and the read repeats if a connection closed in between, so sums
+// over connections never go down from one reading to the next. Gauges (occupancy) are a
+// moment's view. A client can write its own connection's counters; treat them as its word.
+// Thread-safety: plain functions.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ferry/export.hpp"
+#include "ferry/result.hpp"
+#include "ferry/ring.hpp"
+#include "ferry/server.hpp"
+
+namespace ferry {
+
+struct ConnectionStat {
+  std::uint64_t id = 0;
+  std::uint32_t pid = 0;  // the client's, as the kernel told the server (SO_PEERCRED)
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string name;              // from the client's hello
+  std::uint32_t reconnects = 0;  // times the client connected again before this connection
+  std::int64_t connected_unix_ns = 0;
+  RingStats in;   // client -> server
+  RingStats out;  // server -> client
+};
+
+// One direction summed over an endpoint's connections: counters include closed
+// connections; used, capacity and high-water cover the live ones.
+struct DirectionTotals {
+  std::uint64_t full_waits = 0;  // the producer found the ring full and waited (backpressure)
+  std::uint64_t full_wait_ns = 0;
+  std::uint64_t producer_wakes = 0;  // wake-up syscalls the producer made
+  std::uint64_t consumer_wakes = 0;  // wake-up syscalls the consumer made
+  std::uint64_t errors = 0;          // frames the consumer refused (CRC, length, sequence)
+  std::uint64_t used_bytes = 0;
+  std::uint64_t capacity_bytes = 0;
+  std::uint64_t high_water_bytes = 0;  // the largest of the live connections'
+};
+
+struct EndpointStat {
+  std::string session;
+  std::string endpoint;
+  long pid = 0;  // the server's process
+  std::int64_t started_unix_ns = 0;
+  std::uint32_t max_connections = 0;
+  ServerStats server;
+  DirectionTotals in;                       // client -> server
+  DirectionTotals out;                      // server -> client
+  std::vector<ConnectionStat> connections;  // by id
+};
+
+struct SessionStat {
+  std::string session;
+  std::string directory;
+  std::vector<EndpointStat> endpoints;  // by name
+  // Servers whose lock names a process that could not be read, and why (a person can act
+  // on each: another user's server, a process that just exited).
+  std::vector<std::string> problems;
+};
+
+// Every server of `session` (empty: FERRY_SESSION, else "default") that holds a lock in its
+// session directory. not_found if the session has no directory.
+FERRY_API Result<SessionStat> read_session_stat(std::string_view session = {});
+
+// The servers of one process (0: this one), every session. permission if /proc/<pid>/fd
+// cannot be read, not_found if the process is gone.
+FERRY_API Result<std::vector<EndpointStat>> read_process_stat(pid_t pid);
+
+}  // namespace ferry

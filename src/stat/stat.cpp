@@ -1,0 +1,281 @@
+// Reading servers' counters from their shared memory (ferry/stat.hpp).
+#include "ferry/stat.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "conn/segment.hpp"
+#include "control/owner_lock.hpp"
+#include "control/unix_socket.hpp"
+#include "ferry/session.hpp"
+
+namespace ferry {
+
+namespace {
+
+using detail::EndpointCounter;
+
+constexpr std::string_view kDoorbellLink = "/memfd:ferry:doorbell:";
+constexpr std::string_view kConnLink = "/memfd:ferry:conn-";
+constexpr int kReadAttempts = 4;  // reads of an endpoint before settling for the last one
+
+// A read-only mapping of one of another process's descriptors.
+class Mapped {
+ public:
+  Mapped() = default;
+  Mapped(const Mapped&) = delete;
+  Mapped& operator=(const Mapped&) = delete;
+  Mapped(Mapped&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  Mapped& operator=(Mapped&& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(size_, o.size_);
+    return *this;
+  }
+  ~Mapped() {
+    if (data_ != nullptr) ::munmap(data_, size_);
+  }
+
+  // Maps the whole of /proc/<pid>/fd/<fd>; false if it is gone or not ours to read.
+  bool open(const std::string& fd_path, std::size_t min_size) {
+    const detail::UniqueFd fd(::open(fd_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return false;
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || st.st_size < 0 ||
+        static_cast<std::uint64_t>(st.st_size) < min_size) {
+      return false;
+    }
+    void* p =
+        ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd.get(), 0);
+    if (p == MAP_FAILED) return false;
+    data_ = p;
+    size_ = static_cast<std::size_t>(st.st_size);
+    return true;
+  }
+  void* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+struct Doorbell {
+  std::string session;
+  std::string endpoint;
+  Mapped map;
+  const detail::DoorbellHeader* header() const {
+    return static_cast<const detail::DoorbellHeader*>(map.data());
+  }
+  std::uint64_t counter(EndpointCounter which, std::memory_order order) const {
+    return header()->counters[static_cast<std::size_t>(which)].load(order);
+  }
+};
+
+std::string proc_fd_dir(pid_t pid) {
+  std::string dir = "/proc/";
+  dir.append(pid == 0 ? std::string("self") : std::to_string(pid)).append("/fd");
+  return dir;
+}
+
+// The process's descriptors whose link starts with `prefix`: path and link text.
+std::vector<std::pair<std::string, std::string>> links(const std::string& dir,
+                                                       std::string_view prefix) {
+  std::vector<std::pair<std::string, std::string>> found;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return found;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::string path = dir + "/" + e->d_name;
+    char target[512];
+    const ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
+    if (n <= 0) continue;
+    const std::string_view link(target, static_cast<std::size_t>(n));
+    if (link.starts_with(prefix)) found.emplace_back(std::move(path), std::string(link));
+  }
+  ::closedir(d);
+  return found;
+}
+
+// "doorbell:<session>/<endpoint> (deleted)" -> session, endpoint.
+bool parse_doorbell_link(std::string_view link, std::string& session, std::string& endpoint) {
+  link.remove_prefix(kDoorbellLink.size());
+  if (const std::size_t space = link.find(' '); space != std::string_view::npos) {
+    link = link.substr(0, space);
+  }
+  const std::size_t slash = link.find('/');
+  if (slash == std::string_view::npos) return false;
+  session = link.substr(0, slash);
+  endpoint = link.substr(slash + 1);
+  return true;
+}
+
+bool valid_doorbell(const Mapped& m) {
+  if (m.size() < detail::kDoorbellHeaderSize) return false;
+  const auto* h = static_cast<const detail::DoorbellHeader*>(m.data());
+  return h->ident.magic == detail::kDoorbellMagic && h->ident.version == detail::kConnLayoutVersion;
+}
+
+void add_live(DirectionTotals& t, const RingStats& r) {
+  t.full_waits += r.full_waits;
+  t.full_wait_ns += r.full_wait_ns;
+  t.producer_wakes += r.producer_wakes;
+  t.consumer_wakes += r.consumer_wakes;
+  t.errors += r.errors;
+  t.used_bytes += r.used_bytes;
+  t.capacity_bytes += r.capacity;
+  t.high_water_bytes = std::max(t.high_water_bytes, r.high_water_bytes);
+}
+
+void add_closed(DirectionTotals& t, const Doorbell& bell, bool in) {
+  auto get = [&](EndpointCounter c) { return bell.counter(c, std::memory_order_relaxed); };
+  if (in) {
+    t.full_waits += get(EndpointCounter::closed_in_full_waits);
+    t.full_wait_ns += get(EndpointCounter::closed_in_full_wait_ns);
+    t.producer_wakes += get(EndpointCounter::closed_in_producer_wakes);
+    t.consumer_wakes += get(EndpointCounter::closed_in_consumer_wakes);
+    t.errors += get(EndpointCounter::closed_in_errors);
+  } else {
+    t.full_waits += get(EndpointCounter::closed_out_full_waits);
+    t.full_wait_ns += get(EndpointCounter::closed_out_full_wait_ns);
+    t.producer_wakes += get(EndpointCounter::closed_out_producer_wakes);
+    t.consumer_wakes += get(EndpointCounter::closed_out_consumer_wakes);
+    t.errors += get(EndpointCounter::closed_out_errors);
+  }
+}
+
+// One connection segment, if it is one of a server's (by its token).
+bool read_connection(const std::string& fd_path, std::uint64_t& token, ConnectionStat& out) {
+  Mapped m;
+  if (!m.open(fd_path, detail::kConnHeaderSize)) return false;
+  const auto* h = static_cast<const detail::ConnHeader*>(m.data());
+  auto view =
+      detail::view_connection_segment(m.data(), m.size(), h->ident.connection_id, h->ident.slot);
+  if (!view) return false;
+  token = h->peer.server_token;
+  out.id = h->ident.connection_id;
+  out.pid = h->peer.peer_pid;
+  out.uid = h->peer.peer_uid;
+  out.gid = h->peer.peer_gid;
+  out.name = detail::read_name(h->peer.peer_name);
+  out.connected_unix_ns = h->peer.connected_unix_ns;
+  out.reconnects = h->client.reconnects.load(std::memory_order_relaxed);
+  out.in = ring_stats(view->c2s);
+  out.out = ring_stats(view->s2c);
+  return true;
+}
+
+}  // namespace
+
+Result<std::vector<EndpointStat>> read_process_stat(pid_t pid) {
+  const std::string dir = proc_fd_dir(pid);
+  if (::access(dir.c_str(), R_OK | X_OK) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return Error(Errc::not_found, "no process " + std::to_string(pid));
+    return Error::from_errno(err, "reading " + dir + " (a server of another user needs root)");
+  }
+  std::vector<Doorbell> bells;
+  for (auto& [path, link] : links(dir, kDoorbellLink)) {
+    Doorbell b;
+    if (!parse_doorbell_link(link, b.session, b.endpoint)) continue;
+    if (!b.map.open(path, detail::kDoorbellHeaderSize) || !valid_doorbell(b.map)) continue;
+    bells.push_back(std::move(b));
+  }
+  std::vector<EndpointStat> result;
+  if (bells.empty()) return result;
+
+  std::vector<EndpointStat> stats(bells.size());
+  for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
+    std::vector<std::uint64_t> before(bells.size());
+    for (std::size_t i = 0; i < bells.size(); ++i) {
+      before[i] = bells[i].counter(EndpointCounter::closed_generation, std::memory_order_acquire);
+      EndpointStat& e = stats[i];
+      e = EndpointStat{};
+      e.session = bells[i].session;
+      e.endpoint = bells[i].endpoint;
+      e.pid = pid == 0 ? static_cast<long>(::getpid()) : static_cast<long>(pid);
+      e.started_unix_ns = bells[i].header()->ident.started_unix_ns;
+      e.max_connections = bells[i].header()->ident.slots;
+      e.server = detail::endpoint_stats(bells[i].header()->counters);
+      add_closed(e.in, bells[i], true);
+      add_closed(e.out, bells[i], false);
+    }
+    for (const auto& [path, link] : links(dir, kConnLink)) {
+      ConnectionStat c;
+      std::uint64_t token = 0;
+      if (!read_connection(path, token, c)) continue;
+      for (std::size_t i = 0; i < bells.size(); ++i) {
+        if (bells[i].header()->ident.server_token != token) continue;
+        add_live(stats[i].in, c.in);
+        add_live(stats[i].out, c.out);
+        stats[i].connections.push_back(std::move(c));
+        break;
+      }
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    bool settled = true;
+    for (std::size_t i = 0; i < bells.size(); ++i) {
+      if (bells[i].counter(EndpointCounter::closed_generation, std::memory_order_relaxed) !=
+          before[i]) {
+        settled = false;
+      }
+    }
+    if (settled) break;
+  }
+  for (EndpointStat& e : stats) {
+    std::sort(e.connections.begin(), e.connections.end(),
+              [](const ConnectionStat& a, const ConnectionStat& b) { return a.id < b.id; });
+  }
+  return stats;
+}
+
+Result<SessionStat> read_session_stat(std::string_view session) {
+  auto name = resolve_session(session);
+  if (!name) return name.error();
+  auto dir = session_dir(*name, false);
+  if (!dir) return dir.error();
+  SessionStat out;
+  out.session = *name;
+  out.directory = *dir;
+
+  std::set<long> pids;
+  DIR* d = ::opendir(dir->c_str());
+  if (d == nullptr) return Error::from_errno(errno, "reading " + *dir);
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view file(e->d_name);
+    if (!file.ends_with(".lock")) continue;
+    const long pid = detail::live_owner_pid(*dir + "/" + std::string(file));
+    if (pid > 0) pids.insert(pid);
+  }
+  ::closedir(d);
+
+  for (const long pid : pids) {
+    auto endpoints = read_process_stat(static_cast<pid_t>(pid));
+    if (!endpoints) {
+      if (endpoints.code() != Errc::not_found) {
+        out.problems.push_back("pid " + std::to_string(pid) + ": " + endpoints.error().message());
+      }
+      continue;
+    }
+    for (EndpointStat& e : *endpoints) {
+      if (e.session == out.session) out.endpoints.push_back(std::move(e));
+    }
+  }
+  std::sort(out.endpoints.begin(), out.endpoints.end(),
+            [](const EndpointStat& a, const EndpointStat& b) { return a.endpoint < b.endpoint; });
+  return out;
+}
+
+}  // namespace ferry

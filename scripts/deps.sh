@@ -9,6 +9,7 @@ PACKAGES="
   libgtest-dev libgmock-dev libbenchmark-dev
   liblz4-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler libtomlplusplus-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev
+  prometheus-cpp-dev prometheus curl
   util-linux procps
   jq gnuplot-nox
 "

@@ -56,6 +56,23 @@ struct ServerOptions {
   std::uint32_t batch = 64;       // most messages served from one connection per turn
   std::uint32_t compress_threshold = 1024;  // for connections that chose a codec
   std::chrono::milliseconds handshake_timeout{2000};
+  // Times one handler call in kHandlerSampleEvery (two clock reads) into a histogram that
+  // handler_latency() reads (Prometheus: ferry_handler_duration_seconds). Off: no clock read.
+  bool handler_histogram = false;
+};
+
+inline constexpr std::uint32_t kHandlerSampleEvery = 16;
+inline constexpr std::size_t kLatencyBuckets = 18;
+// Upper bounds of the histogram's buckets, in seconds (an implied +Inf bucket follows).
+inline constexpr double kLatencyBounds[kLatencyBuckets] = {
+    500e-9, 1e-6, 2e-6, 5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 200e-6,
+    500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3, 50e-3, 100e-3, 1.0};
+
+// How long handlers took (sampled; see ServerOptions::handler_histogram).
+struct LatencyHistogram {
+  std::uint64_t count = 0;                 // calls timed
+  double sum_seconds = 0;                  // their total time
+  std::uint64_t cumulative[kLatencyBuckets] = {};  // calls at or under each bound
 };
 
 struct ConnectionInfo {
@@ -175,6 +192,8 @@ class FERRY_API Server {
   const ConnectionInfo* connection(ConnectionId id) const;
   std::size_t connection_count() const noexcept;
   ServerStats stats() const noexcept;
+  // Any thread; all zero unless ServerOptions::handler_histogram.
+  LatencyHistogram handler_latency() const noexcept;
   const std::string& socket_path() const noexcept;
   const std::string& session() const noexcept;
 

@@ -274,7 +274,16 @@ std::uint32_t Server::Impl::serve(ServerConn& c) {
       disconnect(c.info.id, DisconnectReason::protocol_error);
       return n;
     }
-    if (dispatch(c, *record)) {
+    bool retry = false;
+    if (options_.handler_histogram && --until_sample_ == 0) {
+      until_sample_ = kHandlerSampleEvery;
+      const std::int64_t start = detail::monotonic_ns();
+      retry = dispatch(c, *record);
+      record_latency(detail::monotonic_ns() - start);
+    } else {
+      retry = dispatch(c, *record);
+    }
+    if (retry) {
       if (c.closing) return n;
       c.blocked = true;
       blocked_.push_back(c.slot);
@@ -419,6 +428,28 @@ void Server::Impl::disconnect(ConnectionId id, DisconnectReason reason) {
   c->reason = reason;
   closing_.push_back(c->slot);
   if (!in_turn_) close_finished();
+}
+
+void Server::Impl::record_latency(std::int64_t ns) noexcept {
+  constexpr auto r = std::memory_order_relaxed;
+  const double seconds = static_cast<double>(ns) / 1e9;
+  std::size_t b = 0;
+  while (b < kLatencyBuckets && seconds > kLatencyBounds[b]) ++b;
+  latency_buckets_[b].store(latency_buckets_[b].load(r) + 1, r);
+  latency_sum_ns_.store(latency_sum_ns_.load(r) + static_cast<std::uint64_t>(ns), r);
+}
+
+LatencyHistogram Server::handler_latency() const noexcept {
+  constexpr auto r = std::memory_order_relaxed;
+  LatencyHistogram h;
+  std::uint64_t running = 0;
+  for (std::size_t b = 0; b < kLatencyBuckets; ++b) {
+    running += impl_->latency_buckets_[b].load(r);
+    h.cumulative[b] = running;
+  }
+  h.count = running + impl_->latency_buckets_[kLatencyBuckets].load(r);
+  h.sum_seconds = static_cast<double>(impl_->latency_sum_ns_.load(r)) / 1e9;
+  return h;
 }
 
 void Server::Impl::retire_counters(const ServerConn& c) noexcept {

@@ -3,6 +3,7 @@
 // Thread-safety: one thread drives it; only stop() touches it from others.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -110,6 +111,12 @@ class Server::Impl {
   }
   // Adds a closing connection's ring counters to the closed totals (before its segment goes).
   void retire_counters(const ServerConn& c) noexcept;
+
+  // ServerOptions::handler_histogram: single writer (this thread), read by any thread.
+  std::uint32_t until_sample_ = kHandlerSampleEvery;
+  std::atomic<std::uint64_t> latency_sum_ns_{0};
+  std::array<std::atomic<std::uint64_t>, kLatencyBuckets + 1> latency_buckets_{};  // + Inf
+  void record_latency(std::int64_t ns) noexcept;
 
  private:
   // server.cpp

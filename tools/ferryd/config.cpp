@@ -1,6 +1,7 @@
 // ferryd's configuration: the TOML file, then the flags. See config.hpp and docs/ferryd.md.
 #include "ferryd/config.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -8,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -392,6 +395,39 @@ const Option kOptions[] = {
        c.log_level = std::move(*s);
        return {};
      }},
+    {"metrics_listen", "--metrics-listen", "ADDR",
+     "serve Prometheus metrics at http://ADDR/metrics; PORT alone is 127.0.0.1:PORT (off)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto s = in.string();
+       if (!s) return s.error();
+       if (s->empty()) {  // "" in the file: off
+         c.metrics_listen.clear();
+         return {};
+       }
+       auto listen = normalize_metrics_listen(*s);
+       if (!listen) return in.fail(listen.error().message());
+       c.metrics_listen = std::move(*listen);
+       return {};
+     }},
+    {"", "--no-metrics", "", "no metrics, whatever the file says",
+     [](FerrydConfig& c, const Input&) -> Result<void> {
+       c.metrics_listen.clear();
+       c.server.handler_histogram = false;
+       return {};
+     }},
+    {"metrics_histogram", "", "", "",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto b = in.boolean();
+       if (!b) return b.error();
+       c.server.handler_histogram = *b;
+       return {};
+     }},
+    {"", "--metrics-histogram", "",
+     "time one handler call in 16 for ferry_handler_duration_seconds (off)",
+     [](FerrydConfig& c, const Input&) -> Result<void> {
+       c.server.handler_histogram = true;
+       return {};
+     }},
     {"log_format", "--log-format", "FORMAT", "json (one object a line) or text (json)",
      [](FerrydConfig& c, const Input& in) -> Result<void> {
        auto s = in.string();
@@ -666,4 +702,33 @@ Result<FerrydConfig> parse_ferryd_args(int argc, char** argv, std::string* outpu
                                              ": raise max_ring_capacity or lower ring_capacity");
   }
   return config;
+}
+
+Result<std::string> normalize_metrics_listen(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return Error(Errc::invalid_argument,
+                        "metrics address '" + std::string(text) + "': " + why +
+                            " (use PORT, ADDRESS:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9464)");
+  };
+  std::string host = "127.0.0.1";
+  std::string_view port = text;
+  if (const std::size_t colon = text.rfind(':'); colon != std::string_view::npos) {
+    host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+    if (host.empty()) host = "127.0.0.1";
+  }
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535) {
+    return bad("the port must be a number from 0 to 65535");
+  }
+  std::array<unsigned char, 16> addr{};
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), addr.data()) != 1) {
+      return bad("not an IPv6 address");
+    }
+  } else if (::inet_pton(AF_INET, host.c_str(), addr.data()) != 1) {
+    return bad("the address must be numeric");
+  }
+  return host + ":" + std::to_string(value);
 }

@@ -18,6 +18,7 @@ struct FerrydConfig {
   ferry::ServerOptions server;      // every field settable
   std::string log_level = "info";   // error|warn|info|debug
   std::string log_format = "json";  // json (one object a line) | text
+  std::string metrics_listen;       // "address:port" (normalized); empty: no exporter
   std::string config_path;          // the file that was read, empty if none
 };
 
@@ -35,3 +36,9 @@ std::string ferryd_usage();
 // M/MiB, G/GiB). invalid_argument, naming the text, for anything else or for more than
 // 2^63 - 1 bytes.
 ferry::Result<std::uint64_t> parse_size(std::string_view text);
+
+// "9464" -> "127.0.0.1:9464", ":9464" -> "127.0.0.1:9464", "0.0.0.0:9464" and "[::1]:9464"
+// as given: loopback unless the operator names another address. invalid_argument, naming
+// the text, for anything else (a host name, a port above 65535).
+ferry::Result<std::string> normalize_metrics_listen(std::string_view text);
+

@@ -13,6 +13,7 @@
 #include "ferryd/bus.hpp"
 #include "ferryd/config.hpp"
 #include "ferryd/log.hpp"
+#include "ferryd/metrics.hpp"
 
 namespace {
 
@@ -26,7 +27,8 @@ extern "C" void on_signal(int /*signal*/) {
 }
 
 // Removes the objects of dead owners in `session` and says what went (paths only).
-void clean_up(Log& log, const std::string& session_option, const char* when) {
+void clean_up(Log& log, const std::string& session_option, const char* when,
+              ferryd::DaemonCounters& counters) {
   auto session = ferry::resolve_session(session_option);
   if (!session) return;  // Server::create reports a bad session
   auto report = ferry::cleanup_session(*session);
@@ -35,6 +37,7 @@ void clean_up(Log& log, const std::string& session_option, const char* when) {
               std::string(when) + " clean-up: " + report.error().message(), {{"when", when}});
     return;
   }
+  counters.stale_removed.fetch_add(report->removed.size(), std::memory_order_relaxed);
   for (const std::string& p : report->removed) {
     log.write(LogLevel::info, "cleanup", "stale_removed",
               std::string(when) + " clean-up: removed " + p + " (its owner is dead)",
@@ -58,7 +61,8 @@ int run(int argc, char** argv) {
   Log log(ferryd::parse_log_level(config->log_level).value(),
           ferryd::parse_log_format(config->log_format).value());
   // Stale objects of dead owners in our session go first; live owners' stay.
-  clean_up(log, config->server.session, "start-up");
+  ferryd::DaemonCounters counters;
+  clean_up(log, config->server.session, "start-up", counters);
   auto server = ferry::Server::create(config->server);
   if (!server) {
     log.write(LogLevel::error, "server", "start_failed",
@@ -97,6 +101,24 @@ int run(int argc, char** argv) {
                      {"name", c.name},
                      {"reason", reason}});
       });
+  std::unique_ptr<ferryd::Metrics> metrics;
+  if (!config->metrics_listen.empty()) {
+    auto m = ferryd::Metrics::start(config->metrics_listen, **server, endpoint, counters);
+    if (!m) {
+      log.write(LogLevel::error, "metrics", "start_failed", "cannot start: " + m.error().message(),
+                {{"endpoint", endpoint}, {"listen", config->metrics_listen}});
+      return 1;
+    }
+    metrics = std::move(*m);
+    const std::string host =
+        config->metrics_listen.substr(0, config->metrics_listen.rfind(':'));
+    const std::string url = "http://" + host + ":" + std::to_string(metrics->port()) + "/metrics";
+    log.write(LogLevel::info, "metrics", "metrics_listening", "serving metrics at " + url,
+              {{"endpoint", endpoint},
+               {"url", url},
+               {"port", std::int64_t{metrics->port()}},
+               {"module", metrics->module_path()}});
+  }
   g_server = server->get();
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -115,6 +137,7 @@ int run(int argc, char** argv) {
              {"pid", std::int64_t{::getpid()}}});
   auto r = (*server)->run();
   g_server = nullptr;
+  metrics.reset();  // no scrape reads the server after this
   const ferry::ServerStats s = (*server)->stats();
   log.write(LogLevel::info, "server", "stopped",
             "stopped: " + std::to_string(s.accepted) + " connections accepted, " +
@@ -131,7 +154,7 @@ int run(int argc, char** argv) {
   const std::string session = (*server)->session();
   server->reset();  // our socket and lock go (bus only keeps an unused reference); then
                     // whatever else died meanwhile
-  clean_up(log, session, "shutdown");
+  clean_up(log, session, "shutdown", counters);
   if (!r) {
     log.write(LogLevel::error, "server", "failed", r.error().message());
     return 1;

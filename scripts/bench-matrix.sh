@@ -2,7 +2,8 @@
 # The benchmark matrix behind `make bench` (issue 4, docs/bench.md): every `ferry bench`
 # scenario over ferry with the waits that apply and over Unix sockets, interleaved
 # (ferry, uds, ferry, uds, ...) so that the machine's noise hits both alike; fanin with
-# idle connections beside the busy ones; the idle ferryd's memory. Writes, in BENCH_OUT:
+# idle connections beside the busy ones; stream and fanin with ferry's metrics on and off; the
+# idle ferryd's memory with metrics off and on. Writes, in BENCH_OUT:
 #
 #   latest.md     the table (medians, ferry beside uds, ratio, target met/missed)
 #   latest.jsonl  every run: {"run","rep","exit","cmd","result":<ferry bench --json line>}
@@ -74,12 +75,16 @@ for w in hybrid block; do
   group "$pp" "pingpong/$w/ferry=--scenario pingpong --transport ferry --wait $w --seconds $PP_SECS" \
               "pingpong/$w/uds=--scenario pingpong --transport uds --seconds $PP_SECS"
 done
-for w in hybrid spin; do
-  group "$tp" "stream/$w/ferry=--scenario stream --transport ferry --wait $w --seconds $SECS" \
-              "stream/$w/uds=--scenario stream --transport uds --seconds $SECS"
-done
+# The -metrics variants run ferry's server with its metrics on (--metrics on), alternated
+# with the same run with them off: the cost of leaving them on.
+group "$tp" "stream/hybrid/ferry=--scenario stream --transport ferry --wait hybrid --seconds $SECS" \
+            "stream/hybrid/uds=--scenario stream --transport uds --seconds $SECS" \
+            "stream-metrics/hybrid/ferry=--scenario stream --transport ferry --wait hybrid --seconds $SECS --metrics on"
+group "$tp" "stream/spin/ferry=--scenario stream --transport ferry --wait spin --seconds $SECS" \
+            "stream/spin/uds=--scenario stream --transport uds --seconds $SECS"
 group "$tp" "fanin/hybrid/ferry=--scenario fanin --transport ferry --wait hybrid --seconds $SECS" \
             "fanin/hybrid/uds=--scenario fanin --transport uds --seconds $SECS" \
+            "fanin-metrics/hybrid/ferry=--scenario fanin --transport ferry --wait hybrid --seconds $SECS --metrics on" \
             "fanin-idle/hybrid/ferry=--scenario fanin --transport ferry --wait hybrid --seconds $SECS --idle $IDLE" \
             "fanin-idle/hybrid/uds=--scenario fanin --transport uds --seconds $SECS --idle $IDLE"
 group "$tp" "fanin/block/ferry=--scenario fanin --transport ferry --wait block --seconds $SECS" \
@@ -104,16 +109,18 @@ status_kb() {  # status_kb PID FIELD -> the number of kB, or null
     "/proc/$1/status" 2>/dev/null || echo null
 }
 MEM_OK=1
-ferryd_memory() {
-  local d rt sock pid i
+declare -A MEM   # MEM[<mode>,<what>]: mode off|on (metrics), what idle|with plus _anon _file _shmem
+ferryd_memory() {  # ferryd_memory off|on
+  local mode=$1 d rt sock pid i port="" extra=()
   d=$(mktemp -d "$BENCH_TMP/ferryd.XXXXXX")
   rt=$d/run
   mkdir -m 700 "$rt"
   : >"$d/ferryd.toml"   # an empty configuration: the defaults, whatever ~/.config holds
   sock=$rt/ferry/bench/bus.sock
-  echo "bench-matrix: idle ferryd memory ($NSUB idle subscribers)" >&2
+  [ "$mode" = off ] || extra=(--metrics-listen 127.0.0.1:0)
+  echo "bench-matrix: idle ferryd memory, metrics $mode ($NSUB idle subscribers)" >&2
   XDG_RUNTIME_DIR=$rt FERRY_SESSION=bench FERRY_CONFIG=$d/ferryd.toml \
-    "$FERRYD" --log-level warn </dev/null >"$d/ferryd.log" 2>&1 &
+    "$FERRYD" --log-level info "${extra[@]}" </dev/null >"$d/ferryd.log" 2>&1 &
   pid=$!
   BENCH_PIDS+=("$pid")
   for ((i = 0; i < 100; i++)); do   # up to 5 s
@@ -126,9 +133,20 @@ ferryd_memory() {
     MEM_OK=0
     return 0
   fi
+  # With metrics on, each reading follows a scrape, so the exporter has done its work.
+  scrape() {
+    [ "$mode" = on ] || return 0
+    [ -n "$port" ] || port=$(jq -r 'select(.event == "metrics_listening") | .port' "$d/ferryd.log" | head -n 1)
+    curl -sf --max-time 5 "http://127.0.0.1:$port/metrics" >"$d/metrics.txt" || {
+      echo "bench-matrix: could not scrape ferryd's metrics (port '$port')" >&2
+      MEM_OK=0
+    }
+  }
   sleep 1
-  MEM_IDLE=$(status_kb "$pid" VmRSS) MEM_IDLE_ANON=$(status_kb "$pid" RssAnon)
-  MEM_IDLE_FILE=$(status_kb "$pid" RssFile) MEM_IDLE_SHMEM=$(status_kb "$pid" RssShmem)
+  scrape
+  sleep 0.2
+  MEM[$mode,idle]=$(status_kb "$pid" VmRSS) MEM[$mode,idle_anon]=$(status_kb "$pid" RssAnon)
+  MEM[$mode,idle_file]=$(status_kb "$pid" RssFile) MEM[$mode,idle_shmem]=$(status_kb "$pid" RssShmem)
   local subs=()
   for ((i = 0; i < NSUB; i++)); do
     XDG_RUNTIME_DIR=$rt FERRY_SESSION=bench \
@@ -148,25 +166,28 @@ ferryd_memory() {
     MEM_OK=0
   fi
   sleep 1
-  MEM_N=$(status_kb "$pid" VmRSS) MEM_N_ANON=$(status_kb "$pid" RssAnon)
-  MEM_N_FILE=$(status_kb "$pid" RssFile) MEM_N_SHMEM=$(status_kb "$pid" RssShmem)
-  MEM_CONNECTED=$ready
+  scrape
+  sleep 0.2
+  MEM[$mode,with]=$(status_kb "$pid" VmRSS) MEM[$mode,with_anon]=$(status_kb "$pid" RssAnon)
+  MEM[$mode,with_file]=$(status_kb "$pid" RssFile) MEM[$mode,with_shmem]=$(status_kb "$pid" RssShmem)
+  MEM[$mode,connected]=$ready
   for i in "${subs[@]}"; do kill -TERM "$i" 2>/dev/null || true; done
   for i in "${subs[@]}"; do wait "$i" 2>/dev/null || true; bench_forget "$i"; done
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   bench_forget "$pid"
-  jq -cn --argjson n "$NSUB" --argjson connected "$ready" \
-    --argjson idle "$MEM_IDLE" --argjson idle_anon "$MEM_IDLE_ANON" \
-    --argjson idle_file "$MEM_IDLE_FILE" --argjson idle_shmem "$MEM_IDLE_SHMEM" \
-    --argjson with "$MEM_N" --argjson with_anon "$MEM_N_ANON" \
-    --argjson with_file "$MEM_N_FILE" --argjson with_shmem "$MEM_N_SHMEM" \
-    '{run: "ferryd-memory", clients: $n, connected: $connected,
+  jq -cn --arg metrics "$mode" --argjson n "$NSUB" --argjson connected "$ready" \
+    --argjson idle "${MEM[$mode,idle]}" --argjson idle_anon "${MEM[$mode,idle_anon]}" \
+    --argjson idle_file "${MEM[$mode,idle_file]}" --argjson idle_shmem "${MEM[$mode,idle_shmem]}" \
+    --argjson with "${MEM[$mode,with]}" --argjson with_anon "${MEM[$mode,with_anon]}" \
+    --argjson with_file "${MEM[$mode,with_file]}" --argjson with_shmem "${MEM[$mode,with_shmem]}" \
+    '{run: "ferryd-memory", metrics: $metrics, clients: $n, connected: $connected,
       idle_kb: {VmRSS: $idle, RssAnon: $idle_anon, RssFile: $idle_file, RssShmem: $idle_shmem},
       with_clients_kb: {VmRSS: $with, RssAnon: $with_anon, RssFile: $with_file, RssShmem: $with_shmem}}' \
     >>"$JSONL"
 }
-ferryd_memory
+ferryd_memory off
+ferryd_memory on
 
 # ---------------------------------------------------------------------------------------
 n=0
@@ -288,8 +309,15 @@ floor_row() {  # floor_row WHAT LABEL
   printf '| %s | %s | %s |\n' "$what" "$(fmt_us "${R_P50[$l]}")" "$(fmt_us "${R_P99[$l]}")"
 }
 
-mem_row() {  # mem_row WHAT VALUE TARGET MET
-  printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4"
+metrics_row() {  # metrics_row SCENARIO OFF_LABEL ON_LABEL
+  local off=${R_RATE[$2]} on=${R_RATE[$3]} cost met
+  cost=$(awk -v a="$off" -v b="$on" 'BEGIN { if (a == "null" || b == "null" || a == 0) print "null"; else printf "%.1f", (1 - b / a) * 100 }')
+  if [ "${R_FAILED[$2]}" -gt 0 ] || [ "${R_FAILED[$3]}" -gt 0 ] || [ "$cost" = null ]; then
+    met="**run failed**"; MISSED=$((MISSED + 1))
+  elif fcmp "$cost" '<=' 3; then met=met; MET=$((MET + 1))
+  else met="**missed**: $cost % > 3 %"; MISSED=$((MISSED + 1)); fi
+  printf '| %s | hybrid | %s | %s | %s %% | ≤ 3 %% | %s |\n' "$1" "$(fmt_rate "$off")" \
+    "$(fmt_rate "$on")" "$cost" "$met"
 }
 
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
@@ -356,23 +384,47 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   echo "then again 1 s after $NSUB \`ferry subscribe\` processes connected and subscribed (each a"
   echo "connection with its own segment, default 1 MiB rings each way)."
   echo
-  if [ "$MEM_OK" -eq 1 ] || [ -n "${MEM_IDLE:-}" ]; then
-    per_conn=$(awk -v a="$MEM_N" -v b="$MEM_IDLE" -v n="$MEM_CONNECTED" \
-      'BEGIN { if (a == "null" || b == "null" || n == 0) print "null"; else printf "%.1f", (a - b) / n }')
-    per_anon=$(awk -v a="$MEM_N_ANON" -v b="$MEM_IDLE_ANON" -v n="$MEM_CONNECTED" \
-      'BEGIN { if (a == "null" || b == "null" || n == 0) print "null"; else printf "%.1f", (a - b) / n }')
-    per_shm=$(awk -v a="$MEM_N_SHMEM" -v b="$MEM_IDLE_SHMEM" -v n="$MEM_CONNECTED" \
-      'BEGIN { if (a == "null" || b == "null" || n == 0) print "null"; else printf "%.1f", (a - b) / n }')
-    if fcmp "$MEM_IDLE" '<=' 3072; then mem_met=met; MET=$((MET + 1))
-    else mem_met="**missed**: $MEM_IDLE kB > 3072 kB"; MISSED=$((MISSED + 1)); fi
-    echo "| measure | value | target | met? |"
-    echo "|---|---|---|---|"
-    mem_row "idle ferryd, VmRSS" "$MEM_IDLE kB (anon $MEM_IDLE_ANON, file $MEM_IDLE_FILE, shmem $MEM_IDLE_SHMEM)" "≤ 3 MiB (3072 kB)" "$mem_met"
-    mem_row "with $MEM_CONNECTED idle clients, VmRSS" "$MEM_N kB (anon $MEM_N_ANON, file $MEM_N_FILE, shmem $MEM_N_SHMEM)" "" ""
-    mem_row "per connection, (VmRSS with N − idle) ÷ N" "$per_conn kB (anon $per_anon, shmem $per_shm)" "" ""
+  if [ -n "${MEM[off,idle]:-}" ]; then
+    echo "| measure | metrics off | metrics on | target | met? |"
+    echo "|---|---|---|---|---|"
+    per_conn() {  # per_conn MODE SUFFIX -> kB per connection
+      awk -v a="${MEM[$1,with$2]:-null}" -v b="${MEM[$1,idle$2]:-null}" -v n="${MEM[$1,connected]:-0}" \
+        'BEGIN { if (a == "null" || b == "null" || n == 0) print "null"; else printf "%.1f", (a - b) / n }'
+    }
+    mem_of() {  # mem_of MODE WHAT
+      echo "${MEM[$1,$2]:-null} kB (anon ${MEM[$1,$2_anon]:-null}, file ${MEM[$1,$2_file]:-null}, shmem ${MEM[$1,$2_shmem]:-null})"
+    }
+    on_idle=${MEM[on,idle]:-null}
+    if [ "$on_idle" != null ] && fcmp "$on_idle" '<=' 3072; then mem_met=met; MET=$((MET + 1))
+    else mem_met="**missed**: $on_idle kB > 3072 kB with metrics on"; MISSED=$((MISSED + 1)); fi
+    printf '| idle ferryd, VmRSS | %s | %s | ≤ 3 MiB (3072 kB), metrics on | %s |\n' \
+      "$(mem_of off idle)" "$(mem_of on idle)" "$mem_met"
+    printf '| with %s idle clients, VmRSS | %s | %s | | |\n' "${MEM[off,connected]:-0}" \
+      "$(mem_of off with)" "$(mem_of on with)"
+    printf '| per connection, (VmRSS with N − idle) ÷ N | %s kB (anon %s, shmem %s) | %s kB (anon %s, shmem %s) | a few kB besides the rings | |\n' \
+      "$(per_conn off '')" "$(per_conn off _anon)" "$(per_conn off _shmem)" \
+      "$(per_conn on '')" "$(per_conn on _anon)" "$(per_conn on _shmem)"
+    echo
+    echo "Metrics on: \`--metrics-listen 127.0.0.1:0\`, each reading 0.2 s after a scrape of"
+    echo "\`/metrics\`. The exporter is prometheus-cpp, which Debian ships only as shared libraries"
+    echo "on the shared C++ runtime: loading it maps libstdc++.so, libm, civetweb, zlib and"
+    echo "prometheus-cpp, whose touched pages count in RssFile (shared with every other process"
+    echo "using them). See docs/observability.md."
   else
     echo "**Not measured**: ferryd did not start (see the output of \`make bench\`)."
   fi
+  echo
+  echo "## Metrics on and off"
+  echo
+  echo "\`ferry bench --metrics on\`: the server keeps its handler-latency histogram (one call in"
+  echo "16 timed) and its counters are read ten times a second (\`ferry::read_process_stat\`, what"
+  echo "ferryd's exporter does at each scrape), alternated with the same run with metrics off."
+  echo "The counters themselves are always kept (they are part of every figure above)."
+  echo
+  echo "| scenario | wait | metrics off msgs/s | metrics on msgs/s | cost | target | met? |"
+  echo "|---|---|---|---|---|---|---|"
+  metrics_row stream stream/hybrid/ferry stream-metrics/hybrid/ferry
+  metrics_row "fanin 32→1" fanin/hybrid/ferry fanin-metrics/hybrid/ferry
   echo
   echo "## Notes"
   echo
@@ -414,7 +466,7 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   for l in "${LABELS[@]}"; do echo "build/bin/${R_CMD[$l]}"; done | awk '!seen[$0]++'
   echo '```'
   echo
-  echo "ferryd memory: \`build/bin/ferryd --log-level warn\`, then $NSUB × \`build/bin/ferry subscribe"
+  echo "ferryd memory: \`build/bin/ferryd\` (and \`--metrics-listen 127.0.0.1:0\`), then $NSUB × \`build/bin/ferry subscribe"
   echo "--type 4242 --timeout 600000 --ready-file F\`, reading \`/proc/<ferryd pid>/status\`."
 } >"$BENCH_TMP/latest.md"
 

@@ -12,6 +12,7 @@
 
 #include "ferry/client.hpp"
 #include "ferry/server.hpp"
+#include "ferry/stat.hpp"
 #include "support/endpoint_support.hpp"
 #include "support/test_support.hpp"
 
@@ -119,6 +120,16 @@ TEST(Reconnect, ExactlyWhatTheServerDidNotConsumeIsSentAgainInOrder) {
   for (int i = 0; i < 6; ++i) expected[static_cast<std::size_t>(i)] += "+";  // m4..m9, not m10
   EXPECT_EQ(second.received(), expected);
   EXPECT_EQ(client->acknowledged(), 11u + 1u);  // the unanswered request was consumed too
+  // The server counts the reconnect (the hello says so); observers see it per connection.
+  EXPECT_EQ(thread->stats().reconnects, 1u);
+  EXPECT_EQ(thread->stats().accepted, 1u);
+  auto seen = read_process_stat(0);
+  ASSERT_TRUE(seen) << seen.error().message();
+  ASSERT_EQ(seen->size(), 1u);
+  ASSERT_EQ((*seen)[0].connections.size(), 1u);
+  EXPECT_EQ((*seen)[0].connections[0].id, client->id());
+  EXPECT_EQ((*seen)[0].connections[0].reconnects, 1u);
+  EXPECT_EQ((*seen)[0].server.reconnects, 1u);
 
   auto e = events.snapshot();
   ASSERT_EQ(e.size(), 2u);

@@ -66,6 +66,44 @@ TEST(ServerClient, RequestReplyAndOneWay) {
   EXPECT_EQ(echo.received.load(), 1000);
 }
 
+TEST(ServerClient, StatsAreReadableWhileServingAndTheHistogramSamplesHandlers) {
+  test::ScopedSession session;
+  ServerOptions timed;
+  timed.handler_histogram = true;
+  EchoServer echo(timed);
+  auto client = Client::connect();
+  ASSERT_TRUE(client) << client.error().message();
+  for (int i = 0; i < 159; ++i) ASSERT_TRUE(client->send(2, as_bytes("12345")));
+  ASSERT_TRUE(client->request(1, as_bytes("sync"), 5s));
+  // Read from this thread while the server's runs: the counters live in shared memory.
+  const ServerStats s = echo.server->stats();
+  EXPECT_EQ(s.messages_in, 160u);
+  EXPECT_EQ(s.bytes_in, 159u * 5u + 4u);
+  EXPECT_EQ(s.messages_out, 1u);
+  EXPECT_EQ(s.bytes_out, 4u);
+  EXPECT_EQ(s.active, 1u);
+  EXPECT_EQ(s.accepted, 1u);
+  EXPECT_EQ(s.reconnects, 0u);
+  const LatencyHistogram h = echo.server->handler_latency();
+  EXPECT_EQ(h.count, 160u / kHandlerSampleEvery);
+  EXPECT_GT(h.sum_seconds, 0.0);
+  EXPECT_LE(h.cumulative[kLatencyBuckets - 1], h.count);
+  for (std::size_t b = 1; b < kLatencyBuckets; ++b) {
+    EXPECT_LE(h.cumulative[b - 1], h.cumulative[b]) << b;
+  }
+}
+
+TEST(ServerClient, WithoutTheHistogramNoHandlerIsTimed) {
+  test::ScopedSession session;
+  EchoServer echo;
+  auto client = Client::connect();
+  ASSERT_TRUE(client) << client.error().message();
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(client->send(2, as_bytes("x")));
+  ASSERT_TRUE(client->request(1, as_bytes("sync"), 5s));
+  EXPECT_EQ(echo.server->handler_latency().count, 0u);
+  EXPECT_EQ(echo.server->stats().messages_in, 65u);
+}
+
 TEST(ServerClient, UnknownRequestTypeGetsAnErrorReply) {
   test::ScopedSession session;
   EchoServer echo;

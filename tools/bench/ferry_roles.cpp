@@ -6,7 +6,9 @@
 // request too, so the client knows the server has seen everything before it leaves.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench/client_loop.hpp"
@@ -15,6 +17,7 @@
 #include "bench/roles.hpp"
 #include "ferry/client.hpp"
 #include "ferry/server.hpp"
+#include "ferry/stat.hpp"
 
 namespace ferry::bench {
 
@@ -86,9 +89,24 @@ int run_ferry_server(RoleContext& ctx) {
   so.session = o.session;
   so.wait = wait_options(o);
   so.max_connections = std::max<std::uint32_t>(so.max_connections, o.clients + o.idle + 16);
+  so.handler_histogram = o.metrics;
   auto created = Server::create(so);
   if (!created) return ctx.fail(created.error());
   Server& server = **created;
+  // --metrics on: what ferryd's exporter does at a scrape, ten times a second.
+  std::jthread scraper;
+  if (o.metrics) {
+    scraper = std::jthread([&server](const std::stop_token& stop) {
+      while (!stop.stop_requested()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        auto seen = read_process_stat(0);
+        const LatencyHistogram h = server.handler_latency();
+        if (!seen || seen->empty() || h.count > seen->front().server.messages_in + 1) {
+          std::fprintf(stderr, "bench-server: a metrics read failed\n");
+        }
+      }
+    });
+  }
 
   Receiver rx(o, ctx.state());
   std::uint32_t left = 0;  // connections closed since the start

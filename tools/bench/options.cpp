@@ -100,6 +100,14 @@ struct Parser {
       if (!n || *n > kMaxIdle)
         return bad("a number of connections from 0 to " + std::to_string(kMaxIdle));
       options.idle = *n;
+    } else if (name == "metrics") {
+      if (value == "on") {
+        options.metrics = true;
+      } else if (value == "off") {
+        options.metrics = false;
+      } else {
+        return bad("on or off");
+      }
     } else if (name == "stamp") {
       if (value == "send") {
         options.stamp = StampFrom::send;
@@ -207,6 +215,9 @@ Result<Options> parse_options(std::span<const std::string_view> args) {
                        (options.scenario == Scenario::pingpong ? "reqrep" : "fanin") +
                        " for --clients " + std::to_string(options.clients));
   }
+  if (options.metrics && options.transport == Transport::uds) {
+    return usage_error("--metrics on measures ferry's server; the uds baseline has none");
+  }
   if (options.role == Role::client && options.id >= options.clients) {
     return usage_error("--id " + std::to_string(options.id) + " is not below --clients");
   }
@@ -227,7 +238,8 @@ std::vector<std::string> workload_arguments(const Options& o) {
       "--wait",      std::string(ferry::to_string(o.wait)),
       "--seconds",   seconds,
       "--idle",      std::to_string(o.idle),
-      "--stamp",     o.stamp == StampFrom::intended ? "intended" : "send"};
+      "--stamp",     o.stamp == StampFrom::intended ? "intended" : "send",
+      "--metrics",   o.metrics ? "on" : "off"};
   if (o.inject_error) args.emplace_back("--inject-error");
   return args;
 }
@@ -236,7 +248,7 @@ std::string usage() {
   return R"(usage: ferry bench --scenario pingpong|stream|fanin|reqrep|rate
                    [--transport ferry|uds] [--size 1024] [--clients N] [--rate 32000]
                    [--wait spin|block|hybrid] [--seconds 5] [--idle 0]
-                   [--stamp send|intended] [--json]
+                   [--stamp send|intended] [--metrics on|off] [--json]
 
 Runs one workload between separate processes and prints what it measured. Every message
 is checked for loss, duplication, order and content; any error makes the exit code 1.
@@ -257,6 +269,9 @@ Options:
   --seconds S             how long to run (pingpong: at most)                     [5]
   --idle N                N more connections, open and silent for the whole run   [0]
   --stamp send|intended   rate: latency from the send call or from the schedule [send]
+  --metrics on|off        ferry's server keeps a handler histogram and has its
+                          counters read 10 times a second (what ferryd's
+                          Prometheus exporter does at each scrape)            [off]
   --json                  print one JSON line (docs/bench.md names the fields)
   --inject-error          self-test: producer 0 skips one sequence number (errors > 0)
   --help                  this text

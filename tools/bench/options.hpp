@@ -42,6 +42,9 @@ struct Options {
   double seconds = 5;
   std::uint32_t idle = 0;
   StampFrom stamp = StampFrom::send;
+  // ferry's server with its metrics on: the handler histogram, and the counters read
+  // (ferry::read_process_stat) ten times a second, as an eager Prometheus would.
+  bool metrics = false;
   bool json = false;
   bool help = false;
   bool inject_error = false;  // self-test: producer 0 skips one sequence number

@@ -86,7 +86,9 @@ std::string summary_json(const Summary& s) {
   out += R"(,"clients":)" + std::to_string(o.clients);
   out += R"(,"wait":")";
   out += o.wait_name();
-  out += R"(","msgs":)" + std::to_string(s.msgs);
+  out += R"(","metrics":)";
+  out += o.metrics ? "true" : "false";
+  out += R"(,"msgs":)" + std::to_string(s.msgs);
   out += R"(,"seconds":)" + fixed(s.seconds, 3);
   out += R"(,"msgs_per_s":)" + fixed(s.msgs_per_s(), 0);
   out += R"(,"mb_per_s":)" + fixed(s.mb_per_s(), 1);
@@ -104,7 +106,8 @@ std::string summary_text(const Summary& s) {
   const Options& o = s.options;
   char buf[512];
   std::string out;
-  const std::string idle = o.idle > 0 ? ", " + std::to_string(o.idle) + " idle connections" : "";
+  std::string idle = o.idle > 0 ? ", " + std::to_string(o.idle) + " idle connections" : "";
+  if (o.metrics) idle += ", metrics on";
   std::snprintf(buf, sizeof buf, "%s over %s: %u client%s, %zu-byte messages, wait %s%s\n",
                 std::string(to_string(o.scenario)).c_str(),
                 std::string(to_string(o.transport)).c_str(), o.clients, o.clients == 1 ? "" : "s",

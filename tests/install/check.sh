@@ -17,3 +17,29 @@ export PKG_CONFIG_PATH="$scratch/prefix/lib/pkgconfig:$scratch/prefix/lib/x86_64
 # shellcheck disable=SC2046
 g++ "$root/consumer/main.cpp" -o "$scratch/pc-consumer" $(pkg-config --cflags --libs ferry)
 "$scratch/pc-consumer"
+
+# The installed ferryd finds its metrics module under the prefix and serves /metrics.
+if [ -e "$scratch/prefix/bin/ferryd" ] && find "$scratch/prefix" -name ferryd-metrics.so | grep -q .; then
+  run_dir=$(mktemp -d)
+  XDG_RUNTIME_DIR=$run_dir FERRY_SESSION=install FERRY_CONFIG=/dev/null \
+    "$scratch/prefix/bin/ferryd" --metrics-listen 127.0.0.1:0 2>"$scratch/ferryd.log" &
+  pid=$!
+  for _ in $(seq 100); do
+    grep -q metrics_listening "$scratch/ferryd.log" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  port=$(jq -r 'select(.event == "metrics_listening") | .port' "$scratch/ferryd.log" | head -n 1)
+  module=$(jq -r 'select(.event == "metrics_listening") | .module' "$scratch/ferryd.log" | head -n 1)
+  page=$(curl -sf --max-time 5 "http://127.0.0.1:$port/metrics" || true)
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$run_dir"
+  case $module in
+    "$scratch/prefix/"*) ;;
+    *) echo "install check: the installed ferryd did not load its module from the prefix:" >&2
+       cat "$scratch/ferryd.log" >&2; exit 1 ;;
+  esac
+  grep -q '^ferry_connections_accepted_total{' <<<"$page" ||
+    { echo "install check: no ferry metrics at the installed ferryd's /metrics" >&2; exit 1; }
+fi

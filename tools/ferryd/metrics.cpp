@@ -201,9 +201,12 @@ ferry::Result<std::unique_ptr<Metrics>> Metrics::start(const std::string& listen
                       "this ferryd was built without metrics (FERRY_METRICS=OFF); rebuild "
                       "with -DFERRY_METRICS=ON, or remove metrics_listen");
 #else
-  // Next to ferryd (a build tree), else where `make install` puts it.
-  const std::string candidates[] = {directory_of_executable() + "/ferryd-metrics.so",
-                                    std::string(FERRYD_METRICS_MODULE_DIR) + "/ferryd-metrics.so"};
+  // Next to ferryd (a build tree), else where installing puts it, relative to ferryd
+  // (<prefix>/bin/ferryd, <prefix>/<libdir>/ferry/ferryd-metrics.so).
+  const std::string here = directory_of_executable();
+  const std::string candidates[] = {
+      here + "/ferryd-metrics.so",
+      here + "/../" + FERRYD_METRICS_MODULE_DIR + "/ferryd-metrics.so"};
   void* module = nullptr;
   std::string tried;
   std::string loaded;

@@ -117,7 +117,9 @@ TEST_F(FerrydConfigTest, EveryKeyFromTheFile) {
                                  "batch = 16\n"
                                  "compress_threshold = \"4KiB\"\n"
                                  "handshake_timeout_ms = 300\n"
-                                 "log_level = \"debug\"\n");
+                                 "log_level = \"debug\"\n"
+                                 "metrics_listen = \"9464\"\n"
+                                 "metrics_histogram = true\n");
   auto r = parse({"--config", path});
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(r->config_path, path);
@@ -136,6 +138,40 @@ TEST_F(FerrydConfigTest, EveryKeyFromTheFile) {
   EXPECT_EQ(r->server.compress_threshold, 4096u);
   EXPECT_EQ(r->server.handshake_timeout, std::chrono::milliseconds(300));
   EXPECT_EQ(r->log_level, "debug");
+  EXPECT_EQ(r->metrics_listen, "127.0.0.1:9464");  // a port alone is loopback
+  EXPECT_TRUE(r->server.handler_histogram);
+}
+
+TEST_F(FerrydConfigTest, MetricsAddressesAndTheSwitch) {
+  const std::pair<const char*, const char*> good[] = {
+      {"9464", "127.0.0.1:9464"},     {":9464", "127.0.0.1:9464"},
+      {"0.0.0.0:80", "0.0.0.0:80"},   {"[::1]:9464", "[::1]:9464"},
+      {"127.0.0.1:0", "127.0.0.1:0"}, {"10.1.2.3:00080", "10.1.2.3:80"},
+  };
+  for (const auto& [text, want] : good) {
+    auto r = parse({"--metrics-listen", text});
+    ASSERT_TRUE(r.ok()) << text << ": " << r.error().message();
+    EXPECT_EQ(r->metrics_listen, want) << text;
+  }
+  for (const char* text : {"localhost:9464", "9464x", "-1", "65536", "1.2.3:80", "[::1:80", ""}) {
+    auto r = parse({"--metrics-listen", text});
+    if (std::string(text).empty()) {  // "" is off, as in the file
+      ASSERT_TRUE(r.ok()) << r.error().message();
+      EXPECT_EQ(r->metrics_listen, "");
+      continue;
+    }
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.error().message().find("e.g. 127.0.0.1:9464"), std::string::npos)
+        << r.error().message();
+  }
+  const std::string path = write("m.toml", "metrics_listen = \"9000\"\nmetrics_histogram = true\n");
+  auto off = parse({"--config", path, "--no-metrics"});
+  ASSERT_TRUE(off.ok()) << off.error().message();
+  EXPECT_EQ(off->metrics_listen, "");
+  EXPECT_FALSE(off->server.handler_histogram);
+  auto defaults = parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->metrics_listen, "") << "metrics are off unless asked for";
 }
 
 // packaging/ferryd.toml documents every key at its default value.
@@ -158,6 +194,8 @@ TEST_F(FerrydConfigTest, ExampleFileHoldsTheDefaults) {
   EXPECT_EQ(r->server.compress_threshold, defaults.compress_threshold);
   EXPECT_EQ(r->server.handshake_timeout, defaults.handshake_timeout);
   EXPECT_EQ(r->log_level, "info");
+  EXPECT_EQ(r->metrics_listen, "");
+  EXPECT_EQ(r->server.handler_histogram, defaults.handler_histogram);
 }
 
 TEST_F(FerrydConfigTest, FlagsOverrideTheFile) {
@@ -268,7 +306,7 @@ TEST_F(FerrydConfigTest, UnknownKeyNamesItsLineAndTheKnownKeys) {
                 ":3: unknown key 'foo' (known: endpoint, socket_path, session, max_connections, "
                 "ring_capacity, max_ring_capacity, crc, allow_users, allow_groups, wait, "
                 "spin_us, yield_every, batch, compress_threshold, handshake_timeout_ms, "
-                "log_level, log_format)");
+                "log_level, log_format, metrics_listen, metrics_histogram)");
   // A table is a key like any other.
   const std::string table = write("t.toml", "batch = 2\n[server]\nendpoint = \"x\"\n");
   EXPECT_NE(error_of({"--config", table}).find(table + ":2: unknown key 'server'"),

@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -395,6 +395,14 @@ const Option kOptions[] = {
        c.log_level = std::move(*s);
        return {};
      }},
+    {"log_format", "--log-format", "FORMAT", "json (one object a line) or text (json)",
+     [](FerrydConfig& c, const Input& in) -> Result<void> {
+       auto s = in.string();
+       if (!s) return s.error();
+       if (*s != "json" && *s != "text") return in.fail("expected json or text, got " + quoted(*s));
+       c.log_format = std::move(*s);
+       return {};
+     }},
     {"metrics_listen", "--metrics-listen", "ADDR",
      "serve Prometheus metrics at http://ADDR/metrics; PORT alone is 127.0.0.1:PORT (off)",
      [](FerrydConfig& c, const Input& in) -> Result<void> {
@@ -426,14 +434,6 @@ const Option kOptions[] = {
      "time one handler call in 16 for ferry_handler_duration_seconds (off)",
      [](FerrydConfig& c, const Input&) -> Result<void> {
        c.server.handler_histogram = true;
-       return {};
-     }},
-    {"log_format", "--log-format", "FORMAT", "json (one object a line) or text (json)",
-     [](FerrydConfig& c, const Input& in) -> Result<void> {
-       auto s = in.string();
-       if (!s) return s.error();
-       if (*s != "json" && *s != "text") return in.fail("expected json or text, got " + quoted(*s));
-       c.log_format = std::move(*s);
        return {};
      }},
 };
@@ -707,8 +707,8 @@ Result<FerrydConfig> parse_ferryd_args(int argc, char** argv, std::string* outpu
 Result<std::string> normalize_metrics_listen(std::string_view text) {
   auto bad = [&](const std::string& why) {
     return Error(Errc::invalid_argument,
-                        "metrics address '" + std::string(text) + "': " + why +
-                            " (use PORT, ADDRESS:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9464)");
+                 "metrics address '" + std::string(text) + "': " + why +
+                     " (use PORT, ADDRESS:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9464)");
   };
   std::string host = "127.0.0.1";
   std::string_view port = text;

@@ -41,4 +41,3 @@ ferry::Result<std::uint64_t> parse_size(std::string_view text);
 // as given: loopback unless the operator names another address. invalid_argument, naming
 // the text, for anything else (a host name, a port above 65535).
 ferry::Result<std::string> normalize_metrics_listen(std::string_view text);
-

@@ -110,8 +110,7 @@ int run(int argc, char** argv) {
       return 1;
     }
     metrics = std::move(*m);
-    const std::string host =
-        config->metrics_listen.substr(0, config->metrics_listen.rfind(':'));
+    const std::string host = config->metrics_listen.substr(0, config->metrics_listen.rfind(':'));
     const std::string url = "http://" + host + ":" + std::to_string(metrics->port()) + "/metrics";
     log.write(LogLevel::info, "metrics", "metrics_listening", "serving metrics at " + url,
               {{"endpoint", endpoint},

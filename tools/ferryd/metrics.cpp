@@ -38,7 +38,9 @@ class Emitter {
  public:
   Emitter(void* sink, ferry_metrics_emit_fn emit, const std::string& session,
           const std::string& endpoint)
-      : sink_(sink), emit_(emit), base_{{{"session", session.c_str()}, {"endpoint", endpoint.c_str()}}} {}
+      : sink_(sink),
+        emit_(emit),
+        base_{{{"session", session.c_str()}, {"endpoint", endpoint.c_str()}}} {}
 
   void counter(const char* family, const char* help, double value,
                std::initializer_list<ferry_metric_label> extra = {}) {
@@ -106,8 +108,7 @@ void emit_endpoint(Emitter& m, const ferry::EndpointStat& e) {
               {{"reason", reason}});
   }
   m.counter("ferry_connections_lost_total",
-            "Connections ended by the client (closed or died), not by the server",
-            d(s.lost));
+            "Connections ended by the client (closed or died), not by the server", d(s.lost));
   m.counter("ferry_reconnects_total",
             "Connections from clients that had lost an earlier connection", d(s.reconnects));
   m.counter("ferry_protocol_errors_total",
@@ -121,10 +122,10 @@ void emit_endpoint(Emitter& m, const ferry::EndpointStat& e) {
             d(s.bytes_in), {{"direction", "in"}});
   m.counter("ferry_bytes_total", "Payload bytes of those messages, as they crossed the rings",
             d(s.bytes_out), {{"direction", "out"}});
-  m.counter("ferry_messages_unhandled_total", "Messages no handler took (dropped)",
-            d(s.unhandled));
-  for (const auto& [dir, t] : {std::pair<const char*, const ferry::DirectionTotals&>{"in", e.in},
-                               std::pair<const char*, const ferry::DirectionTotals&>{"out", e.out}}) {
+  m.counter("ferry_messages_unhandled_total", "Messages no handler took (dropped)", d(s.unhandled));
+  for (const auto& [dir, t] :
+       {std::pair<const char*, const ferry::DirectionTotals&>{"in", e.in},
+        std::pair<const char*, const ferry::DirectionTotals&>{"out", e.out}}) {
     m.counter("ferry_frame_errors_total",
               "Frames the reader refused (CRC, length, sequence, version)", d(t.errors),
               {{"direction", dir}});

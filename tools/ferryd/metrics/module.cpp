@@ -1,14 +1,14 @@
 // ferryd-metrics.so: ferryd's Prometheus exporter, prometheus-cpp's Exposer with one
 // collectable that asks ferryd for its samples at each scrape (module_abi.h).
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <limits>
 #include <map>
 #include <memory>
-#include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
-#include <prometheus/metric_family.h>
 #include <string>
 #include <vector>
 

@@ -1,17 +1,21 @@
 // conn_layout.hpp: the binary layout of a connection segment and of a server's doorbell
-// segment in shared memory (docs/connection_format.md).
+// and stat segments in shared memory (docs/connection_format.md).
 //
 // Connection segment (one memfd per connection, made by the server, passed to the client):
 //   0      ConnHeader (4096 bytes): ident, then one block per side
 //   4096   ring client -> server (ring_bytes(c2s_capacity), rounded up to 4096)
 //   ...    ring server -> client
-// Doorbell segment (one memfd per server, named "ferry:doorbell:<session>/<endpoint>",
-// mapped by every client):
+// Doorbell segment (one memfd per server, mapped by every client):
 //   0      DoorbellHeader (512 bytes): ident, the server's wait block
 //   512    bitmap: bit `slot` of word slot / 64 is set by that connection's producer after
 //          it publishes; the server exchanges whole words with 0 to collect them.
+// Stat segment (one memfd per server, "ferry:stat:<session>/<endpoint>", never given to a
+// client; observers find it through /proc/<pid>/fd):
+//   0      StatHeader (4096 bytes): ident, the endpoint's counters
+//   4096   one PeerEntry per slot: who holds that slot's connection
 // Thread-safety: ident blocks are written once before sharing; the client block by the
-// client, the server block by the server; bitmap words by everyone (atomic RMW only).
+// client, the server block by the server; bitmap words by everyone (atomic RMW only); the
+// stat segment by the server only.
 #pragma once
 
 #include <cstddef>
@@ -41,7 +45,8 @@ struct ConnIdent {
   std::uint64_t s2c_offset;     // 32
   std::uint32_t s2c_capacity;   // 40
   std::uint32_t flags;          // 44  none yet
-  std::uint8_t pad[kRingBlock - 48];
+  std::uint64_t server_token;   // 48  its server's (StatIdent::server_token), for observers
+  std::uint8_t pad[kRingBlock - 56];
 };
 
 // Written by the client only.
@@ -57,28 +62,11 @@ struct ConnServerBlock {
   std::uint8_t pad[kRingBlock - 4];
 };
 
-inline constexpr std::size_t kConnNameBytes = 64;  // NUL-padded; longer names are cut
-
-// Who is on the other end, for observers (ferry stat, metrics): written by the server once,
-// before the segment is shared; the peer's ids are the kernel's (SO_PEERCRED).
-struct ConnPeerBlock {
-  std::uint32_t peer_pid;          // 384
-  std::uint32_t peer_uid;          // 388
-  std::uint32_t peer_gid;          // 392
-  std::uint32_t pad0;              // 396
-  std::int64_t connected_unix_ns;  // 400 when the server accepted it (CLOCK_REALTIME)
-  char endpoint[kConnNameBytes];   // 408 the server's endpoint name
-  char peer_name[kConnNameBytes];  // 472 the name the client gave in its hello
-  std::uint64_t server_token;      // 536 its server's (DoorbellIdent::server_token)
-  std::uint8_t pad[2 * kRingBlock - 160];
-};
-
 struct ConnHeader {
   ConnIdent ident;         // 0
   ConnClientBlock client;  // 128
   ConnServerBlock server;  // 256
-  ConnPeerBlock peer;      // 384
-  std::uint8_t reserved[kConnHeaderSize - 5 * kRingBlock];
+  std::uint8_t reserved[kConnHeaderSize - 3 * kRingBlock];
 };
 
 static_assert(std::is_standard_layout_v<ConnHeader>);
@@ -92,30 +80,49 @@ static_assert(offsetof(ConnIdent, s2c_offset) == 32);
 static_assert(offsetof(ConnIdent, s2c_capacity) == 40);
 static_assert(offsetof(ConnHeader, client) == 128);
 static_assert(offsetof(ConnHeader, server) == 256);
-static_assert(offsetof(ConnHeader, peer) == 384);
-static_assert(offsetof(ConnHeader, peer.connected_unix_ns) == 400);
-static_assert(offsetof(ConnHeader, peer.endpoint) == 408);
-static_assert(offsetof(ConnHeader, peer.peer_name) == 472);
-static_assert(offsetof(ConnHeader, peer.server_token) == 536);
+static_assert(offsetof(ConnIdent, server_token) == 48);
 static_assert(offsetof(ConnHeader, client.reconnects) == 132);
 
 struct DoorbellIdent {
-  std::uint32_t magic;            // 0   kDoorbellMagic
-  std::uint16_t version;          // 4   kConnLayoutVersion
-  std::uint16_t header_size;      // 6   kDoorbellHeaderSize
-  std::uint32_t slots;            // 8   bits in the bitmap (a multiple of 64)
-  std::uint32_t flags;            // 12  none yet
-  char endpoint[kConnNameBytes];  // 16  the server's endpoint name, NUL-padded
-  std::int64_t started_unix_ns;   // 80  when the server started (CLOCK_REALTIME)
-  std::uint64_t server_token;     // 88  random: the connection segments carry it too
+  std::uint32_t magic;        // 0   kDoorbellMagic
+  std::uint16_t version;      // 4   kConnLayoutVersion
+  std::uint16_t header_size;  // 6   kDoorbellHeaderSize
+  std::uint32_t slots;        // 8   bits in the bitmap (a multiple of 64)
+  std::uint32_t flags;        // 12  none yet
+  std::uint8_t pad[kRingBlock - 16];
+};
+
+struct DoorbellHeader {
+  DoorbellIdent ident;  // 0
+  RingWaitBlock wait;   // 128: the server announces here that it sleeps
+  std::uint8_t reserved[kDoorbellHeaderSize - 2 * kRingBlock];
+};
+
+static_assert(std::is_standard_layout_v<DoorbellHeader>);
+static_assert(sizeof(DoorbellHeader) == kDoorbellHeaderSize);
+static_assert(offsetof(DoorbellHeader, wait) == 128);
+static_assert(offsetof(DoorbellIdent, slots) == 8);
+
+inline constexpr std::uint32_t kStatMagic = 0x41545346;  // "FSTA" little-endian
+inline constexpr std::size_t kStatHeaderSize = 4096;
+inline constexpr std::size_t kNameBytes = 64;  // NUL-padded; longer names are cut
+
+struct StatIdent {
+  std::uint32_t magic;           // 0   kStatMagic
+  std::uint16_t version;         // 4   kConnLayoutVersion
+  std::uint16_t header_size;     // 6   kStatHeaderSize
+  std::uint32_t slots;           // 8   PeerEntry records after the header
+  std::uint32_t flags;           // 12  none yet
+  char endpoint[kNameBytes];     // 16  the endpoint's name
+  std::int64_t started_unix_ns;  // 80  when the server started (CLOCK_REALTIME)
+  std::uint64_t server_token;    // 88  random; each connection segment's ident repeats it
   std::uint8_t pad[kRingBlock - 96];
 };
 
-// The server's counters for its endpoint, in the doorbell header so that observers in other
-// processes can read them (index into DoorbellHeader::counters). Written by the server only,
-// relaxed; `closed_*` hold the ring counters of connections that have ended, so that sums
-// over connections never go down; `closed_generation` is bumped (release) after each
-// connection's totals are added and before its segment is unmapped.
+// The server's counters for its endpoint (index into StatHeader::counters). Written by the
+// server only, relaxed; `closed_*` hold the ring counters of connections that have ended,
+// so that sums over connections never go down; `closed_generation` is bumped (release)
+// after each connection's totals are added and before its segment is closed.
 enum class EndpointCounter : std::uint32_t {
   accepted,
   rejected_version,
@@ -149,19 +156,35 @@ enum class EndpointCounter : std::uint32_t {
 inline constexpr std::size_t kEndpointCounters = 32;
 static_assert(static_cast<std::size_t>(EndpointCounter::count) <= kEndpointCounters);
 
-struct DoorbellHeader {
-  DoorbellIdent ident;                                   // 0
-  RingWaitBlock wait;                                    // 128: the server sleeps here
-  ShmAtomic<std::uint64_t> counters[kEndpointCounters];  // 256: EndpointCounter
+struct StatHeader {
+  StatIdent ident;                                       // 0
+  ShmAtomic<std::uint64_t> counters[kEndpointCounters];  // 128: EndpointCounter
+  std::uint8_t reserved[kStatHeaderSize - kRingBlock - 8 * kEndpointCounters];
 };
 
-static_assert(std::is_standard_layout_v<DoorbellHeader>);
-static_assert(sizeof(DoorbellHeader) == kDoorbellHeaderSize);
-static_assert(offsetof(DoorbellHeader, wait) == 128);
-static_assert(offsetof(DoorbellHeader, counters) == 256);
-static_assert(offsetof(DoorbellIdent, slots) == 8);
-static_assert(offsetof(DoorbellIdent, endpoint) == 16);
-static_assert(offsetof(DoorbellIdent, started_unix_ns) == 80);
-static_assert(offsetof(DoorbellIdent, server_token) == 88);
+// Who holds slot i's connection (at kStatHeaderSize + i * sizeof(PeerEntry)). The server
+// fills the fields, then stores connection_id (release); it stores 0 when the connection
+// closes. The ids are the kernel's (SO_PEERCRED), the name the hello's.
+struct PeerEntry {
+  ShmAtomic<std::uint64_t> connection_id;  // +0  0: free
+  std::uint32_t pid;                       // +8
+  std::uint32_t uid;                       // +12
+  std::uint32_t gid;                       // +16
+  std::uint32_t pad0;                      // +20
+  std::int64_t connected_unix_ns;          // +24 when the server accepted it (CLOCK_REALTIME)
+  char name[kNameBytes];                   // +32
+  std::uint8_t pad[kRingBlock - 96];
+};
+
+static_assert(std::is_standard_layout_v<StatHeader>);
+static_assert(sizeof(StatHeader) == kStatHeaderSize);
+static_assert(offsetof(StatHeader, counters) == 128);
+static_assert(offsetof(StatIdent, slots) == 8);
+static_assert(offsetof(StatIdent, endpoint) == 16);
+static_assert(offsetof(StatIdent, started_unix_ns) == 80);
+static_assert(offsetof(StatIdent, server_token) == 88);
+static_assert(sizeof(PeerEntry) == kRingBlock);
+static_assert(offsetof(PeerEntry, connected_unix_ns) == 24);
+static_assert(offsetof(PeerEntry, name) == 32);
 
 }  // namespace ferry::detail

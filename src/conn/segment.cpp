@@ -111,28 +111,48 @@ std::int64_t unix_now_ns() noexcept {
   return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
 }
 
-void copy_name(char (&field)[kConnNameBytes], std::string_view text) noexcept {
-  const std::size_t n = std::min(text.size(), kConnNameBytes - 1);
+void copy_name(char (&field)[kNameBytes], std::string_view text) noexcept {
+  const std::size_t n = std::min(text.size(), kNameBytes - 1);
   std::memcpy(field, text.data(), n);
-  std::memset(field + n, 0, kConnNameBytes - n);
+  std::memset(field + n, 0, kNameBytes - n);
 }
 
-std::string read_name(const char (&field)[kConnNameBytes]) {
+std::string read_name(const char (&field)[kNameBytes]) {
   std::size_t n = 0;
-  while (n < kConnNameBytes && field[n] != '\0') ++n;
+  while (n < kNameBytes && field[n] != '\0') ++n;
   return {field, n};
 }
 
-Result<SharedMemory> create_doorbell(std::uint32_t slots, std::string_view session,
-                                     std::string_view endpoint) {
+Result<SharedMemory> create_doorbell(std::uint32_t slots) {
   slots = (slots + 63u) & ~63u;
-  std::string label = "doorbell:";
-  label.append(session).append("/").append(endpoint);
-  auto shm = SharedMemory::create_anonymous(label, doorbell_bytes(slots));
+  auto shm = SharedMemory::create_anonymous("doorbell", doorbell_bytes(slots));
   if (!shm) return shm.error();
   auto* header = new (shm->data()) DoorbellHeader{};
   header->ident.version = kConnLayoutVersion;
   header->ident.header_size = static_cast<std::uint16_t>(kDoorbellHeaderSize);
+  header->ident.slots = slots;
+  auto* words = static_cast<std::byte*>(shm->data()) + kDoorbellHeaderSize;
+  for (std::uint32_t i = 0; i < slots / 64; ++i) {
+    new (words + std::size_t{i} * 8) ShmAtomic<std::uint64_t>();
+  }
+  header->ident.magic = kDoorbellMagic;
+  return shm;
+}
+
+std::size_t stat_segment_bytes(std::uint32_t slots) noexcept {
+  return static_cast<std::size_t>(
+      align_up(kStatHeaderSize + std::uint64_t{slots} * sizeof(PeerEntry)));
+}
+
+Result<SharedMemory> create_stat_segment(std::uint32_t slots, std::string_view session,
+                                         std::string_view endpoint) {
+  std::string label = "stat:";
+  label.append(session).append("/").append(endpoint);
+  auto shm = SharedMemory::create_anonymous(label, stat_segment_bytes(slots));
+  if (!shm) return shm.error();
+  auto* header = new (shm->data()) StatHeader{};
+  header->ident.version = kConnLayoutVersion;
+  header->ident.header_size = static_cast<std::uint16_t>(kStatHeaderSize);
   header->ident.slots = slots;
   copy_name(header->ident.endpoint, endpoint);
   header->ident.started_unix_ns = unix_now_ns();
@@ -142,17 +162,34 @@ Result<SharedMemory> create_doorbell(std::uint32_t slots, std::string_view sessi
             (std::uint64_t{0x9e3779b97f4a7c15} * static_cast<std::uint64_t>(::getpid()));
   }
   header->ident.server_token = token;
-  auto* words = static_cast<std::byte*>(shm->data()) + kDoorbellHeaderSize;
-  for (std::uint32_t i = 0; i < slots / 64; ++i) {
-    new (words + std::size_t{i} * 8) ShmAtomic<std::uint64_t>();
-  }
-  header->ident.magic = kDoorbellMagic;
+  // The entries' pages stay untouched (zero, not resident) until a slot is used.
+  header->ident.magic = kStatMagic;
   return shm;
 }
 
-ServerStats endpoint_stats(const ShmAtomic<std::uint64_t>* counters) noexcept {
+Result<StatView> view_stat_segment(void* memory, std::size_t size) {
+  if (size < kStatHeaderSize) return Error(Errc::corrupt, "stat segment smaller than its header");
+  auto* header = std::launder(static_cast<StatHeader*>(memory));
+  if (header->ident.magic != kStatMagic) return Error(Errc::corrupt, "stat segment: bad magic");
+  if (header->ident.version != kConnLayoutVersion || header->ident.header_size != kStatHeaderSize) {
+    return Error(Errc::bad_version,
+                 "stat segment layout version " + std::to_string(header->ident.version) +
+                     ", this build speaks " + std::to_string(kConnLayoutVersion));
+  }
+  if (size < stat_segment_bytes(header->ident.slots)) {
+    return Error(Errc::corrupt, "stat segment smaller than its " +
+                                    std::to_string(header->ident.slots) + " entries");
+  }
+  StatView v;
+  v.header = header;
+  v.peers = std::launder(reinterpret_cast<PeerEntry*>(  // NOLINT: shared layout
+      static_cast<std::byte*>(memory) + kStatHeaderSize));
+  return v;
+}
+
+ServerStats endpoint_stats(const StatHeader& header) noexcept {
   auto get = [&](EndpointCounter which) {
-    return counters[static_cast<std::size_t>(which)].load(std::memory_order_relaxed);
+    return header.counters[static_cast<std::size_t>(which)].load(std::memory_order_relaxed);
   };
   ServerStats s;
   s.accepted = get(EndpointCounter::accepted);

@@ -45,25 +45,35 @@ Result<ConnView> view_connection_segment(void* memory, std::size_t segment_size,
                                          std::uint64_t connection_id, std::uint32_t slot);
 
 std::size_t doorbell_bytes(std::uint32_t slots) noexcept;
-// The memfd is named "doorbell:<session>/<endpoint>"; the endpoint (cut to kConnNameBytes -
-// 1), the start time and a random token (also written into each connection segment's
-// peer block) are for observers.
-Result<SharedMemory> create_doorbell(std::uint32_t slots, std::string_view session,
-                                     std::string_view endpoint);
-// CLOCK_REALTIME in nanoseconds since the epoch (the start times observers show).
-std::int64_t unix_now_ns() noexcept;
-// Copies `text` into a NUL-padded name field of kConnNameBytes (cut if longer).
-void copy_name(char (&field)[kConnNameBytes], std::string_view text) noexcept;
-// The text of a name field written by copy_name (stops at the first NUL or the end).
-std::string read_name(const char (&field)[kConnNameBytes]);
+Result<SharedMemory> create_doorbell(std::uint32_t slots);
 struct DoorbellView {
   DoorbellHeader* header = nullptr;
   ShmAtomic<std::uint64_t>* words = nullptr;
   std::uint32_t slots = 0;
 };
-// The counters of a doorbell header as ServerStats (relaxed loads, any thread or process).
-ServerStats endpoint_stats(const ShmAtomic<std::uint64_t>* counters) noexcept;
 // Checks a mapped doorbell segment (client side: `slot` must be one of its bits).
 Result<DoorbellView> view_doorbell(const SharedMemory& segment, std::uint32_t slot);
+
+// The stat segment, "ferry:stat:<session>/<endpoint>" (conn_layout.hpp): a header with the
+// endpoint's name, start time, a random token and zeroed counters, and `slots` free
+// PeerEntry records.
+Result<SharedMemory> create_stat_segment(std::uint32_t slots, std::string_view session,
+                                         std::string_view endpoint);
+std::size_t stat_segment_bytes(std::uint32_t slots) noexcept;
+struct StatView {
+  StatHeader* header = nullptr;
+  PeerEntry* peers = nullptr;  // header->ident.slots of them
+};
+// Checks a mapped stat segment: magic, version, and that its entries fit in `size`.
+Result<StatView> view_stat_segment(void* memory, std::size_t size);
+// The counters of a stat header as ServerStats (relaxed loads, any thread or process).
+ServerStats endpoint_stats(const StatHeader& header) noexcept;
+
+// CLOCK_REALTIME in nanoseconds since the epoch (the start times observers show).
+std::int64_t unix_now_ns() noexcept;
+// Copies `text` into a NUL-padded name field (cut to kNameBytes - 1 bytes).
+void copy_name(char (&field)[kNameBytes], std::string_view text) noexcept;
+// The text of a name field written by copy_name (stops at the first NUL or the end).
+std::string read_name(const char (&field)[kNameBytes]);
 
 }  // namespace ferry::detail

@@ -81,13 +81,19 @@ Result<void> Server::Impl::open() {
     options_.max_connections = static_cast<std::uint32_t>(fit);
   }
 
-  auto doorbell = detail::create_doorbell(options_.max_connections, session_, options_.endpoint);
+  auto doorbell = detail::create_doorbell(options_.max_connections);
   if (!doorbell) return doorbell.error();
   doorbell_ = std::move(*doorbell);
   auto view = detail::view_doorbell(doorbell_, 0);
   if (!view) return view.error();
   bell_ = *view;
-  counters_ = bell_.header->counters;
+  auto stat = detail::create_stat_segment(bell_.slots, session_, options_.endpoint);
+  if (!stat) return stat.error();
+  stat_ = std::move(*stat);
+  auto stat_view = detail::view_stat_segment(stat_.data(), stat_.size());
+  if (!stat_view) return stat_view.error();
+  stat_view_ = *stat_view;
+  counters_ = stat_view_.header->counters;
   slots_.resize(bell_.slots);
 
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
@@ -314,14 +320,7 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   if (!in) return fail(in.error());
   if (!out) return fail(out.error());
   view->header->server.pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_relaxed);
-  detail::ConnPeerBlock& who = view->header->peer;
-  who.peer_pid = static_cast<std::uint32_t>(peer->pid);
-  who.peer_uid = peer->uid;
-  who.peer_gid = peer->gid;
-  who.connected_unix_ns = detail::unix_now_ns();
-  detail::copy_name(who.endpoint, options_.endpoint);
-  detail::copy_name(who.peer_name, hello->name);
-  who.server_token = bell_.header->ident.server_token;
+  view->header->ident.server_token = stat_view_.header->ident.server_token;
 
   detail::Welcome w;
   w.connection_id = id;
@@ -358,6 +357,13 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   epoll_add(epoll_.get(), c->socket.get(), (kTagConn << kTagShift) | id, EPOLLIN | EPOLLRDHUP);
   slot_limit_ = std::max(slot_limit_, slot + 1);
   by_id_.emplace(id, slot);
+  detail::PeerEntry& who = stat_view_.peers[slot];
+  who.pid = static_cast<std::uint32_t>(peer->pid);
+  who.uid = peer->uid;
+  who.gid = peer->gid;
+  who.connected_unix_ns = detail::unix_now_ns();
+  detail::copy_name(who.name, hello->name);
+  who.connection_id.store(id, std::memory_order_release);  // observers read it first
   slots_[slot] = std::move(c);
   count(detail::EndpointCounter::accepted);
   set(detail::EndpointCounter::active, by_id_.size());

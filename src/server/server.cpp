@@ -144,7 +144,7 @@ std::size_t Server::connection_count() const noexcept {
   return impl_->by_id_.size();
 }
 ServerStats Server::stats() const noexcept {
-  return detail::endpoint_stats(impl_->bell_.header->counters);
+  return detail::endpoint_stats(*impl_->stat_view_.header);
 }
 const std::string& Server::socket_path() const noexcept {
   return impl_->socket_path_;
@@ -480,6 +480,7 @@ void Server::Impl::close_finished() {
     set(detail::EndpointCounter::active, by_id_.size());
     if (c->reason == DisconnectReason::closed) count(detail::EndpointCounter::lost);
     retire_counters(*c);
+    stat_view_.peers[slot].connection_id.store(0, std::memory_order_release);
     // Closing the socket is what the client notices; the segment goes with the mapping.
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c->socket.get(), nullptr);
     if (on_disconnect_) on_disconnect_(c->info, c->reason);

@@ -71,6 +71,8 @@ class Server::Impl {
   detail::UniqueFd event_;  // the server's eventfd: doorbell sleeps, space waits, stop()
   SharedMemory doorbell_;
   detail::DoorbellView bell_;
+  SharedMemory stat_;  // ours alone: counters and peers for observers (conn_layout.hpp)
+  detail::StatView stat_view_;
   std::atomic<bool> stop_{false};
 
   std::unordered_map<std::uint16_t, Handler> handlers_;
@@ -98,7 +100,7 @@ class Server::Impl {
   std::int32_t work_until_events_ = 0;  // see kWorkPerEventCheck
   std::int64_t last_sweep_ns_ = 0;
   std::vector<std::byte> scratch_;  // decompressed payloads
-  // The endpoint's counters, in the doorbell header (observers read them there).
+  // The endpoint's counters, in the stat segment (observers read them there).
   detail::ShmAtomic<std::uint64_t>* counters_ = nullptr;
   void count(detail::EndpointCounter which, std::uint64_t n = 1) noexcept {
     counters_[static_cast<std::size_t>(which)].add_relaxed(n);

@@ -27,7 +27,7 @@ namespace {
 
 using detail::EndpointCounter;
 
-constexpr std::string_view kDoorbellLink = "/memfd:ferry:doorbell:";
+constexpr std::string_view kStatLink = "/memfd:ferry:stat:";
 constexpr std::string_view kConnLink = "/memfd:ferry:conn-";
 constexpr int kReadAttempts = 4;  // reads of an endpoint before settling for the last one
 
@@ -72,15 +72,15 @@ class Mapped {
   std::size_t size_ = 0;
 };
 
-struct Doorbell {
+// One server's stat segment, mapped.
+struct StatSegment {
   std::string session;
   std::string endpoint;
   Mapped map;
-  const detail::DoorbellHeader* header() const {
-    return static_cast<const detail::DoorbellHeader*>(map.data());
-  }
+  detail::StatView view;
+  const detail::StatHeader& header() const { return *view.header; }
   std::uint64_t counter(EndpointCounter which, std::memory_order order) const {
-    return header()->counters[static_cast<std::size_t>(which)].load(order);
+    return header().counters[static_cast<std::size_t>(which)].load(order);
   }
 };
 
@@ -109,9 +109,9 @@ std::vector<std::pair<std::string, std::string>> links(const std::string& dir,
   return found;
 }
 
-// "doorbell:<session>/<endpoint> (deleted)" -> session, endpoint.
-bool parse_doorbell_link(std::string_view link, std::string& session, std::string& endpoint) {
-  link.remove_prefix(kDoorbellLink.size());
+// "stat:<session>/<endpoint> (deleted)" -> session, endpoint.
+bool parse_stat_link(std::string_view link, std::string& session, std::string& endpoint) {
+  link.remove_prefix(kStatLink.size());
   if (const std::size_t space = link.find(' '); space != std::string_view::npos) {
     link = link.substr(0, space);
   }
@@ -120,12 +120,6 @@ bool parse_doorbell_link(std::string_view link, std::string& session, std::strin
   session = link.substr(0, slash);
   endpoint = link.substr(slash + 1);
   return true;
-}
-
-bool valid_doorbell(const Mapped& m) {
-  if (m.size() < detail::kDoorbellHeaderSize) return false;
-  const auto* h = static_cast<const detail::DoorbellHeader*>(m.data());
-  return h->ident.magic == detail::kDoorbellMagic && h->ident.version == detail::kConnLayoutVersion;
 }
 
 void add_live(DirectionTotals& t, const RingStats& r) {
@@ -139,7 +133,7 @@ void add_live(DirectionTotals& t, const RingStats& r) {
   t.high_water_bytes = std::max(t.high_water_bytes, r.high_water_bytes);
 }
 
-void add_closed(DirectionTotals& t, const Doorbell& bell, bool in) {
+void add_closed(DirectionTotals& t, const StatSegment& bell, bool in) {
   auto get = [&](EndpointCounter c) { return bell.counter(c, std::memory_order_relaxed); };
   if (in) {
     t.full_waits += get(EndpointCounter::closed_in_full_waits);
@@ -156,24 +150,39 @@ void add_closed(DirectionTotals& t, const Doorbell& bell, bool in) {
   }
 }
 
-// One connection segment, if it is one of a server's (by its token).
-bool read_connection(const std::string& fd_path, std::uint64_t& token, ConnectionStat& out) {
+// A connection segment's rings and ids, if it can be read.
+struct ConnReading {
+  std::uint64_t token = 0;
+  std::uint32_t slot = 0;
+  ConnectionStat stat;
+};
+bool read_connection(const std::string& fd_path, ConnReading& out) {
   Mapped m;
   if (!m.open(fd_path, detail::kConnHeaderSize)) return false;
   const auto* h = static_cast<const detail::ConnHeader*>(m.data());
   auto view =
       detail::view_connection_segment(m.data(), m.size(), h->ident.connection_id, h->ident.slot);
   if (!view) return false;
-  token = h->peer.server_token;
-  out.id = h->ident.connection_id;
-  out.pid = h->peer.peer_pid;
-  out.uid = h->peer.peer_uid;
-  out.gid = h->peer.peer_gid;
-  out.name = detail::read_name(h->peer.peer_name);
-  out.connected_unix_ns = h->peer.connected_unix_ns;
-  out.reconnects = h->client.reconnects.load(std::memory_order_relaxed);
-  out.in = ring_stats(view->c2s);
-  out.out = ring_stats(view->s2c);
+  out.token = h->ident.server_token;
+  out.slot = h->ident.slot;
+  out.stat.id = h->ident.connection_id;
+  out.stat.reconnects = h->client.reconnects.load(std::memory_order_relaxed);
+  out.stat.in = ring_stats(view->c2s);
+  out.stat.out = ring_stats(view->s2c);
+  return true;
+}
+
+// Who holds the connection, from its server's stat segment; false if that slot no longer
+// holds it (closing, or a segment claiming a server it does not belong to).
+bool fill_peer(const StatSegment& server, ConnReading& c) {
+  if (c.slot >= server.header().ident.slots) return false;
+  const detail::PeerEntry& p = server.view.peers[c.slot];
+  if (p.connection_id.load(std::memory_order_acquire) != c.stat.id) return false;
+  c.stat.pid = p.pid;
+  c.stat.uid = p.uid;
+  c.stat.gid = p.gid;
+  c.stat.connected_unix_ns = p.connected_unix_ns;
+  c.stat.name = detail::read_name(p.name);
   return true;
 }
 
@@ -186,11 +195,14 @@ Result<std::vector<EndpointStat>> read_process_stat(pid_t pid) {
     if (err == ENOENT) return Error(Errc::not_found, "no process " + std::to_string(pid));
     return Error::from_errno(err, "reading " + dir + " (a server of another user needs root)");
   }
-  std::vector<Doorbell> bells;
-  for (auto& [path, link] : links(dir, kDoorbellLink)) {
-    Doorbell b;
-    if (!parse_doorbell_link(link, b.session, b.endpoint)) continue;
-    if (!b.map.open(path, detail::kDoorbellHeaderSize) || !valid_doorbell(b.map)) continue;
+  std::vector<StatSegment> bells;
+  for (auto& [path, link] : links(dir, kStatLink)) {
+    StatSegment b;
+    if (!parse_stat_link(link, b.session, b.endpoint)) continue;
+    if (!b.map.open(path, detail::kStatHeaderSize)) continue;
+    auto view = detail::view_stat_segment(b.map.data(), b.map.size());
+    if (!view) continue;
+    b.view = *view;
     bells.push_back(std::move(b));
   }
   std::vector<EndpointStat> result;
@@ -206,21 +218,21 @@ Result<std::vector<EndpointStat>> read_process_stat(pid_t pid) {
       e.session = bells[i].session;
       e.endpoint = bells[i].endpoint;
       e.pid = pid == 0 ? static_cast<long>(::getpid()) : static_cast<long>(pid);
-      e.started_unix_ns = bells[i].header()->ident.started_unix_ns;
-      e.max_connections = bells[i].header()->ident.slots;
-      e.server = detail::endpoint_stats(bells[i].header()->counters);
+      e.started_unix_ns = bells[i].header().ident.started_unix_ns;
+      e.max_connections = bells[i].header().ident.slots;
+      e.server = detail::endpoint_stats(bells[i].header());
       add_closed(e.in, bells[i], true);
       add_closed(e.out, bells[i], false);
     }
     for (const auto& [path, link] : links(dir, kConnLink)) {
-      ConnectionStat c;
-      std::uint64_t token = 0;
-      if (!read_connection(path, token, c)) continue;
+      ConnReading c;
+      if (!read_connection(path, c)) continue;
       for (std::size_t i = 0; i < bells.size(); ++i) {
-        if (bells[i].header()->ident.server_token != token) continue;
-        add_live(stats[i].in, c.in);
-        add_live(stats[i].out, c.out);
-        stats[i].connections.push_back(std::move(c));
+        if (bells[i].header().ident.server_token != c.token) continue;
+        if (!fill_peer(bells[i], c)) break;
+        add_live(stats[i].in, c.stat.in);
+        add_live(stats[i].out, c.stat.out);
+        stats[i].connections.push_back(std::move(c.stat));
         break;
       }
     }

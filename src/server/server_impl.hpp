@@ -102,14 +102,13 @@ class Server::Impl {
   std::vector<std::byte> scratch_;  // decompressed payloads
   // The endpoint's counters, in the stat segment (observers read them there).
   detail::ShmAtomic<std::uint64_t>* counters_ = nullptr;
+  // NOLINTNEXTLINE(readability-make-member-function-const): writes the shared counters
   void count(detail::EndpointCounter which, std::uint64_t n = 1) noexcept {
     counters_[static_cast<std::size_t>(which)].add_relaxed(n);
   }
+  // NOLINTNEXTLINE(readability-make-member-function-const): writes the shared counters
   void set(detail::EndpointCounter which, std::uint64_t value) noexcept {
     counters_[static_cast<std::size_t>(which)].store(value, std::memory_order_relaxed);
-  }
-  std::uint64_t counter(detail::EndpointCounter which) const noexcept {
-    return counters_[static_cast<std::size_t>(which)].load(std::memory_order_relaxed);
   }
   // Adds a closing connection's ring counters to the closed totals (before its segment goes).
   void retire_counters(const ServerConn& c) noexcept;

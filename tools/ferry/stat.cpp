@@ -272,10 +272,10 @@ int run_stat(const Common& global, std::span<char* const> argv) {
     if (!s) return fail(kExitError, "stat: " + s.error().message());
     keep_only(*s, where.endpoint);
     const std::int64_t now = now_unix_ns();
-    std::string text = frame(*s, prev, now);
     // On a terminal: redraw in place (home, clear to the end); otherwise frames one after
     // another, separated by a blank line.
-    text = terminal ? "\x1b[H\x1b[J" + text : (n > 0 ? "\n" : "") + text;
+    std::string text = terminal ? "\x1b[H\x1b[J" : (n > 0 ? "\n" : "");
+    text += frame(*s, prev, now);
     if (!write_all(STDOUT_FILENO, text)) return kExitError;
     prev = Previous{};
     prev.at_ns = now;

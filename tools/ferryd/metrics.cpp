@@ -27,7 +27,7 @@ struct Metrics::Impl {
   Impl& operator=(const Impl&) = delete;
   // The module stays loaded: its C++ runtime may have registered exit-time work.
   ~Impl() {
-    if (exporter != nullptr) stop(exporter);
+    if (exporter != nullptr && stop != nullptr) stop(exporter);
   }
 };
 

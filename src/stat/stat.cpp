@@ -134,7 +134,8 @@ void add_live(DirectionTotals& t, const RingStats& r) {
 }
 
 void add_closed(DirectionTotals& t, const StatSegment& bell, bool in) {
-  auto get = [&](EndpointCounter c) { return bell.counter(c, std::memory_order_relaxed); };
+  // Acquire: the second look at closed_generation cannot move before these loads.
+  auto get = [&](EndpointCounter c) { return bell.counter(c, std::memory_order_acquire); };
   if (in) {
     t.full_waits += get(EndpointCounter::closed_in_full_waits);
     t.full_wait_ns += get(EndpointCounter::closed_in_full_wait_ns);
@@ -236,7 +237,6 @@ Result<std::vector<EndpointStat>> read_process_stat(pid_t pid) {
         break;
       }
     }
-    std::atomic_thread_fence(std::memory_order_acquire);
     bool settled = true;
     for (std::size_t i = 0; i < bells.size(); ++i) {
       if (bells[i].counter(EndpointCounter::closed_generation, std::memory_order_relaxed) !=

@@ -3,7 +3,8 @@
 #   make deps    install the Debian packages the build, tests and benchmarks need
 #   make build   Release build; binaries in build/bin/
 #   make test    deps, build, every test: release suite, performance gate, ASan/UBSan
-#                suite, TSan ring tests, libFuzzer runs, the install check, clang-format
+#                suite, TSan ring tests, libFuzzer runs, the install check, a build
+#                without metrics, clang-format
 #                and clang-tidy
 #   make demo    build, start ferryd, run 32 checked client processes through it for 10 s
 #   make bench   benchmark matrix, ferry beside Unix sockets: bench/results/latest.md, .png
@@ -18,7 +19,7 @@ CMAKE := cmake
 CTEST := ctest --output-on-failure --no-tests=error
 CONFIGURE = $(CMAKE) -S . -G Ninja -Wno-dev --log-level=WARNING
 
-.PHONY: all help demo deps build test test-release test-asan test-tsan test-fuzz test-install \
+.PHONY: all help demo deps build test test-release test-asan test-tsan test-fuzz test-install test-nometrics \
         lint tidy format bench microbench perf-gate clean
 
 all: build
@@ -37,7 +38,8 @@ build: deps
 	@$(CMAKE) --build build -j $(JOBS)
 
 test: build
-	@$(MAKE) --no-print-directory test-release perf-gate test-asan test-tsan test-fuzz test-install lint tidy
+	@$(MAKE) --no-print-directory test-release perf-gate test-asan test-tsan test-fuzz test-install \
+	  test-nometrics lint tidy
 	@echo "make test: all passed"
 
 test-release: build
@@ -66,6 +68,15 @@ test-fuzz: deps
 	  -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link
 	@$(CMAKE) --build build-fuzz -j $(JOBS)
 	@scripts/run-fuzzers.sh build-fuzz/bin $(FUZZ_SECONDS)
+
+# ferryd built without its Prometheus exporter (FERRY_METRICS=OFF) still builds, and
+# refuses --metrics-listen with a message that says why.
+test-nometrics: deps
+	@echo "== build without metrics"
+	@$(CONFIGURE) -B build-nometrics -DCMAKE_BUILD_TYPE=Debug -DFERRY_WERROR=ON \
+	  -DFERRY_METRICS=OFF -DFERRY_BUILD_BENCH=OFF
+	@$(CMAKE) --build build-nometrics -j $(JOBS) --target ferry_metrics_test
+	@build-nometrics/bin/ferry_metrics_test --gtest_brief=1
 
 test-install: build
 	@echo "== install check (find_package and pkg-config)"
@@ -96,4 +107,4 @@ microbench: build
 	@build/bin/ferry_microbench --benchmark_min_time=0.5
 
 clean:
-	@rm -rf build build-asan build-tsan build-fuzz
+	@rm -rf build build-asan build-tsan build-fuzz build-nometrics

@@ -43,6 +43,8 @@ std::pair<std::string, int> run(const std::string& command) {
   return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
 }
 
+#ifdef FERRY_METRICS_BUILT
+
 // A loopback port nobody listens on right now (the kernel's choice).
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -150,8 +152,6 @@ class PrometheusServer {
   int port_;
   pid_t pid_ = -1;
 };
-
-#ifdef FERRY_METRICS_BUILT
 
 TEST(Metrics, PagePassesPromtoolAndCountsExactlyTheTraffic) {
   test::ScopedSession session("metrics");

@@ -154,7 +154,8 @@ void emit_endpoint(Emitter& m, const ferry::EndpointStat& e) {
           static_cast<double>(e.started_unix_ns) / 1e9);
 }
 
-void collect(void* context, void* sink, ferry_metrics_emit_fn emit) {
+// (Unused when built without metrics.)
+[[maybe_unused]] void collect(void* context, void* sink, ferry_metrics_emit_fn emit) {
   const auto& impl = *static_cast<const Metrics::Impl*>(context);
   const std::string& session = impl.server->session();
   Emitter m(sink, emit, session, impl.endpoint);
@@ -172,7 +173,7 @@ void collect(void* context, void* sink, ferry_metrics_emit_fn emit) {
               impl.server->handler_latency());
 }
 
-std::string directory_of_executable() {
+[[maybe_unused]] std::string directory_of_executable() {
   std::array<char, 4096> path{};
   const ssize_t n = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
   if (n <= 0) return {};

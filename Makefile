@@ -4,8 +4,7 @@
 #   make build   Release build; binaries in build/bin/
 #   make test    deps, build, every test: release suite, performance gate, ASan/UBSan
 #                suite, TSan ring tests, libFuzzer runs, the install check, a build
-#                without metrics, clang-format
-#                and clang-tidy
+#                without metrics, clang-format and clang-tidy
 #   make demo    build, start ferryd, run 32 checked client processes through it for 10 s
 #   make bench   benchmark matrix, ferry beside Unix sockets: bench/results/latest.md, .png
 #   make perf-gate  ferry vs Unix sockets on fanin and reqrep, fails below 3x / 1.5x (<1 min)

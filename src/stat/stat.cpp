@@ -184,7 +184,8 @@ bool fill_peer(const StatSegment& server, ConnReading& c) {
   c.stat.gid = p.gid;
   c.stat.connected_unix_ns = p.connected_unix_ns;
   c.stat.name = detail::read_name(p.name);
-  return true;
+  // The server may have given the slot to a newer connection while we read: then it is gone.
+  return p.connection_id.load(std::memory_order_acquire) == c.stat.id;
 }
 
 }  // namespace

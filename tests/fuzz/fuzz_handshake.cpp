@@ -34,7 +34,7 @@ void check_hello(std::span<const std::byte> bytes) {
     return;
   }
   if (version != ferry::detail::kProtocolVersion || hello->name.size() > 64 ||
-      !printable(hello->name) || hello->flags != 0) {
+      !printable(hello->name) || (hello->flags & ~ferry::detail::kHelloFlagReconnect) != 0) {
     std::abort();
   }
   const auto again = ferry::detail::encode_hello(*hello);

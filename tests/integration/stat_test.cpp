@@ -23,17 +23,7 @@ using namespace std::chrono_literals;
 
 constexpr std::uint16_t kType = 7;
 
-// Runs a shell command; its stdout and exit status.
-std::pair<std::string, int> run(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return {"", -1};
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
-}
+using test::run;
 
 Client connect_as(const std::string& name, std::uint32_t ring = 0) {
   ClientOptions o;

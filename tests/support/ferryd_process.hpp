@@ -8,12 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "ferry/session.hpp"
@@ -76,6 +79,18 @@ class FerrydProcess {
   pid_t pid_ = -1;
   std::string socket_;
 };
+
+// Runs a shell command: its standard output and exit status (-1 if it did not exit).
+inline std::pair<std::string, int> run(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) return {"", -1};
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
 
 inline std::size_t open_fds(pid_t pid) {
   std::size_t n = 0;

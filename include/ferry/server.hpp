@@ -70,8 +70,8 @@ inline constexpr double kLatencyBounds[kLatencyBuckets] = {
 
 // How long handlers took (sampled; see ServerOptions::handler_histogram).
 struct LatencyHistogram {
-  std::uint64_t count = 0;                 // calls timed
-  double sum_seconds = 0;                  // their total time
+  std::uint64_t count = 0;                         // calls timed
+  double sum_seconds = 0;                          // their total time
   std::uint64_t cumulative[kLatencyBuckets] = {};  // calls at or under each bound
 };
 

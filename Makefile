@@ -16,7 +16,12 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 CMAKE := cmake
 CTEST := ctest --output-on-failure --no-tests=error
-CONFIGURE = $(CMAKE) -S . -G Ninja -Wno-dev --log-level=WARNING
+# ccache (from make deps) when present: the five builds of make test compile many of the
+# same files, and a later run in another clone reuses them (paths relative to the clone).
+CCACHE = $(shell command -v ccache 2>/dev/null)
+export CCACHE_BASEDIR := $(CURDIR)
+CONFIGURE = $(CMAKE) -S . -G Ninja -Wno-dev --log-level=WARNING \
+  $(if $(CCACHE),-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 .PHONY: all help demo deps build test test-release test-asan test-tsan test-fuzz test-install test-nometrics \
         lint tidy format bench microbench perf-gate clean

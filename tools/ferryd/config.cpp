@@ -708,7 +708,7 @@ Result<std::string> normalize_metrics_listen(std::string_view text) {
   auto bad = [&](const std::string& why) {
     return Error(Errc::invalid_argument,
                  "metrics address '" + std::string(text) + "': " + why +
-                     " (use PORT, ADDRESS:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9464)");
+                     " (use PORT or IPV4-ADDRESS:PORT, e.g. 127.0.0.1:9464)");
   };
   std::string host = "127.0.0.1";
   std::string_view port = text;
@@ -722,13 +722,13 @@ Result<std::string> normalize_metrics_listen(std::string_view text) {
   if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535) {
     return bad("the port must be a number from 0 to 65535");
   }
-  std::array<unsigned char, 16> addr{};
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), addr.data()) != 1) {
-      return bad("not an IPv6 address");
-    }
-  } else if (::inet_pton(AF_INET, host.c_str(), addr.data()) != 1) {
-    return bad("the address must be numeric");
+  if (!host.empty() && host.front() == '[') {
+    // civetweb, under prometheus-cpp's exposer, is built without IPv6 in Debian.
+    return bad("IPv6 addresses are not supported (Debian's civetweb has no IPv6)");
+  }
+  std::array<unsigned char, 4> addr{};
+  if (::inet_pton(AF_INET, host.c_str(), addr.data()) != 1) {
+    return bad("the address must be a numeric IPv4 address");
   }
   return host + ":" + std::to_string(value);
 }

@@ -37,7 +37,7 @@ std::string ferryd_usage();
 // 2^63 - 1 bytes.
 ferry::Result<std::uint64_t> parse_size(std::string_view text);
 
-// "9464" -> "127.0.0.1:9464", ":9464" -> "127.0.0.1:9464", "0.0.0.0:9464" and "[::1]:9464"
-// as given: loopback unless the operator names another address. invalid_argument, naming
-// the text, for anything else (a host name, a port above 65535).
+// "9464" -> "127.0.0.1:9464", ":9464" -> "127.0.0.1:9464", "0.0.0.0:9464" as given:
+// loopback unless the operator names another address. invalid_argument, naming the text,
+// for anything else (a host name, IPv6, a port above 65535).
 ferry::Result<std::string> normalize_metrics_listen(std::string_view text);

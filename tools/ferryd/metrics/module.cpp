@@ -1,8 +1,15 @@
 // ferryd-metrics.so: ferryd's Prometheus exporter, prometheus-cpp's Exposer with one
 // collectable that asks ferryd for its samples at each scrape (module_abi.h).
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -10,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ferryd/metrics/module_abi.h"
@@ -74,7 +82,35 @@ class FerrydCollectable final : public prometheus::Collectable {
 struct Exporter {
   std::unique_ptr<prometheus::Exposer> exposer;
   std::shared_ptr<FerrydCollectable> collectable;
+  sockaddr_storage wake{};  // where a connection reaches the listener (see stop)
+  socklen_t wake_len = 0;
 };
+
+// The loopback or named address to knock on for a listener at "host:port".
+void set_wake_address(Exporter& e, const std::string& listen, int port) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.size() > 2 && host.front() == '[') {
+    host = host.substr(1, host.size() - 2);
+    if (host == "::") host = "::1";
+    auto* a = reinterpret_cast<sockaddr_in6*>(&e.wake);  // NOLINT: sockets API
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(static_cast<std::uint16_t>(port));
+    if (::inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) == 1) e.wake_len = sizeof *a;
+  } else {
+    if (host == "0.0.0.0") host = "127.0.0.1";
+    auto* a = reinterpret_cast<sockaddr_in*>(&e.wake);  // NOLINT: sockets API
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<std::uint16_t>(port));
+    if (::inet_pton(AF_INET, host.c_str(), &a->sin_addr) == 1) e.wake_len = sizeof *a;
+  }
+}
+
+void knock(const Exporter& e) {
+  const int fd = ::socket(e.wake.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return;
+  (void)::connect(fd, reinterpret_cast<const sockaddr*>(&e.wake), e.wake_len);  // NOLINT
+  ::close(fd);
+}
 
 }  // namespace
 
@@ -99,6 +135,8 @@ __attribute__((visibility("default"))) void* ferry_metrics_start(int abi_version
     e->exposer = std::make_unique<prometheus::Exposer>(listen, 1);
     e->collectable = std::make_shared<FerrydCollectable>(collect, context);
     e->exposer->RegisterCollectable(e->collectable);
+    const auto ports = e->exposer->GetListeningPorts();
+    if (!ports.empty()) set_wake_address(*e, listen, ports.front());
     return e.release();
   } catch (const std::exception& ex) {
     return fail(std::string("cannot listen on ") + listen + ": " + ex.what());
@@ -113,6 +151,18 @@ __attribute__((visibility("default"))) int ferry_metrics_port(void* exporter) {
 }
 
 __attribute__((visibility("default"))) void ferry_metrics_stop(void* exporter) {
-  delete static_cast<Exporter*>(exporter);  // NOLINT(cppcoreguidelines-owning-memory): C API
+  std::unique_ptr<Exporter> e(static_cast<Exporter*>(exporter));
+  // civetweb's listener sees a stop only when its poll (2 s timeout) returns: knock on its
+  // port until the exposer is gone, so that stopping takes milliseconds, not seconds.
+  std::atomic<bool> stopped{false};
+  std::thread knocker([&] {
+    while (e->wake_len > 0 && !stopped.load()) {
+      knock(*e);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  e->exposer.reset();
+  stopped.store(true);
+  knocker.join();
 }
 }

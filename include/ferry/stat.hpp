@@ -1,11 +1,12 @@
 // stat.hpp: what ferry servers are doing, read from the outside (ferry stat, ferryd's
 // metrics; docs/observability.md).
 //
-// Every counter lives in shared memory: the server's in its doorbell segment's header, each
-// connection's in its segment (peer, ring counters). A reader finds a server's segments
-// through /proc/<pid>/fd (the server keeps one descriptor per connection for this), maps
-// them read-only and reads them with relaxed loads: it never talks to the server and never
-// writes. Reading another process needs the same user (or root), as /proc/<pid>/fd does.
+// Every counter lives in shared memory: the endpoint's and the peers' in the server's stat
+// segment (which only the server writes), each connection's rings' in its connection
+// segment. A reader finds a server's segments through /proc/<pid>/fd (the server keeps one
+// descriptor per connection for this), maps them read-only and reads them: it never talks
+// to the server and never writes. Reading another process needs the same user (or root),
+// as /proc/<pid>/fd does.
 //
 // Counters are consistent per endpoint: the totals of closed connections are read before
 // and after the live ones and the read repeats if a connection closed in between, so sums

@@ -133,9 +133,9 @@ void add_live(DirectionTotals& t, const RingStats& r) {
   t.high_water_bytes = std::max(t.high_water_bytes, r.high_water_bytes);
 }
 
-void add_closed(DirectionTotals& t, const StatSegment& bell, bool in) {
+void add_closed(DirectionTotals& t, const StatSegment& server, bool in) {
   // Acquire: the second look at closed_generation cannot move before these loads.
-  auto get = [&](EndpointCounter c) { return bell.counter(c, std::memory_order_acquire); };
+  auto get = [&](EndpointCounter c) { return server.counter(c, std::memory_order_acquire); };
   if (in) {
     t.full_waits += get(EndpointCounter::closed_in_full_waits);
     t.full_wait_ns += get(EndpointCounter::closed_in_full_wait_ns);
@@ -197,7 +197,7 @@ Result<std::vector<EndpointStat>> read_process_stat(pid_t pid) {
     if (err == ENOENT) return Error(Errc::not_found, "no process " + std::to_string(pid));
     return Error::from_errno(err, "reading " + dir + " (a server of another user needs root)");
   }
-  std::vector<StatSegment> bells;
+  std::vector<StatSegment> servers;
   for (auto& [path, link] : links(dir, kStatLink)) {
     StatSegment b;
     if (!parse_stat_link(link, b.session, b.endpoint)) continue;
@@ -205,33 +205,33 @@ Result<std::vector<EndpointStat>> read_process_stat(pid_t pid) {
     auto view = detail::view_stat_segment(b.map.data(), b.map.size());
     if (!view) continue;
     b.view = *view;
-    bells.push_back(std::move(b));
+    servers.push_back(std::move(b));
   }
   std::vector<EndpointStat> result;
-  if (bells.empty()) return result;
+  if (servers.empty()) return result;
 
-  std::vector<EndpointStat> stats(bells.size());
+  std::vector<EndpointStat> stats(servers.size());
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
-    std::vector<std::uint64_t> before(bells.size());
-    for (std::size_t i = 0; i < bells.size(); ++i) {
-      before[i] = bells[i].counter(EndpointCounter::closed_generation, std::memory_order_acquire);
+    std::vector<std::uint64_t> before(servers.size());
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+      before[i] = servers[i].counter(EndpointCounter::closed_generation, std::memory_order_acquire);
       EndpointStat& e = stats[i];
       e = EndpointStat{};
-      e.session = bells[i].session;
-      e.endpoint = bells[i].endpoint;
+      e.session = servers[i].session;
+      e.endpoint = servers[i].endpoint;
       e.pid = pid == 0 ? static_cast<long>(::getpid()) : static_cast<long>(pid);
-      e.started_unix_ns = bells[i].header().ident.started_unix_ns;
-      e.max_connections = bells[i].header().ident.slots;
-      e.server = detail::endpoint_stats(bells[i].header());
-      add_closed(e.in, bells[i], true);
-      add_closed(e.out, bells[i], false);
+      e.started_unix_ns = servers[i].header().ident.started_unix_ns;
+      e.max_connections = servers[i].header().ident.slots;
+      e.server = detail::endpoint_stats(servers[i].header());
+      add_closed(e.in, servers[i], true);
+      add_closed(e.out, servers[i], false);
     }
     for (const auto& [path, link] : links(dir, kConnLink)) {
       ConnReading c;
       if (!read_connection(path, c)) continue;
-      for (std::size_t i = 0; i < bells.size(); ++i) {
-        if (bells[i].header().ident.server_token != c.token) continue;
-        if (!fill_peer(bells[i], c)) break;
+      for (std::size_t i = 0; i < servers.size(); ++i) {
+        if (servers[i].header().ident.server_token != c.token) continue;
+        if (!fill_peer(servers[i], c)) break;
         add_live(stats[i].in, c.stat.in);
         add_live(stats[i].out, c.stat.out);
         stats[i].connections.push_back(std::move(c.stat));
@@ -239,8 +239,8 @@ Result<std::vector<EndpointStat>> read_process_stat(pid_t pid) {
       }
     }
     bool settled = true;
-    for (std::size_t i = 0; i < bells.size(); ++i) {
-      if (bells[i].counter(EndpointCounter::closed_generation, std::memory_order_relaxed) !=
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+      if (servers[i].counter(EndpointCounter::closed_generation, std::memory_order_relaxed) !=
           before[i]) {
         settled = false;
       }

@@ -182,8 +182,8 @@ std::string frame(const SessionStat& s, const Previous& prev, std::int64_t now_n
                         .c_str());
       out += line;
     }
-    std::snprintf(line, sizeof line, "  %-6s %-8s %-20s %9s %9s %7s %7s %7s %7s %9s\n", "CONN",
-                  "PID", "NAME", "IN/s", "OUT/s", "IN-RING", "OUT", "BP-IN", "BP-OUT", "UP");
+    std::snprintf(line, sizeof line, "  %-6s %-8s %-20s %9s %9s %8s %8s %7s %7s %9s\n", "CONN",
+                  "PID", "NAME", "IN/s", "OUT/s", "RING-IN", "RING-OUT", "BP-IN", "BP-OUT", "UP");
     out += line;
     for (const ConnectionStat& c : e.connections) {
       auto pc = prev.conns.find({e.endpoint, c.id});
@@ -194,7 +194,7 @@ std::string frame(const SessionStat& s, const Previous& prev, std::int64_t now_n
                             : percent(now - then, static_cast<std::uint64_t>(dt * 1e9));
       };
       std::snprintf(
-          line, sizeof line, "  %-6" PRIu64 " %-8u %-20.20s %9s %9s %7s %7s %7s %7s %9s\n", c.id,
+          line, sizeof line, "  %-6" PRIu64 " %-8u %-20.20s %9s %9s %8s %8s %7s %7s %9s\n", c.id,
           c.pid, c.name.c_str(),
           b == nullptr ? "-" : human(rate(c.in.records_sent, b->in.records_sent)).c_str(),
           b == nullptr ? "-" : human(rate(c.out.records_sent, b->out.records_sent)).c_str(),

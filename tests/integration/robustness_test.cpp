@@ -180,6 +180,20 @@ wire::Header next_header(const ConnMemory& c, std::size_t length) {
   return h;
 }
 
+// Writes a frame at the producer tail (as write_frame) and publishes it.
+void publish_frame(const ConnMemory& c, const wire::Header& h, std::span<const std::byte> payload,
+                   bool bad_crc = false) {
+  const std::uint64_t t = c.tail();
+  c.publish_tail(t + write_frame(c, t, h, payload, bad_crc));
+}
+
+// Writes a header claiming `length` payload bytes and publishes only 32 bytes.
+void publish_header_claiming(const ConnMemory& c, std::size_t length) {
+  const std::uint64_t t = c.tail();
+  write_frame(c, t, next_header(c, length), {});
+  c.publish_tail(t + 32);
+}
+
 // ---------------------------------------------------------------------------- server
 
 // What kStats replies: some of the server's ServerStats, read on its own thread.
@@ -356,17 +370,55 @@ void expect_steady(SteadyClient& steady, int min_round_trips) {
       << "the well-behaved client waited " << steady.longest_pause_ms() << " ms for a reply";
 }
 
+// Checks that the server closes connection `id` (within 3 s) for a protocol error, counted once
+// since `before`, and not as a client that left. Call with ASSERT_NO_FATAL_FAILURE.
+void expect_protocol_error(WatchedServer& server, Client& probe, ConnectionId id,
+                           const Counters& before) {
+  const auto why = server.wait_gone(id, 3000ms);
+  ASSERT_TRUE(why) << "the server did not close connection " << id << " within 3 s";
+  EXPECT_EQ(to_string(*why), to_string(DisconnectReason::protocol_error));
+  const auto after = counters(probe);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->protocol_errors, before.protocol_errors + 1)
+      << "protocol_errors not counted once";
+  EXPECT_EQ(after->lost, before.lost) << "counted as a client that left, not as an error";
+}
+
 // ---------------------------------------------------------------------------- hostile peers
+
+// Where hostile clients are let loose: a WatchedServer on endpoint "hostile", a probe client
+// that reads its counters, and a well-behaved client that must stay served throughout.
+struct HostileScene {
+  std::optional<WatchedServer> server;
+  std::optional<Client> probe;
+  std::optional<SteadyClient> steady;
+
+  // Call with ASSERT_NO_FATAL_FAILURE.
+  void start() {
+    ServerOptions options;
+    options.endpoint = "hostile";
+    server.emplace(options);
+    ASSERT_TRUE(server->server_ok());
+    ClientOptions probe_options;
+    probe_options.endpoint = "hostile";
+    probe_options.name = "probe";
+    auto connected = Client::connect(probe_options);
+    ASSERT_TRUE(connected) << connected.error().message();
+    probe.emplace(std::move(*connected));
+    steady.emplace("hostile");
+    ASSERT_FALSE(steady->failed()) << steady->first_error();
+  }
+};
 
 // Writes into a connection's rings as a hostile client would (it may use the client, too).
 using Corruption = std::function<void(ConnMemory&, Client&)>;
 
 // Connects a hostile client, shows it works (one round trip), lets `corrupt` write into its
 // rings, rings its doorbell, and checks that the server cut exactly it off with a counted
-// protocol error while `steady` is still served.
-void expect_cut_off(WatchedServer& server, Client& probe, SteadyClient& steady,
-                    const std::string& what, const Corruption& corrupt) {
+// protocol error while the scene's well-behaved client is still served.
+void expect_cut_off(HostileScene& scene, const std::string& what, const Corruption& corrupt) {
   SCOPED_TRACE(what);
+  SteadyClient& steady = *scene.steady;
   ClientOptions options;
   options.endpoint = "hostile";
   options.name = "hostile";
@@ -379,20 +431,14 @@ void expect_cut_off(WatchedServer& server, Client& probe, SteadyClient& steady,
   auto memory = connection_memory(hostile->id());
   ASSERT_TRUE(memory) << "no mapping of memfd:ferry:conn-" << hostile->id()
                       << " with a matching ident in /proc/self/maps";
-  const auto before = counters(probe);
+  const auto before = counters(*scene.probe);
   ASSERT_TRUE(before);
 
   corrupt(*memory, *hostile);
   ASSERT_GT(ring_doorbell(memory->slot), 0) << "no doorbell mapping found";
 
-  const auto why = server.wait_gone(hostile->id(), 3000ms);
-  ASSERT_TRUE(why) << "the server did not close the hostile connection within 3 s";
-  EXPECT_EQ(to_string(*why), to_string(DisconnectReason::protocol_error));
-  const auto after = counters(probe);
-  ASSERT_TRUE(after);
-  EXPECT_EQ(after->protocol_errors, before->protocol_errors + 1)
-      << "protocol_errors not counted once";
-  EXPECT_EQ(after->lost, before->lost) << "counted as a client that left, not as an error";
+  ASSERT_NO_FATAL_FAILURE(
+      expect_protocol_error(*scene.server, *scene.probe, hostile->id(), *before));
   // The hostile client's end sees the server hang up.
   const auto until = Clock::now() + 2s;
   while (hostile->connected() && Clock::now() < until) std::this_thread::sleep_for(1ms);
@@ -409,17 +455,8 @@ void expect_cut_off(WatchedServer& server, Client& probe, SteadyClient& steady,
 TEST(Robustness, HostileRingWritesCutOffOnlyTheWriter) {
   test::ScopedSession session("hostile");
   test::Watchdog watchdog(120s, "hostile ring writes");
-  ServerOptions options;
-  options.endpoint = "hostile";
-  WatchedServer server(options);
-  ASSERT_TRUE(server.server_ok());
-  ClientOptions probe_options;
-  probe_options.endpoint = "hostile";
-  probe_options.name = "probe";
-  auto probe = Client::connect(probe_options);
-  ASSERT_TRUE(probe) << probe.error().message();
-  SteadyClient steady("hostile");
-  ASSERT_FALSE(steady.failed()) << steady.first_error();
+  HostileScene scene;
+  ASSERT_NO_FATAL_FAILURE(scene.start());
 
   const std::string hello = "hello hostile";
   struct Case {
@@ -446,27 +483,15 @@ TEST(Robustness, HostileRingWritesCutOffOnlyTheWriter) {
        [](ConnMemory& c, Client& /*client*/) { c.publish_tail(~std::uint64_t{0} - 7); }},
       {"a valid-looking header with a length over the ring's maximum",
        [](ConnMemory& c, Client& /*client*/) {
-         const std::uint64_t t = c.tail();
-         write_frame(c, t, next_header(c, std::size_t{c.max_payload} + 1), {});
-         c.publish_tail(t + 32);
+         publish_header_claiming(c, std::size_t{c.max_payload} + 1);
        }},
       {"a valid-looking header with length 0xffffffff",
-       [](ConnMemory& c, Client& /*client*/) {
-         const std::uint64_t t = c.tail();
-         write_frame(c, t, next_header(c, 0xffffffffu), {});
-         c.publish_tail(t + 32);
-       }},
+       [](ConnMemory& c, Client& /*client*/) { publish_header_claiming(c, 0xffffffffu); }},
       {"a frame longer than the bytes published",
-       [](ConnMemory& c, Client& /*client*/) {
-         const std::uint64_t t = c.tail();
-         write_frame(c, t, next_header(c, 1000), {});
-         c.publish_tail(t + 32);
-       }},
+       [](ConnMemory& c, Client& /*client*/) { publish_header_claiming(c, 1000); }},
       {"a frame with a bad CRC",
        [&hello](ConnMemory& c, Client& /*client*/) {
-         const std::uint64_t t = c.tail();
-         c.publish_tail(t + write_frame(c, t, next_header(c, hello.size()), as_bytes(hello),
-                                        /*bad_crc=*/true));
+         publish_frame(c, next_header(c, hello.size()), as_bytes(hello), /*bad_crc=*/true);
        }},
       {"a frame whose payload changed after its CRC",
        [&hello](ConnMemory& c, Client& /*client*/) {
@@ -477,48 +502,42 @@ TEST(Robustness, HostileRingWritesCutOffOnlyTheWriter) {
        }},
       {"a frame with the wrong sequence number",
        [&hello](ConnMemory& c, Client& /*client*/) {
-         const std::uint64_t t = c.tail();
          wire::Header h = next_header(c, hello.size());
          h.seq += 5;
-         c.publish_tail(t + write_frame(c, t, h, as_bytes(hello)));
+         publish_frame(c, h, as_bytes(hello));
        }},
       {"a frame with unknown flags",
        [&hello](ConnMemory& c, Client& /*client*/) {
-         const std::uint64_t t = c.tail();
          wire::Header h = next_header(c, hello.size());
          h.flags = 0x80;
-         c.publish_tail(t + write_frame(c, t, h, as_bytes(hello)));
+         publish_frame(c, h, as_bytes(hello));
        }},
       {"a frame of another wire version",
        [&hello](ConnMemory& c, Client& /*client*/) {
-         const std::uint64_t t = c.tail();
          wire::Header h = next_header(c, hello.size());
          h.version = 7;
-         c.publish_tail(t + write_frame(c, t, h, as_bytes(hello)));
+         publish_frame(c, h, as_bytes(hello));
        }},
       {"a padding record in the middle of the ring",
        [](ConnMemory& c, Client& /*client*/) {
-         const std::uint64_t t = c.tail();
          wire::Header h = next_header(c, 8);
          h.flags = wire::kFlagPadding;
-         c.publish_tail(t + write_frame(c, t, h, std::array<std::byte, 8>{}));
+         publish_frame(c, h, std::array<std::byte, 8>{});
        }},
       {"an LZ4-flagged frame that does not decompress",
        [&hello](ConnMemory& c, Client& /*client*/) {
-         const std::uint64_t t = c.tail();
          wire::Header h = next_header(c, hello.size());
          h.flags = wire::kFlagLz4;
-         c.publish_tail(t + write_frame(c, t, h, as_bytes(hello)));
+         publish_frame(c, h, as_bytes(hello));
        }},
       {"a zstd-flagged frame claiming a huge decompressed size",
        [](ConnMemory& c, Client& /*client*/) {
-         const std::uint64_t t = c.tail();
          std::array<std::byte, 16> bomb{};
          const std::uint32_t claimed = 0x7fffffff;  // the original-length prefix
          std::memcpy(bomb.data(), &claimed, sizeof claimed);
          wire::Header h = next_header(c, bomb.size());
          h.flags = wire::kFlagZstd;
-         c.publish_tail(t + write_frame(c, t, h, bomb));
+         publish_frame(c, h, bomb);
        }},
       {"an impossible consumer index in the server->client ring",
        [](ConnMemory& c, Client& client) {
@@ -528,10 +547,10 @@ TEST(Robustness, HostileRingWritesCutOffOnlyTheWriter) {
        }},
   };
   for (const Case& c : cases) {
-    expect_cut_off(server, *probe, steady, c.what, c.corrupt);
+    expect_cut_off(scene, c.what, c.corrupt);
     if (HasFatalFailure()) break;
   }
-  expect_steady(steady, static_cast<int>(3 * cases.size()));
+  expect_steady(*scene.steady, static_cast<int>(3 * cases.size()));
 }
 
 // Random garbage of random length at the tail, and a tail that is random too (half the
@@ -540,23 +559,14 @@ TEST(Robustness, HostileRingWritesCutOffOnlyTheWriter) {
 TEST(Robustness, RandomGarbageFromHostileClientsNeverHurtsTheServer) {
   test::ScopedSession session("garbage");
   test::Watchdog watchdog(120s, "random garbage");
-  ServerOptions options;
-  options.endpoint = "hostile";
-  WatchedServer server(options);
-  ASSERT_TRUE(server.server_ok());
-  ClientOptions probe_options;
-  probe_options.endpoint = "hostile";
-  probe_options.name = "probe";
-  auto probe = Client::connect(probe_options);
-  ASSERT_TRUE(probe) << probe.error().message();
-  SteadyClient steady("hostile");
-  ASSERT_FALSE(steady.failed()) << steady.first_error();
+  HostileScene scene;
+  ASSERT_NO_FATAL_FAILURE(scene.start());
 
   const std::uint64_t seeds = test::scaled(40);
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
     std::string what = "seed ";
     what += std::to_string(seed);
-    expect_cut_off(server, *probe, steady, what, [seed](ConnMemory& c, Client& /*client*/) {
+    expect_cut_off(scene, what, [seed](ConnMemory& c, Client& /*client*/) {
       std::mt19937_64 rng(seed);
       const std::uint64_t t = c.tail();
       const std::uint64_t length = 1 + rng() % 4096;
@@ -575,8 +585,8 @@ TEST(Robustness, RandomGarbageFromHostileClientsNeverHurtsTheServer) {
     if (HasFatalFailure()) break;
   }
   // Nothing hostile ever reached a handler as a message.
-  EXPECT_EQ(server.counted(), 0);
-  expect_steady(steady, static_cast<int>(3 * seeds));
+  EXPECT_EQ(scene.server->counted(), 0);
+  expect_steady(*scene.steady, static_cast<int>(3 * seeds));
 }
 
 // A client that speaks the handshake itself and keeps what the Welcome carries.
@@ -629,13 +639,8 @@ TEST(Robustness, BytesOnTheControlSocketAfterTheHandshakeAreAProtocolError) {
     ASSERT_TRUE(before);
     const std::vector<std::byte> junk(size, std::byte{0x42});
     ASSERT_TRUE(detail::send_message(raw->socket.get(), junk));
-    const auto why = server.wait_gone(raw->welcome.connection_id, 3000ms);
-    ASSERT_TRUE(why) << "the server kept the connection";
-    EXPECT_EQ(to_string(*why), to_string(DisconnectReason::protocol_error));
-    const auto after = counters(*probe);
-    ASSERT_TRUE(after);
-    EXPECT_EQ(after->protocol_errors, before->protocol_errors + 1);
-    EXPECT_EQ(after->lost, before->lost) << "counted as a client that left";
+    ASSERT_NO_FATAL_FAILURE(
+        expect_protocol_error(server, *probe, raw->welcome.connection_id, *before));
   }
 }
 
@@ -973,6 +978,16 @@ FillResult fill_until_refused(Client& client, std::uint16_t type, std::size_t si
   return r;
 }
 
+// A client expect_ring_full_timeout can judge: a 16 KiB ring and a send_timeout of 300 ms.
+ClientOptions small_ring_client(const char* endpoint, const char* name) {
+  ClientOptions co;
+  co.endpoint = endpoint;
+  co.name = name;
+  co.ring_capacity = 16384;
+  co.send_timeout = 300ms;
+  return co;
+}
+
 void expect_ring_full_timeout(const FillResult& fill, const Client& client,
                               std::int64_t send_timeout_ms) {
   ASSERT_TRUE(fill.error) << "10000 sends succeeded into a ring nobody consumes";
@@ -1000,12 +1015,7 @@ TEST(Robustness, ASenderWhoseMessagesAreNeverTakenGetsBackpressure) {
   SteadyClient steady("slow");
   ASSERT_FALSE(steady.failed()) << steady.first_error();
 
-  ClientOptions co;
-  co.endpoint = "slow";
-  co.name = "blocked";
-  co.ring_capacity = 16384;
-  co.send_timeout = 300ms;
-  auto blocked = Client::connect(co);
+  auto blocked = Client::connect(small_ring_client("slow", "blocked"));
   ASSERT_TRUE(blocked) << blocked.error().message();
   const FillResult fill = fill_until_refused(*blocked, kStuck, 1000);
   expect_ring_full_timeout(fill, *blocked, 300);
@@ -1027,12 +1037,7 @@ TEST(Robustness, ASenderToAStoppedServerTimesOutAndLosesNothing) {
   options.endpoint = "paused";
   WatchedServer server(options);
   ASSERT_TRUE(server.server_ok());
-  ClientOptions co;
-  co.endpoint = "paused";
-  co.name = "sender";
-  co.ring_capacity = 16384;
-  co.send_timeout = 300ms;
-  auto sender = Client::connect(co);
+  auto sender = Client::connect(small_ring_client("paused", "sender"));
   ASSERT_TRUE(sender) << sender.error().message();
   ASSERT_TRUE(sender->request(kEcho, as_bytes("up"), 5s));
 

@@ -99,29 +99,37 @@ std::unique_ptr<Server> who_server(ServerOptions options, const std::string& lab
 
 // ---------------------------------------------------------------------------- sessions
 
+// Options for `endpoint` in `session` ("": the one FERRY_SESSION names).
+ServerOptions server_options_in(const std::string& session, const std::string& endpoint) {
+  ServerOptions o;
+  o.session = session;
+  o.endpoint = endpoint;
+  return o;
+}
+
+// The same for a client, which does not reconnect.
+ClientOptions client_options_in(const std::string& session, const std::string& endpoint) {
+  ClientOptions o;
+  o.session = session;
+  o.endpoint = endpoint;
+  o.reconnect = false;
+  return o;
+}
+
 TEST(Security, SessionsOfOneUserNeverSeeEachOthersEndpoints) {
   test::ScopedSession session("a");  // a private XDG_RUNTIME_DIR; FERRY_SESSION=a
   const std::string base = cat(session.dir(), "/ferry");
-  ServerOptions a_options;
-  a_options.session = "a";
-  a_options.endpoint = "svc";
-  auto a_created = who_server(a_options, "session-a");
+  auto a_created = who_server(server_options_in("a", "svc"), "session-a");
   ASSERT_NE(a_created, nullptr);
   test::ServerThread a(std::move(a_created));
   a.start();
 
   // Session b has nothing yet: not_found, naming the directory it looked in.
-  ClientOptions in_b;
-  in_b.session = "b";
-  in_b.endpoint = "svc";
-  in_b.reconnect = false;
+  const ClientOptions in_b = client_options_in("b", "svc");
   auto missing = Client::connect(in_b);
   EXPECT_TRUE(test::fails_with(missing, Errc::not_found, cat(base, "/b")));
   // Session b exists (another endpoint is served there): not_found, naming the socket.
-  ServerOptions other_options;
-  other_options.session = "b";
-  other_options.endpoint = "other";
-  auto other_created = who_server(other_options, "session-b-other");
+  auto other_created = who_server(server_options_in("b", "other"), "session-b-other");
   ASSERT_NE(other_created, nullptr);
   test::ServerThread other(std::move(other_created));
   other.start();
@@ -129,10 +137,7 @@ TEST(Security, SessionsOfOneUserNeverSeeEachOthersEndpoints) {
   EXPECT_TRUE(test::fails_with(missing, Errc::not_found, cat(base, "/b/svc.sock")));
 
   // The same endpoint name served in both sessions at once, by two servers.
-  ServerOptions b_options;
-  b_options.session = "b";
-  b_options.endpoint = "svc";
-  auto b_created = who_server(b_options, "session-b");
+  auto b_created = who_server(server_options_in("b", "svc"), "session-b");
   ASSERT_NE(b_created, nullptr) << "a second session could not serve the same endpoint name";
   test::ServerThread b(std::move(b_created));
   b.start();
@@ -141,16 +146,9 @@ TEST(Security, SessionsOfOneUserNeverSeeEachOthersEndpoints) {
   EXPECT_EQ(mode_of(cat(base, "/a")), 0700u);
   EXPECT_EQ(mode_of(cat(base, "/b")), 0700u);
 
-  ClientOptions in_a;
-  in_a.session = "a";
-  in_a.endpoint = "svc";
-  in_a.reconnect = false;
-  ClientOptions by_env;  // FERRY_SESSION=a
-  by_env.endpoint = "svc";
-  by_env.reconnect = false;
-  auto ca = Client::connect(in_a);
+  auto ca = Client::connect(client_options_in("a", "svc"));
   auto cb = Client::connect(in_b);
-  auto ce = Client::connect(by_env);
+  auto ce = Client::connect(client_options_in("", "svc"));  // FERRY_SESSION=a
   ASSERT_TRUE(ca) << ca.error().message();
   ASSERT_TRUE(cb) << cb.error().message();
   ASSERT_TRUE(ce) << ce.error().message();
@@ -408,6 +406,22 @@ std::string describe(const std::map<std::string, std::string>& report) {
   return s;
 }
 
+// The child was refused at the handshake, which the server counted.
+void expect_refused_at_handshake(const OtherUserOutcome& out) {
+  EXPECT_EQ(field(out.report, "code"), "permission") << describe(out.report);
+  EXPECT_EQ(out.stats.rejected, 1u);
+  EXPECT_EQ(out.stats.accepted, 0u);
+}
+
+// The child was admitted through the open (0666) socket and its request saw its credentials.
+void expect_admitted(const OtherUserOutcome& out, const User& user) {
+  EXPECT_EQ(out.socket_mode, 0666u);
+  EXPECT_EQ(field(out.report, "code"), "ok") << describe(out.report);
+  EXPECT_EQ(field(out.report, "reply"), cat("shared uid=", user.uid, " gid=", user.gid))
+      << describe(out.report);
+  EXPECT_EQ(out.stats.accepted, 1u);
+}
+
 TEST(Security, AnotherUserIsRefusedAtTheHandshakeUnlessAllowListed) {
   if (::geteuid() != 0) {
     GTEST_SKIP() << "needs root: it creates the user ferrytest and forks children that become it";
@@ -431,7 +445,7 @@ TEST(Security, AnotherUserIsRefusedAtTheHandshakeUnlessAllowListed) {
     EXPECT_EQ(out.socket_mode, 0666u) << "an allow-list opens the socket to everyone";
     EXPECT_FALSE(out.report.contains("setup")) << describe(out.report);
     ASSERT_TRUE(out.report.contains("code")) << describe(out.report);
-    EXPECT_EQ(out.report.at("code"), "permission") << describe(out.report);
+    expect_refused_at_handshake(out);
     const std::string message = field(out.report, "message");
     for (const std::string& needle :
          {std::string("refused"), std::string("ferrytest"), uid_text, std::string("allow_users"),
@@ -439,19 +453,13 @@ TEST(Security, AnotherUserIsRefusedAtTheHandshakeUnlessAllowListed) {
       EXPECT_NE(message.find(needle), std::string::npos)
           << "the refusal does not mention \"" << needle << "\": " << message;
     }
-    EXPECT_EQ(out.stats.rejected, 1u);
-    EXPECT_EQ(out.stats.accepted, 0u);
   }
   {
     SCOPED_TRACE("(b) allow-listed by uid");
     ServerOptions options;
     options.allow_uids = {user->uid};
     const auto out = other_user_connects(*user, path, options);
-    EXPECT_EQ(out.socket_mode, 0666u);
-    EXPECT_EQ(field(out.report, "code"), "ok") << describe(out.report);
-    EXPECT_EQ(field(out.report, "reply"), cat("shared uid=", user->uid, " gid=", user->gid))
-        << describe(out.report);
-    EXPECT_EQ(out.stats.accepted, 1u);
+    expect_admitted(out, *user);
     EXPECT_EQ(out.stats.rejected, 0u);
   }
   {
@@ -459,20 +467,14 @@ TEST(Security, AnotherUserIsRefusedAtTheHandshakeUnlessAllowListed) {
     ServerOptions options;
     options.allow_gids = {user->gid};
     const auto out = other_user_connects(*user, path, options);
-    EXPECT_EQ(out.socket_mode, 0666u);
-    EXPECT_EQ(field(out.report, "code"), "ok") << describe(out.report);
-    EXPECT_EQ(field(out.report, "reply"), cat("shared uid=", user->uid, " gid=", user->gid))
-        << describe(out.report);
-    EXPECT_EQ(out.stats.accepted, 1u);
+    expect_admitted(out, *user);
   }
   {
     SCOPED_TRACE("(d) another group only");
     ServerOptions options;
     options.allow_gids = {user->gid + 54321};
     const auto out = other_user_connects(*user, path, options);
-    EXPECT_EQ(field(out.report, "code"), "permission") << describe(out.report);
-    EXPECT_EQ(out.stats.rejected, 1u);
-    EXPECT_EQ(out.stats.accepted, 0u);
+    expect_refused_at_handshake(out);
   }
   {
     SCOPED_TRACE("(e) no allow-list: the socket itself is closed to others");

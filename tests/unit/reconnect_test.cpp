@@ -52,6 +52,17 @@ struct Recorder {
   std::atomic<int> held{0};
 };
 
+// A Recorder whose server runs on a thread of the test. stop() destroys the server: to its
+// clients, the server went away.
+struct RecorderThread : Recorder {
+  RecorderThread() : thread(std::make_unique<test::ServerThread>(std::move(server))) {
+    thread->start();
+  }
+  void stop() { thread.reset(); }
+  ServerStats stats() { return (*thread)->stats(); }
+  std::unique_ptr<test::ServerThread> thread;
+};
+
 // Events as on_link reports them, readable from the test thread.
 struct Events {
   std::mutex mutex;
@@ -109,9 +120,7 @@ TEST(Reconnect, ExactlyWhatTheServerDidNotConsumeIsSentAgainInOrder) {
   EXPECT_EQ(client->acknowledged(), 4u);
   first.reset();  // the server is gone; m4..m9 were never consumed
 
-  Recorder second;
-  test::ServerThread thread(std::move(second.server));
-  thread.start();
+  RecorderThread second;
   // The wait notices the loss, reconnects, sends m4..m9 again; then a new message.
   EXPECT_EQ(*client->wait([](const Message&) {}, 50ms), 0u);
   ASSERT_TRUE(client->send(1, as_bytes("m10")));
@@ -121,8 +130,8 @@ TEST(Reconnect, ExactlyWhatTheServerDidNotConsumeIsSentAgainInOrder) {
   EXPECT_EQ(second.received(), expected);
   EXPECT_EQ(client->acknowledged(), 11u + 1u);  // the unanswered request was consumed too
   // The server counts the reconnect (the hello says so); observers see it per connection.
-  EXPECT_EQ(thread->stats().reconnects, 1u);
-  EXPECT_EQ(thread->stats().accepted, 1u);
+  EXPECT_EQ(second.stats().reconnects, 1u);
+  EXPECT_EQ(second.stats().accepted, 1u);
   auto seen = read_process_stat(0);
   ASSERT_TRUE(seen) << seen.error().message();
   ASSERT_EQ(seen->size(), 1u);
@@ -155,9 +164,7 @@ TEST(Reconnect, HandBackGivesTheUnconsumedMessagesToTheApplication) {
   for (const auto& m : numbered(0, 5)) ASSERT_TRUE(client->send(1, as_bytes(m + big)));
   ASSERT_TRUE(first->server->run_once(0ms));  // m0..m2
   first.reset();
-  Recorder second;
-  test::ServerThread thread(std::move(second.server));
-  thread.start();
+  RecorderThread second;
   EXPECT_EQ(*client->wait([](const Message&) {}, 50ms), 0u);
   auto unsent = client->take_unsent();
   ASSERT_EQ(unsent.size(), 2u);
@@ -174,17 +181,15 @@ TEST(Reconnect, HandBackGivesTheUnconsumedMessagesToTheApplication) {
 
 TEST(Reconnect, RequestInFlightFailsAtOnceWithAClearError) {
   test::ScopedSession session;
-  auto rec = std::make_unique<Recorder>();
-  auto thread = std::make_unique<test::ServerThread>(std::move(rec->server));
-  thread->start();
+  RecorderThread rec;
   Events events;
   ClientOptions options;
   options.on_link = events.callback();
   auto client = Client::connect(options);
   ASSERT_TRUE(client) << client.error().message();
   std::thread killer([&] {
-    while (rec->held.load() == 0) std::this_thread::sleep_for(1ms);
-    thread.reset();  // the server goes away holding the request
+    while (rec.held.load() == 0) std::this_thread::sleep_for(1ms);
+    rec.stop();  // the server goes away holding the request
   });
   const auto start = std::chrono::steady_clock::now();
   auto reply = client->request(2, as_bytes("q"), 10s);
@@ -203,16 +208,14 @@ TEST(Reconnect, RequestInFlightFailsAtOnceWithAClearError) {
 
 TEST(Reconnect, WhileDownCallsRetryWithCappedBackoffThenSucceed) {
   test::ScopedSession session;
-  auto rec = std::make_unique<Recorder>();
-  auto thread = std::make_unique<test::ServerThread>(std::move(rec->server));
-  thread->start();
+  RecorderThread rec;
   Events events;
   ClientOptions options;
   options.on_link = events.callback();
   options.reconnect_backoff_max = 20ms;
   auto client = Client::connect(options);
   ASSERT_TRUE(client) << client.error().message();
-  thread.reset();
+  rec.stop();
   // Down for 300 ms: waits come back empty-handed (not with an error) and keep trying.
   const auto down_until = std::chrono::steady_clock::now() + 300ms;
   while (std::chrono::steady_clock::now() < down_until) {
@@ -220,9 +223,7 @@ TEST(Reconnect, WhileDownCallsRetryWithCappedBackoffThenSucceed) {
     ASSERT_TRUE(n) << n.error().message();
   }
   EXPECT_FALSE(client->connected());
-  Recorder second;
-  test::ServerThread again(std::move(second.server));
-  again.start();
+  RecorderThread again;
   for (int i = 0; i < 200 && !client->connected(); ++i) {
     auto n = client->wait([](const Message&) {}, 10ms);
     ASSERT_TRUE(n) << n.error().message();
@@ -239,14 +240,12 @@ TEST(Reconnect, WhileDownCallsRetryWithCappedBackoffThenSucceed) {
 
 TEST(Reconnect, SendWhileDownFailsAfterSendTimeoutNamingTheCause) {
   test::ScopedSession session;
-  auto rec = std::make_unique<Recorder>();
-  auto thread = std::make_unique<test::ServerThread>(std::move(rec->server));
-  thread->start();
+  RecorderThread rec;
   ClientOptions options;
   options.send_timeout = 100ms;
   auto client = Client::connect(options);
   ASSERT_TRUE(client) << client.error().message();
-  thread.reset();
+  rec.stop();
   EXPECT_EQ(*client->wait([](const Message&) {}, 10ms), 0u);  // notices
   auto sent = client->send(1, as_bytes("nobody"));
   ASSERT_FALSE(sent);
@@ -257,18 +256,14 @@ TEST(Reconnect, SendWhileDownFailsAfterSendTimeoutNamingTheCause) {
 
 TEST(Reconnect, WithoutReconnectEveryCallAfterTheLossFails) {
   test::ScopedSession session;
-  auto rec = std::make_unique<Recorder>();
-  auto thread = std::make_unique<test::ServerThread>(std::move(rec->server));
-  thread->start();
+  RecorderThread rec;
   ClientOptions options;
   options.reconnect = false;
   auto client = Client::connect(options);
   ASSERT_TRUE(client) << client.error().message();
-  thread.reset();
+  rec.stop();
   EXPECT_EQ(client->wait([](const Message&) {}, 1s).code(), Errc::disconnected);
-  Recorder second;
-  test::ServerThread again(std::move(second.server));
-  again.start();
+  RecorderThread again;
   EXPECT_EQ(client->send(1, as_bytes("x")).code(), Errc::disconnected);
   EXPECT_FALSE(client->connected());
 }

@@ -29,7 +29,7 @@ using detail::EndpointCounter;
 
 constexpr std::string_view kStatLink = "/memfd:ferry:stat:";
 constexpr std::string_view kConnLink = "/memfd:ferry:conn-";
-constexpr int kReadAttempts = 4;  // reads of an endpoint before settling for the last one
+constexpr int kReadAttempts = 32;  // reads of an endpoint before settling for the last one
 
 // A read-only mapping of one of another process's descriptors.
 class Mapped {

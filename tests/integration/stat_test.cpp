@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ferry/client.hpp"
@@ -141,6 +143,51 @@ TEST(Stat, BackpressureTotalsSurviveTheConnectionsThatCausedThem) {
   EXPECT_GT(e->in.full_wait_ns, 40'000'000u);
   EXPECT_EQ(e->in.used_bytes, 0u);
   EXPECT_EQ(e->in.capacity_bytes, 0u);
+}
+
+// Connections come and go while an observer reads: the sums over connections (live plus
+// closed) must never go down from one reading to the next, which is what Prometheus takes
+// a counter to do. A connection that closes between the reader's look at the closed
+// totals and its look at the live connections would otherwise vanish from both.
+TEST(Stat, SumsNeverGoDownWhileConnectionsComeAndGo) {
+  test::ScopedSession session("stat-churn");
+  test::FerrydProcess ferryd;
+  ASSERT_TRUE(ferryd.ok());
+  std::atomic<bool> done{false};
+  std::atomic<int> churned{0};
+  std::thread churn([&] {
+    const std::vector<std::byte> payload(64, std::byte{3});
+    while (!done.load()) {
+      ClientOptions o;
+      o.name = "churn";
+      o.reconnect = false;
+      auto c = Client::connect(o);
+      if (!c) continue;
+      for (int i = 0; i < 4; ++i) (void)c->send(kType, payload);
+      churned.fetch_add(1);
+    }
+  });
+  std::uint64_t last_in = 0;
+  std::uint64_t last_out = 0;
+  int readings = 0;
+  const auto until = std::chrono::steady_clock::now() + 2s;
+  while (std::chrono::steady_clock::now() < until) {
+    auto e = bus_stat();
+    if (!e) continue;  // not up yet
+    ++readings;
+    // Every connection's client wakes ferryd at least once (its producer's syscalls).
+    const std::uint64_t in = e->in.producer_wakes + e->in.consumer_wakes;
+    const std::uint64_t out = e->out.producer_wakes + e->out.consumer_wakes;
+    ASSERT_GE(in, last_in) << "reading " << readings << ": the sum went down";
+    ASSERT_GE(out, last_out) << "reading " << readings << ": the sum went down";
+    last_in = in;
+    last_out = out;
+  }
+  done.store(true);
+  churn.join();
+  EXPECT_GT(readings, 50);
+  EXPECT_GT(churned.load(), 50);
+  EXPECT_GT(last_in, 0u);
 }
 
 TEST(Stat, ACommandPrintsJsonAndLiveFramesAndRefusesBadFlags) {

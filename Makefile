@@ -88,7 +88,7 @@ test-install: build
 
 lint:
 	@echo "== clang-format check, shared-memory atomics check"
-	@clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp')
+	@clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp' '*.h')
 	@! grep -n 'std::atomic<' $$(git ls-files 'src/*layout*.hpp') || \
 	  { echo "lint: shared-memory layouts must use ShmAtomic, not std::atomic" >&2; exit 1; }
 

@@ -38,10 +38,10 @@ struct ferry_metric_sample {
   int type; /* enum ferry_metric_type; the same for every sample of a family */
   const struct ferry_metric_label* labels;
   size_t label_count;
-  double value;                   /* counter, gauge; histogram: the sum of observations */
-  uint64_t count;                 /* histogram: observations */
-  const double* bucket_bounds;    /* histogram: upper bounds, ascending, +Inf implied */
-  const uint64_t* bucket_counts;  /* histogram: cumulative count at each bound */
+  double value;                  /* counter, gauge; histogram: the sum of observations */
+  uint64_t count;                /* histogram: observations */
+  const double* bucket_bounds;   /* histogram: upper bounds, ascending, +Inf implied */
+  const uint64_t* bucket_counts; /* histogram: cumulative count at each bound */
   size_t bucket_count;
 };
 

@@ -36,17 +36,27 @@ using test::run;
 
 #ifdef FERRY_METRICS_BUILT
 
-// A loopback port nobody listens on right now (the kernel's choice).
-int free_port() {
+// A TCP socket bound to a loopback port of the kernel's choice: the descriptor and the port
+// (-1 and 0 if that failed).
+std::pair<int, int> bound_loopback_socket() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);     // NOLINT: sockets API
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);  // NOLINT: sockets API
-  ::close(fd);
-  return ntohs(a.sin_port);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||  // NOLINT
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {         // NOLINT
+    if (fd >= 0) ::close(fd);
+    return {-1, 0};
+  }
+  return {fd, ntohs(a.sin_port)};
+}
+
+// A loopback port nobody listens on right now.
+int free_port() {
+  const auto [fd, port] = bound_loopback_socket();
+  if (fd >= 0) ::close(fd);
+  return port;
 }
 
 // GET http://127.0.0.1:<port><path> (curl, from Debian); the body, or "" if unreachable.
@@ -220,15 +230,10 @@ TEST(Metrics, ARealPrometheusScrapesFerrydAndSeesTheCounterMove) {
 
 TEST(Metrics, AnAddressInUseStopsFerrydWithAClearMessage) {
   test::ScopedSession session("busy");
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);  // NOLINT: sockets
+  const auto [fd, port] = bound_loopback_socket();
+  ASSERT_GE(fd, 0);
   ASSERT_EQ(::listen(fd, 1), 0);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);  // NOLINT: sockets
-  const std::string busy = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  const std::string busy = "127.0.0.1:" + std::to_string(port);
   auto [out, rc] =
       run(std::string("timeout 20 ") + FERRYD_PATH + " --metrics-listen " + busy + " 2>&1");
   ::close(fd);

@@ -56,6 +56,7 @@
 #include "support/assertions.hpp"
 #include "support/endpoint_support.hpp"
 #include "support/memfd_maps.hpp"
+#include "support/steady_client.hpp"
 #include "support/test_support.hpp"
 
 namespace ferry {
@@ -64,6 +65,8 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using test::as_bytes;
+using test::expect_steady;
+using test::SteadyClient;
 
 constexpr std::uint16_t kEcho = 1;     // replies with the payload
 constexpr std::uint16_t kStats = 2;    // replies with some ServerStats (Counters)
@@ -286,88 +289,6 @@ std::optional<Counters> counters(Client& probe) {
   Counters c;
   std::memcpy(&c, reply->payload.data(), sizeof c);
   return c;
-}
-
-// A well-behaved client on its own thread doing checked round trips until stopped; records
-// failures and the longest time between two replies.
-class SteadyClient {
- public:
-  explicit SteadyClient(std::string endpoint) : endpoint_(std::move(endpoint)) {
-    thread_ = std::thread([this] { run(); });
-    while (!started_.load() && !failed_.load()) std::this_thread::sleep_for(1ms);
-  }
-  ~SteadyClient() { stop(); }
-  SteadyClient(const SteadyClient&) = delete;
-  SteadyClient& operator=(const SteadyClient&) = delete;
-
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  int round_trips() const { return round_trips_.load(); }
-  bool failed() const { return failed_.load(); }
-  std::int64_t longest_pause_ms() const { return longest_pause_ms_.load(); }
-  std::string first_error() {
-    const std::lock_guard lock(mu_);
-    return first_error_;
-  }
-
- private:
-  void fail(const std::string& why) {
-    const std::lock_guard lock(mu_);
-    if (first_error_.empty()) first_error_ = why;
-    failed_ = true;
-  }
-  void run() {
-    ClientOptions options;
-    options.endpoint = endpoint_;
-    options.name = "steady";
-    auto client = Client::connect(options);
-    if (!client) {
-      fail(cat("connect: ", client.error().message()));
-      return;
-    }
-    started_ = true;
-    auto last = Clock::now();
-    for (std::uint64_t i = 0; !stop_.load(); ++i) {
-      std::string payload = "steady ";
-      payload += std::to_string(i);
-      auto reply = client->request(kEcho, as_bytes(payload), 5s);
-      if (!reply) {
-        fail(cat("request ", i, ": ", reply.error().message()));
-        return;
-      }
-      if (reply->text() != payload) {
-        fail(cat("request ", i, " got \"", reply->text(), "\""));
-        return;
-      }
-      const auto now = Clock::now();
-      const auto pause = std::chrono::duration_cast<std::chrono::milliseconds>(now - last).count();
-      longest_pause_ms_ = std::max<std::int64_t>(longest_pause_ms_.load(), pause);
-      last = now;
-      round_trips_.fetch_add(1);
-      std::this_thread::sleep_for(500us);
-    }
-  }
-
-  std::string endpoint_;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> started_{false};
-  std::atomic<bool> failed_{false};
-  std::atomic<int> round_trips_{0};
-  std::atomic<std::int64_t> longest_pause_ms_{0};
-  std::mutex mu_;
-  std::string first_error_;
-  std::thread thread_;
-};
-
-void expect_steady(SteadyClient& steady, int min_round_trips) {
-  steady.stop();
-  EXPECT_FALSE(steady.failed()) << "the well-behaved client failed: " << steady.first_error();
-  EXPECT_GE(steady.round_trips(), min_round_trips)
-      << "the well-behaved client made too few round trips";
-  EXPECT_LT(steady.longest_pause_ms(), 1000)
-      << "the well-behaved client waited " << steady.longest_pause_ms() << " ms for a reply";
 }
 
 // Checks that the server closes connection `id` (within 3 s) for a protocol error, counted once

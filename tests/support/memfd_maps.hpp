@@ -16,6 +16,7 @@ namespace ferry::test {
 struct Mapping {
   std::byte* start = nullptr;
   std::size_t size = 0;
+  bool writable = false;  // mapped with PROT_WRITE
 };
 
 // Shared mappings from offset 0 of the memfds named "ferry:<label>", or "ferry:<label>:..."
@@ -44,6 +45,7 @@ inline std::vector<Mapping> memfd_mappings(std::string_view label) {
     Mapping m;
     m.start = reinterpret_cast<std::byte*>(lo);  // NOLINT(performance-no-int-to-ptr): /proc
     m.size = hi - lo;
+    m.writable = perms[1] == 'w';
     found.push_back(m);
   }
   return found;

@@ -43,12 +43,14 @@ class ShmAtomic;
 struct RingAccess;
 
 // A consumer that serves many rings (a Server) does not sleep on each ring: producers set
-// their bit in a shared bitmap word and wake the one sleeper through its wait block.
+// their bit in a shared bitmap word and, if the server's sleep word says it sleeps, wake it
+// through their own socket (src/wait/waiting.hpp, server_needs_wake()).
 struct Doorbell {
   ShmAtomic<std::uint64_t>* word = nullptr;
   std::uint64_t bit = 0;
-  RingWaitBlock* wait = nullptr;
-  int fd = -1;  // the sleeper's eventfd
+  const ShmAtomic<std::uint64_t>* server_state = nullptr;  // read-only for producers
+  int socket = -1;                                         // this connection's
+  std::uint64_t woken = 0;  // the server's state when this producer last woke it
 };
 }  // namespace detail
 
@@ -74,7 +76,11 @@ struct MessageMeta {
 
 // Event descriptors for the sleep/wake protocol. With none (-1), sleepers use a futex in
 // the ring; with an eventfd (EFD_NONBLOCK), the sleeper can also wait on it with epoll.
-// Both sides of a ring must pass the same descriptors (or their dup'ed copies).
+// Both sides of a ring must pass the same descriptors (or their dup'ed copies), unless
+// `socket` is set: then `data` and `space` are each side's own end of a connected
+// SOCK_SEQPACKET socket pair, a wake is a 1-byte message sent without blocking, and a
+// sleeper polls its end (which also tells it that the peer is gone). That is the one to use
+// when the other side is not trusted: nothing it does to its end can make a wake block.
 struct RingWakeFds {
   int data = -1;   // the consumer sleeps on it; the producer signals it
   int space = -1;  // the producer sleeps on it; the consumer signals it
@@ -82,6 +88,7 @@ struct RingWakeFds {
   // is gone (a connection's socket). A sleeper polling an eventfd also polls it, and its
   // wait ends with Errc::disconnected.
   int hangup = -1;
+  bool socket = false;  // data and space are sockets (see above)
 };
 
 enum class Publish : std::uint8_t { now, later };
@@ -159,7 +166,8 @@ class FERRY_API RingProducer {
 
   // For event loops that must not block: announces that the producer waits for room for
   // an n-byte record, so the consumer's release signals the space descriptor (which must be
-  // an eventfd). Returns true when the room is already there (nothing armed: reserve again).
+  // an eventfd or, with RingWakeFds::socket, a socket). Returns true when the room is already there
+  // (nothing armed: reserve again).
   Result<bool> arm_space_wait(std::size_t n);
 
   // Once the consumer is gone (its process died): calls fn for every record this producer
@@ -244,8 +252,8 @@ class FERRY_API RingConsumer {
   // Whether a record is waiting (reads the producer's index; no validation, no wait).
   bool has_data() const noexcept;
   // For event loops: announces that the consumer sleeps, so the producer's next publish
-  // signals the data descriptor (which must be an eventfd). Returns false when a record is
-  // already waiting (nothing armed: peek instead).
+  // signals the data descriptor (an eventfd or, with RingWakeFds::socket, a socket). Returns false
+  // when a record is already waiting (nothing armed: peek instead).
   bool arm_data_wait() noexcept;
 
   std::uint32_t max_payload() const noexcept { return side_.max_payload; }

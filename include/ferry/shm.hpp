@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -24,7 +25,12 @@ struct ShmOptions {
   // system has none reserved, and for named segments. SharedMemory::huge_pages() says what
   // was obtained.
   bool huge_pages = false;
+  // Anonymous segments: seal with F_SEAL_FUTURE_WRITE too, once mapped here, so that whoever
+  // receives the descriptor can map it only read-only (the creator's mapping stays writable).
+  bool read_only_for_others = false;
 };
+
+enum class ShmAccess : std::uint8_t { read_write, read_only };
 
 class FERRY_API SharedMemory {
  public:
@@ -42,11 +48,12 @@ class FERRY_API SharedMemory {
                                                const ShmOptions& options = {});
 
   // Maps a segment from a descriptor (e.g. received over SCM_RIGHTS); takes ownership of
-  // `fd` (closed on error too). The segment must be at least `min_size` bytes; if it can
-  // carry seals (any memfd, and any tmpfs file, so also a /dev/shm object) it must be sealed
-  // against shrinking, or a peer could truncate it under us. Maps the whole file; name()
-  // is empty.
-  static Result<SharedMemory> from_fd(int fd, std::size_t min_size);
+  // `fd` (closed on error too). The segment must be at least `min_size` bytes and a memfd
+  // sealed against shrinking and growing (as create_anonymous makes them): whoever else
+  // holds an unsealed file could truncate it under our mapping (SIGBUS). Maps the whole
+  // file, read-only with ShmAccess::read_only; name() is empty.
+  static Result<SharedMemory> from_fd(int fd, std::size_t min_size,
+                                      ShmAccess access = ShmAccess::read_write);
 
   // A new named segment (shm_open O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600 whatever the umask).
   // `name` is one path component of [A-Za-z0-9._-], 1 to 200 characters (see
@@ -77,8 +84,9 @@ class FERRY_API SharedMemory {
 
  private:
   void reset() noexcept;
-  // Maps fd_ read-write and shared, setting data_ and size_; errors name `object`.
-  Result<void> map(std::size_t size, const std::string& object);
+  // Maps fd_ shared, setting data_ and size_; errors name `object`.
+  Result<void> map(std::size_t size, const std::string& object,
+                   ShmAccess access = ShmAccess::read_write);
 
   void* data_ = nullptr;
   std::size_t size_ = 0;

@@ -73,12 +73,10 @@ struct Client::Impl {
   std::string socket_path;
   ConnectionId id = 0;
   // The connection; all reset when it is lost.
-  detail::UniqueFd socket;
-  detail::UniqueFd server_fd;  // the server's eventfd (doorbell, s2c space)
-  detail::UniqueFd data_fd;    // s2c data: we sleep on it
-  detail::UniqueFd space_fd;   // c2s space: we sleep on it
+  detail::UniqueFd socket;  // also where wakes go both ways (waiting.hpp)
   SharedMemory segment;
   SharedMemory doorbell;
+  SharedMemory wake;                              // the server's sleep word, mapped read-only
   RingProducer out;                               // client -> server
   RingConsumer in;                                // server -> client
   bool open = false;                              // the connection is up
@@ -230,45 +228,54 @@ Result<void> Client::Impl::open_link() {
                                         std::to_string(welcome->version) + ", this client speaks " +
                                         std::to_string(detail::kProtocolVersion));
   }
-  if (got->fds.size() != 5) {
+  if (got->fds.size() != 3) {
     return Error(Errc::corrupt, "the server at " + c.socket_path + " passed " +
-                                    std::to_string(got->fds.size()) + " descriptors, expected 5");
+                                    std::to_string(got->fds.size()) + " descriptors, expected 3");
   }
+  // Each must be a sealed memfd (from_fd checks), or the server could truncate it under us.
+  const auto segment_error = [&](const char* what, const Error& e) {
+    return Error(e.code(), "the server at " + c.socket_path + " passed a bad " + what +
+                               " segment: " + e.message());
+  };
   auto seg = SharedMemory::from_fd(got->fds[0].release(), welcome->segment_size);
-  if (!seg) return seg.error();
+  if (!seg) return segment_error("connection", seg.error());
   auto bell_mem = SharedMemory::from_fd(got->fds[1].release(), welcome->doorbell_size);
-  if (!bell_mem) return bell_mem.error();
+  if (!bell_mem) return segment_error("doorbell", bell_mem.error());
+  auto wake_mem =
+      SharedMemory::from_fd(got->fds[2].release(), detail::kWakeSegmentSize, ShmAccess::read_only);
+  if (!wake_mem) return segment_error("wake", wake_mem.error());
   c.segment = std::move(*seg);
   c.doorbell = std::move(*bell_mem);
+  c.wake = std::move(*wake_mem);
   c.segment.close_fd();
   c.doorbell.close_fd();
-  c.server_fd = std::move(got->fds[2]);
-  c.data_fd = std::move(got->fds[3]);
-  c.space_fd = std::move(got->fds[4]);
+  c.wake.close_fd();
   c.id = welcome->connection_id;
 
   auto view = detail::view_connection_segment(c.segment, welcome->connection_id, welcome->slot);
   if (!view) return view.error();
   auto bell = detail::view_doorbell(c.doorbell, welcome->slot);
   if (!bell) return bell.error();
-  auto producer = RingProducer::attach(view->c2s, view->c2s_bytes, c.options.wait,
-                                       RingWakeFds{-1, c.space_fd.get(), c.socket.get()});
+  auto wake_header = detail::view_wake_segment(c.wake);
+  if (!wake_header) return wake_header.error();
+  // Wakes both ways go through our socket: nothing we share with the server can block
+  // either side (waiting.hpp).
+  const RingWakeFds wakes{c.socket.get(), c.socket.get(), c.socket.get(), true};
+  auto producer = RingProducer::attach(view->c2s, view->c2s_bytes, c.options.wait, wakes);
   if (!producer) return producer.error();
   // Hybrid waits for messages spin in the client (spin_for_message()); the ring itself
   // then sleeps at once.
   WaitOptions in_wait = c.options.wait;
   if (in_wait.strategy == WaitStrategy::hybrid) in_wait.strategy = WaitStrategy::block;
-  auto consumer =
-      RingConsumer::attach(view->s2c, view->s2c_bytes, in_wait,
-                           RingWakeFds{c.data_fd.get(), c.server_fd.get(), c.socket.get()});
+  auto consumer = RingConsumer::attach(view->s2c, view->s2c_bytes, in_wait, wakes);
   if (!consumer) return consumer.error();
   c.out = *producer;
   c.in = std::move(*consumer);
   detail::Doorbell d;
   d.word = &bell->words[welcome->slot / 64];
   d.bit = std::uint64_t{1} << (welcome->slot % 64);
-  d.wait = &bell->header->wait;
-  d.fd = c.server_fd.get();
+  d.server_state = &(*wake_header)->state;
+  d.socket = c.socket.get();
   detail::RingAccess::set_doorbell(c.out, d);
   view->header->client.pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_relaxed);
   if (c.ever_connected) ++c.reconnects;
@@ -285,10 +292,8 @@ void Client::Impl::close_link() noexcept {
   in = RingConsumer();
   segment = SharedMemory();
   doorbell = SharedMemory();
+  wake = SharedMemory();
   socket.reset();
-  server_fd.reset();
-  data_fd.reset();
-  space_fd.reset();
   requests_in.clear();
 }
 
@@ -764,11 +769,13 @@ Result<void> Client::serve(std::uint16_t type, std::chrono::nanoseconds timeout)
 }
 
 int Client::fd() const noexcept {
-  return impl_ && impl_->open ? impl_->data_fd.get() : -1;
+  return impl_ && impl_->open ? impl_->socket.get() : -1;
 }
 
 bool Client::prepare_wait() {
   if (!impl_->open || !impl_->stored.empty()) return false;
+  // Read the wakes that made fd() readable; anything else (a hang-up) is for poll() to see.
+  if (!detail::drain_wakes(impl_->socket.get())) return false;
   return impl_->in.arm_data_wait();
 }
 

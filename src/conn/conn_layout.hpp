@@ -6,16 +6,20 @@
 //   4096   ring client -> server (ring_bytes(c2s_capacity), rounded up to 4096)
 //   ...    ring server -> client
 // Doorbell segment (one memfd per server, mapped by every client):
-//   0      DoorbellHeader (512 bytes): ident, the server's wait block
+//   0      DoorbellHeader (512 bytes): ident
 //   512    bitmap: bit `slot` of word slot / 64 is set by that connection's producer after
-//          it publishes; the server exchanges whole words with 0 to collect them.
+//          it publishes; the server exchanges whole words with 0 to collect them. Every
+//          client can write every word: the bitmap is a hint, never the only way to be seen.
+// Wake segment (one memfd per server, "ferry:wake"; clients map it read-only, the memfd is
+// sealed with F_SEAL_FUTURE_WRITE once the server has mapped it):
+//   0      WakeHeader (4096 bytes): ident, the server's sleep word
 // Stat segment (one memfd per server, "ferry:stat:<session>/<endpoint>", never given to a
 // client; observers find it through /proc/<pid>/fd):
 //   0      StatHeader (4096 bytes): ident, the endpoint's counters
 //   4096   one PeerEntry per slot: who holds that slot's connection
 // Thread-safety: ident blocks are written once before sharing; the client block by the
 // client, the server block by the server; bitmap words by everyone (atomic RMW only); the
-// stat segment by the server only.
+// wake and stat segments by the server only.
 #pragma once
 
 #include <cstddef>
@@ -29,7 +33,10 @@ namespace ferry::detail {
 
 inline constexpr std::uint32_t kConnMagic = 0x4e4f4346;      // "FCON" little-endian
 inline constexpr std::uint32_t kDoorbellMagic = 0x4c424446;  // "FDBL" little-endian
-inline constexpr std::uint16_t kConnLayoutVersion = 1;
+inline constexpr std::uint32_t kWakeMagic = 0x4b415746;      // "FWAK" little-endian
+// 2: the server's wait block left the doorbell (which every client writes) for the wake
+// segment (which clients only read).
+inline constexpr std::uint16_t kConnLayoutVersion = 2;
 inline constexpr std::size_t kConnHeaderSize = 4096;
 inline constexpr std::size_t kDoorbellHeaderSize = 512;
 inline constexpr std::size_t kSegmentAlign = 4096;
@@ -93,15 +100,39 @@ struct DoorbellIdent {
 };
 
 struct DoorbellHeader {
-  DoorbellIdent ident;  // 0
-  RingWaitBlock wait;   // 128: the server announces here that it sleeps
-  std::uint8_t reserved[kDoorbellHeaderSize - 2 * kRingBlock];
+  DoorbellIdent ident;                                      // 0
+  std::uint8_t reserved[kDoorbellHeaderSize - kRingBlock];  // 128: zero
 };
 
 static_assert(std::is_standard_layout_v<DoorbellHeader>);
 static_assert(sizeof(DoorbellHeader) == kDoorbellHeaderSize);
-static_assert(offsetof(DoorbellHeader, wait) == 128);
 static_assert(offsetof(DoorbellIdent, slots) == 8);
+
+inline constexpr std::size_t kWakeSegmentSize = 4096;
+
+struct WakeIdent {
+  std::uint32_t magic;        // 0   kWakeMagic
+  std::uint16_t version;      // 4   kConnLayoutVersion
+  std::uint16_t header_size;  // 6   kWakeSegmentSize
+  std::uint32_t flags;        // 8   none yet
+  std::uint8_t pad[kRingBlock - 12];
+};
+
+// The server's sleep, told to its clients. `state` is (epoch << 1) | 1 from the moment the
+// server announces a sleep (epoch counts announcements) until it is awake again, and
+// epoch << 1 while it is awake. A producer that published while the state was odd wakes the
+// server through its own socket, once per epoch (waiting.hpp: server_needs_wake()).
+struct WakeHeader {
+  WakeIdent ident;                 // 0
+  ShmAtomic<std::uint64_t> state;  // 128: written by the server only
+  std::uint8_t pad[kRingBlock - 8];
+  std::uint8_t reserved[kWakeSegmentSize - 2 * kRingBlock];
+};
+
+static_assert(std::is_standard_layout_v<WakeHeader>);
+static_assert(sizeof(WakeHeader) == kWakeSegmentSize);
+static_assert(offsetof(WakeHeader, state) == 128);
+static_assert(offsetof(WakeIdent, flags) == 8);
 
 inline constexpr std::uint32_t kStatMagic = 0x41545346;  // "FSTA" little-endian
 inline constexpr std::size_t kStatHeaderSize = 4096;

@@ -17,6 +17,20 @@ constexpr std::uint64_t align_up(std::uint64_t n) noexcept {
   return (n + kSegmentAlign - 1) & ~std::uint64_t{kSegmentAlign - 1};
 }
 
+// Magic and layout version of a segment's ident, read once by the caller: `what` names the
+// segment in the error.
+Result<void> check_ident(const char* what, std::uint32_t magic, std::uint32_t expected_magic,
+                         std::uint16_t version, std::uint16_t header_size,
+                         std::size_t expected_header_size) {
+  if (magic != expected_magic) return Error(Errc::corrupt, std::string(what) + ": bad magic");
+  if (version != kConnLayoutVersion || header_size != expected_header_size) {
+    return Error(Errc::bad_version, std::string(what) + " layout version " +
+                                        std::to_string(version) + ", this build speaks " +
+                                        std::to_string(kConnLayoutVersion));
+  }
+  return {};
+}
+
 }  // namespace
 
 SegmentGeometry segment_geometry(std::uint32_t c2s_capacity, std::uint32_t s2c_capacity) noexcept {
@@ -68,11 +82,10 @@ Result<ConnView> view_connection_segment(void* memory, std::size_t segment_size,
   auto* header = std::launder(reinterpret_cast<ConnHeader*>(base));  // NOLINT: shared layout
   // Read once; only these copies are used below.
   const ConnIdent id = header->ident;
-  if (id.magic != kConnMagic) return Error(Errc::corrupt, "connection segment: bad magic");
-  if (id.version != kConnLayoutVersion || id.header_size != kConnHeaderSize) {
-    return Error(Errc::bad_version, "connection segment layout version " +
-                                        std::to_string(id.version) + ", this build speaks " +
-                                        std::to_string(kConnLayoutVersion));
+  if (auto ok = check_ident("connection segment", id.magic, kConnMagic, id.version, id.header_size,
+                            kConnHeaderSize);
+      !ok) {
+    return ok.error();
   }
   if (id.connection_id != connection_id || id.slot != slot) {
     return Error(Errc::corrupt, "connection segment names connection " +
@@ -139,6 +152,32 @@ Result<SharedMemory> create_doorbell(std::uint32_t slots) {
   return shm;
 }
 
+Result<SharedMemory> create_wake_segment() {
+  ShmOptions options;
+  options.read_only_for_others = true;
+  auto shm = SharedMemory::create_anonymous("wake", kWakeSegmentSize, options);
+  if (!shm) return shm.error();
+  auto* header = new (shm->data()) WakeHeader{};
+  header->ident.version = kConnLayoutVersion;
+  header->ident.header_size = static_cast<std::uint16_t>(kWakeSegmentSize);
+  header->ident.magic = kWakeMagic;
+  return shm;
+}
+
+Result<const WakeHeader*> view_wake_segment(const SharedMemory& segment) {
+  if (segment.size() < kWakeSegmentSize) {
+    return Error(Errc::corrupt, "wake segment is smaller than its header");
+  }
+  const auto* header = std::launder(static_cast<const WakeHeader*>(segment.data()));
+  const WakeIdent id = header->ident;
+  if (auto ok = check_ident("wake segment", id.magic, kWakeMagic, id.version, id.header_size,
+                            kWakeSegmentSize);
+      !ok) {
+    return ok.error();
+  }
+  return header;
+}
+
 std::size_t stat_segment_bytes(std::uint32_t slots) noexcept {
   return static_cast<std::size_t>(
       align_up(kStatHeaderSize + std::uint64_t{slots} * sizeof(PeerEntry)));
@@ -170,15 +209,15 @@ Result<SharedMemory> create_stat_segment(std::uint32_t slots, std::string_view s
 Result<StatView> view_stat_segment(void* memory, std::size_t size) {
   if (size < kStatHeaderSize) return Error(Errc::corrupt, "stat segment smaller than its header");
   auto* header = std::launder(static_cast<StatHeader*>(memory));
-  if (header->ident.magic != kStatMagic) return Error(Errc::corrupt, "stat segment: bad magic");
-  if (header->ident.version != kConnLayoutVersion || header->ident.header_size != kStatHeaderSize) {
-    return Error(Errc::bad_version,
-                 "stat segment layout version " + std::to_string(header->ident.version) +
-                     ", this build speaks " + std::to_string(kConnLayoutVersion));
+  const StatIdent id = header->ident;
+  if (auto ok = check_ident("stat segment", id.magic, kStatMagic, id.version, id.header_size,
+                            kStatHeaderSize);
+      !ok) {
+    return ok.error();
   }
-  if (size < stat_segment_bytes(header->ident.slots)) {
-    return Error(Errc::corrupt, "stat segment smaller than its " +
-                                    std::to_string(header->ident.slots) + " entries");
+  if (size < stat_segment_bytes(id.slots)) {
+    return Error(Errc::corrupt,
+                 "stat segment smaller than its " + std::to_string(id.slots) + " entries");
   }
   StatView v;
   v.header = header;
@@ -219,11 +258,10 @@ Result<DoorbellView> view_doorbell(const SharedMemory& segment, std::uint32_t sl
   }
   auto* header = std::launder(static_cast<DoorbellHeader*>(segment.data()));
   const DoorbellIdent id = header->ident;
-  if (id.magic != kDoorbellMagic) return Error(Errc::corrupt, "doorbell segment: bad magic");
-  if (id.version != kConnLayoutVersion || id.header_size != kDoorbellHeaderSize) {
-    return Error(Errc::bad_version, "doorbell layout version " + std::to_string(id.version) +
-                                        ", this build speaks " +
-                                        std::to_string(kConnLayoutVersion));
+  if (auto ok = check_ident("doorbell segment", id.magic, kDoorbellMagic, id.version,
+                            id.header_size, kDoorbellHeaderSize);
+      !ok) {
+    return ok.error();
   }
   if (id.slots % 64 != 0 || slot >= id.slots || segment.size() < doorbell_bytes(id.slots)) {
     return Error(Errc::corrupt, "doorbell segment: slot " + std::to_string(slot) + " outside its " +

@@ -54,6 +54,12 @@ struct DoorbellView {
 // Checks a mapped doorbell segment (client side: `slot` must be one of its bits).
 Result<DoorbellView> view_doorbell(const SharedMemory& segment, std::uint32_t slot);
 
+// The wake segment (conn_layout.hpp): the server's sleep word, writable only through the
+// server's own mapping (sealed F_SEAL_FUTURE_WRITE); clients map it read-only.
+Result<SharedMemory> create_wake_segment();
+// Checks a mapped wake segment: magic, version, size.
+Result<const WakeHeader*> view_wake_segment(const SharedMemory& segment);
+
 // The stat segment, "ferry:stat:<session>/<endpoint>" (conn_layout.hpp): a header with the
 // endpoint's name, start time, a random token and zeroed counters, and `slots` free
 // PeerEntry records.

@@ -123,7 +123,8 @@ Result<Hello> decode_hello(std::span<const std::byte> bytes, std::uint16_t* vers
   }
   if (bytes.size() != kHelloSize) {
     return Error(Errc::corrupt, "not a ferry hello: " + std::to_string(bytes.size()) +
-                                    " bytes, a version-1 hello is " + std::to_string(kHelloSize));
+                                    " bytes, a version-" + std::to_string(kProtocolVersion) +
+                                    " hello is " + std::to_string(kHelloSize));
   }
   if (load<std::uint16_t>(bytes, kHelloReserved0At) != 0 ||
       !all_zero(bytes.subspan(kHelloReserved1At, kHelloNameAt - kHelloReserved1At)) ||
@@ -132,7 +133,8 @@ Result<Hello> decode_hello(std::span<const std::byte> bytes, std::uint16_t* vers
   }
   hello.flags = load<std::uint32_t>(bytes, kHelloFlagsAt);
   if ((hello.flags & ~kHelloFlagReconnect) != 0) {
-    return invalid_hello("flags " + hex32(hello.flags) + ", but version 1 defines only " +
+    return invalid_hello("flags " + hex32(hello.flags) + ", but version " +
+                         std::to_string(kProtocolVersion) + " defines only " +
                          hex32(kHelloFlagReconnect));
   }
   hello.c2s_capacity = load<std::uint32_t>(bytes, kHelloC2sAt);

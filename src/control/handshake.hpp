@@ -25,7 +25,9 @@ namespace ferry::detail {
 
 inline constexpr std::uint32_t kHelloMagic = 0x4c454846;    // "FHEL" little-endian
 inline constexpr std::uint32_t kWelcomeMagic = 0x4c455746;  // "FWEL" little-endian
-inline constexpr std::uint16_t kProtocolVersion = 1;
+// 2: the Welcome passes three descriptors (segment, doorbell, wake) and wakes go through
+// the socket; version 1 passed two memfds and three eventfds.
+inline constexpr std::uint16_t kProtocolVersion = 2;
 inline constexpr std::size_t kHelloSize = 128;
 inline constexpr std::size_t kWelcomeSize = 512;
 inline constexpr std::size_t kMaxClientName = 64;

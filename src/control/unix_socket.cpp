@@ -331,7 +331,8 @@ Result<void> send_message(int fd, std::span<const std::byte> bytes, std::span<co
 }
 
 Result<Received> recv_message(int fd, std::span<std::byte> buffer,
-                              std::chrono::milliseconds timeout) {
+                              std::chrono::milliseconds timeout, Descriptors descriptors) {
+  const bool accept_fds = descriptors == Descriptors::accept;
   const auto deadline = deadline_after(timeout);
   const bool forever = timeout.count() < 0;
   for (;;) {
@@ -358,8 +359,10 @@ Result<Received> recv_message(int fd, std::span<std::byte> buffer,
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
+    // Without a control buffer the kernel installs no descriptor here: any sent are dropped
+    // and the message comes with MSG_CTRUNC.
+    msg.msg_control = accept_fds ? control : nullptr;
+    msg.msg_controllen = accept_fds ? sizeof control : 0;
     // MSG_TRUNC: return the real length of a message longer than the buffer.
     const ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0) {
@@ -392,6 +395,10 @@ Result<Received> recv_message(int fd, std::span<std::byte> buffer,
                                          std::to_string(fd) + " does not fit the " +
                                          std::to_string(buffer.size()) +
                                          "-byte buffer: not the message the protocol expects");
+    }
+    if ((msg.msg_flags & MSG_CTRUNC) != 0 && !accept_fds) {
+      return Error(Errc::bad_length, "a message on socket fd " + std::to_string(fd) +
+                                         " carried descriptors, which it never does");
     }
     if ((msg.msg_flags & MSG_CTRUNC) != 0) {
       close_all(received.fds);

@@ -77,12 +77,16 @@ struct Received {
   std::size_t size = 0;
   std::vector<UniqueFd> fds;
 };
-// Receives one message and the descriptors it carries (MSG_CMSG_CLOEXEC), waiting up to
-// `timeout` (0: would_block if none is there). A message longer than `buffer` is
-// bad_length; descriptors beyond kMaxFds or a truncated control message are bad_length
-// too (and every descriptor that did arrive is closed). A closed peer is disconnected.
+// Receives one message and, with Descriptors::accept, the descriptors it carries
+// (MSG_CMSG_CLOEXEC), waiting up to `timeout` (0: would_block if none is there). A message
+// longer than `buffer` is bad_length; descriptors beyond kMaxFds or a truncated control
+// message are bad_length too (and every descriptor that did arrive is closed). With
+// Descriptors::refuse no descriptor is ever installed in this process (a peer that sends
+// some gets bad_length). A closed peer is disconnected.
+enum class Descriptors : bool { refuse, accept };
 Result<Received> recv_message(int fd, std::span<std::byte> buffer,
-                              std::chrono::milliseconds timeout);
+                              std::chrono::milliseconds timeout,
+                              Descriptors descriptors = Descriptors::accept);
 
 // Raises the soft RLIMIT_NOFILE to at least `needed` descriptors (up to the hard limit).
 // When the hard limit is lower, no_memory naming both limits and the fix (ulimit -n, or

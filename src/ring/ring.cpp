@@ -41,6 +41,14 @@ constexpr std::uint32_t max_payload_limit(std::uint32_t capacity) noexcept {
   std::abort();
 }
 
+// How the sleepers of this side's data and space waits are woken.
+detail::WakeFd data_wake(const detail::RingSide& side) noexcept {
+  return {side.fds.data, side.fds.socket};
+}
+detail::WakeFd space_wake(const detail::RingSide& side) noexcept {
+  return {side.fds.space, side.fds.socket};
+}
+
 // Checks a ring header and returns the geometry it promises, for one side to keep.
 Result<detail::RingSide> attach_side(void* memory, std::size_t size, const WaitOptions& wait,
                                      RingWakeFds fds) {
@@ -288,7 +296,7 @@ Result<std::span<std::byte>> RingProducer::reserve(std::size_t n,
             if (!refresh_head()) return bad_index = true;
             return tail_ + total - head_cache_ <= side_.capacity;
           },
-          side_.ring->space_wait, space_wanted(total), side_.fds.space, side_.fds.hangup,
+          side_.ring->space_wait, space_wanted(total), space_wake(side_), side_.fds.hangup,
           side_.wait, detail::Deadline(timeout));
       side_.ring->producer.full_wait_ns.add_relaxed(
           static_cast<std::uint64_t>(detail::monotonic_ns() - wait_start));
@@ -353,20 +361,19 @@ void RingProducer::publish() {
   // padding). Pairs with the consumer's acquire load in RingConsumer::refresh_tail().
   side_.ring->producer.tail.store(tail_, std::memory_order_release);
   published_ = tail_;
-  const detail::Doorbell& bell = side_.doorbell;
+  detail::Doorbell& bell = side_.doorbell;
   if (bell.word != nullptr) {
     // Ring the doorbell: acq_rel, so the server's exchange of this word that reads our bit
-    // also sees the tail stored above. If the bit was already set, the server has not
-    // collected it yet and will see our tail when it does; whoever set it checked for a
-    // sleeper. Otherwise SYNC B (waiting.hpp) against the server's announcement.
-    const std::uint64_t before = bell.word->fetch_or(bell.bit, std::memory_order_acq_rel);
-    if ((before & bell.bit) != 0) return;
-    if (detail::wake_if_sleeping(*bell.wait, 1, bell.fd)) {
+    // also sees the tail stored above. The bit is a hint (any client can set or clear it),
+    // so whether the server sleeps is looked at every time, in a word only it writes.
+    bell.word->fetch_or(bell.bit, std::memory_order_acq_rel);
+    if (detail::server_needs_wake(*bell.server_state, bell.woken)) {
+      detail::signal_wake({bell.socket, true});
       side_.ring->producer.wake_syscalls.add_relaxed(1);
     }
     return;
   }
-  if (detail::wake_if_sleeping(side_.ring->data_wait, tail_, side_.fds.data)) {
+  if (detail::wake_if_sleeping(side_.ring->data_wait, tail_, data_wake(side_))) {
     side_.ring->producer.wake_syscalls.add_relaxed(1);
   }
 }
@@ -502,7 +509,7 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
               if (!refresh_tail()) return bad_index = true;
               return tail_cache_ != head_;
             },
-            side_.ring->data_wait, head_ + 1, side_.fds.data, side_.fds.hangup, side_.wait,
+            side_.ring->data_wait, head_ + 1, data_wake(side_), side_.fds.hangup, side_.wait,
             detail::Deadline(timeout));
         if (bad_index) return *broken_;
         if (!waited) return waited.error();
@@ -540,7 +547,7 @@ void RingConsumer::publish() {
   // lower bound of what was consumed (RingProducer::consumed_records()).
   side_.ring->consumer.records.add_relaxed(pending_records_);
   pending_records_ = 0;
-  if (detail::wake_if_sleeping(side_.ring->space_wait, head_, side_.fds.space)) {
+  if (detail::wake_if_sleeping(side_.ring->space_wait, head_, space_wake(side_))) {
     side_.ring->consumer.wake_syscalls.add_relaxed(1);
   }
 }

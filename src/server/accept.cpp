@@ -5,11 +5,13 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <new>
 #include <string>
 
 #include "control/handshake.hpp"
@@ -22,9 +24,11 @@ namespace ferry {
 namespace {
 
 constexpr std::uint32_t kMaxSlots = 65536;
-// Descriptors one connection holds in the server: socket, two eventfds and the segment's
-// memfd (kept for observers), plus slack for the handshake.
-constexpr std::uint64_t kFdsPerConnection = 5;
+// Descriptors one connection holds in the server: its socket and the segment's memfd (kept
+// for observers), plus slack for the handshake.
+constexpr std::uint64_t kFdsPerConnection = 3;
+// Messages read from one connection's socket per event (wakes; more wait for the next).
+constexpr int kReadsPerEvent = 64;
 constexpr std::uint64_t kFdsSpare = 64;
 
 void epoll_add(int epoll, int fd, std::uint64_t tag, std::uint32_t events) {
@@ -87,6 +91,10 @@ Result<void> Server::Impl::open() {
   auto view = detail::view_doorbell(doorbell_, 0);
   if (!view) return view.error();
   bell_ = *view;
+  auto wake = detail::create_wake_segment();
+  if (!wake) return wake.error();
+  wake_ = std::move(*wake);
+  sleep_state_ = &std::launder(static_cast<detail::WakeHeader*>(wake_.data()))->state;
   auto stat = detail::create_stat_segment(bell_.slots, session_, options_.endpoint);
   if (!stat) return stat.error();
   stat_ = std::move(*stat);
@@ -101,6 +109,9 @@ Result<void> Server::Impl::open() {
   event_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!event_) return Error::from_errno(errno, "eventfd");
   epoll_add(epoll_.get(), event_.get(), kTagEvent << kTagShift, EPOLLIN);
+  timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (!timer_) return Error::from_errno(errno, "timerfd_create");
+  epoll_add(epoll_.get(), timer_.get(), (kTagEvent << kTagShift) | 1, EPOLLIN);
 
   // A socket of our choosing that an allow-list opens to others: anyone may reach it,
   // the handshake's credential check decides.
@@ -138,11 +149,11 @@ bool Server::Impl::handle_events(int timeout_ms) {
     const std::uint64_t tag = data >> kTagShift;
     const std::uint64_t id = data & kTagMask;
     if (tag == kTagEvent) {
+      // stop(), or the timer (prepare_wait()): the next turn looks at what is due.
       std::uint64_t count = 0;
-      [[maybe_unused]] const ssize_t r = ::read(event_.get(), &count, sizeof count);
-      woken_ = true;
-      // A client freed room in a ring we wait on, or a doorbell, or stop(): the next turn
-      // looks at all of them.
+      [[maybe_unused]] const ssize_t r =
+          ::read(id == 0 ? event_.get() : timer_.get(), &count, sizeof count);
+      if (id != 0) timer_at_ns_ = 0;
     } else if (tag == kTagListen) {
       accept_all();
       worked = true;
@@ -155,7 +166,7 @@ bool Server::Impl::handle_events(int timeout_ms) {
     }
   }
   if (!pending_.empty()) expire_handshakes();
-  worked |= sweep();
+  worked |= sweep(detail::monotonic_ns());
   return worked;
 }
 
@@ -228,16 +239,24 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   auto it = pending_.find(pending_id);
   if (it == pending_.end()) return;
   std::array<std::byte, detail::kHelloSize + 1> buf{};
-  auto got = detail::recv_message(it->second.socket.get(), buf, std::chrono::milliseconds(0));
+  // A hello carries no descriptors: none a peer sends is ever installed (or closed) here.
+  auto got = detail::recv_message(it->second.socket.get(), buf, std::chrono::milliseconds(0),
+                                  detail::Descriptors::refuse);
   if (!got && got.code() == Errc::would_block) return;
   detail::UniqueFd socket = std::move(it->second.socket);
   pending_.erase(it);
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, socket.get(), nullptr);
+  using detail::WelcomeStatus;
+  if (!got && got.code() == Errc::bad_length) {  // too long, or with descriptors
+    reject(
+        std::move(socket), static_cast<int>(WelcomeStatus::bad_request),
+        "the server at " + socket_path_ + " refused a malformed hello: " + got.error().message());
+    return;
+  }
   if (!got) {
     count_rejected(-1);  // gone before its hello
     return;
   }
-  using detail::WelcomeStatus;
   std::uint16_t version = 0;
   auto hello = detail::decode_hello(std::span<const std::byte>(buf.data(), got->size), &version);
   if (!hello) {
@@ -309,14 +328,11 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   auto view = detail::view_connection_segment(*segment, id, slot);
   if (!view) return fail(view.error());
   auto c = std::make_unique<ServerConn>();
-  c->client_data_fd.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  c->client_space_fd.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!c->client_data_fd || !c->client_space_fd) return fail(Error::from_errno(errno, "eventfd"));
-  // The server never sleeps in a ring wait: it waits in epoll, so no hang-up descriptor.
-  auto in = RingConsumer::attach(view->c2s, view->c2s_bytes, {},
-                                 RingWakeFds{-1, c->client_space_fd.get(), -1});
-  auto out = RingProducer::attach(view->s2c, view->s2c_bytes, {},
-                                  RingWakeFds{c->client_data_fd.get(), event_.get(), -1});
+  // Wakes both ways go through the socket, whose other end only the client holds
+  // (waiting.hpp). The server never sleeps in a ring wait: it waits in epoll.
+  const RingWakeFds wakes{socket.get(), socket.get(), -1, true};
+  auto in = RingConsumer::attach(view->c2s, view->c2s_bytes, {}, wakes);
+  auto out = RingProducer::attach(view->s2c, view->s2c_bytes, {}, wakes);
   if (!in) return fail(in.error());
   if (!out) return fail(out.error());
   view->header->server.pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_relaxed);
@@ -329,8 +345,7 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   w.doorbell_size = doorbell_.size();
   w.message = "welcome";
   const auto bytes = detail::encode_welcome(w);
-  const int fds[] = {segment->fd(), doorbell_.fd(), event_.get(), c->client_data_fd.get(),
-                     c->client_space_fd.get()};
+  const int fds[] = {segment->fd(), doorbell_.fd(), wake_.fd()};
   if (auto r = detail::send_message(socket.get(), bytes, fds); !r) {
     count_rejected(-1);  // gone before our welcome
     free_slots_.push_back(slot);
@@ -380,24 +395,30 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
 void Server::Impl::on_socket_event(ConnectionId id) {
   ServerConn* c = find(id);
   if (c == nullptr || c->peer_gone) return;
-  // Clients send nothing on the socket after the handshake: any event is a hang-up (or a
-  // client that does not follow the protocol). Either way it is gone; serve what it
-  // committed before, then free it.
-  std::array<std::byte, 64> buf{};
-  auto got = detail::recv_message(c->socket.get(), buf, std::chrono::milliseconds(0));
-  if (got) {
-    count(detail::EndpointCounter::protocol_errors);
-    disconnect(id, DisconnectReason::protocol_error);
-    return;
+  // After the handshake a client sends only wakes (one byte each, waiting.hpp); anything
+  // else, descriptors included, is a protocol error. A hang-up: serve what it committed
+  // before, then free it.
+  bool woke = false;
+  for (int i = 0; i < kReadsPerEvent; ++i) {
+    const detail::SocketRead got = detail::read_socket(c->socket.get());
+    if (got == detail::SocketRead::empty) break;
+    if (got == detail::SocketRead::wake) {
+      woke = true;
+      continue;
+    }
+    if (got == detail::SocketRead::bad) {
+      count(detail::EndpointCounter::protocol_errors);
+      disconnect(id, DisconnectReason::protocol_error);
+      return;
+    }
+    c->peer_gone = true;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c->socket.get(), nullptr);
+    woke = true;
+    break;
   }
-  if (got.code() == Errc::would_block) return;
-  if (got.code() != Errc::disconnected) {  // too long, too many descriptors: not a hang-up
-    count(detail::EndpointCounter::protocol_errors);
-    disconnect(id, DisconnectReason::protocol_error);
-    return;
-  }
-  c->peer_gone = true;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c->socket.get(), nullptr);
+  if (!woke) return;
+  // It published, or freed room in a ring we wait on (a held message may fit now).
+  woken_ = true;
   if (!c->queued && !c->blocked) {
     c->queued = true;
     ready_.push_back(c->slot);

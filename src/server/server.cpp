@@ -7,6 +7,7 @@
 // handshake, hang-ups) are read from epoll every few turns and whenever the server sleeps.
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -115,7 +116,12 @@ Result<void> Server::run_once(std::chrono::nanoseconds timeout) {
   return impl_->run_once(timeout);
 }
 bool Server::prepare_wait() {
-  return impl_->prepare_wait();
+  std::int64_t due_ns = 0;
+  if (!impl_->prepare_sleep(due_ns)) return false;
+  // The application's loop sleeps on fd() with a timeout we do not know: the timer, which
+  // is in fd(), wakes it for what must happen by then.
+  if (due_ns != INT64_MAX) impl_->arm_timer(due_ns);
+  return true;
 }
 int Server::fd() const noexcept {
   return impl_->epoll_.get();
@@ -161,6 +167,12 @@ ServerConn* Server::Impl::find(ConnectionId id) const {
 }
 
 Result<void> Server::Impl::run_once(std::chrono::nanoseconds timeout) {
+  if (asleep_) {
+    // The application slept on fd() after prepare_wait(): what woke it waits in epoll, and
+    // fd() stays readable until it is read.
+    end_sleep();
+    handle_events(0);
+  }
   if (turn()) return {};
   if (timeout.count() > 0) {
     idle_wait(timeout);
@@ -239,8 +251,7 @@ bool Server::Impl::collect_doorbell() {
   return found;
 }
 
-bool Server::Impl::sweep() {
-  const std::int64_t now = detail::monotonic_ns();
+bool Server::Impl::sweep(std::int64_t now) {
   if (now - last_sweep_ns_ < kSweepNs) return false;
   last_sweep_ns_ = now;
   bool found = false;
@@ -491,17 +502,39 @@ void Server::Impl::close_finished() {
   closing_.clear();
 }
 
-bool Server::Impl::prepare_wait() {
+bool Server::Impl::prepare_sleep(std::int64_t& due_ns) {
   if (!ready_.empty() || blocked_due() || stop_.load(std::memory_order_relaxed)) return false;
-  detail::RingWaitBlock& wb = bell_.header->wait;
-  // Either the doorbell scan below sees a producer's bit, or that producer sees `sleeping`
-  // and writes our eventfd.
-  detail::announce_sleep(wb, 0);
-  if (doorbell_pending()) {
-    wb.sleeping.store(0, std::memory_order_relaxed);
+  detail::announce_server_sleep(*sleep_state_, sleep_epoch_);
+  asleep_ = true;
+  // Either these looks see a producer's record, or that producer sees the announcement and
+  // wakes us through its socket (waiting.hpp). The bitmap is only a hint, so every ring is
+  // looked at too, at most every kSweepNs; until then the sweep is due (below).
+  const std::int64_t now = detail::monotonic_ns();
+  if (doorbell_pending() || sweep(now)) {
+    end_sleep();
     return false;
   }
+  due_ns = INT64_MAX;
+  if (last_sweep_ns_ != now && !by_id_.empty()) due_ns = last_sweep_ns_ + kSweepNs;
+  if (!blocked_.empty()) due_ns = std::min(due_ns, blocked_retry_at_ns_);
+  for (const auto& [id, pending] : pending_) due_ns = std::min(due_ns, pending.deadline_ns);
   return true;
+}
+
+void Server::Impl::end_sleep() noexcept {
+  if (!asleep_) return;
+  asleep_ = false;
+  detail::end_server_sleep(*sleep_state_, sleep_epoch_);
+}
+
+void Server::Impl::arm_timer(std::int64_t at_ns) noexcept {
+  // Armed for that time or earlier, and not yet fired: it will wake us (early is harmless).
+  if (timer_at_ns_ != 0 && timer_at_ns_ <= at_ns) return;
+  itimerspec spec{};
+  spec.it_value.tv_sec = static_cast<time_t>(at_ns / 1'000'000'000);
+  spec.it_value.tv_nsec = static_cast<long>(at_ns % 1'000'000'000);
+  if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+  if (::timerfd_settime(timer_.get(), TFD_TIMER_ABSTIME, &spec, nullptr) == 0) timer_at_ns_ = at_ns;
 }
 
 void Server::Impl::idle_wait(std::chrono::nanoseconds timeout) {
@@ -523,17 +556,18 @@ void Server::Impl::idle_wait(std::chrono::nanoseconds timeout) {
     }
     if (w.strategy == WaitStrategy::spin) return;
   }
+  std::int64_t due_ns = 0;
+  if (!prepare_sleep(due_ns)) return;
+  const std::int64_t until = std::min(deadline.at(), due_ns);
   int ms = -1;
-  if (!deadline.never()) {
-    const std::int64_t left = deadline.remaining(detail::monotonic_ns());
-    if (left == 0) return;
-    ms = static_cast<int>(std::min<std::int64_t>((left + 999'999) / 1'000'000, INT32_MAX));
+  if (until != INT64_MAX) {
+    const std::int64_t left = until - detail::monotonic_ns();
+    ms = left <= 0
+             ? 0
+             : static_cast<int>(std::min<std::int64_t>((left + 999'999) / 1'000'000, INT32_MAX));
   }
-  if (!blocked_.empty()) ms = ms < 0 ? kBlockedRetryMs : std::min(ms, kBlockedRetryMs);
-  if (!pending_.empty()) ms = ms < 0 ? 100 : std::min(ms, 100);  // handshake deadlines
-  if (!prepare_wait()) return;
   handle_events(ms);
-  bell_.header->wait.sleeping.store(0, std::memory_order_relaxed);
+  end_sleep();
 }
 
 }  // namespace ferry

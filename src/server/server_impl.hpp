@@ -26,9 +26,7 @@ namespace ferry {
 struct ServerConn {
   ConnectionInfo info;
   std::uint32_t slot = 0;
-  detail::UniqueFd socket;
-  detail::UniqueFd client_data_fd;   // s2c data: we signal it, the client sleeps on it
-  detail::UniqueFd client_space_fd;  // c2s space: we signal it, the client sleeps on it
+  detail::UniqueFd socket;  // also where wakes go both ways (waiting.hpp)
   SharedMemory segment;
   detail::ConnView view;   // the segment's header and rings, checked at the handshake
   RingConsumer in;         // client -> server
@@ -54,7 +52,12 @@ class Server::Impl {
 
   Result<void> open();
   Result<void> run_once(std::chrono::nanoseconds timeout);
-  bool prepare_wait();
+  // Announces a sleep unless there is work (then false). `due_ns`: when the loop must look
+  // again even if nobody wakes it (the sweep, a retry, a handshake deadline; INT64_MAX:
+  // never). end_sleep() once awake.
+  bool prepare_sleep(std::int64_t& due_ns);
+  void end_sleep() noexcept;
+  void arm_timer(std::int64_t at_ns) noexcept;
   Result<void> send(ConnectionId to, std::uint16_t type, std::span<const std::byte> payload,
                     std::uint32_t correlation, std::uint8_t flags);
   void disconnect(ConnectionId id, DisconnectReason reason);
@@ -68,10 +71,16 @@ class Server::Impl {
   std::string fd_limit_note_;    // why max_connections is lower than asked, if it is
   detail::UniqueFd listen_;
   detail::UniqueFd epoll_;
-  detail::UniqueFd event_;  // the server's eventfd: doorbell sleeps, space waits, stop()
+  detail::UniqueFd event_;        // ours alone (no client holds it): stop()
+  detail::UniqueFd timer_;        // ours alone: the sweep, retries and handshake deadlines
+  std::int64_t timer_at_ns_ = 0;  // what timer_ is armed for (0: disarmed)
   SharedMemory doorbell_;
   detail::DoorbellView bell_;
-  SharedMemory stat_;  // ours alone: counters and peers for observers (conn_layout.hpp)
+  SharedMemory wake_;  // our sleep word; clients map it read-only (conn_layout.hpp)
+  detail::ShmAtomic<std::uint64_t>* sleep_state_ = nullptr;
+  std::uint64_t sleep_epoch_ = 0;
+  bool asleep_ = false;  // a sleep is announced (prepare_sleep returned true)
+  SharedMemory stat_;    // ours alone: counters and peers for observers (conn_layout.hpp)
   detail::StatView stat_view_;
   std::atomic<bool> stop_{false};
 
@@ -93,7 +102,7 @@ class Server::Impl {
   std::vector<std::uint32_t> dirty_;
   std::vector<std::uint32_t> consumed_;   // slots whose `in` to publish after dirty_
   std::int64_t blocked_retry_at_ns_ = 0;  // when blocked_ is served again at the latest
-  bool woken_ = false;                    // our eventfd fired: a client freed room
+  bool woken_ = false;                    // a client woke us: it may have freed room
   bool blocked_due() const noexcept;
   std::vector<std::uint32_t> closing_;
   bool in_turn_ = false;
@@ -123,7 +132,7 @@ class Server::Impl {
   // server.cpp
   bool turn();
   bool collect_doorbell();
-  bool sweep();
+  bool sweep(std::int64_t now);
   std::uint32_t serve(ServerConn& c);  // returns the messages it served
   bool dispatch(ServerConn& c, const RecordView& record);
   void flush_outputs();
@@ -148,14 +157,19 @@ class Server::Impl {
 // so the hot path reads no clock.
 inline constexpr std::int32_t kWorkPerEventCheck = 1024;
 // How often every connection is looked at whatever the doorbell says: a backstop against a
-// client that clears other clients' bits (the bitmap is writable by all of them).
+// client that clears other clients' bits (the bitmap is writable by all of them). A client
+// whose bit was cleared is served within this, however the loop is driven: the server
+// looks at every ring before it sleeps, at most this often, and otherwise sets its timer
+// for when it may look again.
 inline constexpr std::int64_t kSweepNs = 100'000'000;
+// What a pending handshake waits for at most between two looks at the deadlines.
+inline constexpr std::int64_t kHandshakeCheckNs = 100'000'000;
 
 // epoll tags: the top two bits of epoll_event.data.u64 say what the rest is.
 inline constexpr std::uint64_t kTagShift = 62;
 inline constexpr std::uint64_t kTagConn = 0;
 inline constexpr std::uint64_t kTagListen = 1;
-inline constexpr std::uint64_t kTagEvent = 2;
+inline constexpr std::uint64_t kTagEvent = 2;  // id 0: event_, id 1: timer_
 inline constexpr std::uint64_t kTagPending = 3;
 inline constexpr std::uint64_t kTagMask = (std::uint64_t{1} << kTagShift) - 1;
 

@@ -113,8 +113,9 @@ Result<struct stat> stat_segment(int fd, const std::string& object) {
 
 }  // namespace
 
-Result<void> SharedMemory::map(std::size_t size, const std::string& object) {
-  void* data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+Result<void> SharedMemory::map(std::size_t size, const std::string& object, ShmAccess access) {
+  const int prot = access == ShmAccess::read_only ? PROT_READ : PROT_READ | PROT_WRITE;
+  void* data = ::mmap(nullptr, size, prot, MAP_SHARED, fd_, 0);
   if (data == MAP_FAILED) return os_error(errno, object, "mmap " + bytes(size));
   data_ = data;
   size_ = size;
@@ -181,10 +182,17 @@ Result<SharedMemory> SharedMemory::create_anonymous(std::string_view debug_name,
     if (::ftruncate(shm.fd_, static_cast<off_t>(length)) != 0) {
       return os_error(errno, object, "ftruncate to " + bytes(length));
     }
-    if (::fcntl(shm.fd_, F_ADD_SEALS, kSeals) != 0) {
+    const int seals = options.read_only_for_others ? kSeals & ~F_SEAL_SEAL : kSeals;
+    if (::fcntl(shm.fd_, F_ADD_SEALS, seals) != 0) {
       return os_error(errno, object, "sealing against resizing (F_ADD_SEALS)");
     }
     if (auto mapped = shm.map(length, object); !mapped) return mapped.error();
+    // Existing writable mappings (ours) keep writing; new ones are refused, and a read-only
+    // mapping cannot be mprotect()ed writable.
+    if (options.read_only_for_others &&
+        ::fcntl(shm.fd_, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) != 0) {
+      return os_error(errno, object, "sealing against writes by others (F_SEAL_FUTURE_WRITE)");
+    }
     shm.huge_pages_ = (flags & MFD_HUGETLB) != 0;
     shm.name_ = debug_name;
     return shm;
@@ -198,7 +206,7 @@ Result<SharedMemory> SharedMemory::create_anonymous(std::string_view debug_name,
   return attempt(size, 0);
 }
 
-Result<SharedMemory> SharedMemory::from_fd(int fd, std::size_t min_size) {
+Result<SharedMemory> SharedMemory::from_fd(int fd, std::size_t min_size, ShmAccess access) {
   const std::string object = "segment from fd " + std::to_string(fd);
   if (fd < 0) return invalid(object + ": not a descriptor");
   SharedMemory shm;
@@ -210,16 +218,19 @@ Result<SharedMemory> SharedMemory::from_fd(int fd, std::size_t min_size) {
     return invalid(object + " is " + bytes(size) + ", expected at least " +
                    bytes(std::max<std::size_t>(min_size, 1)));
   }
-  // Fails (EINVAL) only for files that cannot carry seals at all, as on a disk filesystem.
+  // Fails (EINVAL) for files that cannot carry seals at all, as on a disk filesystem.
   const int seals = ::fcntl(fd, F_GET_SEALS);
-  if (seals >= 0 && (seals & F_SEAL_SHRINK) == 0) {
+  constexpr int kNeeded = F_SEAL_SHRINK | F_SEAL_GROW;
+  if (seals < 0 || (seals & kNeeded) != kNeeded) {
     return Error(Errc::permission,
                  object +
-                     " is not sealed against shrinking (F_SEAL_SHRINK): whoever else holds "
-                     "it could truncate it under our mapping (SIGBUS); send a memfd made by "
-                     "SharedMemory::create_anonymous");
+                     (seals < 0 ? std::string(" is not a memfd (it cannot be sealed)")
+                                : std::string(" is not sealed against shrinking and growing "
+                                              "(F_SEAL_SHRINK, F_SEAL_GROW)")) +
+                     ": whoever else holds it could truncate it under our mapping (SIGBUS); "
+                     "send a memfd made by SharedMemory::create_anonymous");
   }
-  if (auto mapped = shm.map(size, object); !mapped) return mapped.error();
+  if (auto mapped = shm.map(size, object, access); !mapped) return mapped.error();
   struct statfs fs {};
   shm.huge_pages_ = ::fstatfs(fd, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC;
   return shm;

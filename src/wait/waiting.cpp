@@ -1,11 +1,13 @@
-// The kernel half of the sleep/wake protocol (waiting.hpp): futex and eventfd.
+// The kernel half of the sleep/wake protocol (waiting.hpp): futex, eventfd and socket.
 #include "wait/waiting.hpp"
 
 #include <linux/futex.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <string>
 
@@ -39,17 +41,26 @@ long futex(std::uint32_t* word, int op, std::uint32_t val, const timespec* timeo
 
 }  // namespace
 
-bool sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, int hangup,
+bool sleep_on(RingWaitBlock& wb, std::uint32_t seq, WakeFd wake, int hangup,
               std::int64_t timeout_ns) noexcept {
-  if (eventfd >= 0) {
-    pollfd pfds[2] = {{eventfd, POLLIN, 0}, {hangup, POLLIN | POLLRDHUP, 0}};
+  if (wake.fd >= 0) {
     int ms = -1;
     if (timeout_ns >= 0) ms = static_cast<int>((timeout_ns + 999'999) / 1'000'000);
+    if (wake.socket) {
+      // The socket carries both the wakes and the hang-up.
+      pollfd pfd{wake.fd, POLLIN | POLLRDHUP, 0};
+      if (poll(&pfd, 1, ms) > 0) {
+        if ((pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) return false;
+        if ((pfd.revents & POLLIN) != 0) return drain_wakes(wake.fd);
+      }
+      return true;
+    }
+    pollfd pfds[2] = {{wake.fd, POLLIN, 0}, {hangup, POLLIN | POLLRDHUP, 0}};
     if (poll(pfds, hangup >= 0 ? 2 : 1, ms) > 0) {
       if (pfds[0].revents != 0) {
         std::uint64_t count = 0;
         // Drain; the descriptor is non-blocking, so a concurrent drain just gets EAGAIN.
-        [[maybe_unused]] const ssize_t n = read(eventfd, &count, sizeof count);
+        [[maybe_unused]] const ssize_t n = read(wake.fd, &count, sizeof count);
       }
       if (hangup >= 0 && pfds[1].revents != 0) return false;
     }
@@ -70,18 +81,58 @@ bool sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, int hangup,
 
 bool hung_up(int fd) noexcept {
   pollfd pfd{fd, POLLIN | POLLRDHUP, 0};
-  return poll(&pfd, 1, 0) > 0;
+  return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
-bool wake_sleeper(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept {
+void signal_wake(WakeFd wake) noexcept {
+  if (wake.socket) {
+    // MSG_DONTWAIT: whatever the peer did to its end, or if it never reads, we do not wait
+    // (a full socket already holds wakes enough). MSG_NOSIGNAL: a closed peer is no SIGPIPE.
+    const char one = 'w';
+    [[maybe_unused]] const ssize_t n = send(wake.fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return;
+  }
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = write(wake.fd, &one, sizeof one);
+}
+
+SocketRead read_socket(int fd) noexcept {
+  std::array<char, 64> buf{};
+  iovec iov{buf.data(), buf.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  // No control buffer: descriptors a peer sends are never installed here (the kernel drops
+  // them and sets MSG_CTRUNC).
+  const ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return SocketRead::empty;
+    return errno == ECONNRESET ? SocketRead::gone : SocketRead::bad;
+  }
+  if (n == 0) return SocketRead::gone;
+  if (n != 1 || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0) return SocketRead::bad;
+  return SocketRead::wake;
+}
+
+bool drain_wakes(int fd) noexcept {
+  for (;;) {
+    switch (read_socket(fd)) {
+      case SocketRead::empty: return true;
+      case SocketRead::wake: continue;
+      case SocketRead::gone:
+      case SocketRead::bad: return false;
+    }
+  }
+}
+
+bool wake_sleeper(RingWaitBlock& wb, std::uint64_t progress, WakeFd wake) noexcept {
   if (progress < wb.want.load(std::memory_order_relaxed)) return false;
   // Only one wake per sleep: whoever clears the flag makes the syscall.
   if (wb.sleeping.exchange(0, std::memory_order_acq_rel) == 0) return false;
   // Release: a waiter that sees the new seq also sees the publish before it.
   wb.seq.fetch_add(1, std::memory_order_release);
-  if (eventfd >= 0) {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = write(eventfd, &one, sizeof one);
+  if (wake.fd >= 0) {
+    signal_wake(wake);
   } else {
     futex(wb.seq.futex_word(), FUTEX_WAKE, 1, nullptr);
   }

@@ -9,8 +9,14 @@
 //
 // The two fences make this Dekker's pattern: either the waiter's re-check sees the
 // publish, or the waker's load sees `sleeping`. A wake between the waiter's re-check and
-// its futex_wait changes `seq`, so futex_wait returns at once; an eventfd keeps its count.
-// So no wake-up is lost (tests/stress/wakeup_stress_test.cpp hands off millions).
+// its futex_wait changes `seq`, so futex_wait returns at once; an eventfd or a socket keeps
+// what was written. So no wake-up is lost (tests/stress/wakeup_stress_test.cpp hands off
+// millions).
+//
+// Between a server and its clients the wake goes through the connection's socket, never
+// through an object both hold: each side holds only its own end, a wake is one 1-byte
+// message sent with MSG_DONTWAIT (a peer that never reads gets no more; the waker never
+// blocks), and the sleeper polls the socket, which also says when the peer is gone.
 // Thread-safety: one waiter and one waker per RingWaitBlock.
 #pragma once
 
@@ -79,27 +85,93 @@ class Deadline {
   std::int64_t at_;
 };
 
+// How a sleeper of one wait block is woken: a futex on the block's `seq` (fd < 0), an
+// eventfd, or a connection socket (SOCK_SEQPACKET, see the top).
+struct WakeFd {
+  int fd = -1;
+  bool socket = false;
+};
+
 // Sleeps on `wb` until woken, `seq` changes, or `timeout_ns` passes (< 0: no limit).
-// With `eventfd` >= 0 it polls that descriptor instead and drains it, and also `hangup`
-// when that is >= 0. Returns false when `hangup` became readable or hung up.
-bool sleep_on(RingWaitBlock& wb, std::uint32_t seq, int eventfd, int hangup,
+// With `wake.fd` >= 0 it polls that descriptor instead and drains it (a socket: the wake
+// messages on it), and also `hangup` when that is >= 0 (a socket `wake` is its own).
+// Returns false when the peer is gone: `hangup` hung up, or the socket did.
+bool sleep_on(RingWaitBlock& wb, std::uint32_t seq, WakeFd wake, int hangup,
               std::int64_t timeout_ns) noexcept;
 
-// Whether `fd` (a connection's socket) is readable or hung up: the peer is gone.
+// Whether the peer at the other end of `fd` (a connection's socket) is gone. Wake messages
+// waiting to be read are not a hang-up.
 bool hung_up(int fd) noexcept;
 
+// Writes one wake to `wake` (an eventfd or a socket; never blocks).
+void signal_wake(WakeFd wake) noexcept;
+
+// One message from a connection socket, read without blocking and without accepting
+// descriptors (any sent are refused: MSG_CTRUNC).
+enum class SocketRead : std::uint8_t {
+  empty,  // nothing to read
+  wake,   // a wake-up (1 byte)
+  gone,   // the peer closed the connection (or sent 0 bytes)
+  bad,    // any other message: a longer one, one with descriptors, a socket error
+};
+SocketRead read_socket(int fd) noexcept;
+// Reads every wake waiting on a connection socket; false when something else was there.
+bool drain_wakes(int fd) noexcept;
+
 // The slow half of wake_if_sleeping(): the sleeper announced itself.
-bool wake_sleeper(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept;
+bool wake_sleeper(RingWaitBlock& wb, std::uint64_t progress, WakeFd wake) noexcept;
 
 // Wakes the sleeper of `wb` if it announced itself and `progress` reached what it wants.
 // Returns true when it made a syscall. Inline: after every publish, this is one fence and
 // one load of a line the other side writes only around its sleeps.
-inline bool wake_if_sleeping(RingWaitBlock& wb, std::uint64_t progress, int eventfd) noexcept {
+inline bool wake_if_sleeping(RingWaitBlock& wb, std::uint64_t progress, WakeFd wake) noexcept {
   // SYNC B: orders the caller's publish (tail or head store) before the load of
   // `sleeping`; pairs with SYNC A in wait_until().
   full_fence();
   if (wb.sleeping.load(std::memory_order_acquire) == 0) return false;
-  return wake_sleeper(wb, progress, eventfd);
+  return wake_sleeper(wb, progress, wake);
+}
+
+// A full barrier right after a read-modify-write: on x86 the locked instruction already is
+// one (Intel SDM vol. 3, 8.2.2: locked instructions have a total order and are not
+// reordered with loads or stores), so only the compiler is held back; elsewhere a fence.
+inline void full_fence_after_rmw() noexcept {
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(FERRY_TSAN)
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+#else
+  full_fence();
+#endif
+}
+
+// The server's sleep word (conn_layout.hpp, WakeHeader::state), written by the server only.
+// Server, before it sleeps:                Producer, after publishing and setting its bit:
+//   state = (++epoch << 1) | 1               full fence                 <- SYNC B
+//   full fence               <- SYNC A       s = state
+//   any bit in the bitmap? -> do not sleep   if s odd and s != last woken: wake (its socket)
+//   (and every ring, see Server::Impl::prepare_wait)
+//   sleep; state = epoch << 1
+// Either the server's look after SYNC A sees the producer's record, or the producer sees
+// the odd state and wakes it. A producer wakes once per epoch (its wake is in its socket
+// until the server reads it, which it does only after the announcement that began the
+// epoch), and nobody but the server can change the state, so no client can make another
+// skip a wake.
+inline void announce_server_sleep(ShmAtomic<std::uint64_t>& state, std::uint64_t& epoch) noexcept {
+  ++epoch;
+  state.store((epoch << 1) | 1, std::memory_order_relaxed);
+  full_fence();  // SYNC A: the store above before the looks that follow
+}
+inline void end_server_sleep(ShmAtomic<std::uint64_t>& state, std::uint64_t epoch) noexcept {
+  state.store(epoch << 1, std::memory_order_relaxed);
+}
+// Producer side; the caller has just published and done its bitmap fetch_or. Returns true
+// when it must wake the server (and remembers the epoch in `woken`).
+inline bool server_needs_wake(const ShmAtomic<std::uint64_t>& state,
+                              std::uint64_t& woken) noexcept {
+  full_fence_after_rmw();  // SYNC B: the publish and the bit before the load of state
+  const std::uint64_t s = state.load(std::memory_order_relaxed);
+  if ((s & 1) == 0 || s == woken) return false;
+  woken = s;
+  return true;
 }
 
 // Announces that the caller is about to sleep on `wb` until the other side's progress
@@ -118,7 +190,7 @@ inline void announce_sleep(RingWaitBlock& wb, std::uint64_t want) noexcept {
 // waker's progress must reach before a wake is worth a syscall. Returns ok, timed_out, or
 // disconnected when `hangup` (see sleep_on) fired while sleeping.
 template <class Ready>
-Result<void> wait_until(Ready&& ready, RingWaitBlock& wb, std::uint64_t want, int eventfd,
+Result<void> wait_until(Ready&& ready, RingWaitBlock& wb, std::uint64_t want, WakeFd wake,
                         int hangup, const WaitOptions& options, const Deadline& deadline) {
   if (ready()) return {};
   if (options.strategy != WaitStrategy::block) {
@@ -159,7 +231,7 @@ Result<void> wait_until(Ready&& ready, RingWaitBlock& wb, std::uint64_t want, in
         return Error(Errc::timed_out);
       }
     }
-    const bool alive = sleep_on(wb, seq, eventfd, hangup, timeout_ns);
+    const bool alive = sleep_on(wb, seq, wake, hangup, timeout_ns);
     wb.sleeping.store(0, std::memory_order_relaxed);
     if (ready()) return {};
     if (!alive) return Error(Errc::disconnected);

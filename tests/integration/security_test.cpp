@@ -550,9 +550,9 @@ TEST(Security, ConnectionSegmentsAre0600WhateverTheUmask) {
   auto welcome = detail::decode_welcome(std::span<const std::byte>(buf.data(), got->size));
   ASSERT_TRUE(welcome) << welcome.error().message();
   ASSERT_EQ(welcome->status, detail::WelcomeStatus::ok) << welcome->message;
-  ASSERT_EQ(got->fds.size(), 5u);
-  const char* names[] = {"the connection segment", "the doorbell segment"};
-  for (std::size_t i = 0; i < 2; ++i) {
+  ASSERT_EQ(got->fds.size(), 3u);
+  const char* names[] = {"the connection segment", "the doorbell segment", "the wake segment"};
+  for (std::size_t i = 0; i < 3; ++i) {
     struct stat st {};
     ASSERT_EQ(::fstat(got->fds[i].get(), &st), 0) << std::strerror(errno);
     EXPECT_TRUE(S_ISREG(st.st_mode));
@@ -709,7 +709,7 @@ struct RawRing {
 };
 
 std::optional<RawRing> raw_ring(ConnectionId id) {
-  for (const auto& [start, size] : test::memfd_mappings(cat("conn-", id))) {
+  for (const auto& [start, size, writable] : test::memfd_mappings(cat("conn-", id))) {
     if (size < detail::kConnHeaderSize) continue;
     const detail::ConnIdent ident =
         std::launder(reinterpret_cast<detail::ConnHeader*>(start))->ident;  // NOLINT: layout
@@ -730,7 +730,7 @@ std::optional<RawRing> raw_ring(ConnectionId id) {
 
 // Sets the slot's bit in the doorbells this process maps (ferryd looks within 100 ms).
 void ring_doorbell(std::uint32_t slot) {
-  for (const auto& [start, size] : test::memfd_mappings("doorbell")) {
+  for (const auto& [start, size, writable] : test::memfd_mappings("doorbell")) {
     auto* header = std::launder(reinterpret_cast<detail::DoorbellHeader*>(start));  // NOLINT
     if (size < detail::kDoorbellHeaderSize || header->ident.magic != detail::kDoorbellMagic ||
         slot >= header->ident.slots) {

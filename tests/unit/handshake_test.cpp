@@ -81,7 +81,7 @@ TEST(Hello, HasTheDocumentedLayout) {
   ASSERT_EQ(b.size(), 128u);
   EXPECT_EQ(std::memcmp(b.data(), "FHEL", 4), 0);
   EXPECT_EQ(get_le(b, 0, 4), kHelloMagic);
-  EXPECT_EQ(get_le(b, 4, 2), 1u);
+  EXPECT_EQ(get_le(b, 4, 2), kProtocolVersion);
   EXPECT_EQ(get_le(b, 6, 2), 0u);
   EXPECT_EQ(get_le(b, 8, 4), 1u);  // kHelloFlagReconnect
   EXPECT_EQ(get_le(b, 12, 4), 1u << 20);
@@ -126,18 +126,19 @@ TEST(Hello, RejectsWhatIsNotAHello) {
 
 TEST(Hello, ReportsAnotherProtocolVersion) {
   auto b = to_vector(encode_hello(sample_hello()));
-  put16(b, 4, 2);
+  put16(b, 4, 7);
   std::uint16_t version = 0;
-  EXPECT_TRUE(fails_with(decode_hello(b, &version), Errc::bad_version,
-                         "client speaks protocol version 2, this server speaks 1"));
-  EXPECT_EQ(version, 2u);
+  EXPECT_TRUE(fails_with(
+      decode_hello(b, &version), Errc::bad_version,
+      "client speaks protocol version 7, this server speaks " + std::to_string(kProtocolVersion)));
+  EXPECT_EQ(version, 7u);
   // A later version may have a longer hello: still recognised as another version.
   b.resize(256);
   version = 0;
-  EXPECT_TRUE(fails_with(decode_hello(b, &version), Errc::bad_version, "version 2"));
-  EXPECT_EQ(version, 2u);
+  EXPECT_TRUE(fails_with(decode_hello(b, &version), Errc::bad_version, "version 7"));
+  EXPECT_EQ(version, 7u);
   b.resize(6);
-  EXPECT_TRUE(fails_with(decode_hello(b), Errc::bad_version, "version 2"));
+  EXPECT_TRUE(fails_with(decode_hello(b), Errc::bad_version, "version 7"));
   put16(b, 4, 0);
   EXPECT_TRUE(fails_with(decode_hello(b, &version), Errc::bad_version, "version 0"));
   EXPECT_EQ(version, 0u);
@@ -202,7 +203,7 @@ TEST(Welcome, HasTheDocumentedLayout) {
   ASSERT_EQ(b.size(), 512u);
   EXPECT_EQ(std::memcmp(b.data(), "FWEL", 4), 0);
   EXPECT_EQ(get_le(b, 0, 4), kWelcomeMagic);
-  EXPECT_EQ(get_le(b, 4, 2), 1u);
+  EXPECT_EQ(get_le(b, 4, 2), kProtocolVersion);
   EXPECT_EQ(get_le(b, 6, 2), 3u);
   EXPECT_EQ(get_le(b, 8, 8), 0x1122334455667788ull);
   EXPECT_EQ(get_le(b, 16, 4), 42u);

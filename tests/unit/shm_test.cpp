@@ -191,6 +191,40 @@ TEST(ShmFromFd, RejectsUnsealedMemfd) {
   EXPECT_TRUE(fails_with(SharedMemory::from_fd(fd, 4096), Errc::permission, "F_SEAL_SHRINK"));
 }
 
+TEST(ShmFromFd, RejectsAMemfdSealedOnlyAgainstShrinking) {
+  const int fd = ::memfd_create("ferry-test-grows", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, 4096), 0);
+  ASSERT_EQ(::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+  EXPECT_TRUE(fails_with(SharedMemory::from_fd(fd, 4096), Errc::permission, "F_SEAL_GROW"));
+}
+
+// A file on a disk filesystem cannot carry seals: its owner could truncate it under us.
+TEST(ShmFromFd, RejectsAFileThatCannotBeSealed) {
+  char path[] = "ferry-test-file-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  ::unlink(path);
+  ASSERT_EQ(::ftruncate(fd, 4096), 0);
+  EXPECT_TRUE(fails_with(SharedMemory::from_fd(fd, 4096), Errc::permission, "SIGBUS"));
+}
+
+// read_only_for_others: the creator writes, a receiver of the descriptor can only read.
+TEST(ShmFromFd, ReadOnlyForOthersMapsOnlyReadOnly) {
+  ShmOptions options;
+  options.read_only_for_others = true;
+  auto shm = SharedMemory::create_anonymous("ro", 4096, options);
+  ASSERT_TRUE(shm.ok()) << shm.error().message();
+  EXPECT_FALSE(SharedMemory::from_fd(::dup(shm->fd()), 4096).ok())
+      << "a receiver could map it writable";
+  auto reader = SharedMemory::from_fd(::dup(shm->fd()), 4096, ShmAccess::read_only);
+  ASSERT_TRUE(reader.ok()) << reader.error().message();
+  EXPECT_NE(::mprotect(reader->data(), reader->size(), PROT_READ | PROT_WRITE), 0)
+      << "a receiver could make its mapping writable";
+  bytes_of(*shm)[0] = 'W';
+  EXPECT_EQ(static_cast<const char*>(reader->data())[0], 'W');
+}
+
 TEST(ShmNamed, HasMode0600WhateverTheUmask) {
   // umask 0 must not add bits to 0600; umask 0277 would leave 0400 without the fchmod.
   for (const mode_t mask : {mode_t{0}, mode_t{0277}}) {

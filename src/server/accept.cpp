@@ -28,7 +28,7 @@ constexpr std::uint32_t kMaxSlots = 65536;
 // for observers), plus slack for the handshake.
 constexpr std::uint64_t kFdsPerConnection = 3;
 // Messages read from one connection's socket per event (wakes; more wait for the next).
-constexpr int kReadsPerEvent = 64;
+constexpr unsigned kReadsPerEvent = 64;
 constexpr std::uint64_t kFdsSpare = 64;
 
 void epoll_add(int epoll, int fd, std::uint64_t tag, std::uint32_t events) {
@@ -399,22 +399,21 @@ void Server::Impl::on_socket_event(ConnectionId id) {
   // else, descriptors included, is a protocol error. A hang-up: serve what it committed
   // before, then free it.
   bool woke = false;
-  for (int i = 0; i < kReadsPerEvent; ++i) {
+  for (unsigned read = 0; read < kReadsPerEvent; read += detail::kWakesPerRead) {
     const detail::SocketRead got = detail::read_socket(c->socket.get());
-    if (got == detail::SocketRead::empty) break;
-    if (got == detail::SocketRead::wake) {
-      woke = true;
-      continue;
-    }
-    if (got == detail::SocketRead::bad) {
+    woke |= got.wakes > 0;
+    if (got.bad) {
       count(detail::EndpointCounter::protocol_errors);
       disconnect(id, DisconnectReason::protocol_error);
       return;
     }
-    c->peer_gone = true;
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c->socket.get(), nullptr);
-    woke = true;
-    break;
+    if (got.gone) {
+      c->peer_gone = true;
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c->socket.get(), nullptr);
+      woke = true;
+      break;
+    }
+    if (!got.full) break;
   }
   if (!woke) return;
   // It published, or freed room in a ring we wait on (a held message may fit now).

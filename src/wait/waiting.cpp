@@ -97,31 +97,44 @@ void signal_wake(WakeFd wake) noexcept {
 }
 
 SocketRead read_socket(int fd) noexcept {
-  std::array<char, 64> buf{};
-  iovec iov{buf.data(), buf.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  // No control buffer: descriptors a peer sends are never installed here (the kernel drops
-  // them and sets MSG_CTRUNC).
-  const ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return SocketRead::empty;
-    return errno == ECONNRESET ? SocketRead::gone : SocketRead::bad;
+  // Two bytes each, so that a longer message shows (MSG_TRUNC); no control buffer, so no
+  // descriptor a peer sends is ever installed here (the kernel drops them: MSG_CTRUNC).
+  std::array<std::array<char, 2>, kWakesPerRead> bufs{};
+  std::array<iovec, kWakesPerRead> iovs{};
+  std::array<mmsghdr, kWakesPerRead> msgs{};
+  for (unsigned i = 0; i < kWakesPerRead; ++i) {
+    iovs[i] = iovec{bufs[i].data(), bufs[i].size()};
+    msgs[i].msg_hdr.msg_iov = &iovs[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  if (n == 0) return SocketRead::gone;
-  if (n != 1 || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0) return SocketRead::bad;
-  return SocketRead::wake;
+  SocketRead got;
+  const int n = recvmmsg(fd, msgs.data(), kWakesPerRead, MSG_DONTWAIT, nullptr);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return got;
+    (errno == ECONNRESET ? got.gone : got.bad) = true;
+    return got;
+  }
+  for (int i = 0; i < n; ++i) {
+    const mmsghdr& m = msgs[static_cast<std::size_t>(i)];
+    if (m.msg_len == 0) {
+      got.gone = true;
+      return got;
+    }
+    if (m.msg_len != 1 || (m.msg_hdr.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0) {
+      got.bad = true;
+      return got;
+    }
+    ++got.wakes;
+  }
+  got.full = n == static_cast<int>(kWakesPerRead);
+  return got;
 }
 
 bool drain_wakes(int fd) noexcept {
   for (;;) {
-    switch (read_socket(fd)) {
-      case SocketRead::empty: return true;
-      case SocketRead::wake: continue;
-      case SocketRead::gone:
-      case SocketRead::bad: return false;
-    }
+    const SocketRead got = read_socket(fd);
+    if (got.gone || got.bad) return false;
+    if (!got.full) return true;
   }
 }
 

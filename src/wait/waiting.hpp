@@ -106,13 +106,15 @@ bool hung_up(int fd) noexcept;
 // Writes one wake to `wake` (an eventfd or a socket; never blocks).
 void signal_wake(WakeFd wake) noexcept;
 
-// One message from a connection socket, read without blocking and without accepting
-// descriptors (any sent are refused: MSG_CTRUNC).
-enum class SocketRead : std::uint8_t {
-  empty,  // nothing to read
-  wake,   // a wake-up (1 byte)
-  gone,   // the peer closed the connection (or sent 0 bytes)
-  bad,    // any other message: a longer one, one with descriptors, a socket error
+// What one read of a connection socket found: up to kWakesPerRead messages taken in one
+// call (recvmmsg), without blocking and without accepting descriptors (a peer that sends
+// some gets them dropped by the kernel, and the message is `bad`).
+inline constexpr unsigned kWakesPerRead = 16;
+struct SocketRead {
+  unsigned wakes = 0;  // 1-byte messages
+  bool gone = false;   // the peer closed the connection (or sent an empty message)
+  bool bad = false;    // any other message (longer, with descriptors) or a socket error
+  bool full = false;   // as many as fit were read: there may be more
 };
 SocketRead read_socket(int fd) noexcept;
 // Reads every wake waiting on a connection socket; false when something else was there.

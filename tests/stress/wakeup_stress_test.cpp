@@ -1,12 +1,20 @@
 // No lost wake-ups: over a million hand-offs between two processes with random pauses on
 // both sides, so each side is sometimes spinning, sometimes asleep, sometimes just going
 // to sleep when the other publishes. A lost wake-up hangs a ping-pong forever; the
-// watchdog turns that into a failure. Also reports wake-up syscalls per message.
+// watchdog turns that into a failure. Also reports wake-up syscalls per message. Each
+// hand-off pattern runs with every way of sleeping (futex, eventfd, socket), spinning first
+// (hybrid) or not (block); ServerWakeups does the same through a Server and its Clients
+// (the doorbell, the server's sleep word, the sockets).
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <random>
+#include <vector>
 
 #include "ferry/ring.hpp"
 #include "support/test_support.hpp"
@@ -28,16 +36,52 @@ void random_pause(std::mt19937_64& rng) {
   }
 }
 
+// How sleepers are woken: a futex in the ring, eventfds both processes share, or a
+// SOCK_SEQPACKET socket pair of which each process holds its own end (as a Server and its
+// Client do).
+enum class Kind { futex, eventfd, socket };
+
 struct Mode {
   WaitStrategy strategy;
-  bool eventfd;
+  Kind kind;
 };
 
 class Wakeups : public ::testing::TestWithParam<Mode> {};
 
 std::string mode_name(const Mode& m) {
-  return std::string(to_string(m.strategy)) + (m.eventfd ? "_eventfd" : "_futex");
+  static constexpr const char* kNames[] = {"_futex", "_eventfd", "_socket"};
+  return std::string(to_string(m.strategy)) + kNames[static_cast<int>(m.kind)];
 }
+
+// The descriptors of one ring for the parent's and the child's side (the same eventfds for
+// both, or each its own end of a socket pair); closed on destruction.
+struct WakeSetup {
+  RingWakeFds parent;
+  RingWakeFds child;
+  std::vector<int> fds;
+
+  explicit WakeSetup(Kind kind) {
+    if (kind == Kind::eventfd) {
+      parent.data = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      parent.space = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      child = parent;
+      fds = {parent.data, parent.space};
+    } else if (kind == Kind::socket) {
+      int pair[2] = {-1, -1};
+      if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0) {
+        parent = RingWakeFds{pair[0], pair[0], -1, true};
+        child = RingWakeFds{pair[1], pair[1], -1, true};
+        fds = {pair[0], pair[1]};
+      }
+    }
+  }
+  ~WakeSetup() {
+    for (int fd : fds) close(fd);
+  }
+  WakeSetup(const WakeSetup&) = delete;
+  WakeSetup& operator=(const WakeSetup&) = delete;
+  bool ok(Kind kind) const { return kind == Kind::futex || (!fds.empty() && fds[0] >= 0); }
+};
 
 // Ping-pong: every message is the last one until its echo comes back.
 TEST_P(Wakeups, PingPongHandOffsNeverHang) {
@@ -46,22 +90,17 @@ TEST_P(Wakeups, PingPongHandOffsNeverHang) {
   cfg.capacity = 4096;
   test::SharedRing ping(cfg);
   test::SharedRing pong(cfg);
-  RingWakeFds ping_fds;
-  RingWakeFds pong_fds;
-  if (mode.eventfd) {
-    for (int* fd : {&ping_fds.data, &ping_fds.space, &pong_fds.data, &pong_fds.space}) {
-      *fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-      ASSERT_GE(*fd, 0);
-    }
-  }
+  const WakeSetup ping_wakes(mode.kind);
+  const WakeSetup pong_wakes(mode.kind);
+  ASSERT_TRUE(ping_wakes.ok(mode.kind) && pong_wakes.ok(mode.kind)) << std::strerror(errno);
   WaitOptions w;
   w.strategy = mode.strategy;
   w.spin_for = 2us;                                         // short, so that sleeping is common
   const std::uint64_t round_trips = test::scaled(500'000);  // two hand-offs each
 
   const pid_t child = test::fork_child([&] {
-    auto in = ping.consumer(w, ping_fds);
-    auto out = pong.producer(w, pong_fds);
+    auto in = ping.consumer(w, ping_wakes.child);
+    auto out = pong.producer(w, pong_wakes.child);
     std::mt19937_64 rng(2);
     std::byte buf[64];
     for (std::uint64_t i = 0; i < round_trips; ++i) {
@@ -74,8 +113,8 @@ TEST_P(Wakeups, PingPongHandOffsNeverHang) {
   });
   test::Watchdog dog(150s, "ping-pong " + mode_name(mode), [child] { kill(child, SIGKILL); });
 
-  auto out = ping.producer(w, ping_fds);
-  auto in = pong.consumer(w, pong_fds);
+  auto out = ping.producer(w, ping_wakes.parent);
+  auto in = pong.consumer(w, pong_wakes.parent);
   std::mt19937_64 rng(1);
   std::byte msg[64] = {};
   std::byte buf[64];
@@ -97,9 +136,6 @@ TEST_P(Wakeups, PingPongHandOffsNeverHang) {
   std::printf("ping-pong %s: %.0f hand-offs, %.0f wake syscalls, %.3f syscalls/message\n",
               mode_name(mode).c_str(), messages, syscalls, syscalls / messages);
   RecordProperty("syscalls_per_message", std::to_string(syscalls / messages));
-  if (mode.eventfd) {
-    for (int fd : {ping_fds.data, ping_fds.space, pong_fds.data, pong_fds.space}) close(fd);
-  }
 }
 
 // Streaming through a small ring: the producer also sleeps on a full ring, so wake-ups
@@ -109,18 +145,15 @@ TEST_P(Wakeups, StreamHandOffsNeverHang) {
   RingConfig cfg;
   cfg.capacity = 8192;
   test::SharedRing ring(cfg);
-  RingWakeFds fds;
-  if (mode.eventfd) {
-    fds.data = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    fds.space = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  }
+  const WakeSetup wakes(mode.kind);
+  ASSERT_TRUE(wakes.ok(mode.kind)) << std::strerror(errno);
   WaitOptions w;
   w.strategy = mode.strategy;
   w.spin_for = 2us;
   const std::uint64_t count = test::scaled(1'000'000);
 
   const pid_t child = test::fork_child([&] {
-    auto p = ring.producer(w, fds);
+    auto p = ring.producer(w, wakes.child);
     std::mt19937_64 rng(3);
     std::byte msg[128] = {};
     for (std::uint64_t i = 0; i < count; ++i) {
@@ -132,7 +165,7 @@ TEST_P(Wakeups, StreamHandOffsNeverHang) {
   });
   test::Watchdog dog(150s, "stream " + mode_name(mode), [child] { kill(child, SIGKILL); });
 
-  auto c = ring.consumer(w, fds);
+  auto c = ring.consumer(w, wakes.parent);
   std::mt19937_64 rng(4);
   std::byte buf[128];
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -148,16 +181,15 @@ TEST_P(Wakeups, StreamHandOffsNeverHang) {
               mode_name(mode).c_str(), static_cast<unsigned long long>(count), syscalls,
               syscalls / static_cast<double>(count));
   RecordProperty("syscalls_per_message", std::to_string(syscalls / static_cast<double>(count)));
-  if (mode.eventfd) {
-    close(fds.data);
-    close(fds.space);
-  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Wakeups,
-                         ::testing::Values(Mode{WaitStrategy::hybrid, false},
-                                           Mode{WaitStrategy::block, false},
-                                           Mode{WaitStrategy::hybrid, true}),
+                         ::testing::Values(Mode{WaitStrategy::hybrid, Kind::futex},
+                                           Mode{WaitStrategy::block, Kind::futex},
+                                           Mode{WaitStrategy::hybrid, Kind::eventfd},
+                                           Mode{WaitStrategy::block, Kind::eventfd},
+                                           Mode{WaitStrategy::hybrid, Kind::socket},
+                                           Mode{WaitStrategy::block, Kind::socket}),
                          [](const auto& param_info) { return mode_name(param_info.param); });
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "control/owner_lock.hpp"
+#include "control/unix_socket.hpp"
 #include "ferry/server.hpp"
 #include "ferry/session.hpp"
 #include "ferry/shm.hpp"
@@ -117,6 +118,26 @@ TEST(Cleanup, ASocketWithoutLockIsRemovedOnlyWhenNobodyListens) {
   ASSERT_TRUE(r);
   EXPECT_FALSE(exists(sock));
   EXPECT_TRUE(contains(r->removed, sock));
+}
+
+// A socket under a temporary name that nobody listens on (its process was killed before it
+// renamed the socket into place) goes; one that listens (a server about to publish) stays.
+// Neither is taken for an endpoint.
+TEST(Cleanup, AStaleTemporarySocketGoesALiveOneStays) {
+  test::ScopedSession session;
+  auto dir = session_dir("test", true);
+  ASSERT_TRUE(dir) << dir.error().message();
+  const std::string stale = *dir + "/" + detail::temporary_socket_name(1, 0);
+  const std::string live = *dir + "/" + detail::temporary_socket_name(1, 1);
+  ASSERT_TRUE(detail::listen_seqpacket(stale, 1));  // closed at once: nobody listens on it
+  auto listening = detail::listen_seqpacket(live, 1);
+  ASSERT_TRUE(listening);
+  auto report = cleanup_session("test");
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_FALSE(exists(stale));
+  EXPECT_TRUE(exists(live));
+  EXPECT_EQ(report->removed, std::vector<std::string>{stale});
+  EXPECT_TRUE(report->alive.empty());
 }
 
 TEST(Cleanup, ANewServerReplacesOneKilledWithSigkill) {

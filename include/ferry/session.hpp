@@ -39,8 +39,12 @@ FERRY_API Result<void> check_socket_dir(std::string_view socket_path, bool any_o
 // What cleanup_session() did.
 struct CleanupReport {
   std::vector<std::string> removed;  // every path removed, lock files last
-  std::vector<std::string> alive;    // lock files whose owner lives: "<path> (pid N)"
+  std::vector<std::string> alive;    // lock files a live process holds: "<path> (pid N)"
   std::vector<std::string> unowned;  // named segments with no lock file: left alone
+  // Lock files that could not be checked (a directory, a symlink, a file we may not open):
+  // what is wrong and what to do. Their endpoints' objects are left alone; the rest of the
+  // session is cleaned up all the same.
+  std::vector<std::string> problems;
 };
 
 // Removes the objects of `session` (this user's) whose owner is dead: for each

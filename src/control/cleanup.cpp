@@ -76,10 +76,13 @@ Result<CleanupReport> cleanup_session(std::string_view session) {
   for (const std::string& name : locked) {
     const std::string lock_path = *dir + "/" + name + ".lock";
     auto claim = detail::OwnerLock::claim_if_dead(lock_path);
-    if (!claim) return claim.error();
+    if (!claim) {
+      // Not a lock file we can use: say so, leave its endpoint alone, go on with the rest.
+      report.problems.push_back(claim.error().message());
+      continue;
+    }
     if (!*claim) {
-      const long pid = detail::owner_pid(lock_path);
-      report.alive.push_back(lock_path + " (pid " + std::to_string(pid) + ")");
+      report.alive.push_back(lock_path + " (" + detail::lock_holder_text(lock_path) + ")");
       continue;
     }
     // Ours now: nobody can take this name until the lock file is gone.

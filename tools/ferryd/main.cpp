@@ -43,6 +43,10 @@ void clean_up(Log& log, const std::string& session_option, const char* when,
               std::string(when) + " clean-up: removed " + p + " (its owner is dead)",
               {{"when", when}, {"path", p}});
   }
+  for (const std::string& problem : report->problems) {
+    log.write(LogLevel::warn, "cleanup", "cleanup_problem",
+              std::string(when) + " clean-up: " + problem, {{"when", when}});
+  }
 }
 
 int run(int argc, char** argv) {

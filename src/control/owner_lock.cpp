@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -93,24 +92,25 @@ std::pair<long, long> written_owner(const std::string& lock_path) noexcept {
   return {pid, desc};
 }
 
-// How /proc/<pid>/fdinfo names the file of a lock: "MAJ:MIN:INODE", numbers in hex, hex
-// and decimal.
-std::string lock_file_key(const struct stat& st) {
-  char key[64];
-  std::snprintf(key, sizeof key, "%02x:%02x:%lu", major(st.st_dev), minor(st.st_dev),
-                static_cast<unsigned long>(st.st_ino));
-  return key;
-}
-
-// Whether descriptor `fd` of process `pid` holds a write lock on the file `key` names: its
-// fdinfo lists the locks its open file description holds ("lock: 1: OFDLCK ADVISORY WRITE
-// -1 fe:00:1234 0 EOF"; OFD locks have no pid, hence this search).
-bool descriptor_holds(long pid, const std::string& fd, const std::string& key) {
-  std::ifstream info("/proc/" + std::to_string(pid) + "/fdinfo/" + fd);
-  const std::string needle = " " + key + " ";
+// Whether descriptor `fd` of process `pid` is the file `file` and holds a write lock on it:
+// its fdinfo lists the locks its open file description holds ("lock: 1: OFDLCK ADVISORY
+// WRITE -1 fe:00:1234 0 EOF"; OFD locks have no pid, hence this search). The line's device
+// is the superblock's, which stat() does not always report (btrfs subvolumes): the file is
+// matched by stat() on the descriptor, the line by the inode number.
+bool descriptor_holds(long pid, const std::string& fd, const struct stat& file) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  struct stat st {};
+  if (::stat((proc + "/fd/" + fd).c_str(), &st) != 0 || st.st_dev != file.st_dev ||
+      st.st_ino != file.st_ino) {
+    return false;
+  }
+  std::ifstream info(proc + "/fdinfo/" + fd);
+  // (Appended, not "a" + b + "c": GCC 12 warns about that falsely, -Wrestrict.)
+  std::string inode = ":";
+  inode.append(std::to_string(file.st_ino)).append(" ");
   for (std::string line; std::getline(info, line);) {
     if (line.starts_with("lock:") && line.find(" WRITE ") != std::string::npos &&
-        line.find(needle) != std::string::npos) {
+        line.find(inode) != std::string::npos) {
       return true;
     }
   }
@@ -125,17 +125,14 @@ bool is_number(const char* s) {
   return true;
 }
 
-// Whether any descriptor of process `pid` on the file `file` holds its lock.
-bool process_holds(long pid, const struct stat& file, const std::string& key) {
+// Whether any descriptor of process `pid` holds the lock on `file`.
+bool process_holds(long pid, const struct stat& file) {
   const std::string fds = "/proc/" + std::to_string(pid) + "/fd";
   DIR* d = ::opendir(fds.c_str());
   if (d == nullptr) return false;
   bool holds = false;
   while (const dirent* e = ::readdir(d)) {
-    struct stat st {};
-    if (!is_number(e->d_name) || ::stat((fds + "/" + e->d_name).c_str(), &st) != 0) continue;
-    if (st.st_dev == file.st_dev && st.st_ino == file.st_ino &&
-        descriptor_holds(pid, e->d_name, key)) {
+    if (is_number(e->d_name) && descriptor_holds(pid, e->d_name, file)) {
       holds = true;
       break;
     }
@@ -150,23 +147,22 @@ long owner_pid(const std::string& lock_path) noexcept {
   return written_owner(lock_path).first;
 }
 
-long lock_holder(const std::string& lock_path) noexcept {
+long lock_holder(const std::string& lock_path) {
   struct stat file {};
   if (::lstat(lock_path.c_str(), &file) != 0) return 0;
-  const std::string key = lock_file_key(file);
   // Usually the process and descriptor the file names; else the file is not written yet,
   // or names a process that died while another (a child it forked, a cleaner) holds the
   // lock, or whose pid was reused: look at every process.
   const auto [pid, fd] = written_owner(lock_path);
-  if (pid > 0 && fd >= 0 && descriptor_holds(pid, std::to_string(fd), key)) return pid;
-  if (pid > 0 && process_holds(pid, file, key)) return pid;
+  if (pid > 0 && fd >= 0 && descriptor_holds(pid, std::to_string(fd), file)) return pid;
+  if (pid > 0 && process_holds(pid, file)) return pid;
   DIR* d = ::opendir("/proc");
   if (d == nullptr) return 0;
   long holder = 0;
   while (const dirent* e = ::readdir(d)) {
     if (!is_number(e->d_name)) continue;
     const long other = std::strtol(e->d_name, nullptr, 10);
-    if (other != pid && process_holds(other, file, key)) {
+    if (other != pid && process_holds(other, file)) {
       holder = other;
       break;
     }
@@ -185,7 +181,7 @@ std::string lock_holder_text(const std::string& lock_path) {
                       : std::string());
 }
 
-long live_owner_pid(const std::string& lock_path) noexcept {
+long live_owner_pid(const std::string& lock_path) {
   const UniqueFd fd(::open(lock_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   if (!fd) return 0;
   struct flock fl {};

@@ -47,11 +47,11 @@ long owner_pid(const std::string& lock_path) noexcept;
 // first at the descriptor the file names, then at every process (the pid written in the
 // file may be a dead one's: its child inherited the lock, a cleaner holds it for a moment,
 // or the holder has not written its pid yet).
-long lock_holder(const std::string& lock_path) noexcept;
+long lock_holder(const std::string& lock_path);
 // "pid N" for the holder of a lock a live process holds, or "pid unknown: ..." saying why
 // no pid is named.
 std::string lock_holder_text(const std::string& lock_path);
 // The holder of a lock that a live process holds (tested, not taken), or 0.
-long live_owner_pid(const std::string& lock_path) noexcept;
+long live_owner_pid(const std::string& lock_path);
 
 }  // namespace ferry::detail

@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "control/owner_lock.hpp"
 #include "control/unix_socket.hpp"
@@ -178,6 +181,32 @@ TEST(Cleanup, AStaleTemporarySocketGoesALiveOneStays) {
   EXPECT_TRUE(exists(live));
   EXPECT_EQ(report->removed, std::vector<std::string>{stale});
   EXPECT_TRUE(report->alive.empty());
+}
+
+// A clean-up (another process's start-up) running while a server starts never removes the
+// server's socket: it never finds it bound but not listening yet, which looks like a dead
+// server's. No owner lock here, so only the way the socket is published protects it; a
+// temporary name the clean-up removes before listen() makes the server bind another.
+TEST(Cleanup, NeverRemovesTheSocketOfAServerThatIsStarting) {
+  test::ScopedSession session;
+  auto dir = session_dir("test", true);
+  ASSERT_TRUE(dir) << dir.error().message();
+  const std::string path = *dir + "/starting.sock";
+  std::atomic<bool> done{false};
+  std::thread cleaner([&] {
+    while (!done) (void)cleanup_session("test");
+  });
+  for (int round = 0; round < 300; ++round) {
+    // A large backlog: the clean-up's probes queue up there, never accepted.
+    auto listener = detail::listen_seqpacket(path, 4096);
+    ASSERT_TRUE(listener) << "round " << round << ": " << listener.error().message();
+    auto client = detail::connect_seqpacket(path, std::chrono::milliseconds(0));
+    EXPECT_TRUE(client) << "round " << round << ": " << client.error().message();
+    if (!client) break;
+    ::unlink(path.c_str());  // as a server that stops
+  }
+  done = true;
+  cleaner.join();
 }
 
 TEST(Cleanup, ANewServerReplacesOneKilledWithSigkill) {

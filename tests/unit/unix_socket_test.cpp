@@ -191,7 +191,7 @@ TEST_F(UnixSocketTest, ReplacesAStaleSocket) {
 // listen()) is a few microseconds, hence many rounds.
 TEST_F(UnixSocketTest, TheSocketFileAppearsOnlyOnceItListens) {
   const sockaddr_un addr = unix_address(path_);
-  for (int round = 0; round < 500; ++round) {
+  for (int round = 0; round < 200; ++round) {
     std::atomic<bool> started{false};
     std::atomic<bool> give_up{false};
     std::atomic<int> outcome{-1};  // 0: connected; else the errno of the first other failure

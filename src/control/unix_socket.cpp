@@ -144,41 +144,43 @@ Result<bool> publish(int fd, const SocketPlace& place, const std::string& temp,
   const std::string temp_path = place.dir + "/" + temp;
   // A temporary name too long for a sockaddr_un beside a long directory is bound through
   // the directory's descriptor.
+  const bool direct = temp_path.size() < sizeof addr.sun_path;
   const std::string bind_path =
-      temp_path.size() < sizeof addr.sun_path
-          ? temp_path
-          : "/proc/self/fd/" + std::to_string(place.dir_fd.get()) + "/" + temp;
+      direct ? temp_path : "/proc/self/fd/" + std::to_string(place.dir_fd.get()) + "/" + temp;
   auto bind_addr = socket_address(bind_path);
   if (!bind_addr) return bind_addr.error();
   if (bind_to(fd, *bind_addr) != 0) {
-    if (errno == EADDRINUSE) return false;
-    return os_error(errno, "binding the Unix socket " + temp_path + " (to become " + path + ")");
+    const int err = errno;
+    if (err == EADDRINUSE) return false;
+    const std::string how =
+        direct ? "" : " through " + bind_path + ", as its path is too long for a sockaddr_un";
+    return os_error(err,
+                    "binding the Unix socket " + temp_path + " (to become " + path + ")" + how);
   }
   const int dir = place.dir_fd.get();
-  const auto fail = [&](int err, const std::string& what) -> Result<bool> {
+  // A step after bind() failed (errno says why, read before anything else can change it).
+  const auto fail = [&](const char* step) -> Result<bool> {
+    const int err = errno;
     ::unlinkat(dir, temp.c_str(), 0);
     if (err == ENOENT) return false;
-    return os_error(err, what);
+    return os_error(err,
+                    std::string(step) + " the socket " + temp_path + " (to become " + path + ")");
   };
   // Nobody can connect before listen(): set the mode first. fchmod() does not reach a
   // socket's file, and a umask is process-wide, so chmod the name we bound.
-  if (::fchmodat(dir, temp.c_str(), mode, 0) != 0) {
-    return fail(errno, "setting the mode of the socket " + temp_path);
-  }
-  if (::listen(fd, backlog) != 0) return fail(errno, "listening on the socket " + temp_path);
+  if (::fchmodat(dir, temp.c_str(), mode, 0) != 0) return fail("setting the mode of");
+  if (::listen(fd, backlog) != 0) return fail("listening on");
   // Published in one step, and without replacing what appeared at `path` meanwhile unless
   // it is a dead server's socket. EINVAL: a file system without RENAME_NOREPLACE.
   if (::renameat2(dir, temp.c_str(), dir, place.name.c_str(), RENAME_NOREPLACE) == 0) return true;
-  int err = errno;
-  if (err == EEXIST || err == EINVAL) {
+  if (errno == EEXIST || errno == EINVAL) {
     if (auto free = check_path_free(path, addr); !free) {
       ::unlinkat(dir, temp.c_str(), 0);
       return free.error();
     }
     if (::renameat(dir, temp.c_str(), dir, place.name.c_str()) == 0) return true;
-    err = errno;
   }
-  return fail(err, "renaming the socket " + temp_path + " to " + path);
+  return fail("renaming");
 }
 
 bool all_digits(std::string_view s) {

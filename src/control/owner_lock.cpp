@@ -48,14 +48,16 @@ const char* file_kind(mode_t mode) {
   return "not a regular file";
 }
 
-// Opens the lock file at `path` (`flags` besides O_NOFOLLOW and O_CLOEXEC): only a regular
-// file, never through a symlink; errors say what is there instead and what to do.
+// Opens the lock file at `path` (`flags`, plus O_NOFOLLOW, O_CLOEXEC and O_NONBLOCK, so
+// that a FIFO there cannot block us): only a regular file, never through a symlink; errors
+// say what is there instead and what to do.
 Result<UniqueFd> open_lock_file(const std::string& path, int flags) {
   UniqueFd fd(::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600));
   const int err = fd ? 0 : errno;
   struct stat st {};
   if (fd ? ::fstat(fd.get(), &st) != 0 : ::lstat(path.c_str(), &st) != 0) {
-    return Error::from_errno(err != 0 ? err : errno, "opening the lock file " + path);
+    const int why = err != 0 ? err : errno;
+    return Error::from_errno(why, "opening the lock file " + path);
   }
   if (S_ISLNK(st.st_mode)) {
     return Error(Errc::permission,

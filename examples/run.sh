@@ -5,6 +5,8 @@ set -euo pipefail
 bin=$1
 runtime=$(mktemp -d)
 export XDG_RUNTIME_DIR=$runtime FERRY_SESSION=examples
+# shellcheck source-path=SCRIPTDIR source=../scripts/ferryd-ready.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/ferryd-ready.sh"
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$runtime"; }
 trap cleanup EXIT
@@ -14,7 +16,7 @@ trap cleanup EXIT
 wait "$server"   # the client told it to stop: it must exit 0
 
 "$bin/ferryd" 2>/dev/null & pids+=($!)
-for _ in $(seq 200); do [ -S "$runtime/ferry/examples/bus.sock" ] && break; sleep 0.01; done
+wait_ferryd_ready "$bin/ferry" "$!" 5 || exit 1
 fifo=$runtime/sub.out; mkfifo "$fifo"
 "$bin/example-subscriber" 500 > "$fifo" & sub=$!; pids+=($sub)
 exec 3< "$fifo"

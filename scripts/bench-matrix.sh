@@ -111,24 +111,26 @@ status_kb() {  # status_kb PID FIELD -> the number of kB, or null
 MEM_OK=1
 declare -A MEM   # MEM[<mode>,<what>]: mode off|on (metrics), what idle|with plus _anon _file _shmem
 ferryd_memory() {  # ferryd_memory off|on
-  local mode=$1 d rt sock pid i port="" extra=()
+  local mode=$1 d rt pid i port="" extra=()
   d=$(mktemp -d "$BENCH_TMP/ferryd.XXXXXX")
   rt=$d/run
   mkdir -m 700 "$rt"
   : >"$d/ferryd.toml"   # an empty configuration: the defaults, whatever ~/.config holds
-  sock=$rt/ferry/bench/bus.sock
   [ "$mode" = off ] || extra=(--metrics-listen 127.0.0.1:0)
   echo "bench-matrix: idle ferryd memory, metrics $mode ($NSUB idle subscribers)" >&2
   XDG_RUNTIME_DIR=$rt FERRY_SESSION=bench FERRY_CONFIG=$d/ferryd.toml \
     "$FERRYD" --log-level info "${extra[@]}" </dev/null >"$d/ferryd.log" 2>&1 &
   pid=$!
   BENCH_PIDS+=("$pid")
+  # Ready when it logs "listening": it does once its socket accepts connections. (Not a
+  # probe connection, which would leave its traces in the idle reading.)
+  listening() { grep -q '"event":"listening"' "$d/ferryd.log"; }
   for ((i = 0; i < 100; i++)); do   # up to 5 s
-    [ ! -S "$sock" ] || break
+    ! listening || break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  if [ ! -S "$sock" ]; then
+  if ! listening; then
     echo "bench-matrix: ferryd did not start: $(tail -n 1 "$d/ferryd.log")" >&2
     MEM_OK=0
     return 0

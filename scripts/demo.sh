@@ -46,10 +46,10 @@ if "$bin/ferry" --help 2>/dev/null | grep -Eq '^[[:space:]]+stat([[:space:]]|$)'
   stat=true
 fi
 
-# Whether a ferryd answers in session demo (exit 0), or nobody does (exit 3).
-bus_up() {
-  "$bin/ferry" --session "$session" subscribe --type 65279 --timeout 1 >/dev/null 2>&1
-}
+# shellcheck source-path=SCRIPTDIR source=ferryd-ready.sh
+source "$root/scripts/ferryd-ready.sh"
+# Whether a ferryd answers in session demo.
+bus_up() { ferryd_answers "$bin/ferry" --session "$session"; }
 socket_guess="${XDG_RUNTIME_DIR:-/tmp/ferry-$(id -u)}"
 [ -n "${XDG_RUNTIME_DIR:-}" ] && socket_guess+="/ferry"
 socket_guess+="/$session/bus.sock"
@@ -99,19 +99,15 @@ fi
 # An empty configuration: the demo runs on ferryd's defaults, whatever your ferryd.toml says.
 "$bin/ferryd" --config /dev/null "${ferryd_args[@]}" 2>"$log" &
 ferryd_pid=$!
-for ((i = 0; ; i++)); do
-  bus_up && break
-  if ! kill -0 "$ferryd_pid" 2>/dev/null || ((i >= 100)); then
-    if grep -q 'already serving' "$log"; then
-      say "a ferryd is already running in session '$session' ($socket_guess); stop it first." >&2
-    else
-      say "ferryd did not start:" >&2
-      cat "$log" >&2
-    fi
-    exit 1
+if ! why=$(wait_ferryd_ready "$bin/ferry" "$ferryd_pid" 5 --session "$session" 2>&1); then
+  if grep -q 'already serving' "$log"; then
+    say "a ferryd is already running in session '$session' ($socket_guess); stop it first." >&2
+  else
+    say "ferryd did not start: $why:" >&2
+    cat "$log" >&2
   fi
-  sleep 0.05
-done
+  exit 1
+fi
 say "ferryd (pid $ferryd_pid) is the bus of session '$session': $(rel "$bin/ferryd") ${ferryd_args[*]}"
 if $metrics; then say "metrics while it runs: http://$metrics_address/metrics"; fi
 if $stat; then say "watch it live from another terminal: $(rel "$bin/ferry") stat --session $session"; fi

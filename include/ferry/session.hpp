@@ -39,17 +39,23 @@ FERRY_API Result<void> check_socket_dir(std::string_view socket_path, bool any_o
 // What cleanup_session() did.
 struct CleanupReport {
   std::vector<std::string> removed;  // every path removed, lock files last
-  std::vector<std::string> alive;    // lock files whose owner lives: "<path> (pid N)"
+  std::vector<std::string> alive;    // lock files a live process holds: "<path> (pid N)"
   std::vector<std::string> unowned;  // named segments with no lock file: left alone
+  // Lock files that could not be checked (a directory, a symlink, a file we may not open):
+  // what is wrong and what to do. Their endpoints' objects are left alone; the rest of the
+  // session is cleaned up all the same.
+  std::vector<std::string> problems;
 };
 
 // Removes the objects of `session` (this user's) whose owner is dead: for each
 // "<name>.lock" in the session directory that no live process holds, "<name>.sock" and the
 // named segment "ferry.<uid>.<session>.<name>" (shm_object_name()), then the lock itself;
-// and sockets without a lock file that nobody listens on. An owner holds its lock for its
-// lifetime (servers do, for their endpoint), and the kernel drops it when the owner dies,
-// so a live owner's objects are never removed. Run by ferryd at start-up and shutdown and
-// by `ferry cleanup`. A missing session directory is an empty report.
+// and sockets without a lock file that nobody listens on, including the temporary names a
+// server binds before it publishes its socket (".ferry-tmp.<pid>.<n>", left by a process
+// killed in that moment). An owner holds its lock for its lifetime (servers do, for their
+// endpoint), and the kernel drops it when the owner dies, so a live owner's objects are
+// never removed. Run by ferryd at start-up and shutdown and by `ferry cleanup`. A missing
+// session directory is an empty report.
 FERRY_API Result<CleanupReport> cleanup_session(std::string_view session);
 
 // "<dir>/<endpoint>.sock". `endpoint` is 1-64 characters of [A-Za-z0-9_-]; the path must

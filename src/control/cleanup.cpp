@@ -39,6 +39,13 @@ bool is_socket(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+// Removes the socket at `path` if nobody listens on it: a dead server's.
+void remove_if_nobody_listens(const std::string& path, CleanupReport& report) {
+  if (is_socket(path) && detail::nobody_listens(path) && ::unlink(path.c_str()) == 0) {
+    report.removed.push_back(path);
+  }
+}
+
 }  // namespace
 
 Result<CleanupReport> cleanup_session(std::string_view session) {
@@ -48,10 +55,12 @@ Result<CleanupReport> cleanup_session(std::string_view session) {
   // Names with a lock or a socket in the directory, and named segments of this session.
   std::set<std::string> locked;
   std::set<std::string> sockets;
+  std::vector<std::string> temporaries;  // sockets bound by listen_seqpacket(), not yet renamed
   if (dir) {
     for (const std::string& e : entries(*dir)) {
       if (ends_with(e, ".lock")) locked.insert(e.substr(0, e.size() - 5));
       if (ends_with(e, ".sock")) sockets.insert(e.substr(0, e.size() - 5));
+      if (detail::is_temporary_socket_name(e)) temporaries.push_back(e);
     }
   }
   auto prefix = shm_object_name(session, "x");
@@ -67,10 +76,13 @@ Result<CleanupReport> cleanup_session(std::string_view session) {
   for (const std::string& name : locked) {
     const std::string lock_path = *dir + "/" + name + ".lock";
     auto claim = detail::OwnerLock::claim_if_dead(lock_path);
-    if (!claim) return claim.error();
+    if (!claim) {
+      // Not a lock file we can use: say so, leave its endpoint alone, go on with the rest.
+      report.problems.push_back(claim.error().message());
+      continue;
+    }
     if (!*claim) {
-      const long pid = detail::owner_pid(lock_path);
-      report.alive.push_back(lock_path + " (pid " + std::to_string(pid) + ")");
+      report.alive.push_back(lock_path + " (" + detail::lock_holder_text(lock_path) + ")");
       continue;
     }
     // Ours now: nobody can take this name until the lock file is gone.
@@ -84,12 +96,12 @@ Result<CleanupReport> cleanup_session(std::string_view session) {
     report.removed.push_back(lock_path);
   }
   for (const std::string& name : sockets) {
-    if (locked.contains(name)) continue;
-    const std::string socket = *dir + "/" + name + ".sock";
-    if (is_socket(socket) && detail::nobody_listens(socket) && ::unlink(socket.c_str()) == 0) {
-      report.removed.push_back(socket);
-    }
+    if (!locked.contains(name)) remove_if_nobody_listens(*dir + "/" + name + ".sock", report);
   }
+  // A temporary name is a socket a server was about to publish: one nobody listens on was
+  // left by a killed process (one that has not reached listen() yet binds a new name if
+  // this removes it).
+  for (const std::string& name : temporaries) remove_if_nobody_listens(*dir + "/" + name, report);
   for (const std::string& name : segments) {
     if (!locked.contains(name)) report.unowned.push_back("/dev/shm/" + *prefix + name);
   }

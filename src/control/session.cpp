@@ -6,16 +6,18 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <string>
 
+#include "control/file_mode.hpp"
 #include "ferry/session.hpp"
 
 namespace ferry {
 namespace {
+
+using detail::octal_mode;
 
 constexpr std::size_t kMaxSessionName = 64;
 constexpr std::size_t kMaxEndpointName = 64;
@@ -67,12 +69,6 @@ std::optional<std::string> audit_session() {
     return std::nullopt;
   }
   return id;
-}
-
-std::string octal_mode(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
 }
 
 // The base directory: $XDG_RUNTIME_DIR/ferry when XDG_RUNTIME_DIR is set, absolute and an

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdio>  // renameat2, RENAME_NOREPLACE
 #include <cstring>
 #include <limits>
 #include <thread>
@@ -77,37 +79,112 @@ int probe(const sockaddr_un& addr) {
   return errno;
 }
 
-// Binds `fd` to `path`, replacing a stale socket file (one nobody listens on).
-Result<void> bind_replacing_stale(int fd, const std::string& path, const sockaddr_un& addr) {
-  for (int attempt = 0;; ++attempt) {
-    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API.
-    if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return {};
-    const int err = errno;
-    if (err != EADDRINUSE) return os_error(err, "binding the Unix socket " + path);
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) {
-      if (errno == ENOENT && attempt == 0) continue;  // removed meanwhile: try once more
-      return os_error(errno, "checking the existing file " + path);
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-      return Error(Errc::exists,
-                   path +
-                       " exists and is not a socket; ferry never removes it: move it away, "
-                       "or use another endpoint name",
-                   EADDRINUSE);
-    }
-    const int probed = probe(addr);
-    if (probed != ECONNREFUSED || attempt > 0) {
-      return Error(Errc::exists,
-                   "another server is already listening at " + path +
-                       ": stop it, or use another endpoint name or session",
-                   EADDRINUSE);
-    }
-    // Nobody listens: a server died without removing its socket.
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return os_error(errno, "removing the stale socket " + path);
-    }
+int bind_to(int fd, const sockaddr_un& addr) {
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API.
+  return ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+}
+
+// Whether a new socket may take `path`: nothing is there, or a socket nobody listens on (a
+// dead server's, which the rename replaces). A live server's socket, or a file that is not
+// a socket, is Errc::exists and stays.
+Result<void> check_path_free(const std::string& path, const sockaddr_un& addr) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return os_error(errno, "checking the existing file " + path);
   }
+  if (!S_ISSOCK(st.st_mode)) {
+    return Error(Errc::exists,
+                 path +
+                     " exists and is not a socket; ferry never removes it: move it away, "
+                     "or use another endpoint name",
+                 EADDRINUSE);
+  }
+  if (probe(addr) != ECONNREFUSED) {
+    return Error(Errc::exists,
+                 "another server is already listening at " + path +
+                     ": stop it, or use another endpoint name or session",
+                 EADDRINUSE);
+  }
+  return {};
+}
+
+// The directory of a socket path (open, for the *at() calls, and by name) and the socket's
+// name in it.
+struct SocketPlace {
+  UniqueFd dir_fd;
+  std::string dir;
+  std::string name;
+};
+
+Result<SocketPlace> socket_place(const std::string& path) {
+  SocketPlace place;
+  const auto slash = path.rfind('/');
+  place.dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  place.name = slash == std::string::npos ? path : path.substr(slash + 1);
+  place.dir_fd.reset(::open(place.dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!place.dir_fd) {
+    return os_error(errno, "opening the directory " + place.dir + " of the socket " + path);
+  }
+  return place;
+}
+
+constexpr std::string_view kTemporaryPrefix = ".ferry-tmp.";
+// Names tried before listen_seqpacket() gives up (each is taken, or removed by a cleaner
+// before it listened, only in a race).
+constexpr int kPublishAttempts = 8;
+std::atomic<unsigned> g_next_temporary{0};
+
+// Binds `fd` under the temporary name `temp` beside `path`, gives it `mode`, listens and
+// renames it to `path`. true once published; false when `temp` was taken, or removed before
+// the rename (a cleaner may remove a socket that does not listen yet): then the caller
+// starts again with a fresh socket and name. The temporary name never outlives a failure.
+Result<bool> publish(int fd, const SocketPlace& place, const std::string& temp,
+                     const std::string& path, const sockaddr_un& addr, int backlog, mode_t mode) {
+  const std::string temp_path = place.dir + "/" + temp;
+  // A temporary name too long for a sockaddr_un beside a long directory is bound through
+  // the directory's descriptor.
+  const bool direct = temp_path.size() < sizeof addr.sun_path;
+  const std::string bind_path =
+      direct ? temp_path : "/proc/self/fd/" + std::to_string(place.dir_fd.get()) + "/" + temp;
+  auto bind_addr = socket_address(bind_path);
+  if (!bind_addr) return bind_addr.error();
+  if (bind_to(fd, *bind_addr) != 0) {
+    const int err = errno;
+    if (err == EADDRINUSE) return false;
+    const std::string how =
+        direct ? "" : " through " + bind_path + ", as its path is too long for a sockaddr_un";
+    return os_error(err,
+                    "binding the Unix socket " + temp_path + " (to become " + path + ")" + how);
+  }
+  const int dir = place.dir_fd.get();
+  // A step after bind() failed (errno says why, read before anything else can change it).
+  const auto fail = [&](const char* step) -> Result<bool> {
+    const int err = errno;
+    ::unlinkat(dir, temp.c_str(), 0);
+    if (err == ENOENT) return false;
+    return os_error(err,
+                    std::string(step) + " the socket " + temp_path + " (to become " + path + ")");
+  };
+  // Nobody can connect before listen(): set the mode first. fchmod() does not reach a
+  // socket's file, and a umask is process-wide, so chmod the name we bound.
+  if (::fchmodat(dir, temp.c_str(), mode, 0) != 0) return fail("setting the mode of");
+  if (::listen(fd, backlog) != 0) return fail("listening on");
+  // Published in one step, and without replacing what appeared at `path` meanwhile unless
+  // it is a dead server's socket. EINVAL: a file system without RENAME_NOREPLACE.
+  if (::renameat2(dir, temp.c_str(), dir, place.name.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno == EEXIST || errno == EINVAL) {
+    if (auto free = check_path_free(path, addr); !free) {
+      ::unlinkat(dir, temp.c_str(), 0);
+      return free.error();
+    }
+    if (::renameat(dir, temp.c_str(), dir, place.name.c_str()) == 0) return true;
+  }
+  return fail("renaming");
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // now + timeout, saturating instead of overflowing for huge timeouts.
@@ -148,22 +225,33 @@ void UniqueFd::reset(int fd) noexcept {
 Result<UniqueFd> listen_seqpacket(const std::string& path, int backlog, mode_t mode) {
   auto addr = socket_address(path);
   if (!addr) return addr.error();
-  auto fd = new_socket(SOCK_NONBLOCK, path);
-  if (!fd) return fd.error();
-  if (auto bound = bind_replacing_stale(fd->get(), path, *addr); !bound) return bound.error();
-  // Nobody can connect before listen(): set the mode first. fchmod() does not reach a
-  // socket's file, and a umask is process-wide, so chmod the path we just bound.
-  if (::chmod(path.c_str(), mode) != 0) {
-    const int err = errno;
-    ::unlink(path.c_str());
-    return os_error(err, "setting the mode of the socket " + path);
+  auto place = socket_place(path);
+  if (!place) return place.error();
+  for (int attempt = 0; attempt < kPublishAttempts; ++attempt) {
+    auto fd = new_socket(SOCK_NONBLOCK, path);
+    if (!fd) return fd.error();
+    const std::string temp = temporary_socket_name(::getpid(), g_next_temporary++);
+    auto published = publish(fd->get(), *place, temp, path, *addr, backlog, mode);
+    if (!published) return published.error();
+    if (*published) return std::move(*fd);
   }
-  if (::listen(fd->get(), backlog) != 0) {
-    const int err = errno;
-    ::unlink(path.c_str());
-    return os_error(err, "listening on the socket " + path);
-  }
-  return std::move(*fd);
+  return Error(Errc::system, "binding a socket to become " + path + ": " +
+                                 std::to_string(kPublishAttempts) + " temporary names in " +
+                                 place->dir +
+                                 " were taken or removed before use; is another program "
+                                 "removing files there?");
+}
+
+std::string temporary_socket_name(pid_t pid, unsigned n) {
+  return std::string(kTemporaryPrefix) + std::to_string(pid) + "." + std::to_string(n);
+}
+
+bool is_temporary_socket_name(std::string_view name) {
+  if (!name.starts_with(kTemporaryPrefix)) return false;
+  name.remove_prefix(kTemporaryPrefix.size());
+  const auto dot = name.find('.');
+  return dot != std::string_view::npos && all_digits(name.substr(0, dot)) &&
+         all_digits(name.substr(dot + 1));
 }
 
 bool nobody_listens(const std::string& path) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ferry/result.hpp"
@@ -49,10 +50,22 @@ struct PeerCredentials {
 };
 
 // Binds and listens on a SOCK_SEQPACKET socket at `path` (non-blocking, close-on-exec;
-// the socket file gets mode 0600). A leftover socket file nobody listens on is replaced; one
-// a live server listens on is Errc::exists ("another server is already listening at
-// <path>"); a file that is not a socket is Errc::exists too and is never removed.
+// the socket file gets `mode`). The file appears at `path` only once the socket listens: it
+// is bound under a temporary name in the same directory (temporary_socket_name()), given
+// its mode, made to listen and then renamed to `path`. So a client that sees the file can
+// connect, and nobody ever finds a bound socket at `path` that refuses connections. A
+// leftover socket file nobody listens on is replaced; one a live server listens on is
+// Errc::exists ("another server is already listening at <path>"); a file that is not a
+// socket is Errc::exists too and is never removed.
 Result<UniqueFd> listen_seqpacket(const std::string& path, int backlog, mode_t mode = 0600);
+
+// The temporary name listen_seqpacket() binds before it renames the socket into place:
+// ".ferry-tmp.<pid>.<n>", in the directory of the final path. It never ends in ".sock" or
+// ".lock", so it is not taken for an endpoint; one a killed process left behind is a socket
+// nobody listens on, which cleanup_session() removes.
+std::string temporary_socket_name(pid_t pid, unsigned n);
+// Whether a directory entry has the form of temporary_socket_name().
+bool is_temporary_socket_name(std::string_view name);
 
 // Accepts one pending connection (non-blocking, close-on-exec); would_block when none.
 Result<UniqueFd> accept_connection(int listen_fd);

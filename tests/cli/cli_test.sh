@@ -9,12 +9,13 @@ set -u
 
 FERRYD=${1:?usage: cli_test.sh FERRYD FERRY}
 FERRY=${2:?usage: cli_test.sh FERRYD FERRY}
+# shellcheck source-path=SCRIPTDIR source=../../scripts/ferryd-ready.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/ferryd-ready.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ferry_cli_test.XXXXXX")
 export XDG_RUNTIME_DIR=$TMP/run
 export FERRY_SESSION=clitest
 mkdir -m 700 "$XDG_RUNTIME_DIR"
-SOCKET=$XDG_RUNTIME_DIR/ferry/clitest/bus.sock
 
 PIDS=()
 cleanup() {
@@ -99,7 +100,7 @@ finish() {
 "$FERRYD" --log-level warn >"$TMP/ferryd.log" 2>&1 &
 FERRYD_PID=$!
 PIDS+=("$FERRYD_PID")
-if ! wait_for "$SOCKET"; then
+if ! wait_ferryd_ready "$FERRY" "$FERRYD_PID" 5; then
   cat "$TMP/ferryd.log" >&2
   exit 1
 fi

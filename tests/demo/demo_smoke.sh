@@ -10,6 +10,8 @@ set -uo pipefail
 bin=$(cd "$1" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 demo=$here/../../scripts/demo.sh
+# shellcheck source-path=SCRIPTDIR source=../../scripts/ferryd-ready.sh
+source "$here/../../scripts/ferryd-ready.sh"
 runtime=$(mktemp -d)
 export XDG_RUNTIME_DIR=$runtime FERRY_DEMO_BIN=$bin
 unset FERRY_SESSION FERRY_CONFIG
@@ -73,7 +75,7 @@ check_clean "inject"
 echo "== 3. a ferryd already in session demo: left alone, exit 1"
 "$bin/ferryd" --session demo 2>/dev/null &
 own_ferryd=$!
-for _ in $(seq 200); do [ -S "$runtime/ferry/demo/bus.sock" ] && break; sleep 0.02; done
+wait_ferryd_ready "$bin/ferry" "$own_ferryd" 5 --session demo || fail "busy: ferryd did not start"
 "$demo" --seconds 1 > "$out" 2>&1
 rc=$?
 [ "$rc" -eq 1 ] || fail "busy: exit status $rc, expected 1"

@@ -52,6 +52,7 @@
 #include "ring/ring_layout.hpp"
 #include "support/assertions.hpp"
 #include "support/endpoint_support.hpp"
+#include "support/ferryd_process.hpp"
 #include "support/memfd_maps.hpp"
 #include "support/test_support.hpp"
 
@@ -594,68 +595,14 @@ std::string hex(const std::string& s, bool upper, const char* separator = "") {
   return out;
 }
 
-// ferryd with its stdout and stderr appended to `log`, in this test's session.
-class LoggedFerryd {
- public:
-  LoggedFerryd(const std::string& log, const std::string& config) {
-    auto session = resolve_session();
-    auto dir = session ? session_dir(*session, true) : Result<std::string>(session.error());
-    if (!dir) {
-      ADD_FAILURE() << dir.error().message();
-      return;
-    }
-    socket_ = cat(*dir, "/bus.sock");
-    (void)std::fflush(stdout);
-    (void)std::fflush(stderr);
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) std::_Exit(99);
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-      if (fd < 0) std::_Exit(98);
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-      std::string program = FERRYD_PATH;
-      std::vector<std::string> args = {program, "--config", config, "--log-level", "debug"};
-      std::vector<char*> argv;
-      argv.reserve(args.size() + 1);
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(program.c_str(), argv.data());
-      std::_Exit(127);
-    }
-    for (int i = 0; i < 1000 && !std::filesystem::exists(socket_); ++i) {
-      std::this_thread::sleep_for(5ms);
-    }
-  }
-  ~LoggedFerryd() { (void)stop(SIGKILL); }
-  LoggedFerryd(const LoggedFerryd&) = delete;
-  LoggedFerryd& operator=(const LoggedFerryd&) = delete;
-
-  bool ok() const { return pid_ > 0 && std::filesystem::exists(socket_); }
-  // Sends `signal` and returns the exit status (128 + signal when killed).
-  int stop(int signal = SIGTERM) {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, signal);
-    int status = 0;
-    const auto until = Clock::now() + 10s;
-    while (::waitpid(pid_, &status, WNOHANG) != pid_) {
-      if (Clock::now() > until) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(5ms);
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::string socket_;
-};
+// ferryd with its stdout and stderr appended to `log`, at debug level, in this test's
+// session.
+test::FerrydOptions logged_ferryd(const std::string& log, const std::string& config) {
+  test::FerrydOptions o;
+  o.args = {"--config", config, "--log-level", "debug"};
+  o.log = log;
+  return o;
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
@@ -802,7 +749,7 @@ TEST(Security, PayloadBytesNeverReachLogsOrErrorMessages) {
   Messages messages;
 
   {
-    LoggedFerryd ferryd(log, config);
+    test::FerrydProcess ferryd(logged_ferryd(log, config));
     ASSERT_TRUE(ferryd.ok()) << "ferryd did not start; its log:\n" << read_file(log);
     // Clients that serve a type and die holding the request (forked before any client).
     test::SharedBlock block(sizeof(std::atomic<int>));
@@ -893,7 +840,7 @@ TEST(Security, PayloadBytesNeverReachLogsOrErrorMessages) {
 
   {
     // A second ferryd, killed while a request is in flight.
-    LoggedFerryd ferryd(log, config);
+    test::FerrydProcess ferryd(logged_ferryd(log, config));
     ASSERT_TRUE(ferryd.ok());
     ClientOptions no_reconnect = client_options();
     no_reconnect.reconnect = false;

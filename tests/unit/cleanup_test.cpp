@@ -7,14 +7,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include "control/owner_lock.hpp"
+#include "control/unix_socket.hpp"
 #include "ferry/server.hpp"
 #include "ferry/session.hpp"
 #include "ferry/shm.hpp"
 #include "support/endpoint_support.hpp"
+#include "support/test_support.hpp"
 
 namespace ferry {
 namespace {
@@ -48,6 +54,44 @@ void die_holding(const std::string& endpoint) {
   ASSERT_TRUE(WIFSIGNALED(status))
       << "the child failed to set up (exit " << WEXITSTATUS(status) << ")";
 }
+
+// A child process that holds the owner lock at `path` until release() or destruction.
+class LockHoldingChild {
+ public:
+  explicit LockHoldingChild(const std::string& path) {
+    if (::pipe(to_parent_) != 0 || ::pipe(to_child_) != 0) return;
+    pid_ = test::fork_child([&] {
+      auto lock = detail::OwnerLock::acquire(path);
+      char c = lock ? 'y' : 'n';
+      (void)::write(to_parent_[1], &c, 1);
+      (void)::read(to_child_[0], &c, 1);  // hold it until told
+      return 0;
+    });
+    char c = 0;
+    ok_ = ::read(to_parent_[0], &c, 1) == 1 && c == 'y';
+  }
+  ~LockHoldingChild() {
+    release();
+    for (int fd : {to_parent_[0], to_parent_[1], to_child_[0], to_child_[1]}) ::close(fd);
+  }
+  LockHoldingChild(const LockHoldingChild&) = delete;
+  LockHoldingChild& operator=(const LockHoldingChild&) = delete;
+
+  bool ok() const { return ok_; }
+  pid_t pid() const { return pid_; }
+  void release() {
+    if (pid_ <= 0) return;
+    (void)::write(to_child_[1], "x", 1);
+    test::wait_child(pid_);
+    pid_ = -1;
+  }
+
+ private:
+  int to_parent_[2] = {-1, -1};
+  int to_child_[2] = {-1, -1};
+  pid_t pid_ = -1;
+  bool ok_ = false;
+};
 
 TEST(Cleanup, DeadOwnersObjectsGoLiveOwnersStay) {
   test::ScopedSession session;
@@ -119,6 +163,52 @@ TEST(Cleanup, ASocketWithoutLockIsRemovedOnlyWhenNobodyListens) {
   EXPECT_TRUE(contains(r->removed, sock));
 }
 
+// A socket under a temporary name that nobody listens on (its process was killed before it
+// renamed the socket into place) goes; one that listens (a server about to publish) stays.
+// Neither is taken for an endpoint.
+TEST(Cleanup, AStaleTemporarySocketGoesALiveOneStays) {
+  test::ScopedSession session;
+  auto dir = session_dir("test", true);
+  ASSERT_TRUE(dir) << dir.error().message();
+  const std::string stale = *dir + "/" + detail::temporary_socket_name(1, 0);
+  const std::string live = *dir + "/" + detail::temporary_socket_name(1, 1);
+  ASSERT_TRUE(detail::listen_seqpacket(stale, 1));  // closed at once: nobody listens on it
+  auto listening = detail::listen_seqpacket(live, 1);
+  ASSERT_TRUE(listening);
+  auto report = cleanup_session("test");
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_FALSE(exists(stale));
+  EXPECT_TRUE(exists(live));
+  EXPECT_EQ(report->removed, std::vector<std::string>{stale});
+  EXPECT_TRUE(report->alive.empty());
+}
+
+// A clean-up (another process's start-up) running while a server starts never removes the
+// server's socket: it never finds it bound but not listening yet, which looks like a dead
+// server's. No owner lock here, so only the way the socket is published protects it; a
+// temporary name the clean-up removes before listen() makes the server bind another.
+TEST(Cleanup, NeverRemovesTheSocketOfAServerThatIsStarting) {
+  test::ScopedSession session;
+  auto dir = session_dir("test", true);
+  ASSERT_TRUE(dir) << dir.error().message();
+  const std::string path = *dir + "/starting.sock";
+  std::atomic<bool> done{false};
+  std::thread cleaner([&] {
+    while (!done) (void)cleanup_session("test");
+  });
+  for (int round = 0; round < 300; ++round) {
+    // A large backlog: the clean-up's probes queue up there, never accepted.
+    auto listener = detail::listen_seqpacket(path, 4096);
+    ASSERT_TRUE(listener) << "round " << round << ": " << listener.error().message();
+    auto client = detail::connect_seqpacket(path, std::chrono::milliseconds(0));
+    EXPECT_TRUE(client) << "round " << round << ": " << client.error().message();
+    if (!client) break;
+    ::unlink(path.c_str());  // as a server that stops
+  }
+  done = true;
+  cleaner.join();
+}
+
 TEST(Cleanup, ANewServerReplacesOneKilledWithSigkill) {
   test::ScopedSession session;
   die_holding("bus");
@@ -137,35 +227,79 @@ TEST(Cleanup, ANewServerReplacesOneKilledWithSigkill) {
 TEST(Cleanup, OwnerLockIsExclusiveAcrossProcessesAndDiesWithItsOwner) {
   test::ScopedSession session;
   const std::string path = session.dir() + "/x.lock";
-  int to_parent[2];
-  int to_child[2];
-  ASSERT_EQ(::pipe(to_parent), 0);
-  ASSERT_EQ(::pipe(to_child), 0);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    auto lock = detail::OwnerLock::acquire(path);
-    char c = lock ? 'y' : 'n';
-    (void)::write(to_parent[1], &c, 1);
-    (void)::read(to_child[0], &c, 1);  // hold it until told
-    ::_exit(0);
-  }
-  char c = 0;
-  ASSERT_EQ(::read(to_parent[0], &c, 1), 1);
-  ASSERT_EQ(c, 'y');
+  LockHoldingChild child(path);
+  ASSERT_TRUE(child.ok());
   auto claim = detail::OwnerLock::claim_if_dead(path);
   ASSERT_TRUE(claim);
   EXPECT_FALSE(*claim);  // alive
   auto mine = detail::OwnerLock::acquire(path);
   ASSERT_FALSE(mine);
-  EXPECT_NE(mine.error().message().find("pid " + std::to_string(pid)), std::string::npos)
+  EXPECT_NE(mine.error().message().find("pid " + std::to_string(child.pid())), std::string::npos)
       << mine.error().message();
-  ASSERT_EQ(::write(to_child[1], "x", 1), 1);
-  ::waitpid(pid, nullptr, 0);
+  child.release();
   claim = detail::OwnerLock::claim_if_dead(path);
   ASSERT_TRUE(claim);
   EXPECT_TRUE(*claim);  // its owner exited: the lock went with it
-  for (int fd : {to_parent[0], to_parent[1], to_child[0], to_child[1]}) ::close(fd);
+}
+
+// The pid named for a live lock is the holder's, whatever the file says: here the pid of a
+// process that has exited (as when the holder has not written its own yet, or the process
+// that wrote it died and left the lock to a child it forked).
+TEST(Cleanup, TheLivePidNamedIsTheLockHoldersNotThePidInTheFile) {
+  test::ScopedSession session;
+  auto dir = session_dir("test", true);
+  ASSERT_TRUE(dir) << dir.error().message();
+  const std::string path = *dir + "/held.lock";
+  LockHoldingChild holder(path);
+  ASSERT_TRUE(holder.ok());
+  const pid_t dead = test::fork_child([] { return 0; });
+  ASSERT_EQ(test::wait_child(dead), 0);
+  std::ofstream(path) << dead << "\n";
+
+  auto report = cleanup_session("test");
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_EQ(report->alive,
+            std::vector<std::string>{path + " (pid " + std::to_string(holder.pid()) + ")"});
+  auto mine = detail::OwnerLock::acquire(path);
+  ASSERT_FALSE(mine);
+  EXPECT_NE(mine.error().message().find("(pid " + std::to_string(holder.pid()) + ")"),
+            std::string::npos)
+      << mine.error().message();
+  EXPECT_EQ(mine.error().message().find(std::to_string(dead)), std::string::npos)
+      << mine.error().message();
+}
+
+// A lock file ferry cannot use (a directory, a symlink, one it may not open) is reported and
+// its endpoint left alone; the rest of the session is cleaned up all the same.
+TEST(Cleanup, ABadLockFileIsReportedAndTheRestIsCleanedUp) {
+  test::ScopedSession session;
+  die_holding("dead");
+  auto dir = session_dir("test", false);
+  ASSERT_TRUE(dir) << dir.error().message();
+  std::vector<std::string> bad = {*dir + "/adir.lock", *dir + "/alink.lock"};
+  ASSERT_EQ(::mkdir(bad[0].c_str(), 0700), 0);
+  ASSERT_EQ(::symlink("elsewhere", bad[1].c_str()), 0);
+  if (::geteuid() != 0) {  // root may open any file
+    bad.push_back(*dir + "/closed.lock");
+    std::ofstream(bad[2]) << "1\n";
+    ASSERT_EQ(::chmod(bad[2].c_str(), 0), 0);
+  }
+
+  auto report = cleanup_session("test");
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_FALSE(exists(*dir + "/dead.sock"));
+  EXPECT_FALSE(exists(*dir + "/dead.lock"));
+  EXPECT_EQ(report->removed.size(), 3u);
+  ASSERT_EQ(report->problems.size(), bad.size());
+  for (const std::string& path : bad) {
+    EXPECT_TRUE(contains(report->problems, path)) << path;
+    EXPECT_TRUE(exists(path)) << path;
+  }
+  EXPECT_TRUE(contains(report->problems, "a directory"));
+  EXPECT_TRUE(contains(report->problems, "is a symlink"));
+  if (bad.size() > 2) {
+    EXPECT_TRUE(contains(report->problems, "Permission denied"));
+  }
 }
 
 }  // namespace

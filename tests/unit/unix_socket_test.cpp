@@ -17,12 +17,14 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/assertions.hpp"
@@ -46,13 +48,28 @@ std::size_t open_fd_count() {
   return n;
 }
 
+sockaddr_un unix_address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+// The names in `dir`, sorted.
+std::vector<std::string> names_in(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    names.push_back(e.path().filename());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 // A socket file nobody listens on, as a crashed server leaves behind.
 void make_stale_socket(const std::string& path) {
   const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
   ASSERT_GE(fd, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const sockaddr_un addr = unix_address(path);
   ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
   ::close(fd);
 }
@@ -167,6 +184,81 @@ TEST_F(UnixSocketTest, ReplacesAStaleSocket) {
   ASSERT_TRUE(listener.ok()) << listener.error().message();
   auto client = connect_seqpacket(path_, milliseconds(1000));
   EXPECT_TRUE(client.ok()) << client.error().message();
+}
+
+// A client that connects in a loop the instant the path exists is never refused: the file
+// appears only once the socket listens. The window it looks for (between bind() and
+// listen()) is a few microseconds, hence many rounds.
+TEST_F(UnixSocketTest, TheSocketFileAppearsOnlyOnceItListens) {
+  const sockaddr_un addr = unix_address(path_);
+  for (int round = 0; round < 200; ++round) {
+    std::atomic<bool> started{false};
+    std::atomic<bool> give_up{false};
+    std::atomic<int> outcome{-1};  // 0: connected; else the errno of the first other failure
+    std::thread client([&] {
+      const UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+      started = true;
+      while (!give_up) {
+        if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+          outcome = 0;
+          return;
+        }
+        if (errno != ENOENT && errno != EINTR) {
+          outcome = errno;
+          return;
+        }
+      }
+    });
+    while (!started) std::this_thread::yield();
+    auto listener = listen_seqpacket(path_, 16);
+    if (!listener) give_up = true;
+    client.join();
+    ASSERT_TRUE(listener.ok()) << listener.error().message();
+    ASSERT_EQ(outcome.load(), 0) << "round " << round << ": a connect to " << path_
+                                 << " as soon as it existed failed: "
+                                 << std::strerror(outcome.load());
+    ASSERT_EQ(::unlink(path_.c_str()), 0);
+  }
+}
+
+// Whether listening succeeded or was refused (a live server, a file that is not a socket),
+// the directory holds no temporary name afterwards.
+TEST_F(UnixSocketTest, NoTemporaryNameIsLeftBehind) {
+  auto first = listen_seqpacket(path_, 16);
+  ASSERT_TRUE(first.ok()) << first.error().message();
+  EXPECT_TRUE(fails_with(listen_seqpacket(path_, 16), Errc::exists));
+  const std::string file = dir_ + "/file.sock";
+  std::ofstream(file) << "x";
+  EXPECT_TRUE(fails_with(listen_seqpacket(file, 16), Errc::exists));
+  EXPECT_EQ(names_in(dir_), (std::vector<std::string>{"ep.sock", "file.sock"}));
+}
+
+// A path of the longest length a sockaddr_un holds (107 bytes): the longer temporary name
+// beside it is bound through the directory's descriptor, and the socket works.
+TEST_F(UnixSocketTest, APathOfTheLongestLengthWorks) {
+  const std::string dir = dir_ + "/" + std::string(100 - dir_.size() - 1, 'd');
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  const std::string path = dir + "/e.sock";
+  ASSERT_EQ(path.size(), 107u);
+  auto listener = listen_seqpacket(path, 16);
+  ASSERT_TRUE(listener.ok()) << listener.error().message();
+  struct stat st {};
+  ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  auto client = connect_seqpacket(path, milliseconds(1000));
+  EXPECT_TRUE(client.ok()) << client.error().message();
+  EXPECT_EQ(names_in(dir), std::vector<std::string>{"e.sock"});
+}
+
+TEST(TemporarySocketName, IsNeverAnEndpointOrLockName) {
+  const std::string name = temporary_socket_name(1234, 7);
+  EXPECT_EQ(name, ".ferry-tmp.1234.7");
+  EXPECT_TRUE(is_temporary_socket_name(name));
+  for (const char* other : {"bus.sock", "bus.lock", ".ferry-tmp.", ".ferry-tmp.12", ".ferry-tmp.1.",
+                            ".ferry-tmp.1.2.sock", ".ferry-tmp.a.1", "x.ferry-tmp.1.2"}) {
+    EXPECT_FALSE(is_temporary_socket_name(other)) << other;
+  }
 }
 
 TEST_F(UnixSocketTest, LeavesALiveServerAlone) {

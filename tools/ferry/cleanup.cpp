@@ -24,7 +24,9 @@ int run_cleanup(const Common& global, std::span<char* const> argv) {
                    "Removes the sockets, lock files and named shared-memory segments of "
                    "this user's\nsession whose owner has died, and lists them. Objects "
                    "of live owners are never\ntouched (each owner holds a lock for its "
-                   "lifetime); they are listed as alive.",
+                   "lifetime); they are listed as alive.\nA lock file it cannot check (a "
+                   "directory, a symlink, one it may not open) is\nlisted as a problem (exit "
+                   "status 1); the rest is cleaned up all the same.",
                    kCleanupFlags));
     return kExitOk;
   }
@@ -39,9 +41,15 @@ int run_cleanup(const Common& global, std::span<char* const> argv) {
   for (const std::string& p : report->alive) out += "alive   " + p + "\n";
   for (const std::string& p : report->unowned)
     out += "unowned " + p + " (no lock file: left alone)\n";
+  for (const std::string& p : report->problems) out += "problem " + p + "\n";
   out += "session " + *session + ": " + std::to_string(report->removed.size()) + " removed, " +
          std::to_string(report->alive.size()) + " alive\n";
   (void)write_all(STDOUT_FILENO, out);
+  if (!report->problems.empty()) {
+    return fail(kExitError, "cleanup: " + std::to_string(report->problems.size()) +
+                                " lock file(s) could not be checked (see the problem lines); "
+                                "the rest of the session was cleaned up");
+  }
   return kExitOk;
 }
 

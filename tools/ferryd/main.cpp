@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <string_view>
 
 #include "ferry/server.hpp"
 #include "ferry/session.hpp"
@@ -14,6 +15,7 @@
 #include "ferryd/config.hpp"
 #include "ferryd/log.hpp"
 #include "ferryd/metrics.hpp"
+#include "ferryd/notify.hpp"
 
 namespace {
 
@@ -42,6 +44,20 @@ void clean_up(Log& log, const std::string& session_option, const char* when,
     log.write(LogLevel::info, "cleanup", "stale_removed",
               std::string(when) + " clean-up: removed " + p + " (its owner is dead)",
               {{"when", when}, {"path", p}});
+  }
+  for (const std::string& problem : report->problems) {
+    log.write(LogLevel::warn, "cleanup", "cleanup_problem",
+              std::string(when) + " clean-up: " + problem, {{"when", when}});
+  }
+}
+
+// Tells systemd (a Type=notify unit) that ferryd is ready or stopping. A failure is worth a
+// warning, not a stop: without the unit, nobody is waiting.
+void tell_service_manager(Log& log, std::string_view state) {
+  if (auto told = ferryd::notify_service_manager(state); !told) {
+    log.write(
+        LogLevel::warn, "server", "notify_failed",
+        "cannot tell the service manager " + std::string(state) + ": " + told.error().message());
   }
 }
 
@@ -134,7 +150,10 @@ int run(int argc, char** argv) {
              {"socket", (*server)->socket_path()},
              {"session", (*server)->session()},
              {"pid", std::int64_t{::getpid()}}});
+  // The socket listens (it appears only then) and everything else is set up.
+  tell_service_manager(log, "READY=1");
   auto r = (*server)->run();
+  tell_service_manager(log, "STOPPING=1");
   g_server = nullptr;
   metrics.reset();  // no scrape reads the server after this
   const ferry::ServerStats s = (*server)->stats();

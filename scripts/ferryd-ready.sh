@@ -1,0 +1,32 @@
+# shellcheck shell=bash
+# Waiting for a ferryd that a script started, until it is ready: until it answers a
+# connection, not until its socket file exists (a file a dead ferryd left would exist too).
+# Sourced by scripts/demo.sh, tests/cli/cli_test.sh, tests/demo/demo_smoke.sh and
+# examples/run.sh. Source it; do not run it. Needs bash.
+
+# ferryd_answers FERRY [FERRY-OPTION...]: whether a ferryd answers in the session (exit 0):
+# `ferry subscribe` with a 1 ms timeout connects, subscribes and exits 0, or exits 3 when
+# nobody answers. Options such as --session NAME go before the command.
+ferryd_answers() {
+  local ferry=$1
+  shift
+  "$ferry" "$@" subscribe --type 65279 --timeout 1 >/dev/null 2>&1
+}
+
+# wait_ferryd_ready FERRY PID SECONDS [FERRY-OPTION...]: waits up to SECONDS until the
+# ferryd with process id PID answers (ferryd_answers). 0 once it does; 1, with a line on
+# stderr saying which, when it exited first or did not answer in time.
+wait_ferryd_ready() {
+  local ferry=$1 pid=$2 seconds=$3 i
+  shift 3
+  for ((i = 0; i < seconds * 20; i++)); do
+    ferryd_answers "$ferry" "$@" && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "ferryd (pid $pid) exited before it was ready" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+  echo "ferryd (pid $pid) did not answer a connection within $seconds s" >&2
+  return 1
+}

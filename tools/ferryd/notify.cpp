@@ -1,0 +1,64 @@
+// The sd_notify(3) datagram protocol, spoken directly (notify.hpp).
+//
+// Why not libsystemd's sd_notify(): ferryd is linked statically with a small footprint
+// (FERRY_STATIC_DAEMON), and Debian ships libsystemd as a shared library only, which ferryd
+// would map at every start for one datagram. The protocol is small and stable (systemd
+// documents it as an interface: "Notification socket protocol" in sd_notify(3)): one
+// datagram of "KEY=VALUE" lines to the AF_UNIX socket in $NOTIFY_SOCKET, whose name is a
+// path, or an abstract name written with a leading '@'.
+#include "ferryd/notify.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "ferry/result.hpp"
+
+namespace ferryd {
+
+ferry::Result<void> notify_service_manager(std::string_view state) {
+  const char* env = std::getenv("NOTIFY_SOCKET");
+  if (env == nullptr || *env == '\0') return {};
+  const std::string name = env;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if ((name.front() != '/' && name.front() != '@') || name.size() >= sizeof addr.sun_path) {
+    return ferry::Error(ferry::Errc::invalid_argument,
+                        "NOTIFY_SOCKET=" + name +
+                            ": ferryd understands a socket path or an @abstract name of at "
+                            "most " +
+                            std::to_string(sizeof addr.sun_path - 1) + " bytes");
+  }
+  std::memcpy(addr.sun_path, name.data(), name.size());
+  // An abstract name starts with a NUL byte and has no terminating one.
+  auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size() + 1);
+  if (name.front() == '@') {
+    addr.sun_path[0] = '\0';
+    --length;
+  }
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return ferry::Error::from_errno(errno, "creating a socket to notify the service manager");
+  }
+  ssize_t sent = 0;
+  do {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API.
+    sent = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+                    reinterpret_cast<const sockaddr*>(&addr), length);
+  } while (sent < 0 && errno == EINTR);
+  const int err = errno;
+  ::close(fd);
+  if (sent < 0) {
+    return ferry::Error::from_errno(
+        err, "sending " + std::string(state) + " to the service manager at NOTIFY_SOCKET=" + name);
+  }
+  return {};
+}
+
+}  // namespace ferryd

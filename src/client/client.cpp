@@ -3,6 +3,7 @@
 #include "ferry/client.hpp"
 
 #include <poll.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,6 +60,16 @@ std::string program_name() {
   std::string name;
   std::getline(comm, name);
   return name.empty() ? "ferry-client" : name;
+}
+
+std::string user_name(uid_t uid) {
+  std::array<char, 1024> buf{};
+  passwd pw{};
+  passwd* found = nullptr;
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
+    return std::string(found->pw_name) + " (uid " + std::to_string(uid) + ")";
+  }
+  return "uid " + std::to_string(uid);
 }
 
 std::span<const std::byte> text_bytes(std::string_view text) {
@@ -192,7 +203,10 @@ Result<void> Client::Impl::open_link() {
     if (ch < 0x20 || ch > 0x7e) ch = '?';
   }
   const auto hello_bytes = detail::encode_hello(hello);
-  if (auto r = detail::send_message(c.socket.get(), hello_bytes); !r) {
+  // A server that refuses us at accept (credentials, busy) answers and closes at once, maybe
+  // before our hello: then its Welcome, already here, says why.
+  if (auto r = detail::send_message(c.socket.get(), hello_bytes);
+      !r && r.code() != Errc::disconnected) {
     return Error(r.code(), "handshake with " + c.socket_path + ": " + r.error().message());
   }
   std::array<std::byte, detail::kWelcomeSize + 1> buf{};
@@ -218,7 +232,10 @@ Result<void> Client::Impl::open_link() {
   switch (welcome->status) {
     case WelcomeStatus::ok: break;
     case WelcomeStatus::bad_version: return Error(Errc::bad_version, welcome->message);
-    case WelcomeStatus::refused: return Error(Errc::permission, welcome->message);
+    case WelcomeStatus::refused:
+      // The server names only our uid (it does no name lookups); we know who we are.
+      return Error(Errc::permission,
+                   welcome->message + " (this client runs as " + user_name(::geteuid()) + ")");
     case WelcomeStatus::full: return Error(Errc::busy, welcome->message);
     case WelcomeStatus::bad_request: return Error(Errc::invalid_argument, welcome->message);
     case WelcomeStatus::failed: return Error(Errc::system, welcome->message);

@@ -1,10 +1,9 @@
 // ferry::Server: opening the endpoint, accepting, the handshake and hang-ups
 // (docs/protocol.md). The loop is in server.cpp.
-#include <grp.h>
-#include <pwd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -36,16 +35,6 @@ void epoll_add(int epoll, int fd, std::uint64_t tag, std::uint32_t events) {
   ev.events = events;
   ev.data.u64 = tag;
   ::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev);
-}
-
-std::string user_name(uid_t uid) {
-  std::array<char, 1024> buf{};
-  passwd pw{};
-  passwd* found = nullptr;
-  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
-    return std::string(found->pw_name) + " (uid " + std::to_string(uid) + ")";
-  }
-  return "uid " + std::to_string(uid);
 }
 
 }  // namespace
@@ -165,34 +154,109 @@ bool Server::Impl::handle_events(int timeout_ms) {
       worked = true;
     }
   }
+  const std::int64_t now = detail::monotonic_ns();
   if (!pending_.empty()) expire_handshakes();
-  worked |= sweep(detail::monotonic_ns());
+  if (!accepting_) resume_accepting_if_due(now);
+  worked |= sweep(now);
   return worked;
 }
 
 void Server::Impl::accept_all() {
-  for (;;) {
+  while (accepting_) {
+    if (pending_.size() >= kMaxPendingHandshakes) {
+      pause_accepting(0);  // until a handshake finishes; clients wait in the backlog
+      return;
+    }
     auto socket = detail::accept_connection(listen_.get());
-    if (!socket) return;  // would_block, or out of descriptors: try again later
-    const std::uint64_t id = next_pending_++;
-    epoll_add(epoll_.get(), socket->get(), (kTagPending << kTagShift) | id, EPOLLIN);
-    PendingHandshake p;
-    p.socket = std::move(*socket);
-    p.deadline_ns =
-        detail::monotonic_ns() + std::chrono::nanoseconds(options_.handshake_timeout).count();
-    pending_.emplace(id, std::move(p));
+    if (socket) {
+      admit(std::move(*socket));
+      continue;
+    }
+    if (socket.code() == Errc::would_block) return;
+    // Out of descriptors (EMFILE, ENFILE) or another failure: the listener stays readable,
+    // so looking again at once would spin. Nobody to tell: we have no socket.
+    pause_accepting(detail::monotonic_ns() + kAcceptRetryNs);
+    return;
   }
+}
+
+void Server::Impl::admit(detail::UniqueFd socket) {
+  using detail::WelcomeStatus;
+  // Credentials first, before the peer can make us spend anything on it. Never a name
+  // lookup here (NSS may go to the network): the client names itself (client.cpp).
+  auto read = detail::peer_credentials(socket.get());
+  if (!read) {
+    reject(std::move(socket), static_cast<int>(WelcomeStatus::failed),
+           "the server at " + socket_path_ +
+               " could not read the peer's credentials: " + read.error().message());
+    return;
+  }
+  detail::PeerCredentials& peer = *read;
+  if (!allowed(peer)) {
+    reject(
+        std::move(socket), static_cast<int>(WelcomeStatus::refused),
+        "the server at " + socket_path_ + " refused uid " + std::to_string(peer.uid) +
+            ": it accepts " +
+            (options_.allow_own_user ? "its own user (uid " + std::to_string(::geteuid()) + ") and "
+                                     : std::string()) +
+            "the users and groups in its allow-list (allow_users, allow_groups)");
+    return;
+  }
+  std::uint32_t& of_user = pending_by_uid_[peer.uid];
+  if (peer.uid != ::geteuid() && of_user >= kMaxPendingPerUser) {
+    reject(std::move(socket), static_cast<int>(WelcomeStatus::full),
+           "the server at " + socket_path_ + " is busy: uid " + std::to_string(peer.uid) +
+               " already has " + std::to_string(of_user) +
+               " handshakes in progress, the most one user may have; try again");
+    return;
+  }
+  ++of_user;
+  const std::uint64_t id = next_pending_++;
+  epoll_add(epoll_.get(), socket.get(), (kTagPending << kTagShift) | id, EPOLLIN);
+  PendingHandshake p;
+  p.socket = std::move(socket);
+  p.peer = std::move(peer);
+  p.deadline_ns =
+      detail::monotonic_ns() + std::chrono::nanoseconds(options_.handshake_timeout).count();
+  pending_.emplace(id, std::move(p));
+}
+
+void Server::Impl::erase_pending(std::unordered_map<std::uint64_t, PendingHandshake>::iterator it) {
+  auto of_user = pending_by_uid_.find(it->second.peer.uid);
+  if (of_user != pending_by_uid_.end() && --of_user->second == 0) pending_by_uid_.erase(of_user);
+  pending_.erase(it);
+}
+
+void Server::Impl::pause_accepting(std::int64_t retry_at_ns) {
+  if (accepting_) {
+    epoll_event ev{};  // no events: the listener stays registered but quiet
+    ev.data.u64 = kTagListen << kTagShift;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, listen_.get(), &ev);
+    accepting_ = false;
+  }
+  accept_retry_at_ns_ = retry_at_ns;
+}
+
+void Server::Impl::resume_accepting_if_due(std::int64_t now) {
+  if (pending_.size() >= kMaxPendingHandshakes) return;
+  if (accept_retry_at_ns_ != 0 && now < accept_retry_at_ns_) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kTagListen << kTagShift;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, listen_.get(), &ev);
+  accepting_ = true;
+  accept_retry_at_ns_ = 0;
 }
 
 void Server::Impl::expire_handshakes() {
   const std::int64_t now = detail::monotonic_ns();
   for (auto it = pending_.begin(); it != pending_.end();) {
+    auto next = std::next(it);
     if (it->second.deadline_ns <= now) {
       count_rejected(-1);
-      it = pending_.erase(it);  // closing the socket tells the client
-    } else {
-      ++it;
+      erase_pending(it);  // closing the socket tells the client
     }
+    it = next;
   }
 }
 
@@ -233,6 +297,12 @@ void Server::Impl::reject(detail::UniqueFd socket, int status, const std::string
   w.message = message;
   const auto bytes = detail::encode_welcome(w);
   (void)detail::send_message(socket.get(), bytes);
+  // Closing a Unix socket with unread data resets the peer's end (ECONNRESET), which would
+  // lose the Welcome before the client reads it: stop the client from sending (its hello
+  // may not be here yet), then drop what it sent, then close.
+  ::shutdown(socket.get(), SHUT_RD);
+  for (int i = 0; i < 4 && !detail::read_socket(socket.get()).gone; ++i) {
+  }
 }
 
 void Server::Impl::handle_hello(std::uint64_t pending_id) {
@@ -244,7 +314,8 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
                                   detail::Descriptors::refuse);
   if (!got && got.code() == Errc::would_block) return;
   detail::UniqueFd socket = std::move(it->second.socket);
-  pending_.erase(it);
+  const detail::PeerCredentials peer = std::move(it->second.peer);
+  erase_pending(it);
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, socket.get(), nullptr);
   using detail::WelcomeStatus;
   if (!got && got.code() == Errc::bad_length) {  // too long, or with descriptors
@@ -270,21 +341,6 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
              "the server at " + socket_path_ +
                  " refused a malformed hello: " + hello.error().message());
     }
-    return;
-  }
-  auto peer = detail::peer_credentials(socket.get());
-  if (!peer) {
-    reject(std::move(socket), static_cast<int>(WelcomeStatus::failed),
-           "the server at " + socket_path_ +
-               " could not read the peer's credentials: " + peer.error().message());
-    return;
-  }
-  if (!allowed(*peer)) {
-    reject(std::move(socket), static_cast<int>(WelcomeStatus::refused),
-           "the server at " + socket_path_ + " refused " + user_name(peer->uid) + ": it accepts " +
-               (options_.allow_own_user ? "its own user (" + user_name(::geteuid()) + ") and "
-                                        : std::string()) +
-               "the users and groups in its allow-list (allow_users, allow_groups)");
     return;
   }
   if (by_id_.size() >= options_.max_connections) {
@@ -362,9 +418,9 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   c->in = std::move(*in);
   c->out = *out;
   c->info.id = id;
-  c->info.pid = peer->pid;
-  c->info.uid = peer->uid;
-  c->info.gid = peer->gid;
+  c->info.pid = peer.pid;
+  c->info.uid = peer.uid;
+  c->info.gid = peer.gid;
   c->info.name = hello->name;
   c->info.compression = hello->compression;
   c->info.c2s_capacity = capacity[0];
@@ -373,9 +429,9 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   slot_limit_ = std::max(slot_limit_, slot + 1);
   by_id_.emplace(id, slot);
   detail::PeerEntry& who = stat_view_.peers[slot];
-  who.pid = static_cast<std::uint32_t>(peer->pid);
-  who.uid = peer->uid;
-  who.gid = peer->gid;
+  who.pid = static_cast<std::uint32_t>(peer.pid);
+  who.uid = peer.uid;
+  who.gid = peer.gid;
   who.connected_unix_ns = detail::unix_now_ns();
   detail::copy_name(who.name, hello->name);
   who.connection_id.store(id, std::memory_order_release);  // observers read it first

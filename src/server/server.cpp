@@ -518,6 +518,7 @@ bool Server::Impl::prepare_sleep(std::int64_t& due_ns) {
   if (last_sweep_ns_ != now && !by_id_.empty()) due_ns = last_sweep_ns_ + kSweepNs;
   if (!blocked_.empty()) due_ns = std::min(due_ns, blocked_retry_at_ns_);
   for (const auto& [id, pending] : pending_) due_ns = std::min(due_ns, pending.deadline_ns);
+  if (!accepting_ && accept_retry_at_ns_ != 0) due_ns = std::min(due_ns, accept_retry_at_ns_);
   return true;
 }
 

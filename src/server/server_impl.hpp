@@ -40,9 +40,11 @@ struct ServerConn {
   DisconnectReason reason = DisconnectReason::closed;
 };
 
-// A socket that connected and has not finished its handshake.
+// A socket that connected and has not finished its handshake. Its credentials were read
+// and allowed at accept.
 struct PendingHandshake {
   detail::UniqueFd socket;
+  detail::PeerCredentials peer;
   std::int64_t deadline_ns = 0;
 };
 
@@ -94,6 +96,9 @@ class Server::Impl {
   std::uint32_t slot_limit_ = 0;                    // slots ever used (bounds the bitmap scan)
   std::unordered_map<ConnectionId, std::uint32_t> by_id_;
   std::unordered_map<std::uint64_t, PendingHandshake> pending_;
+  std::unordered_map<uid_t, std::uint32_t> pending_by_uid_;
+  bool accepting_ = true;                // the listener is in epoll
+  std::int64_t accept_retry_at_ns_ = 0;  // paused for lack of descriptors: look again then
   std::uint64_t next_id_ = 1;
   std::uint64_t next_pending_ = 1;
 
@@ -143,8 +148,16 @@ class Server::Impl {
   // accept.cpp
   bool handle_events(int timeout_ms);
   void accept_all();
+  // Admits one accepted socket as a pending handshake, or refuses it at once.
+  void admit(detail::UniqueFd socket);
   void handle_hello(std::uint64_t pending_id);
   void expire_handshakes();
+  void erase_pending(std::unordered_map<std::uint64_t, PendingHandshake>::iterator it);
+  // The listener leaves epoll while handshakes are at their limit or descriptors ran out
+  // (a readable listener we cannot serve would make the loop spin), and comes back when
+  // one finishes or at `retry_at_ns` (0: only then).
+  void pause_accepting(std::int64_t retry_at_ns);
+  void resume_accepting_if_due(std::int64_t now);
   void on_socket_event(ConnectionId id);
   bool allowed(const detail::PeerCredentials& peer) const;
   void reject(detail::UniqueFd socket, int status, const std::string& message);
@@ -162,8 +175,13 @@ inline constexpr std::int32_t kWorkPerEventCheck = 1024;
 // looks at every ring before it sleeps, at most this often, and otherwise sets its timer
 // for when it may look again.
 inline constexpr std::int64_t kSweepNs = 100'000'000;
-// What a pending handshake waits for at most between two looks at the deadlines.
-inline constexpr std::int64_t kHandshakeCheckNs = 100'000'000;
+// Handshakes in progress at once: in all (then the listener waits, and connecting clients
+// wait in its backlog), and from one user other than the server's own (then that user's
+// next connection is refused as busy). A silent peer holds one until handshake_timeout.
+inline constexpr std::size_t kMaxPendingHandshakes = 256;
+inline constexpr std::uint32_t kMaxPendingPerUser = 32;
+// After accept() failed for want of descriptors, the next try.
+inline constexpr std::int64_t kAcceptRetryNs = 10'000'000;
 
 // epoll tags: the top two bits of epoll_event.data.u64 say what the rest is.
 inline constexpr std::uint64_t kTagShift = 62;

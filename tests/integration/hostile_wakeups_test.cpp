@@ -36,6 +36,7 @@
 #include "ring/ring_layout.hpp"
 #include "support/endpoint_support.hpp"
 #include "support/memfd_maps.hpp"
+#include "support/server_child.hpp"
 #include "support/steady_client.hpp"
 #include "support/test_support.hpp"
 
@@ -104,34 +105,6 @@ int serve(const std::string& endpoint, Loop loop) {
   }
 }
 
-// A server child on `endpoint`, killed on destruction.
-class ServerChild {
- public:
-  ServerChild(const std::string& endpoint, Loop loop)
-      : pid_(test::fork_child([&] { return serve(endpoint, loop); })) {
-    ClientOptions options;
-    options.endpoint = endpoint;
-    for (int i = 0; i < 500; ++i) {
-      if (Client::connect(options)) {
-        ready_ = true;
-        return;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-  }
-  ~ServerChild() {
-    ::kill(pid_, SIGKILL);
-    test::wait_child(pid_);
-  }
-  ServerChild(const ServerChild&) = delete;
-  ServerChild& operator=(const ServerChild&) = delete;
-  bool ready() const { return ready_; }
-
- private:
-  pid_t pid_;
-  bool ready_ = false;
-};
-
 // This process's open descriptors and what they are ("anon_inode:[eventfd]", "socket:[N]").
 std::map<int, std::string> open_fds() {
   std::map<int, std::string> fds;
@@ -181,7 +154,7 @@ void announce_sleeping(detail::RingWaitBlock& wb) {
 // own eventfd (shared with every client) hung them.
 TEST(HostileWakeups, AClientCannotBlockTheServerOrOthersThroughDescriptorsItHolds) {
   test::ScopedSession session("descriptors");
-  ServerChild server("fds", Loop::run);
+  test::ServerChild server("fds", [] { return serve("fds", Loop::run); });
   ASSERT_TRUE(server.ready());
   test::Watchdog watchdog(60s, "descriptor attack");
   test::SteadyClient steady("fds", kEcho);
@@ -238,7 +211,8 @@ class DoorbellClearing : public ::testing::TestWithParam<Loop> {};
 
 TEST_P(DoorbellClearing, DelaysOthersAtMostTheBound) {
   test::ScopedSession session("doorbell");
-  ServerChild server("bell", GetParam());
+  const Loop loop = GetParam();
+  test::ServerChild server("bell", [loop] { return serve("bell", loop); });
   ASSERT_TRUE(server.ready());
   test::Watchdog watchdog(60s, std::string("doorbell clearing under ") + loop_name(GetParam()));
   ClientOptions options;

@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -266,6 +267,26 @@ inline std::size_t ferry_mappings(pid_t pid) {
     if (line.find("memfd:ferry") != std::string::npos) ++n;
   }
   return n;
+}
+
+// CPU time (user + system) process `pid` has used so far, in milliseconds; -1 if unknown.
+inline long cpu_ms(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  std::getline(stat, text);
+  // Fields after the command name (which may hold spaces) in parentheses: utime and stime
+  // are the 12th and 13th of them (fields 14 and 15 of proc(5)), in clock ticks.
+  const std::size_t close = text.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(text.substr(close + 1));
+  std::string field;
+  long utime = 0;
+  long stime = 0;
+  for (int i = 1; i <= 13 && rest >> field; ++i) {
+    if (i == 12) utime = std::atol(field.c_str());
+    if (i == 13) stime = std::atol(field.c_str());
+  }
+  return (utime + stime) * 1000 / ::sysconf(_SC_CLK_TCK);
 }
 
 // A field of /proc/<pid>/status in kB (VmRSS, VmHWM, ...); -1 if missing.

@@ -91,10 +91,14 @@ enum class DisconnectReason : std::uint8_t {
   protocol_error,  // it wrote something no correct client writes (counted)
   server_closed,   // Server::disconnect() or the server stopping
 };
+// A client cut off by the server (protocol_error, server_closed) is told why: the server
+// writes the reason into the connection segment before closing, and the client's
+// Errc::disconnected error (and LinkEvent::reason) ends with it.
 FERRY_API std::string_view to_string(DisconnectReason reason) noexcept;
 
-// The server's counters. They live in shared memory (the doorbell segment's header), so
-// stats() may be called from any thread, and other processes read them (ferry stat).
+// The server's counters. They live in shared memory (the stat segment, which only the
+// server writes and no client maps), so stats() may be called from any thread, and other
+// processes read them (ferry stat).
 struct ServerStats {
   std::uint64_t accepted = 0;
   std::uint64_t rejected = 0;              // handshakes refused, the sum of the six reasons below
@@ -109,10 +113,11 @@ struct ServerStats {
   std::uint64_t active = 0;
   std::uint64_t messages_in = 0;
   std::uint64_t messages_out = 0;
-  std::uint64_t unhandled = 0;   // messages no handler took
-  std::uint64_t bytes_in = 0;    // payload bytes of messages_in, as they crossed the ring
-  std::uint64_t bytes_out = 0;   // payload bytes of messages_out, as they crossed the ring
-  std::uint64_t reconnects = 0;  // accepted connections whose client had lost an earlier one
+  std::uint64_t unhandled = 0;       // messages no handler took
+  std::uint64_t bytes_in = 0;        // payload bytes of messages_in, as they crossed the ring
+  std::uint64_t bytes_out = 0;       // payload bytes of messages_out, as they crossed the ring
+  std::uint64_t reconnects = 0;      // accepted connections whose client had lost an earlier one
+  std::uint64_t handler_errors = 0;  // handler calls that threw (see Server::on)
 };
 
 class Server;
@@ -137,6 +142,7 @@ class FERRY_API Request {
   void retry_later() noexcept { retry_ = true; }
 
  private:
+  bool replied_ = false;  // a reply or an error reply went out
   friend class Server;
   Request(Server& server, ConnectionId from, const Message& message)
       : server_(server), from_(from), message_(message) {}
@@ -159,7 +165,11 @@ class FERRY_API Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Routes messages of `type` to `handler` (replacing any earlier one).
+  // Routes messages of `type` to `handler` (replacing any earlier one). A handler that
+  // throws does not stop the server: the message counts as handled, a request that got no
+  // reply yet gets an error reply ("the handler for message type T at <path> failed:
+  // <what()>", so put no payload bytes in exception texts), and ServerStats::handler_errors
+  // counts it.
   void on(std::uint16_t type, Handler handler);
   // For types without a handler. Without one, requests get an error reply naming the
   // type, and other messages are counted (ServerStats::unhandled) and dropped.
@@ -186,8 +196,9 @@ class FERRY_API Server {
   // has room), too_large, invalid_argument (reserved flags).
   Result<void> send(ConnectionId to, std::uint16_t type, std::span<const std::byte> payload,
                     std::uint32_t correlation = 0, std::uint8_t flags = 0);
-  // Closes a connection (after serving what it already sent is not guaranteed).
-  void disconnect(ConnectionId id);
+  // Closes a connection (after serving what it already sent is not guaranteed). `why`, if
+  // given, is what the client's error says (cut at 248 bytes); never put payload bytes in it.
+  void disconnect(ConnectionId id, std::string_view why = {});
 
   const ConnectionInfo* connection(ConnectionId id) const;
   std::size_t connection_count() const noexcept;

@@ -13,6 +13,7 @@
 #include <deque>
 #include <fstream>
 #include <iterator>
+#include <new>
 #include <string>
 #include <unordered_set>
 
@@ -117,8 +118,19 @@ struct Client::Impl {
   bool ever_connected = false;
   std::uint32_t reconnects = 0;  // links made after the first (shown to observers)
 
+  // Why the link is gone: with what the server said if it said goodbye (read while the
+  // segment is mapped), or as lose() recorded it.
   Error gone() const {
-    return Error(Errc::disconnected, "the server at " + socket_path + " closed the connection");
+    if (!segment && !lost_reason.empty()) return Error(Errc::disconnected, lost_reason);
+    std::string why = "the server at " + socket_path + " closed the connection";
+    if (segment) {
+      const std::string goodbye = detail::read_goodbye(*view_header());
+      if (!goodbye.empty()) why += ": " + goodbye;
+    }
+    return Error(Errc::disconnected, why);
+  }
+  const detail::ConnHeader* view_header() const {
+    return std::launder(static_cast<const detail::ConnHeader*>(segment.data()));
   }
   Error ring_error(const Error& e) const {
     if (e.code() == Errc::disconnected) return gone();
@@ -391,7 +403,7 @@ Result<void> Client::Impl::ensure_link(const detail::Deadline& deadline) {
   if (closed) return Error(Errc::disconnected, "the client is closed");
   if (open) return {};
   if (!options.reconnect || restoring) {
-    return Error(Errc::disconnected, lost_reason.empty() ? gone().message() : lost_reason);
+    return gone();
   }
   for (;;) {
     std::int64_t now = detail::monotonic_ns();
@@ -622,11 +634,13 @@ Result<Reply> Client::Impl::request(std::uint16_t type, std::span<const std::byt
                 " ms");
       }
       if (record.code() == Errc::disconnected) {
+        const std::string goodbye = detail::read_goodbye(*view_header());
         lose(gone().message());
         return Error(Errc::disconnected, "the server at " + socket_path +
                                              " went away before replying to message type " +
                                              std::to_string(type) +
-                                             " (it may or may not have handled the request)");
+                                             " (it may or may not have handled the request)" +
+                                             (goodbye.empty() ? std::string() : ": " + goodbye));
       }
       return ring_error(record.error());
     }

@@ -69,11 +69,23 @@ struct ConnServerBlock {
   std::uint8_t pad[kRingBlock - 4];
 };
 
+// Why the server closed the connection, written by the server only, before it closes the
+// socket: `text` and `length` first, then `reason` (release). The client reads it once it
+// finds the connection gone and treats it as untrusted bytes (bounded, printable only).
+inline constexpr std::size_t kGoodbyeTextBytes = 248;
+enum class GoodbyeReason : std::uint32_t { none = 0, protocol_error = 1, server_closed = 2 };
+struct ConnGoodbyeBlock {
+  ShmAtomic<std::uint32_t> reason;  // 384: GoodbyeReason, 0 until the server says goodbye
+  std::uint32_t length;             // 388: bytes of text
+  char text[kGoodbyeTextBytes];     // 392
+};
+
 struct ConnHeader {
-  ConnIdent ident;         // 0
-  ConnClientBlock client;  // 128
-  ConnServerBlock server;  // 256
-  std::uint8_t reserved[kConnHeaderSize - 3 * kRingBlock];
+  ConnIdent ident;           // 0
+  ConnClientBlock client;    // 128
+  ConnServerBlock server;    // 256
+  ConnGoodbyeBlock goodbye;  // 384
+  std::uint8_t reserved[kConnHeaderSize - 3 * kRingBlock - sizeof(ConnGoodbyeBlock)];
 };
 
 static_assert(std::is_standard_layout_v<ConnHeader>);
@@ -89,6 +101,9 @@ static_assert(offsetof(ConnHeader, client) == 128);
 static_assert(offsetof(ConnHeader, server) == 256);
 static_assert(offsetof(ConnIdent, server_token) == 48);
 static_assert(offsetof(ConnHeader, client.reconnects) == 132);
+static_assert(sizeof(ConnGoodbyeBlock) == 256);
+static_assert(offsetof(ConnHeader, goodbye) == 384);
+static_assert(offsetof(ConnHeader, goodbye.text) == 392);
 
 struct DoorbellIdent {
   std::uint32_t magic;        // 0   kDoorbellMagic
@@ -182,6 +197,7 @@ enum class EndpointCounter : std::uint32_t {
   closed_out_consumer_wakes,
   closed_out_errors,
   closed_generation,
+  handler_errors,  // handler calls that threw
   count,
 };
 inline constexpr std::size_t kEndpointCounters = 32;

@@ -4,6 +4,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <ctime>
 #include <new>
@@ -112,6 +113,30 @@ Result<ConnView> view_connection_segment(void* memory, std::size_t segment_size,
   v.s2c = base + id.s2c_offset;
   v.s2c_bytes = static_cast<std::size_t>(size - id.s2c_offset);
   return v;
+}
+
+void write_goodbye(ConnHeader& header, GoodbyeReason reason, std::string_view text) noexcept {
+  ConnGoodbyeBlock& g = header.goodbye;
+  const std::size_t n = std::min(text.size(), kGoodbyeTextBytes);
+  std::memcpy(g.text, text.data(), n);
+  g.length = static_cast<std::uint32_t>(n);
+  // SYNC POINT WRITE (release): the text above before the reason; pairs with the acquire
+  // in read_goodbye().
+  g.reason.store(static_cast<std::uint32_t>(reason), std::memory_order_release);
+}
+
+std::string read_goodbye(const ConnHeader& header) {
+  const ConnGoodbyeBlock& g = header.goodbye;
+  // SYNC POINT READ (acquire): pairs with write_goodbye()'s release.
+  if (g.reason.load(std::memory_order_acquire) == 0) return {};
+  std::array<char, kGoodbyeTextBytes> copy{};
+  std::memcpy(copy.data(), g.text, copy.size());  // once: the server may still write
+  const std::size_t n = std::min<std::size_t>(g.length, copy.size());
+  std::string text(copy.data(), n);
+  for (char& ch : text) {
+    if (ch < 0x20 || ch > 0x7e) ch = '?';
+  }
+  return text;
 }
 
 std::size_t doorbell_bytes(std::uint32_t slots) noexcept {
@@ -249,6 +274,7 @@ ServerStats endpoint_stats(const StatHeader& header) noexcept {
   s.bytes_in = get(EndpointCounter::bytes_in);
   s.bytes_out = get(EndpointCounter::bytes_out);
   s.reconnects = get(EndpointCounter::reconnects);
+  s.handler_errors = get(EndpointCounter::handler_errors);
   return s;
 }
 

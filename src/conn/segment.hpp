@@ -44,6 +44,12 @@ Result<ConnView> view_connection_segment(const SharedMemory& segment, std::uint6
 Result<ConnView> view_connection_segment(void* memory, std::size_t segment_size,
                                          std::uint64_t connection_id, std::uint32_t slot);
 
+// Server: writes why it closes the connection (ConnGoodbyeBlock), before closing the socket.
+void write_goodbye(ConnHeader& header, GoodbyeReason reason, std::string_view text) noexcept;
+// Client: what the server wrote there, if anything (empty if not): copied once, cut at
+// kGoodbyeTextBytes, anything but printable ASCII replaced by '?'.
+std::string read_goodbye(const ConnHeader& header);
+
 std::size_t doorbell_bytes(std::uint32_t slots) noexcept;
 Result<SharedMemory> create_doorbell(std::uint32_t slots);
 struct DoorbellView {

@@ -30,11 +30,14 @@ constexpr std::uint64_t kFdsPerConnection = 3;
 constexpr unsigned kReadsPerEvent = 64;
 constexpr std::uint64_t kFdsSpare = 64;
 
-void epoll_add(int epoll, int fd, std::uint64_t tag, std::uint32_t events) {
+Result<void> epoll_add(int epoll, int fd, std::uint64_t tag, std::uint32_t events) {
   epoll_event ev{};
   ev.events = events;
   ev.data.u64 = tag;
-  ::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev);
+  if (::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    return Error::from_errno(errno, "watching descriptor " + std::to_string(fd) + " (epoll_ctl)");
+  }
+  return {};
 }
 
 }  // namespace
@@ -97,10 +100,12 @@ Result<void> Server::Impl::open() {
   if (!epoll_) return Error::from_errno(errno, "epoll_create1");
   event_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!event_) return Error::from_errno(errno, "eventfd");
-  epoll_add(epoll_.get(), event_.get(), kTagEvent << kTagShift, EPOLLIN);
   timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!timer_) return Error::from_errno(errno, "timerfd_create");
-  epoll_add(epoll_.get(), timer_.get(), (kTagEvent << kTagShift) | 1, EPOLLIN);
+  for (auto r : {epoll_add(epoll_.get(), event_.get(), kTagEvent << kTagShift, EPOLLIN),
+                 epoll_add(epoll_.get(), timer_.get(), (kTagEvent << kTagShift) | 1, EPOLLIN)}) {
+    if (!r) return r.error();
+  }
 
   // A socket of our choosing that an allow-list opens to others: anyone may reach it,
   // the handshake's credential check decides.
@@ -118,13 +123,11 @@ Result<void> Server::Impl::open() {
                                    "): stop it, or use another endpoint name or session");
   }
   name_lock_ = std::move(*owner);
-  if (detail::nobody_listens(*path)) ::unlink(path->c_str());
   auto listener = detail::listen_seqpacket(*path, 1024, shared ? 0666 : 0600);
   if (!listener) return listener.error();
   listen_ = std::move(*listener);
   socket_path_ = *path;
-  epoll_add(epoll_.get(), listen_.get(), kTagListen << kTagShift, EPOLLIN);
-  return {};
+  return epoll_add(epoll_.get(), listen_.get(), kTagListen << kTagShift, EPOLLIN);
 }
 
 bool Server::Impl::handle_events(int timeout_ms) {
@@ -132,6 +135,12 @@ bool Server::Impl::handle_events(int timeout_ms) {
   std::array<epoll_event, 64> events{};
   const int n =
       ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
+  if (n < 0 && errno != EINTR) {
+    // Nothing to wait on any more (EBADF, EINVAL: the descriptor was closed under us): a
+    // loop that went on would spin. run() and run_once() return it.
+    fatal_ = Error::from_errno(errno, "waiting for events on " + socket_path_ + " (epoll_wait)");
+    return false;
+  }
   bool worked = false;
   for (int i = 0; i < n; ++i) {
     const std::uint64_t data = events[static_cast<std::size_t>(i)].data.u64;
@@ -212,7 +221,14 @@ void Server::Impl::admit(detail::UniqueFd socket) {
   }
   ++of_user;
   const std::uint64_t id = next_pending_++;
-  epoll_add(epoll_.get(), socket.get(), (kTagPending << kTagShift) | id, EPOLLIN);
+  if (auto watched =
+          epoll_add(epoll_.get(), socket.get(), (kTagPending << kTagShift) | id, EPOLLIN);
+      !watched) {
+    reject(std::move(socket), static_cast<int>(WelcomeStatus::failed),
+           "the server at " + socket_path_ +
+               " could not take the connection: " + watched.error().message());
+    return;
+  }
   PendingHandshake p;
   p.socket = std::move(socket);
   p.peer = std::move(peer);
@@ -402,6 +418,12 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   w.message = "welcome";
   const auto bytes = detail::encode_welcome(w);
   const int fds[] = {segment->fd(), doorbell_.fd(), wake_.fd()};
+  // Watched before the Welcome goes: once it has, the client may hang up or wake us.
+  if (auto watched =
+          epoll_add(epoll_.get(), socket.get(), (kTagConn << kTagShift) | id, EPOLLIN | EPOLLRDHUP);
+      !watched) {
+    return fail(watched.error());
+  }
   if (auto r = detail::send_message(socket.get(), bytes, fds); !r) {
     count_rejected(-1);  // gone before our welcome
     free_slots_.push_back(slot);
@@ -425,7 +447,6 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   c->info.compression = hello->compression;
   c->info.c2s_capacity = capacity[0];
   c->info.s2c_capacity = capacity[1];
-  epoll_add(epoll_.get(), c->socket.get(), (kTagConn << kTagShift) | id, EPOLLIN | EPOLLRDHUP);
   slot_limit_ = std::max(slot_limit_, slot + 1);
   by_id_.emplace(id, slot);
   detail::PeerEntry& who = stat_view_.peers[slot];
@@ -460,7 +481,8 @@ void Server::Impl::on_socket_event(ConnectionId id) {
     woke |= got.wakes > 0;
     if (got.bad) {
       count(detail::EndpointCounter::protocol_errors);
-      disconnect(id, DisconnectReason::protocol_error);
+      disconnect(id, DisconnectReason::protocol_error,
+                 "it sent something other than a 1-byte wake-up on its socket");
       return;
     }
     if (got.gone) {

@@ -55,7 +55,10 @@ Result<void> Request::reply(std::span<const std::byte> payload) {
     return Error(Errc::invalid_argument, "reply() to a message that is not a request (" +
                                              type_name(message_.type) + ", no correlation id)");
   }
-  return server_.impl_->send(from_, message_.type, payload, message_.correlation, wire::kFlagReply);
+  auto sent =
+      server_.impl_->send(from_, message_.type, payload, message_.correlation, wire::kFlagReply);
+  replied_ = replied_ || sent.ok();
+  return sent;
 }
 
 Result<void> Request::reply_error(std::string_view text) {
@@ -63,11 +66,13 @@ Result<void> Request::reply_error(std::string_view text) {
     return Error(Errc::invalid_argument, "reply_error() to a message that is not a request (" +
                                              type_name(message_.type) + ")");
   }
-  return server_.impl_->send(
+  auto sent = server_.impl_->send(
       from_, message_.type,
       std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()),  // NOLINT
                                  text.size()),
       message_.correlation, wire::kFlagReply | wire::kFlagError);
+  replied_ = replied_ || sent.ok();
+  return sent;
 }
 
 // ---------------------------------------------------------------------------- Server
@@ -75,7 +80,12 @@ Result<void> Request::reply_error(std::string_view text) {
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() {
   if (!impl_) return;
-  // Closing the sockets is what the clients notice.
+  // Closing the sockets is what the clients notice; the goodbye says it was no crash.
+  for (const auto& c : impl_->slots_) {
+    if (c)
+      detail::write_goodbye(*c->view.header, detail::GoodbyeReason::server_closed,
+                            "the server stopped");
+  }
   impl_->slots_.clear();
   if (!impl_->socket_path_.empty()) ::unlink(impl_->socket_path_.c_str());
   impl_->name_lock_.remove();  // last: until now the name was ours
@@ -138,8 +148,8 @@ Result<void> Server::send(ConnectionId to, std::uint16_t type, std::span<const s
   return impl_->send(to, type, payload, correlation, flags);
 }
 
-void Server::disconnect(ConnectionId id) {
-  impl_->disconnect(id, DisconnectReason::server_closed);
+void Server::disconnect(ConnectionId id, std::string_view why) {
+  impl_->disconnect(id, DisconnectReason::server_closed, why);
 }
 
 const ConnectionInfo* Server::connection(ConnectionId id) const {
@@ -173,11 +183,11 @@ Result<void> Server::Impl::run_once(std::chrono::nanoseconds timeout) {
     end_sleep();
     handle_events(0);
   }
-  if (turn()) return {};
-  if (timeout.count() > 0) {
+  if (!turn() && timeout.count() > 0) {
     idle_wait(timeout);
     turn();
   }
+  if (fatal_) return *fatal_;
   return {};
 }
 
@@ -282,7 +292,7 @@ std::uint32_t Server::Impl::serve(ServerConn& c) {
       if (record.code() == Errc::would_block) break;
       // A frame no correct client writes: the connection is closed, others go on.
       count(detail::EndpointCounter::protocol_errors);
-      disconnect(c.info.id, DisconnectReason::protocol_error);
+      disconnect(c.info.id, DisconnectReason::protocol_error, record.error().message());
       return n;
     }
     bool retry = false;
@@ -342,17 +352,33 @@ bool Server::Impl::dispatch(ServerConn& c, const RecordView& record) {
     }
     if (!size) {
       count(detail::EndpointCounter::protocol_errors);
-      disconnect(c.info.id, DisconnectReason::protocol_error);
+      disconnect(c.info.id, DisconnectReason::protocol_error,
+                 "a compressed message does not decompress: " + size.error().message());
       return false;
     }
     m.payload = std::span<const std::byte>(scratch_.data(), *size);
   }
   Request request(owner_, c.info.id, m);
   auto it = handlers_.find(m.type);
-  if (it != handlers_.end()) {
-    it->second(request);
-  } else if (default_handler_) {
-    default_handler_(request);
+  const Handler* handler = it != handlers_.end() ? &it->second
+                           : default_handler_    ? &default_handler_
+                                                 : nullptr;
+  if (handler != nullptr) {
+    const auto failed = [&](std::string_view what) {
+      count(detail::EndpointCounter::handler_errors);
+      request.retry_ = false;  // handled, badly: the next message's turn
+      if (m.is_request() && !request.replied_ && !c.closing) {
+        (void)request.reply_error("the handler for " + type_name(m.type) + " at " + socket_path_ +
+                                  " failed: " + std::string(what));
+      }
+    };
+    try {
+      (*handler)(request);
+    } catch (const std::exception& e) {
+      failed(e.what());
+    } catch (...) {
+      failed("it threw something that is not a std::exception");
+    }
   } else if (m.is_request()) {
     auto r = request.reply_error("no handler for " + type_name(m.type) + " at " + socket_path_);
     if (r.code() == Errc::would_block) request.retry_later();
@@ -388,7 +414,7 @@ Result<void> Server::Impl::send(ConnectionId to, std::uint16_t type,
   if (!room) {
     if (room.code() == Errc::corrupt) {
       count(detail::EndpointCounter::protocol_errors);
-      disconnect(to, DisconnectReason::protocol_error);
+      disconnect(to, DisconnectReason::protocol_error, room.error().message());
       return Error(Errc::disconnected,
                    "connection " + std::to_string(to) + ": " + room.error().message());
     }
@@ -432,11 +458,19 @@ void Server::Impl::flush_outputs() {
   consumed_.clear();
 }
 
-void Server::Impl::disconnect(ConnectionId id, DisconnectReason reason) {
+void Server::Impl::disconnect(ConnectionId id, DisconnectReason reason, std::string_view why) {
   ServerConn* c = find(id);
   if (c == nullptr || c->closing) return;
   c->closing = true;
   c->reason = reason;
+  if (reason == DisconnectReason::protocol_error) {
+    detail::write_goodbye(
+        *c->view.header, detail::GoodbyeReason::protocol_error,
+        "it broke the protocol: " + std::string(why.empty() ? "no reason given" : why));
+  } else if (reason == DisconnectReason::server_closed) {
+    detail::write_goodbye(*c->view.header, detail::GoodbyeReason::server_closed,
+                          why.empty() ? std::string_view("the server closed it") : why);
+  }
   closing_.push_back(c->slot);
   if (!in_turn_) close_finished();
 }

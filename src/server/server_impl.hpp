@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -62,7 +63,9 @@ class Server::Impl {
   void arm_timer(std::int64_t at_ns) noexcept;
   Result<void> send(ConnectionId to, std::uint16_t type, std::span<const std::byte> payload,
                     std::uint32_t correlation, std::uint8_t flags);
-  void disconnect(ConnectionId id, DisconnectReason reason);
+  // Closes a connection at the end of the turn; tells the client `why` (or, for
+  // protocol_error and server_closed without one, a default), never for `closed`.
+  void disconnect(ConnectionId id, DisconnectReason reason, std::string_view why = {});
   ServerConn* find(ConnectionId id) const;
 
   Server& owner_;
@@ -85,6 +88,7 @@ class Server::Impl {
   SharedMemory stat_;    // ours alone: counters and peers for observers (conn_layout.hpp)
   detail::StatView stat_view_;
   std::atomic<bool> stop_{false};
+  std::optional<Error> fatal_;  // the loop cannot go on (epoll failed): run*() return it
 
   std::unordered_map<std::uint16_t, Handler> handlers_;
   Handler default_handler_;

@@ -365,6 +365,12 @@ void expect_cut_off(HostileScene& scene, const std::string& what, const Corrupti
   const auto until = Clock::now() + 2s;
   while (hostile->connected() && Clock::now() < until) std::this_thread::sleep_for(1ms);
   EXPECT_FALSE(hostile->connected()) << "the hostile client's socket was not closed";
+  // It is told why.
+  auto told = hostile->request(kEcho, as_bytes("why?"), 2s);
+  ASSERT_FALSE(told);
+  EXPECT_EQ(to_string(told.code()), to_string(Errc::disconnected));
+  EXPECT_NE(told.error().message().find("it broke the protocol: "), std::string::npos)
+      << told.error().message();
   // And the well-behaved client is still served.
   const int trips = steady.round_trips();
   const auto served_until = Clock::now() + 2s;

@@ -69,6 +69,11 @@ class ServerThread {
       thread_.join();
     }
   }
+  // Stops and destroys the server: its clients see it go.
+  void reset() {
+    stop();
+    server_.reset();
+  }
   Server& operator*() { return *server_; }
   Server* operator->() { return server_.get(); }
 

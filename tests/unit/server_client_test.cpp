@@ -3,9 +3,12 @@
 // tests/stress/connection_process_test.cpp.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -205,6 +208,79 @@ TEST(ServerClient, SecondServerOnTheSameEndpointIsRefused) {
   ASSERT_FALSE(second);
   EXPECT_EQ(second.code(), Errc::exists);
   EXPECT_NE(second.error().message().find("bus.sock"), std::string::npos);
+}
+
+// A client the server cuts off is told why (the goodbye in its connection segment): by
+// Server::disconnect() with a reason, and when the server stops.
+TEST(ServerClient, ACutOffClientIsToldWhy) {
+  test::ScopedSession session;
+  test::ServerThread server(make_server());
+  Server& srv = *server;
+  server->on(9, [&srv](Request& r) { srv.disconnect(r.connection(), "you asked for it"); });
+  server->on(1, [](Request& r) { (void)r.reply(r.payload()); });
+  server.start();
+  ClientOptions options;
+  options.reconnect = false;
+  auto client = Client::connect(options);
+  ASSERT_TRUE(client) << client.error().message();
+  auto reply = client->request(9, as_bytes("bye?"), 5s);
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.code(), Errc::disconnected);
+  EXPECT_NE(reply.error().message().find("you asked for it"), std::string::npos)
+      << reply.error().message();
+  auto again = client->request(1, as_bytes("and now?"), 5s);
+  EXPECT_NE(again.error().message().find("you asked for it"), std::string::npos)
+      << again.error().message();
+
+  auto other = Client::connect(options);
+  ASSERT_TRUE(other) << other.error().message();
+  ASSERT_TRUE(other->request(1, as_bytes("hi"), 5s));
+  server.reset();
+  auto after = other->request(1, as_bytes("still there?"), 5s);
+  ASSERT_FALSE(after);
+  EXPECT_NE(after.error().message().find("the server stopped"), std::string::npos)
+      << after.error().message();
+}
+
+// A handler that throws: the requester gets an error reply saying so, the server goes on
+// and counts it.
+TEST(ServerClient, AHandlerThatThrowsFailsOnlyItsRequest) {
+  test::ScopedSession session;
+  test::ServerThread server(make_server());
+  server->on(3, [](Request&) { throw std::runtime_error("no such account"); });
+  server->on(4, [](Request&) { throw 42; });
+  server->on(1, [](Request& r) { (void)r.reply(r.payload()); });
+  server.start();
+  auto client = Client::connect();
+  ASSERT_TRUE(client) << client.error().message();
+  auto failed = client->request(3, as_bytes("account 7"), 5s);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.code(), Errc::remote);
+  EXPECT_NE(failed.error().message().find("failed: no such account"), std::string::npos)
+      << failed.error().message();
+  auto odd = client->request(4, {}, 5s);
+  EXPECT_NE(odd.error().message().find("not a std::exception"), std::string::npos)
+      << odd.error().message();
+  ASSERT_TRUE(client->send(3, as_bytes("one-way")));  // no reply to give: only counted
+  auto fine = client->request(1, as_bytes("still here"), 5s);
+  ASSERT_TRUE(fine) << fine.error().message();
+  EXPECT_EQ(fine->text(), "still here");
+  EXPECT_EQ(server->stats().handler_errors, 3u);
+}
+
+// When the loop cannot go on (here: its epoll descriptor replaced under it), run_once()
+// says so instead of returning success, so run() does not spin.
+TEST(ServerClient, ALoopThatCannotWaitReturnsTheError) {
+  test::ScopedSession session;
+  auto server = make_server();
+  const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(null, 0);
+  ASSERT_EQ(::dup2(null, server->fd()), server->fd());
+  ::close(null);
+  auto r = server->run_once(10ms);
+  ASSERT_FALSE(r) << "run_once() succeeded without an epoll descriptor";
+  EXPECT_NE(r.error().message().find("epoll_wait"), std::string::npos) << r.error().message();
+  EXPECT_FALSE(server->run()) << "run() did not return the error";
 }
 
 TEST(ServerClient, RefusedCredentialsNameTheCause) {

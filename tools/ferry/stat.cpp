@@ -88,6 +88,7 @@ nlohmann::json endpoint_json(const EndpointStat& e) {
           {"bytes_in", s.bytes_in},
           {"bytes_out", s.bytes_out},
           {"unhandled", s.unhandled},
+          {"handler_errors", s.handler_errors},
           {"in", totals_json(e.in)},
           {"out", totals_json(e.out)},
           {"connections", conns}};

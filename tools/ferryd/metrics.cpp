@@ -123,6 +123,7 @@ void emit_endpoint(Emitter& m, const ferry::EndpointStat& e) {
   m.counter("ferry_bytes_total", "Payload bytes of those messages, as they crossed the rings",
             d(s.bytes_out), {{"direction", "out"}});
   m.counter("ferry_messages_unhandled_total", "Messages no handler took (dropped)", d(s.unhandled));
+  m.counter("ferry_handler_errors_total", "Handler calls that threw", d(s.handler_errors));
   for (const auto& [dir, t] :
        {std::pair<const char*, const ferry::DirectionTotals&>{"in", e.in},
         std::pair<const char*, const ferry::DirectionTotals&>{"out", e.out}}) {

@@ -1,9 +1,16 @@
 // ferry/message.hpp: what a receiver sees of one message, and the reserved message types.
 //
-// A Message is a view: its payload points into the ring (or into the receiver's
-// decompression buffer) and is valid only until the callback that received it returns.
-// Copy what you keep. Payloads of compressed messages arrive decompressed; `flags` then
-// no longer carries the compression bits.
+// A Message is a view: its payload points into the ring (or into the receiver's private
+// copy or decompression buffer) and is valid only until the callback that received it
+// returns. Copy what you keep. Payloads of compressed messages arrive decompressed; `flags`
+// then no longer carries the compression bits.
+//
+// A payload in the ring is memory the sender can still write while you read it
+// (`in_shared_memory`): its bytes may change between two reads. Reading plain values from
+// it is safe (a changed value is just another value); checking something and then relying
+// on the check (a FlatBuffers verification, a length inside the payload) is not: verify a
+// copy. verify_flatbuffer(const Message&) does so by itself. A Server copies the payloads
+// of peers of other users before any handler sees them (ServerOptions::payload_copy).
 // Thread-safety: plain values.
 #pragma once
 
@@ -36,6 +43,7 @@ struct Message {
   std::uint8_t flags = 0;         // wire::kFlagReply, wire::kFlagError
   std::uint32_t correlation = 0;  // non-zero on requests and replies
   std::span<const std::byte> payload;
+  bool in_shared_memory = false;  // the payload is in the ring: the sender can still write it
 
   // A request expects a reply: it carries a correlation id and is not itself a reply.
   bool is_request() const noexcept { return correlation != 0 && (flags & wire::kFlagReply) == 0; }

@@ -37,6 +37,15 @@
 
 namespace ferry {
 
+// Whether a handler sees a peer's payload in the ring (zero-copy: the peer can still write
+// it) or a private copy of it, taken before the handler runs.
+enum class PayloadCopy : std::uint8_t {
+  other_users,  // copy for peers of another uid; the server's own user's stay zero-copy
+                // (the kernel already lets that user change the server's memory: ptrace)
+  always,       // copy for everyone
+  never,        // zero-copy for everyone (trusted peers only)
+};
+
 struct ServerOptions {
   std::string endpoint = "bus";  // socket name: <session dir>/<endpoint>.sock
   std::string session;           // empty: resolve_session() (FERRY_SESSION, login session)
@@ -59,6 +68,7 @@ struct ServerOptions {
   // Times one handler call in kHandlerSampleEvery (two clock reads) into a histogram that
   // handler_latency() reads (Prometheus: ferry_handler_duration_seconds). Off: no clock read.
   bool handler_histogram = false;
+  PayloadCopy payload_copy = PayloadCopy::other_users;
 };
 
 inline constexpr std::uint32_t kHandlerSampleEvery = 16;

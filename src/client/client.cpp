@@ -576,6 +576,7 @@ Result<Message> Client::Impl::unpack(const RecordView& record) {
   m.flags = static_cast<std::uint8_t>(record.header.flags & ~(wire::kFlagLz4 | wire::kFlagZstd));
   m.correlation = record.header.correlation;
   m.payload = record.payload;
+  m.in_shared_memory = true;
   if ((record.header.flags & (wire::kFlagLz4 | wire::kFlagZstd)) == 0) return m;
   auto codec = compression_from_flags(record.header.flags);
   if (!codec) return codec.error();
@@ -586,6 +587,7 @@ Result<Message> Client::Impl::unpack(const RecordView& record) {
   size = decompress(*codec, record.payload, scratch, limit);
   if (!size) return size.error();
   m.payload = std::span<const std::byte>(scratch.data(), *size);
+  m.in_shared_memory = false;
   return m;
 }
 

@@ -447,6 +447,8 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   c->info.compression = hello->compression;
   c->info.c2s_capacity = capacity[0];
   c->info.s2c_capacity = capacity[1];
+  c->copy_payloads = options_.payload_copy == PayloadCopy::always ||
+                     (options_.payload_copy == PayloadCopy::other_users && peer.uid != ::geteuid());
   slot_limit_ = std::max(slot_limit_, slot + 1);
   by_id_.emplace(id, slot);
   detail::PeerEntry& who = stat_view_.peers[slot];

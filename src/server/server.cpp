@@ -341,6 +341,7 @@ bool Server::Impl::dispatch(ServerConn& c, const RecordView& record) {
   m.flags = static_cast<std::uint8_t>(record.header.flags & ~(wire::kFlagLz4 | wire::kFlagZstd));
   m.correlation = record.header.correlation;
   m.payload = record.payload;
+  m.in_shared_memory = true;
   if ((record.header.flags & (wire::kFlagLz4 | wire::kFlagZstd)) != 0) {
     auto codec = compression_from_flags(record.header.flags);
     const std::size_t limit = c.in.max_payload();
@@ -357,6 +358,15 @@ bool Server::Impl::dispatch(ServerConn& c, const RecordView& record) {
       return false;
     }
     m.payload = std::span<const std::byte>(scratch_.data(), *size);
+    m.in_shared_memory = false;
+  } else if (c.copy_payloads) {
+    // Before any handler or verifier sees it: a peer of another user must not be able to
+    // change what was checked (one copy, then only the copy is read).
+    private_.resize((record.payload.size() + 7) / 8);
+    auto* copy = reinterpret_cast<std::byte*>(private_.data());  // NOLINT: bytes of u64s
+    if (!record.payload.empty()) std::memcpy(copy, record.payload.data(), record.payload.size());
+    m.payload = std::span<const std::byte>(copy, record.payload.size());
+    m.in_shared_memory = false;
   }
   Request request(owner_, c.info.id, m);
   auto it = handlers_.find(m.type);

@@ -37,6 +37,7 @@ struct ServerConn {
   bool dirty = false;      // `out` has staged records to publish
   bool consumed = false;   // `in` has released records to hand back, after the outputs
   bool peer_gone = false;  // the client hung up: serve what it sent, then free
+  bool copy_payloads = false;  // handlers see private copies (ServerOptions::payload_copy)
   bool closing = false;    // on the close list
   DisconnectReason reason = DisconnectReason::closed;
 };
@@ -117,7 +118,8 @@ class Server::Impl {
   bool in_turn_ = false;
   std::int32_t work_until_events_ = 0;  // see kWorkPerEventCheck
   std::int64_t last_sweep_ns_ = 0;
-  std::vector<std::byte> scratch_;  // decompressed payloads
+  std::vector<std::byte> scratch_;       // decompressed payloads
+  std::vector<std::uint64_t> private_;  // copied payloads (8-byte aligned, as in a ring)
   // The endpoint's counters, in the stat segment (observers read them there).
   detail::ShmAtomic<std::uint64_t>* counters_ = nullptr;
   // NOLINTNEXTLINE(readability-make-member-function-const): writes the shared counters

@@ -90,6 +90,7 @@ int run_ferry_server(RoleContext& ctx) {
   so.wait = wait_options(o);
   so.max_connections = std::max<std::uint32_t>(so.max_connections, o.clients + o.idle + 16);
   so.handler_histogram = o.metrics;
+  so.payload_copy = o.copy ? PayloadCopy::always : PayloadCopy::never;
   auto created = Server::create(so);
   if (!created) return ctx.fail(created.error());
   Server& server = **created;

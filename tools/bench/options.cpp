@@ -100,14 +100,9 @@ struct Parser {
       if (!n || *n > kMaxIdle)
         return bad("a number of connections from 0 to " + std::to_string(kMaxIdle));
       options.idle = *n;
-    } else if (name == "metrics") {
-      if (value == "on") {
-        options.metrics = true;
-      } else if (value == "off") {
-        options.metrics = false;
-      } else {
-        return bad("on or off");
-      }
+    } else if (name == "metrics" || name == "copy") {
+      if (value != "on" && value != "off") return bad("on or off");
+      (name == "metrics" ? options.metrics : options.copy) = value == "on";
     } else if (name == "stamp") {
       if (value == "send") {
         options.stamp = StampFrom::send;
@@ -218,6 +213,9 @@ Result<Options> parse_options(std::span<const std::string_view> args) {
   if (options.metrics && options.transport == Transport::uds) {
     return usage_error("--metrics on measures ferry's server; the uds baseline has none");
   }
+  if (options.copy && options.transport == Transport::uds) {
+    return usage_error("--copy on measures ferry's server; the uds baseline copies anyway");
+  }
   if (options.role == Role::client && options.id >= options.clients) {
     return usage_error("--id " + std::to_string(options.id) + " is not below --clients");
   }
@@ -239,7 +237,8 @@ std::vector<std::string> workload_arguments(const Options& o) {
       "--seconds",   seconds,
       "--idle",      std::to_string(o.idle),
       "--stamp",     o.stamp == StampFrom::intended ? "intended" : "send",
-      "--metrics",   o.metrics ? "on" : "off"};
+      "--metrics",   o.metrics ? "on" : "off",
+      "--copy",      o.copy ? "on" : "off"};
   if (o.inject_error) args.emplace_back("--inject-error");
   return args;
 }
@@ -248,7 +247,7 @@ std::string usage() {
   return R"(usage: ferry bench --scenario pingpong|stream|fanin|reqrep|rate
                    [--transport ferry|uds] [--size 1024] [--clients N] [--rate 32000]
                    [--wait spin|block|hybrid] [--seconds 5] [--idle 0]
-                   [--stamp send|intended] [--metrics on|off] [--json]
+                   [--stamp send|intended] [--metrics on|off] [--copy on|off] [--json]
 
 Runs one workload between separate processes and prints what it measured. Every message
 is checked for loss, duplication, order and content; any error makes the exit code 1.
@@ -272,6 +271,9 @@ Options:
   --metrics on|off        ferry's server keeps a handler histogram and has its
                           counters read 10 times a second (what ferryd's
                           Prometheus exporter does at each scrape)            [off]
+  --copy on|off           ferry's server copies every payload before its handler
+                          sees it (ServerOptions::payload_copy = always, what it
+                          does for peers of other users)                      [off]
   --json                  print one JSON line (docs/bench.md names the fields)
   --inject-error          self-test: producer 0 skips one sequence number (errors > 0)
   --help                  this text

@@ -45,6 +45,8 @@ struct Options {
   // ferry's server with its metrics on: the handler histogram, and the counters read
   // (ferry::read_process_stat) ten times a second, as an eager Prometheus would.
   bool metrics = false;
+  // ferry's server copies payloads before handlers see them (PayloadCopy::always).
+  bool copy = false;
   bool json = false;
   bool help = false;
   bool inject_error = false;  // self-test: producer 0 skips one sequence number

@@ -88,6 +88,8 @@ std::string summary_json(const Summary& s) {
   out += o.wait_name();
   out += R"(","metrics":)";
   out += o.metrics ? "true" : "false";
+  out += R"(,"copy":)";
+  out += o.copy ? "true" : "false";
   out += R"(,"msgs":)" + std::to_string(s.msgs);
   out += R"(,"seconds":)" + fixed(s.seconds, 3);
   out += R"(,"msgs_per_s":)" + fixed(s.msgs_per_s(), 0);

@@ -6,6 +6,7 @@
 // (hybrid) or not (block); ServerWakeups does the same through a Server and its Clients
 // (the doorbell, the server's sleep word, the sockets).
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -13,11 +14,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <random>
 #include <vector>
 
 #include "ferry/ring.hpp"
+#include "ring/ring_access.hpp"
 #include "support/test_support.hpp"
+#include "wait/waiting.hpp"
 
 namespace ferry {
 namespace {
@@ -181,6 +185,88 @@ TEST_P(Wakeups, StreamHandOffsNeverHang) {
               mode_name(mode).c_str(), static_cast<unsigned long long>(count), syscalls,
               syscalls / static_cast<double>(count));
   RecordProperty("syscalls_per_message", std::to_string(syscalls / static_cast<double>(count)));
+}
+
+// The server's side of a connection (src/wait/waiting.hpp: the server's sleep word): the
+// client publishes, sets its doorbell bit and, if the server announced a sleep it has not
+// woken yet, sends a wake on its socket; the server looks at the ring only when it
+// collects the bit or gets the wake (never by polling the ring), so a lost wake-up is a
+// hang. Both sides block (no spinning), with random pauses, so the server is often just
+// announcing its sleep when the client publishes.
+TEST(ServerWakeWord, PingPongThroughTheDoorbellNeverHangs) {
+  RingConfig cfg;
+  cfg.capacity = 4096;
+  test::SharedRing requests(cfg);
+  test::SharedRing replies(cfg);
+  test::SharedBlock words(4096);  // the doorbell word and the server's sleep word
+  auto* bell = new (words.data()) detail::ShmAtomic<std::uint64_t>();
+  auto* state =
+      new (static_cast<std::byte*>(words.data()) + 128) detail::ShmAtomic<std::uint64_t>();
+  int pair[2] = {-1, -1};
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0) << std::strerror(errno);
+  WaitOptions w;
+  w.strategy = WaitStrategy::block;
+  const std::uint64_t round_trips = test::scaled(300'000);
+
+  const pid_t server = test::fork_child([&] {
+    auto in = requests.consumer(w);
+    auto out = replies.producer(w, RingWakeFds{pair[1], pair[1], -1, true});
+    std::mt19937_64 rng(6);
+    std::uint64_t epoch = 0;
+    std::byte buf[64];
+    for (std::uint64_t i = 0; i < round_trips;) {
+      bool look = bell->exchange(0, std::memory_order_acq_rel) != 0;
+      if (!look) {
+        detail::announce_server_sleep(*state, epoch);
+        if (bell->load(std::memory_order_relaxed) == 0) {
+          pollfd pfd{pair[1], POLLIN, 0};
+          if (poll(&pfd, 1, 20'000) != 1) return 3;  // 20 s without a wake: lost
+          if (!detail::drain_wakes(pair[1])) return 4;
+          look = true;
+        }
+        detail::end_server_sleep(*state, epoch);
+      }
+      if (!look) continue;
+      for (;;) {
+        auto h = in.recv(buf);
+        if (!h) break;
+        if (h->correlation != static_cast<std::uint32_t>(i)) return 1;
+        random_pause(rng);
+        if (!out.send(std::span(buf, h->length), {0, 0, h->correlation}, kForever)) return 2;
+        ++i;
+      }
+    }
+    return 0;
+  });
+  test::Watchdog dog(150s, "server wake word", [server] { kill(server, SIGKILL); });
+
+  auto out = requests.producer(w);
+  detail::Doorbell d;
+  d.word = bell;
+  d.bit = 1;
+  d.server_state = state;
+  d.socket = pair[0];
+  detail::RingAccess::set_doorbell(out, d);
+  auto in = replies.consumer(w, RingWakeFds{pair[0], pair[0], -1, true});
+  std::mt19937_64 rng(5);
+  std::byte msg[64] = {};
+  std::byte buf[64];
+  for (std::uint64_t i = 0; i < round_trips; ++i) {
+    ASSERT_TRUE(
+        out.send(std::span(msg, 1 + i % 64), {0, 0, static_cast<std::uint32_t>(i)}, kForever).ok());
+    random_pause(rng);
+    auto h = in.recv(buf, kForever);
+    ASSERT_TRUE(h.ok()) << h.error().message();
+    ASSERT_EQ(h->correlation, static_cast<std::uint32_t>(i));
+  }
+  EXPECT_EQ(test::wait_child(server), 0);
+  const RingStats r = ring_stats(requests.data());
+  std::printf("server wake word: %llu round trips, %llu wakes of the server (%.3f a request)\n",
+              static_cast<unsigned long long>(round_trips),
+              static_cast<unsigned long long>(r.producer_wakes),
+              static_cast<double>(r.producer_wakes) / static_cast<double>(round_trips));
+  close(pair[0]);
+  close(pair[1]);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Wakeups,

@@ -143,8 +143,10 @@ class FERRY_API Client {
   Result<void> serve(std::uint16_t type,
                      std::chrono::nanoseconds timeout = std::chrono::seconds(5));
 
-  // For an event loop of your own: fd() becomes readable when a message may be waiting, but
-  // only after prepare_wait() returned true (it announces that this client sleeps).
+  // For an event loop of your own: fd() (the connection's socket) becomes readable when a
+  // message may be waiting, but only after prepare_wait() returned true (it reads the
+  // wake-ups already there and announces that this client sleeps), and when the server is
+  // gone; then call poll() or wait(). -1 while not connected.
   int fd() const noexcept;
   bool prepare_wait();
 

@@ -26,8 +26,7 @@ namespace {
 
 // A connection whose handler asked to retry is served again when a client wakes the server
 // (it freed room in a ring the server waits on) or after this long, not on every turn.
-constexpr int kBlockedRetryMs = 1;
-constexpr std::int64_t kBlockedRetryNs = std::int64_t{kBlockedRetryMs} * 1'000'000;
+constexpr std::int64_t kBlockedRetryNs = 1'000'000;
 
 std::string type_name(std::uint16_t type) {
   return "message type " + std::to_string(type);

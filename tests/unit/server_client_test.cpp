@@ -5,11 +5,14 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "control/handshake.hpp"
@@ -281,6 +284,41 @@ TEST(ServerClient, ALoopThatCannotWaitReturnsTheError) {
   ASSERT_FALSE(r) << "run_once() succeeded without an epoll descriptor";
   EXPECT_NE(r.error().message().find("epoll_wait"), std::string::npos) << r.error().message();
   EXPECT_FALSE(server->run()) << "run() did not return the error";
+}
+
+Server* g_stopped_by_signal = nullptr;
+void stop_on_signal(int) {
+  g_stopped_by_signal->stop();
+}
+
+// stop() from a signal handler installed with SA_RESTART (as daemons do) ends run(), which
+// sleeps in epoll_wait meanwhile; the handler only stores a flag and writes an eventfd that
+// no client holds.
+TEST(ServerClient, StopFromASignalHandlerEndsRun) {
+  test::ScopedSession session;
+  auto server = make_server();
+  server->on(1, [](Request& r) { (void)r.reply(r.payload()); });
+  g_stopped_by_signal = server.get();
+  struct sigaction sa {};
+  sa.sa_handler = stop_on_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  struct sigaction old {};
+  ASSERT_EQ(::sigaction(SIGUSR1, &sa, &old), 0);
+  test::Watchdog watchdog(30s, "stop() from a signal handler");
+  std::atomic<bool> returned{false};
+  std::thread loop([&] {
+    EXPECT_TRUE(server->run());
+    returned = true;
+  });
+  auto client = Client::connect();
+  ASSERT_TRUE(client) << client.error().message();
+  ASSERT_TRUE(client->request(1, as_bytes("running"), 5s));  // run() is serving
+  std::this_thread::sleep_for(20ms);                         // and now sleeps
+  ASSERT_EQ(::pthread_kill(loop.native_handle(), SIGUSR1), 0);
+  loop.join();
+  EXPECT_TRUE(returned.load());
+  ::sigaction(SIGUSR1, &old, nullptr);
 }
 
 TEST(ServerClient, RefusedCredentialsNameTheCause) {

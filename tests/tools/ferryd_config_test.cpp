@@ -93,6 +93,9 @@ TEST_F(FerrydConfigTest, DefaultsWithoutFileOrFlags) {
   EXPECT_EQ(r->server.batch, defaults.batch);
   EXPECT_EQ(r->server.compress_threshold, defaults.compress_threshold);
   EXPECT_EQ(r->server.handshake_timeout, defaults.handshake_timeout);
+  // The bus never lets a subscriber that stops reading hold others up for long.
+  EXPECT_EQ(r->bus.slow_subscriber, ferryd::SlowSubscriber::drop);
+  EXPECT_EQ(r->bus.slow_subscriber_timeout, std::chrono::milliseconds(1000));
   EXPECT_EQ(r->log_level, "info");
   EXPECT_FALSE(exit_now_);
   if (::access("/etc/ferry/ferryd.toml", F_OK) != 0) {
@@ -117,6 +120,8 @@ TEST_F(FerrydConfigTest, EveryKeyFromTheFile) {
                                  "batch = 16\n"
                                  "compress_threshold = \"4KiB\"\n"
                                  "handshake_timeout_ms = 300\n"
+                                 "slow_subscriber = \"disconnect\"\n"
+                                 "slow_subscriber_timeout_ms = 0\n"
                                  "log_level = \"debug\"\n"
                                  "metrics_listen = \"9464\"\n"
                                  "metrics_histogram = true\n");
@@ -137,6 +142,8 @@ TEST_F(FerrydConfigTest, EveryKeyFromTheFile) {
   EXPECT_EQ(r->server.batch, 16u);
   EXPECT_EQ(r->server.compress_threshold, 4096u);
   EXPECT_EQ(r->server.handshake_timeout, std::chrono::milliseconds(300));
+  EXPECT_EQ(r->bus.slow_subscriber, ferryd::SlowSubscriber::disconnect);
+  EXPECT_EQ(r->bus.slow_subscriber_timeout, std::chrono::milliseconds(0));
   EXPECT_EQ(r->log_level, "debug");
   EXPECT_EQ(r->metrics_listen, "127.0.0.1:9464");  // a port alone is loopback
   EXPECT_TRUE(r->server.handler_histogram);
@@ -193,6 +200,9 @@ TEST_F(FerrydConfigTest, ExampleFileHoldsTheDefaults) {
   EXPECT_EQ(r->server.batch, defaults.batch);
   EXPECT_EQ(r->server.compress_threshold, defaults.compress_threshold);
   EXPECT_EQ(r->server.handshake_timeout, defaults.handshake_timeout);
+  const ferryd::BusOptions bus;
+  EXPECT_EQ(r->bus.slow_subscriber, bus.slow_subscriber);
+  EXPECT_EQ(r->bus.slow_subscriber_timeout, bus.slow_subscriber_timeout);
   EXPECT_EQ(r->log_level, "info");
   EXPECT_EQ(r->metrics_listen, "");
   EXPECT_EQ(r->server.handler_histogram, defaults.handler_histogram);
@@ -204,7 +214,8 @@ TEST_F(FerrydConfigTest, FlagsOverrideTheFile) {
                                  "batch = 8\n"
                                  "crc = false\n"
                                  "allow_users = [1, 2]\n"
-                                 "wait = \"block\"\n");
+                                 "wait = \"block\"\n"
+                                 "slow_subscriber = \"disconnect\"\n");
   auto r = parse({"--endpoint",
                   "fromflag",
                   "--config=" + path,
@@ -230,7 +241,10 @@ TEST_F(FerrydConfigTest, FlagsOverrideTheFile) {
                   "--allow-group",
                   "0",
                   "--yield-every",
-                  "3"});
+                  "3",
+                  "--slow-subscriber=drop",
+                  "--slow-subscriber-timeout-ms",
+                  "250"});
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(r->server.endpoint, "fromflag");
   EXPECT_EQ(r->server.batch, 32u);
@@ -247,6 +261,8 @@ TEST_F(FerrydConfigTest, FlagsOverrideTheFile) {
   EXPECT_EQ(r->server.compress_threshold, 100u);
   EXPECT_EQ(r->server.handshake_timeout, std::chrono::milliseconds(50));
   EXPECT_EQ(r->server.wait.yield_every, 3u);
+  EXPECT_EQ(r->bus.slow_subscriber, ferryd::SlowSubscriber::drop);
+  EXPECT_EQ(r->bus.slow_subscriber_timeout, std::chrono::milliseconds(250));
 
   auto off = parse({"--no-crc", "--wait=hybrid"});
   ASSERT_TRUE(off.ok()) << off.error().message();
@@ -301,12 +317,14 @@ TEST_F(FerrydConfigTest, UnknownKeyNamesItsLineAndTheKnownKeys) {
                                  "endpoint = \"bus\"\n"
                                  "\n"
                                  "foo = 1\n");
-  EXPECT_EQ(error_of({"--config", path}),
-            path +
-                ":3: unknown key 'foo' (known: endpoint, socket_path, session, max_connections, "
-                "ring_capacity, max_ring_capacity, crc, allow_users, allow_groups, wait, "
-                "spin_us, yield_every, batch, compress_threshold, handshake_timeout_ms, "
-                "log_level, log_format, metrics_listen, metrics_histogram)");
+  EXPECT_EQ(
+      error_of({"--config", path}),
+      path +
+          ":3: unknown key 'foo' (known: endpoint, socket_path, session, max_connections, "
+          "ring_capacity, max_ring_capacity, crc, allow_users, allow_groups, wait, "
+          "spin_us, yield_every, batch, compress_threshold, handshake_timeout_ms, "
+          "slow_subscriber, slow_subscriber_timeout_ms, log_level, log_format, metrics_listen, "
+          "metrics_histogram)");
   // A table is a key like any other.
   const std::string table = write("t.toml", "batch = 2\n[server]\nendpoint = \"x\"\n");
   EXPECT_NE(error_of({"--config", table}).find(table + ":2: unknown key 'server'"),
@@ -369,6 +387,14 @@ TEST_F(FerrydConfigTest, BadValues) {
             "--log-level: expected error, warn, info or debug, got 'trace'");
   EXPECT_EQ(error_of({"--endpoint", "a/b"}),
             "--endpoint: 'a/b' is not a valid endpoint name: use 1-64 of A-Z a-z 0-9 _ -");
+  EXPECT_EQ(error_of({"--slow-subscriber", "wait"}),
+            "--slow-subscriber: expected drop or disconnect, got 'wait'");
+  const std::string slow = write("slow.toml", "slow_subscriber = true\n");
+  EXPECT_EQ(error_of({"--config", slow}),
+            slow + ":1: slow_subscriber: expected a string, got a boolean");
+  EXPECT_EQ(error_of({"--slow-subscriber-timeout-ms", "3600001"}),
+            "--slow-subscriber-timeout-ms: expected an integer 0..3600000, got 3600001");
+
   EXPECT_EQ(error_of({"--ring-capacity", "128MiB"}),
             "ring_capacity 128MiB is larger than max_ring_capacity 64MiB: raise "
             "max_ring_capacity or lower ring_capacity");
@@ -410,7 +436,8 @@ TEST_F(FerrydConfigTest, HelpAndVersion) {
   for (const char* flag :
        {"--config", "--endpoint", "--session", "--max-connections", "--ring-capacity",
         "--max-ring-capacity", "--no-crc", "--allow-user", "--allow-group", "--wait", "--spin-us",
-        "--batch", "--compress-threshold", "--handshake-timeout-ms", "--log-level", "--version"}) {
+        "--batch", "--compress-threshold", "--handshake-timeout-ms", "--slow-subscriber",
+        "--slow-subscriber-timeout-ms", "--log-level", "--version"}) {
     EXPECT_NE(output_.find(flag), std::string::npos) << flag;
   }
   r = parse({"--version"});

@@ -86,7 +86,7 @@ int run(int argc, char** argv) {
     return 1;
   }
   const std::string endpoint = config->server.endpoint;
-  ferryd::Bus bus(**server);
+  ferryd::Bus bus(**server, config->bus);
   // Names, pids, ids and reasons only: never payload bytes.
   (*server)->on_connect([&log, &endpoint](const ferry::ConnectionInfo& c) {
     if (!log.enabled(LogLevel::debug)) return;
@@ -117,9 +117,23 @@ int run(int argc, char** argv) {
                      {"name", c.name},
                      {"reason", reason}});
       });
+  // Slow subscribers: once per episode (and limited per client).
+  bus.observe_events([&log, &endpoint](const ferryd::BusEvent& e) {
+    const LogLevel level = e.warning ? LogLevel::warn : LogLevel::info;
+    if (!log.enabled(level)) return;
+    const ferry::ConnectionInfo none;
+    const ferry::ConnectionInfo& c = e.peer != nullptr ? *e.peer : none;
+    log.limited(level, "bus", e.event, c.id, e.msg,
+                {{"endpoint", endpoint},
+                 {"conn", c.id},
+                 {"pid", std::int64_t{c.pid}},
+                 {"name", c.name},
+                 {"type", std::uint64_t{e.type}},
+                 {"count", e.count}});
+  });
   std::unique_ptr<ferryd::Metrics> metrics;
   if (!config->metrics_listen.empty()) {
-    auto m = ferryd::Metrics::start(config->metrics_listen, **server, endpoint, counters);
+    auto m = ferryd::Metrics::start(config->metrics_listen, **server, bus, endpoint, counters);
     if (!m) {
       log.write(LogLevel::error, "metrics", "start_failed", "cannot start: " + m.error().message(),
                 {{"endpoint", endpoint}, {"listen", config->metrics_listen}});
@@ -157,18 +171,28 @@ int run(int argc, char** argv) {
   g_server = nullptr;
   metrics.reset();  // no scrape reads the server after this
   const ferry::ServerStats s = (*server)->stats();
+  const ferryd::BusStats b = bus.stats();
   log.write(LogLevel::info, "server", "stopped",
             "stopped: " + std::to_string(s.accepted) + " connections accepted, " +
                 std::to_string(s.rejected) + " rejected, " + std::to_string(s.lost) + " lost, " +
                 std::to_string(s.messages_in) + " messages in, " + std::to_string(s.messages_out) +
-                " out, " + std::to_string(s.protocol_errors) + " protocol errors",
+                " out, " + std::to_string(s.protocol_errors) + " protocol errors; " +
+                std::to_string(b.dropped) + " deliveries dropped for slow subscribers, " +
+                std::to_string(b.slow_disconnected) + " slow subscribers disconnected",
             {{"endpoint", endpoint},
              {"accepted", s.accepted},
              {"rejected", s.rejected},
              {"lost", s.lost},
              {"messages_in", s.messages_in},
              {"messages_out", s.messages_out},
-             {"protocol_errors", s.protocol_errors}});
+             {"protocol_errors", s.protocol_errors},
+             {"published", b.published},
+             {"deliveries", b.deliveries},
+             {"deliveries_dropped", b.dropped},
+             {"slow_subscribers_dropped_for", b.slow_dropped_for},
+             {"slow_subscribers_disconnected", b.slow_disconnected},
+             {"requests", b.requests},
+             {"replies", b.replies}});
   const std::string session = (*server)->session();
   server->reset();  // our socket and lock go (bus only keeps an unused reference); then
                     // whatever else died meanwhile

@@ -3,7 +3,8 @@
 // serving client and their replies routed back, and what requesters see when no client
 // serves a type or the serving client dies with the request in hand; a subscriber stopped
 // with SIGSTOP holds nobody up for longer than the slow-subscriber timeout (dropped for, or
-// disconnected).
+// disconnected); requests nobody answers expire with an error naming the serving client,
+// and a million of them leave ferryd's memory flat.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,11 +12,13 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ferry/client.hpp"
+#include "support/assertions.hpp"
 #include "support/endpoint_support.hpp"
 #include "support/ferryd_process.hpp"
 #include "support/test_support.hpp"
@@ -116,6 +119,7 @@ TEST(Bus, ThirtyTwoPublishersThirtyTwoSubscribersExactlyOnceInOrder) {
 enum class Answer : std::uint8_t {
   reversed,  // with the payload reversed
   die,       // not: it dies (SIGKILL) on its first request
+  never,     // not: it takes requests and ignores them
 };
 
 // A serving client named "svc": answers type 200 as told, until told to stop (type 201,
@@ -136,12 +140,13 @@ int serve(Shared* shared, Answer answer) {
             return;
           }
           if (answer == Answer::die) raise(SIGKILL);
+          if (answer == Answer::never) return;
           std::string s(m.text());
           std::reverse(s.begin(), s.end());
           if (!client->reply(m, as_bytes(s))) stop = true;
         },
         30s);
-    if (!n || *n == 0) return 32;
+    if (!n || (*n == 0 && answer != Answer::never)) return 32;
   }
   return 0;
 }
@@ -378,10 +383,7 @@ std::int64_t ms(Clock::duration d) {
 void run_slow_scene(const test::ScopedSession& session, const std::vector<std::string>& args,
                     std::chrono::milliseconds timeout, bool disconnects, SlowRun* run) {
   run->log = session.dir() + "/ferryd.log";
-  test::FerrydOptions options;
-  options.args = args;
-  options.log = run->log;
-  test::FerrydProcess ferryd(options);
+  test::FerrydProcess ferryd(test::with_log(run->log, args));
   ASSERT_TRUE(ferryd.ok()) << test::read_file(run->log);
   test::SharedBlock block(sizeof(SlowScene));
   auto* s = new (block.data()) SlowScene;
@@ -504,6 +506,181 @@ TEST(Bus, ASubscriberThatNeverReadsCanBeDisconnectedAndComesBack) {
                                  "(slow_subscriber = disconnect)"),
             std::string::npos)
       << run.lost_reason;
+}
+
+// ---------------------------------------------------------------------------- unanswered requests
+
+// A request its serving client never answers fails after request_timeout_ms with an error
+// naming that client. A requester whose ring is too full for the error replies when its
+// requests expire gets every one of them once it reads.
+TEST(Bus, AnUnansweredRequestExpiresWithAnErrorNamingTheServer) {
+  test::ScopedSession session("bus-expiry");
+  test::Watchdog watchdog(60s, "request expiry");
+  const std::string log = session.dir() + "/ferryd.log";
+  test::FerrydProcess ferryd(test::with_log(log, {"--request-timeout-ms", "1000"}));
+  ASSERT_TRUE(ferryd.ok()) << test::read_file(log);
+  test::SharedBlock block(sizeof(Shared));
+  auto* shared = new (block.data()) Shared;
+  const pid_t server = test::fork_child([&] { return serve(shared, Answer::never); });
+  wait_for(shared->ready, 1);
+  ClientOptions o;
+  o.name = "asker";
+  o.ring_capacity = 4096;
+  auto client = Client::connect(o);
+  ASSERT_TRUE(client) << client.error().message();
+
+  const std::string expected =
+      "no reply from 'svc' (pid " + std::to_string(server) + ") to message type 200 within 1000 ms";
+  auto start = Clock::now();
+  auto reply = client->request(200, as_bytes("anyone?"), 10s);
+  const std::int64_t took = ms(Clock::now() - start);
+  EXPECT_TRUE(test::fails_with(reply, Errc::remote, expected));
+  EXPECT_GE(took, 995);
+  EXPECT_LT(took, 1000 + 1500);
+
+  // Requests left waiting (timeout 0), then no look at the ring until they all expired:
+  // their error replies (some 110 bytes each) are more than its 4 KiB ring holds. (Each
+  // request() reads what arrived before it, so they must all be sent before the first
+  // expires.)
+  constexpr std::size_t kWaiting = 100;
+  start = Clock::now();
+  for (std::size_t i = 0; i < kWaiting; ++i) {
+    EXPECT_TRUE(test::fails_with(client->request(200, as_bytes("q"), 0ns), Errc::timed_out));
+  }
+  const std::int64_t sending = ms(Clock::now() - start);
+  std::this_thread::sleep_for(1500ms);
+  std::set<std::uint32_t> expired;
+  int other = 0;
+  for (;;) {
+    auto n = client->wait(
+        [&](const Message& m) {
+          if (m.is_reply() && m.is_error() && m.text().find(expected) != std::string::npos) {
+            expired.insert(m.correlation);
+          } else {
+            ++other;
+          }
+        },
+        1s);
+    ASSERT_TRUE(n) << n.error().message();
+    if (*n == 0) break;
+  }
+  EXPECT_EQ(expired.size(), kWaiting) << "error replies for a full ring were lost (sending the "
+                                         "requests took "
+                                      << sending << " ms)";
+  EXPECT_EQ(other, 0);
+
+  ASSERT_TRUE(client->send(201, {}));
+  EXPECT_EQ(test::wait_child(server), 0);
+  EXPECT_EQ(ferryd.stop(), 0);
+  const auto stopped = only_event(log, "stopped");
+  EXPECT_EQ(stopped.value("requests_expired", std::size_t{0}), kWaiting + 1) << stopped;
+  EXPECT_GT(stopped.value("error_replies_held", 0), 0) << stopped;
+  EXPECT_EQ(stopped.value("routes", -1), 0) << stopped;
+  const auto lines = test::log_events(log, "request_expired");
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0].value("name", ""), "svc");
+  EXPECT_EQ(lines[0].value("pid", 0), server);
+}
+
+// max_outstanding_requests per serving client: requests go to the next one below it, and
+// only when every one is at it are they refused, at once.
+TEST(Bus, RequestsBeyondTheLimitGoToAnotherServerOrAreRefused) {
+  test::ScopedSession session("bus-limit");
+  test::Watchdog watchdog(60s, "request limit");
+  const std::string log = session.dir() + "/ferryd.log";
+  test::FerrydProcess ferryd(test::with_log(log, {"--max-outstanding-requests", "2"}));
+  ASSERT_TRUE(ferryd.ok()) << test::read_file(log);
+  test::SharedBlock block(sizeof(Shared));
+  auto* shared = new (block.data()) Shared;
+  const pid_t servers[] = {test::fork_child([&] { return serve(shared, Answer::never); }),
+                           test::fork_child([&] { return serve(shared, Answer::never); })};
+  wait_for(shared->ready, 2);
+  auto client = Client::connect();
+  ASSERT_TRUE(client) << client.error().message();
+  for (int i = 0; i < 4; ++i) {  // two each, left waiting
+    EXPECT_TRUE(test::fails_with(client->request(200, as_bytes("q"), 0ns), Errc::timed_out));
+  }
+  const auto start = Clock::now();
+  EXPECT_TRUE(test::fails_with(client->request(200, as_bytes("one more"), 5s), Errc::remote,
+                               "refused: all 2 clients serving message type 200 ('svc' (pid "));
+  EXPECT_LT(ms(Clock::now() - start), 1000) << "not refused at once";
+  ASSERT_TRUE(client->send(201, {}));
+  for (const pid_t server : servers) EXPECT_EQ(test::wait_child(server), 0);
+  EXPECT_EQ(ferryd.stop(), 0);
+  const auto stopped = only_event(log, "stopped");
+  EXPECT_EQ(stopped.value("requests", 0), 4) << stopped;
+  EXPECT_EQ(stopped.value("requests_refused", 0), 1) << stopped;
+  EXPECT_EQ(test::log_events(log, "requests_refused").size(), 2u) << "once for each";
+}
+
+// A million requests (FERRY_TEST_SCALE scales it) to a serving client that never answers:
+// ferryd keeps max_outstanding_requests of them (4096 by default) and refuses the others at
+// once with an error naming the client, so its memory stays flat.
+TEST(Bus, AMillionUnansweredRequestsKeepFerrydFlat) {
+  test::ScopedSession session("bus-unanswered");
+  test::Watchdog watchdog(280s, "a million unanswered requests");
+  const std::string log = session.dir() + "/ferryd.log";
+  test::FerrydProcess ferryd(test::with_log(log));  // the defaults
+  ASSERT_TRUE(ferryd.ok()) << test::read_file(log);
+  test::SharedBlock block(sizeof(Shared));
+  auto* shared = new (block.data()) Shared;
+  const pid_t server = test::fork_child([&] { return serve(shared, Answer::never); });
+  wait_for(shared->ready, 1);
+  ClientOptions o = patient();
+  o.name = "asker";
+  o.wait.strategy = WaitStrategy::block;
+  auto client = Client::connect(o);
+  ASSERT_TRUE(client) << client.error().message();
+
+  const std::string refused = "refused: 'svc' (pid " + std::to_string(server) +
+                              "), the client serving message type 200, already has 4096 "
+                              "unanswered requests";
+  const std::uint64_t total = std::max<std::uint64_t>(test::scaled(1'000'000), 100'000);
+  const std::uint64_t every = total / 10;
+  long baseline_kb = -1;
+  long peak_kb = 0;
+  bool probing = true;
+  const auto start = Clock::now();
+  for (std::uint64_t i = 0; i < total; ++i) {
+    // Most are left waiting (timeout 0); one in 1000, once ferryd refuses, waits for its
+    // answer: refused at once, naming the client (after one that is not, no more). That
+    // also keeps the requester within 1000 requests of ferryd: one that runs ahead until
+    // its request ring is full sleeps until half of it is free, while ferryd waits for
+    // room for the refusals in its reply ring, which it no longer reads.
+    const bool probe = probing && i >= 5000 && i % 1000 == 0;
+    auto r = client->request(200, as_bytes("q"), probe ? 5s : 0ns);
+    if (probe) {
+      const auto refused_at_once = test::fails_with(r, Errc::remote, refused);
+      EXPECT_TRUE(refused_at_once) << "request " << i;
+      probing = refused_at_once;
+    } else {
+      ASSERT_TRUE(r.code() == Errc::timed_out || r.code() == Errc::remote)
+          << "request " << i << ": " << (r ? std::string("answered") : r.error().message());
+    }
+    if (i % every == every / 2) {
+      const long kb = test::status_kb(ferryd.pid(), "VmRSS");
+      if (baseline_kb < 0) baseline_kb = kb;
+      peak_kb = std::max(peak_kb, kb);
+    }
+  }
+  const long growth_kb = peak_kb - baseline_kb;
+  std::printf(
+      "%llu unanswered requests in %lld ms: ferryd VmRSS %ld kB after %llu, at most %ld kB "
+      "after (+%ld kB)\n",
+      static_cast<unsigned long long>(total), static_cast<long long>(ms(Clock::now() - start)),
+      baseline_kb, static_cast<unsigned long long>(every / 2), peak_kb, growth_kb);
+  EXPECT_LT(growth_kb, 2048) << "ferryd grew with the unanswered requests";
+
+  ASSERT_TRUE(client->send(201, {}));
+  EXPECT_EQ(test::wait_child(server), 0);
+  EXPECT_EQ(ferryd.stop(), 0);
+  const auto stopped = only_event(log, "stopped");
+  EXPECT_EQ(stopped.value("requests", std::uint64_t{0}) +
+                stopped.value("requests_refused", std::uint64_t{0}),
+            total)
+      << stopped;
+  EXPECT_LE(stopped.value("routes", std::uint64_t{0}), 4096u) << stopped;
+  EXPECT_EQ(test::log_events(log, "requests_refused").size(), 1u) << "logged once";
 }
 
 }  // namespace

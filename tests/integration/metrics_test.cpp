@@ -190,7 +190,8 @@ TEST(Metrics, PagePassesPromtoolAndCountsExactlyTheTraffic) {
   EXPECT_EQ(sample(page, "ferry_bus_published_total", "endpoint=\"bus\""), 300) << page;
   EXPECT_EQ(sample(page, "ferry_bus_deliveries_dropped_total", "endpoint=\"bus\""), 0) << page;
   EXPECT_EQ(sample(page, "ferry_bus_slow_subscribers_total", "action=\"disconnect\""), 0) << page;
-  EXPECT_EQ(sample(page, "ferry_bus_requests_failed_total", "reason=\"no_service\""), 0) << page;
+  EXPECT_EQ(sample(page, "ferry_bus_requests_failed_total", "reason=\"expired\""), 0) << page;
+  EXPECT_EQ(sample(page, "ferry_bus_requests_outstanding", "endpoint=\"bus\""), 0) << page;
   EXPECT_FALSE(std::filesystem::exists(*dir + "/gone.lock"));
   EXPECT_EQ(page.find("payload"), std::string::npos);
 

@@ -101,6 +101,14 @@ struct FerrydOptions {
   std::string notify_socket;  // its NOTIFY_SOCKET, a path or "@name"; empty: a fresh name
 };
 
+// A ferryd with `args` whose stdout and stderr are appended to `log`.
+inline FerrydOptions with_log(std::string log, std::vector<std::string> args = {}) {
+  FerrydOptions o;
+  o.args = std::move(args);
+  o.log = std::move(log);
+  return o;
+}
+
 class FerrydProcess {
  public:
   // Starts ferryd with `args` in the current environment's session and waits (up to 10 s)

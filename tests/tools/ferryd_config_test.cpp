@@ -96,6 +96,8 @@ TEST_F(FerrydConfigTest, DefaultsWithoutFileOrFlags) {
   // The bus never lets a subscriber that stops reading hold others up for long.
   EXPECT_EQ(r->bus.slow_subscriber, ferryd::SlowSubscriber::drop);
   EXPECT_EQ(r->bus.slow_subscriber_timeout, std::chrono::milliseconds(1000));
+  EXPECT_EQ(r->bus.max_outstanding_requests, 4096u);
+  EXPECT_EQ(r->bus.request_timeout, std::chrono::milliseconds(30000));
   EXPECT_EQ(r->log_level, "info");
   EXPECT_FALSE(exit_now_);
   if (::access("/etc/ferry/ferryd.toml", F_OK) != 0) {
@@ -122,6 +124,8 @@ TEST_F(FerrydConfigTest, EveryKeyFromTheFile) {
                                  "handshake_timeout_ms = 300\n"
                                  "slow_subscriber = \"disconnect\"\n"
                                  "slow_subscriber_timeout_ms = 0\n"
+                                 "max_outstanding_requests = 10\n"
+                                 "request_timeout_ms = 250\n"
                                  "log_level = \"debug\"\n"
                                  "metrics_listen = \"9464\"\n"
                                  "metrics_histogram = true\n");
@@ -144,6 +148,8 @@ TEST_F(FerrydConfigTest, EveryKeyFromTheFile) {
   EXPECT_EQ(r->server.handshake_timeout, std::chrono::milliseconds(300));
   EXPECT_EQ(r->bus.slow_subscriber, ferryd::SlowSubscriber::disconnect);
   EXPECT_EQ(r->bus.slow_subscriber_timeout, std::chrono::milliseconds(0));
+  EXPECT_EQ(r->bus.max_outstanding_requests, 10u);
+  EXPECT_EQ(r->bus.request_timeout, std::chrono::milliseconds(250));
   EXPECT_EQ(r->log_level, "debug");
   EXPECT_EQ(r->metrics_listen, "127.0.0.1:9464");  // a port alone is loopback
   EXPECT_TRUE(r->server.handler_histogram);
@@ -203,6 +209,8 @@ TEST_F(FerrydConfigTest, ExampleFileHoldsTheDefaults) {
   const ferryd::BusOptions bus;
   EXPECT_EQ(r->bus.slow_subscriber, bus.slow_subscriber);
   EXPECT_EQ(r->bus.slow_subscriber_timeout, bus.slow_subscriber_timeout);
+  EXPECT_EQ(r->bus.max_outstanding_requests, bus.max_outstanding_requests);
+  EXPECT_EQ(r->bus.request_timeout, bus.request_timeout);
   EXPECT_EQ(r->log_level, "info");
   EXPECT_EQ(r->metrics_listen, "");
   EXPECT_EQ(r->server.handler_histogram, defaults.handler_histogram);
@@ -215,7 +223,8 @@ TEST_F(FerrydConfigTest, FlagsOverrideTheFile) {
                                  "crc = false\n"
                                  "allow_users = [1, 2]\n"
                                  "wait = \"block\"\n"
-                                 "slow_subscriber = \"disconnect\"\n");
+                                 "slow_subscriber = \"disconnect\"\n"
+                                 "request_timeout_ms = 5\n");
   auto r = parse({"--endpoint",
                   "fromflag",
                   "--config=" + path,
@@ -244,7 +253,10 @@ TEST_F(FerrydConfigTest, FlagsOverrideTheFile) {
                   "3",
                   "--slow-subscriber=drop",
                   "--slow-subscriber-timeout-ms",
-                  "250"});
+                  "250",
+                  "--max-outstanding-requests",
+                  "1048576",
+                  "--request-timeout-ms=86400000"});
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(r->server.endpoint, "fromflag");
   EXPECT_EQ(r->server.batch, 32u);
@@ -263,6 +275,8 @@ TEST_F(FerrydConfigTest, FlagsOverrideTheFile) {
   EXPECT_EQ(r->server.wait.yield_every, 3u);
   EXPECT_EQ(r->bus.slow_subscriber, ferryd::SlowSubscriber::drop);
   EXPECT_EQ(r->bus.slow_subscriber_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(r->bus.max_outstanding_requests, 1048576u);
+  EXPECT_EQ(r->bus.request_timeout, std::chrono::milliseconds(86400000));
 
   auto off = parse({"--no-crc", "--wait=hybrid"});
   ASSERT_TRUE(off.ok()) << off.error().message();
@@ -317,14 +331,13 @@ TEST_F(FerrydConfigTest, UnknownKeyNamesItsLineAndTheKnownKeys) {
                                  "endpoint = \"bus\"\n"
                                  "\n"
                                  "foo = 1\n");
-  EXPECT_EQ(
-      error_of({"--config", path}),
-      path +
-          ":3: unknown key 'foo' (known: endpoint, socket_path, session, max_connections, "
-          "ring_capacity, max_ring_capacity, crc, allow_users, allow_groups, wait, "
-          "spin_us, yield_every, batch, compress_threshold, handshake_timeout_ms, "
-          "slow_subscriber, slow_subscriber_timeout_ms, log_level, log_format, metrics_listen, "
-          "metrics_histogram)");
+  EXPECT_EQ(error_of({"--config", path}),
+            path +
+                ":3: unknown key 'foo' (known: endpoint, socket_path, session, max_connections, "
+                "ring_capacity, max_ring_capacity, crc, allow_users, allow_groups, wait, "
+                "spin_us, yield_every, batch, compress_threshold, handshake_timeout_ms, "
+                "slow_subscriber, slow_subscriber_timeout_ms, max_outstanding_requests, "
+                "request_timeout_ms, log_level, log_format, metrics_listen, metrics_histogram)");
   // A table is a key like any other.
   const std::string table = write("t.toml", "batch = 2\n[server]\nendpoint = \"x\"\n");
   EXPECT_NE(error_of({"--config", table}).find(table + ":2: unknown key 'server'"),
@@ -394,7 +407,13 @@ TEST_F(FerrydConfigTest, BadValues) {
             slow + ":1: slow_subscriber: expected a string, got a boolean");
   EXPECT_EQ(error_of({"--slow-subscriber-timeout-ms", "3600001"}),
             "--slow-subscriber-timeout-ms: expected an integer 0..3600000, got 3600001");
-
+  EXPECT_EQ(error_of({"--max-outstanding-requests", "0"}),
+            "--max-outstanding-requests: expected an integer 1..1048576, got 0");
+  EXPECT_EQ(error_of({"--max-outstanding-requests", "1048577"}),
+            "--max-outstanding-requests: expected an integer 1..1048576, got 1048577");
+  const std::string timeout = write("timeout.toml", "\nrequest_timeout_ms = 0\n");
+  EXPECT_EQ(error_of({"--config", timeout}),
+            timeout + ":2: request_timeout_ms: expected an integer 1..86400000, got 0");
   EXPECT_EQ(error_of({"--ring-capacity", "128MiB"}),
             "ring_capacity 128MiB is larger than max_ring_capacity 64MiB: raise "
             "max_ring_capacity or lower ring_capacity");
@@ -433,11 +452,26 @@ TEST_F(FerrydConfigTest, HelpAndVersion) {
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(exit_now_);
   EXPECT_NE(output_.find("usage: ferryd"), std::string::npos);
-  for (const char* flag :
-       {"--config", "--endpoint", "--session", "--max-connections", "--ring-capacity",
-        "--max-ring-capacity", "--no-crc", "--allow-user", "--allow-group", "--wait", "--spin-us",
-        "--batch", "--compress-threshold", "--handshake-timeout-ms", "--slow-subscriber",
-        "--slow-subscriber-timeout-ms", "--log-level", "--version"}) {
+  for (const char* flag : {"--config",
+                           "--endpoint",
+                           "--session",
+                           "--max-connections",
+                           "--ring-capacity",
+                           "--max-ring-capacity",
+                           "--no-crc",
+                           "--allow-user",
+                           "--allow-group",
+                           "--wait",
+                           "--spin-us",
+                           "--batch",
+                           "--compress-threshold",
+                           "--handshake-timeout-ms",
+                           "--slow-subscriber",
+                           "--slow-subscriber-timeout-ms",
+                           "--max-outstanding-requests",
+                           "--request-timeout-ms",
+                           "--log-level",
+                           "--version"}) {
     EXPECT_NE(output_.find(flag), std::string::npos) << flag;
   }
   r = parse({"--version"});

@@ -42,6 +42,8 @@ constexpr std::uint64_t kMinRing = 4096;
 constexpr std::uint64_t kMaxRing = std::uint64_t{1} << 30;
 constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
 constexpr std::size_t kMaxName = 64;
+constexpr std::uint64_t kMaxOutstanding = 1u << 20;
+constexpr std::uint64_t kMaxRequestTimeoutMs = 86400000;  // a day
 
 using ferry::tools::quoted;
 
@@ -407,7 +409,16 @@ const Option kOptions[] = {
      [](FerrydConfig& c, const Input& in) {
        return set_ms(in, 0, 3600000, &c.bus.slow_subscriber_timeout);
      }},
-
+    {"max_outstanding_requests", "--max-outstanding-requests", "N",
+     "unanswered requests a serving client may hold, 1..1048576 (4096)",
+     [](FerrydConfig& c, const Input& in) {
+       return set_u32(in, 1, kMaxOutstanding, &c.bus.max_outstanding_requests);
+     }},
+    {"request_timeout_ms", "--request-timeout-ms", "MS",
+     "fail a request unanswered this long, 1..86400000 (30000)",
+     [](FerrydConfig& c, const Input& in) {
+       return set_ms(in, 1, kMaxRequestTimeoutMs, &c.bus.request_timeout);
+     }},
     {"log_level", "--log-level", "LEVEL", "error, warn, info or debug (info)",
      [](FerrydConfig& c, const Input& in) -> Result<void> {
        auto s = in.string();

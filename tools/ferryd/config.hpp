@@ -17,7 +17,7 @@
 
 struct FerrydConfig {
   ferry::ServerOptions server;      // every field settable
-  ferryd::BusOptions bus;           // the bus's policy for slow subscribers
+  ferryd::BusOptions bus;           // the bus's policies for slow subscribers and requests
   std::string log_level = "info";   // error|warn|info|debug
   std::string log_format = "json";  // json (one object a line) | text
   std::string metrics_listen;       // "address:port" (normalized); empty: no exporter

@@ -23,9 +23,22 @@ using ferryd::Log;
 using ferryd::LogLevel;
 
 ferry::Server* g_server = nullptr;
+volatile std::sig_atomic_t g_stopping = 0;
 
 extern "C" void on_signal(int /*signal*/) {
-  if (g_server != nullptr) g_server->stop();  // async-signal-safe
+  g_stopping = 1;
+  if (g_server != nullptr) g_server->stop();  // async-signal-safe; wakes the loop
+}
+
+// The server's turns, and after each the bus's timers (request expiry). Asleep, it wakes
+// for the next expiry (at most 100 times a second), else every 100 ms, as Server::run().
+ferry::Result<void> serve(ferry::Server& server, ferryd::Bus& bus) {
+  constexpr std::chrono::milliseconds kIdle{100};
+  while (g_stopping == 0) {
+    if (auto r = server.run_once(bus.next_tick(kIdle)); !r) return r;
+    bus.tick();
+  }
+  return {};
 }
 
 // Removes the objects of dead owners in `session` and says what went (paths only).
@@ -117,7 +130,7 @@ int run(int argc, char** argv) {
                      {"name", c.name},
                      {"reason", reason}});
       });
-  // Slow subscribers: once per episode (and limited per client).
+  // Slow subscribers and unanswered requests: once per episode, or limited per client.
   bus.observe_events([&log, &endpoint](const ferryd::BusEvent& e) {
     const LogLevel level = e.warning ? LogLevel::warn : LogLevel::info;
     if (!log.enabled(level)) return;
@@ -166,7 +179,7 @@ int run(int argc, char** argv) {
              {"pid", std::int64_t{::getpid()}}});
   // The socket listens (it appears only then) and everything else is set up.
   tell_service_manager(log, "READY=1");
-  auto r = (*server)->run();
+  auto r = serve(**server, bus);
   tell_service_manager(log, "STOPPING=1");
   g_server = nullptr;
   metrics.reset();  // no scrape reads the server after this
@@ -178,7 +191,9 @@ int run(int argc, char** argv) {
                 std::to_string(s.messages_in) + " messages in, " + std::to_string(s.messages_out) +
                 " out, " + std::to_string(s.protocol_errors) + " protocol errors; " +
                 std::to_string(b.dropped) + " deliveries dropped for slow subscribers, " +
-                std::to_string(b.slow_disconnected) + " slow subscribers disconnected",
+                std::to_string(b.slow_disconnected) + " slow subscribers disconnected, " +
+                std::to_string(b.expired) + " requests expired, " + std::to_string(b.refused) +
+                " refused",
             {{"endpoint", endpoint},
              {"accepted", s.accepted},
              {"rejected", s.rejected},
@@ -192,7 +207,11 @@ int run(int argc, char** argv) {
              {"slow_subscribers_dropped_for", b.slow_dropped_for},
              {"slow_subscribers_disconnected", b.slow_disconnected},
              {"requests", b.requests},
-             {"replies", b.replies}});
+             {"replies", b.replies},
+             {"requests_expired", b.expired},
+             {"requests_refused", b.refused},
+             {"error_replies_held", b.errors_held},
+             {"routes", b.routes}});
   const std::string session = (*server)->session();
   server->reset();  // our socket and lock go (bus only keeps an unused reference); then
                     // whatever else died meanwhile

@@ -171,14 +171,21 @@ void emit_bus(Emitter& m, const BusStats& b) {
   m.counter("ferry_bus_requests_total", "Requests forwarded to a serving client", d(b.requests));
   m.counter("ferry_bus_replies_total", "Replies routed back to their requesters", d(b.replies));
   const std::pair<const char*, std::uint64_t> failed[] = {{"no_service", b.no_service},
+                                                          {"refused", b.refused},
+                                                          {"expired", b.expired},
                                                           {"server_gone", b.failed_requests}};
   for (const auto& [reason, n] : failed) {
     m.counter("ferry_bus_requests_failed_total",
               "Requests ferryd answered with an error reply, by reason", d(n),
               {{"reason", reason}});
   }
-  m.counter("ferry_bus_orphan_replies_total", "Replies dropped: their requester had gone",
+  m.counter("ferry_bus_orphan_replies_total",
+            "Replies dropped: their requester had gone or the request had expired",
             d(b.orphan_replies));
+  m.counter("ferry_bus_error_replies_held_total",
+            "Error replies kept for a requester whose ring was full, sent once it had room",
+            d(b.errors_held));
+  m.gauge("ferry_bus_requests_outstanding", "Requests forwarded and not answered yet", d(b.routes));
 }
 
 // (Unused when built without metrics.)

@@ -510,6 +510,37 @@ TEST(Bus, ASubscriberThatNeverReadsCanBeDisconnectedAndComesBack) {
 
 // ---------------------------------------------------------------------------- unanswered requests
 
+// `n` serving clients "svc" (of type 200) that take requests and never answer, forked and
+// serving.
+class SilentServers {
+ public:
+  explicit SilentServers(int n) : block_(sizeof(Shared)), shared_(new (block_.data()) Shared) {
+    for (int i = 0; i < n; ++i) {
+      pids_.push_back(test::fork_child([this] { return serve(shared_, Answer::never); }));
+    }
+    wait_for(shared_->ready, n);
+  }
+  SilentServers(const SilentServers&) = delete;
+  SilentServers& operator=(const SilentServers&) = delete;
+  pid_t pid() const { return pids_.front(); }
+  // Stops them (type 201, through `client`) and checks that they ended well.
+  void stop(Client& client) {
+    ASSERT_TRUE(client.send(201, {}));
+    for (const pid_t p : pids_) EXPECT_EQ(test::wait_child(p), 0);
+  }
+  void kill() {
+    for (const pid_t p : pids_) {
+      ::kill(p, SIGKILL);
+      EXPECT_EQ(test::wait_child(p), 128 + SIGKILL);
+    }
+  }
+
+ private:
+  test::SharedBlock block_;
+  Shared* shared_;
+  std::vector<pid_t> pids_;
+};
+
 // A request its serving client never answers fails after request_timeout_ms with an error
 // naming that client. A requester whose ring is too full for the error replies when its
 // requests expire gets every one of them once it reads.
@@ -519,10 +550,8 @@ TEST(Bus, AnUnansweredRequestExpiresWithAnErrorNamingTheServer) {
   const std::string log = session.dir() + "/ferryd.log";
   test::FerrydProcess ferryd(test::with_log(log, {"--request-timeout-ms", "1000"}));
   ASSERT_TRUE(ferryd.ok()) << test::read_file(log);
-  test::SharedBlock block(sizeof(Shared));
-  auto* shared = new (block.data()) Shared;
-  const pid_t server = test::fork_child([&] { return serve(shared, Answer::never); });
-  wait_for(shared->ready, 1);
+  SilentServers silent(1);
+  const pid_t server = silent.pid();
   ClientOptions o;
   o.name = "asker";
   o.ring_capacity = 4096;
@@ -569,8 +598,7 @@ TEST(Bus, AnUnansweredRequestExpiresWithAnErrorNamingTheServer) {
                                       << sending << " ms)";
   EXPECT_EQ(other, 0);
 
-  ASSERT_TRUE(client->send(201, {}));
-  EXPECT_EQ(test::wait_child(server), 0);
+  silent.stop(*client);
   EXPECT_EQ(ferryd.stop(), 0);
   const auto stopped = only_event(log, "stopped");
   EXPECT_EQ(stopped.value("requests_expired", std::size_t{0}), kWaiting + 1) << stopped;
@@ -590,11 +618,7 @@ TEST(Bus, RequestsBeyondTheLimitGoToAnotherServerOrAreRefused) {
   const std::string log = session.dir() + "/ferryd.log";
   test::FerrydProcess ferryd(test::with_log(log, {"--max-outstanding-requests", "2"}));
   ASSERT_TRUE(ferryd.ok()) << test::read_file(log);
-  test::SharedBlock block(sizeof(Shared));
-  auto* shared = new (block.data()) Shared;
-  const pid_t servers[] = {test::fork_child([&] { return serve(shared, Answer::never); }),
-                           test::fork_child([&] { return serve(shared, Answer::never); })};
-  wait_for(shared->ready, 2);
+  SilentServers silent(2);
   auto client = Client::connect();
   ASSERT_TRUE(client) << client.error().message();
   for (int i = 0; i < 4; ++i) {  // two each, left waiting
@@ -604,8 +628,7 @@ TEST(Bus, RequestsBeyondTheLimitGoToAnotherServerOrAreRefused) {
   EXPECT_TRUE(test::fails_with(client->request(200, as_bytes("one more"), 5s), Errc::remote,
                                "refused: all 2 clients serving message type 200 ('svc' (pid "));
   EXPECT_LT(ms(Clock::now() - start), 1000) << "not refused at once";
-  ASSERT_TRUE(client->send(201, {}));
-  for (const pid_t server : servers) EXPECT_EQ(test::wait_child(server), 0);
+  silent.stop(*client);
   EXPECT_EQ(ferryd.stop(), 0);
   const auto stopped = only_event(log, "stopped");
   EXPECT_EQ(stopped.value("requests", 0), 4) << stopped;
@@ -628,17 +651,14 @@ TEST(Bus, AMillionUnansweredRequestsKeepFerrydFlat) {
       (asan != nullptr && *asan != '\0' ? std::string(asan) + ":" : "") + "quarantine_size_mb=0");
   test::FerrydProcess ferryd(test::with_log(log));  // the defaults
   ASSERT_TRUE(ferryd.ok()) << test::read_file(log);
-  test::SharedBlock block(sizeof(Shared));
-  auto* shared = new (block.data()) Shared;
-  const pid_t server = test::fork_child([&] { return serve(shared, Answer::never); });
-  wait_for(shared->ready, 1);
+  SilentServers silent(1);
   ClientOptions o = patient();
   o.name = "asker";
   o.wait.strategy = WaitStrategy::block;
   auto client = Client::connect(o);
   ASSERT_TRUE(client) << client.error().message();
 
-  const std::string refused = "refused: 'svc' (pid " + std::to_string(server) +
+  const std::string refused = "refused: 'svc' (pid " + std::to_string(silent.pid()) +
                               "), the client serving message type 200, already has 4096 "
                               "unanswered requests";
   const std::uint64_t total = std::max<std::uint64_t>(test::scaled(1'000'000), 100'000);
@@ -679,8 +699,7 @@ TEST(Bus, AMillionUnansweredRequestsKeepFerrydFlat) {
 
   // ferryd stops first, so that its last line counts the routes it still holds.
   EXPECT_EQ(ferryd.stop(), 0);
-  ::kill(server, SIGKILL);  // it would wait for ferryd to come back
-  EXPECT_EQ(test::wait_child(server), 128 + SIGKILL);
+  silent.kill();  // it would wait for ferryd to come back
   const auto stopped = only_event(log, "stopped");
   const auto forwarded = stopped.value("requests", std::uint64_t{0});
   EXPECT_EQ(forwarded + stopped.value("requests_refused", std::uint64_t{0}), total) << stopped;

@@ -186,6 +186,12 @@ TEST(Metrics, PagePassesPromtoolAndCountsExactlyTheTraffic) {
   EXPECT_GE(timed, 300 / 16) << page;
   EXPECT_LE(timed, 300 / 16 + 1) << page;
   EXPECT_EQ(sample(page, "ferry_stale_objects_removed_total", "endpoint=\"bus\""), 1) << page;
+  // The bus's own counters: the 300 went to nobody, so nothing was dropped.
+  EXPECT_EQ(sample(page, "ferry_bus_published_total", "endpoint=\"bus\""), 300) << page;
+  EXPECT_EQ(sample(page, "ferry_bus_deliveries_dropped_total", "endpoint=\"bus\""), 0) << page;
+  EXPECT_EQ(sample(page, "ferry_bus_slow_subscribers_total", "action=\"disconnect\""), 0) << page;
+  EXPECT_EQ(sample(page, "ferry_bus_requests_failed_total", "reason=\"expired\""), 0) << page;
+  EXPECT_EQ(sample(page, "ferry_bus_requests_outstanding", "endpoint=\"bus\""), 0) << page;
   EXPECT_FALSE(std::filesystem::exists(*dir + "/gone.lock"));
   EXPECT_EQ(page.find("payload"), std::string::npos);
 

@@ -598,18 +598,10 @@ std::string hex(const std::string& s, bool upper, const char* separator = "") {
 // ferryd with its stdout and stderr appended to `log`, at debug level, in this test's
 // session.
 test::FerrydOptions logged_ferryd(const std::string& log, const std::string& config) {
-  test::FerrydOptions o;
-  o.args = {"--config", config, "--log-level", "debug"};
-  o.log = log;
-  return o;
+  return test::with_log(log, {"--config", config, "--log-level", "debug"});
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using test::read_file;
 
 // Every error message a client got, with what produced it.
 class Messages {
@@ -745,7 +737,13 @@ TEST(Security, PayloadBytesNeverReachLogsOrErrorMessages) {
   test::Watchdog watchdog(120s, "payload leak check");
   const std::string log = cat(session.dir(), "/ferryd.log");
   const std::string config = cat(session.dir(), "/ferryd.toml");
-  { std::ofstream(config) << "# defaults\n"; }
+  {
+    // Defaults, but publications held for a subscriber that never reads (the publisher's
+    // backpressure errors are checked below), and requests refused and expired soon.
+    std::ofstream(config) << "slow_subscriber_timeout_ms = 600000\n"
+                          << "max_outstanding_requests = 1\n"
+                          << "request_timeout_ms = 300\n";
+  }
   Messages messages;
 
   {
@@ -776,6 +774,16 @@ TEST(Security, PayloadBytesNeverReachLogsOrErrorMessages) {
                     Errc::remote);
     EXPECT_EQ(test::wait_child(dying_plain), 128 + SIGKILL);
     EXPECT_EQ(test::wait_child(dying_zstd), 128 + SIGKILL);
+    // A serving client that never answers: with one request waiting the next is refused;
+    // once that one expired, the next is forwarded and expires too.
+    auto silent = Client::connect(client_options());
+    ASSERT_TRUE(silent) << silent.error().message();
+    ASSERT_TRUE(silent->serve(307));
+    messages.expect("request left waiting", plain->request(307, as_bytes(secret(300)), 0ms),
+                    Errc::timed_out);
+    messages.expect("refused, lz4", lz4->request(307, as_bytes(secret(2000)), 5s), Errc::remote);
+    std::this_thread::sleep_for(500ms);
+    messages.expect("expired, zstd", zstd->request(307, as_bytes(secret(4096)), 5s), Errc::remote);
     // Too large, refused by the client library.
     const std::string huge = secret(std::size_t{plain->max_payload()} + 1);
     messages.expect("too large send", plain->send(303, as_bytes(huge)), Errc::too_large);

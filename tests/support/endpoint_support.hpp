@@ -10,26 +10,45 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "ferry/server.hpp"
 
 namespace ferry::test {
 
+// Sets the environment variable `name` to `value` (nullopt: unsets it); restores it on
+// destruction.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::optional<std::string>& value) : name_(std::move(name)) {
+    if (const char* v = std::getenv(name_.c_str())) old_ = v;
+    set(value);
+  }
+  ~ScopedEnv() { set(old_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  // What it was before.
+  const std::optional<std::string>& old() const { return old_; }
+
+ private:
+  void set(const std::optional<std::string>& value) {
+    if (value) {
+      setenv(name_.c_str(), value->c_str(), 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
 // Points XDG_RUNTIME_DIR at a fresh 0700 directory and FERRY_SESSION at `session`;
 // restores both and removes the directory on destruction.
 class ScopedSession {
  public:
-  explicit ScopedSession(const std::string& session = "test") {
-    save("XDG_RUNTIME_DIR", old_runtime_);
-    save("FERRY_SESSION", old_session_);
-    std::string tmpl = "/tmp/ferry-test-XXXXXX";
-    dir_ = mkdtemp(tmpl.data());
-    setenv("XDG_RUNTIME_DIR", dir_.c_str(), 1);
-    setenv("FERRY_SESSION", session.c_str(), 1);
-  }
+  explicit ScopedSession(const std::string& session = "test")
+      : dir_(make_dir()), runtime_("XDG_RUNTIME_DIR", dir_), session_("FERRY_SESSION", session) {}
   ~ScopedSession() {
-    restore("XDG_RUNTIME_DIR", old_runtime_);
-    restore("FERRY_SESSION", old_session_);
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
@@ -38,19 +57,13 @@ class ScopedSession {
   const std::string& dir() const { return dir_; }
 
  private:
-  static void save(const char* name, std::optional<std::string>& out) {
-    if (const char* v = std::getenv(name)) out = v;
-  }
-  static void restore(const char* name, const std::optional<std::string>& value) {
-    if (value) {
-      setenv(name, value->c_str(), 1);
-    } else {
-      unsetenv(name);
-    }
+  static std::string make_dir() {
+    std::string tmpl = "/tmp/ferry-test-XXXXXX";
+    return mkdtemp(tmpl.data());
   }
   std::string dir_;
-  std::optional<std::string> old_runtime_;
-  std::optional<std::string> old_session_;
+  ScopedEnv runtime_;
+  ScopedEnv session_;
 };
 
 // Runs server->run() on a thread from start() until destruction.

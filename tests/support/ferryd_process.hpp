@@ -1,6 +1,6 @@
 // ferryd_process.hpp: the real ferryd binary (FERRYD_PATH, set by CMake) started for a
-// test and stopped with it, ready when it says so over sd_notify (NotifySocket); plus what
-// /proc says about a process's descriptors and memory.
+// test and stopped with it, ready when it says so over sd_notify (NotifySocket); its JSON
+// log read back (log_events); plus what /proc says about a process's descriptors and memory.
 #pragma once
 
 #include <fcntl.h>
@@ -23,9 +23,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -98,6 +100,14 @@ struct FerrydOptions {
   std::string log;            // ferryd's stdout and stderr appended to this file; empty: ours
   std::string notify_socket;  // its NOTIFY_SOCKET, a path or "@name"; empty: a fresh name
 };
+
+// A ferryd with `args` whose stdout and stderr are appended to `log`.
+inline FerrydOptions with_log(std::string log, std::vector<std::string> args = {}) {
+  FerrydOptions o;
+  o.args = std::move(args);
+  o.log = std::move(log);
+  return o;
+}
 
 class FerrydProcess {
  public:
@@ -236,6 +246,24 @@ class FerrydProcess {
   std::string error_;
   std::string socket_;
 };
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The lines of ferryd's JSON log (FerrydOptions::log) whose event is `event`.
+inline std::vector<nlohmann::json> log_events(const std::string& log, std::string_view event) {
+  std::vector<nlohmann::json> found;
+  std::ifstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);  // not JSON: discarded
+    if (j.is_object() && j.value("event", "") == event) found.push_back(j);
+  }
+  return found;
+}
 
 // Runs a shell command: its standard output and exit status (-1 if it did not exit).
 inline std::pair<std::string, int> run(const std::string& command) {

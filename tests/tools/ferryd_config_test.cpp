@@ -93,6 +93,11 @@ TEST_F(FerrydConfigTest, DefaultsWithoutFileOrFlags) {
   EXPECT_EQ(r->server.batch, defaults.batch);
   EXPECT_EQ(r->server.compress_threshold, defaults.compress_threshold);
   EXPECT_EQ(r->server.handshake_timeout, defaults.handshake_timeout);
+  // The bus never lets a subscriber that stops reading hold others up for long.
+  EXPECT_EQ(r->bus.slow_subscriber, ferryd::SlowSubscriber::drop);
+  EXPECT_EQ(r->bus.slow_subscriber_timeout, std::chrono::milliseconds(1000));
+  EXPECT_EQ(r->bus.max_outstanding_requests, 4096u);
+  EXPECT_EQ(r->bus.request_timeout, std::chrono::milliseconds(30000));
   EXPECT_EQ(r->log_level, "info");
   EXPECT_FALSE(exit_now_);
   if (::access("/etc/ferry/ferryd.toml", F_OK) != 0) {
@@ -117,6 +122,10 @@ TEST_F(FerrydConfigTest, EveryKeyFromTheFile) {
                                  "batch = 16\n"
                                  "compress_threshold = \"4KiB\"\n"
                                  "handshake_timeout_ms = 300\n"
+                                 "slow_subscriber = \"disconnect\"\n"
+                                 "slow_subscriber_timeout_ms = 0\n"
+                                 "max_outstanding_requests = 10\n"
+                                 "request_timeout_ms = 250\n"
                                  "log_level = \"debug\"\n"
                                  "metrics_listen = \"9464\"\n"
                                  "metrics_histogram = true\n");
@@ -137,6 +146,10 @@ TEST_F(FerrydConfigTest, EveryKeyFromTheFile) {
   EXPECT_EQ(r->server.batch, 16u);
   EXPECT_EQ(r->server.compress_threshold, 4096u);
   EXPECT_EQ(r->server.handshake_timeout, std::chrono::milliseconds(300));
+  EXPECT_EQ(r->bus.slow_subscriber, ferryd::SlowSubscriber::disconnect);
+  EXPECT_EQ(r->bus.slow_subscriber_timeout, std::chrono::milliseconds(0));
+  EXPECT_EQ(r->bus.max_outstanding_requests, 10u);
+  EXPECT_EQ(r->bus.request_timeout, std::chrono::milliseconds(250));
   EXPECT_EQ(r->log_level, "debug");
   EXPECT_EQ(r->metrics_listen, "127.0.0.1:9464");  // a port alone is loopback
   EXPECT_TRUE(r->server.handler_histogram);
@@ -193,6 +206,11 @@ TEST_F(FerrydConfigTest, ExampleFileHoldsTheDefaults) {
   EXPECT_EQ(r->server.batch, defaults.batch);
   EXPECT_EQ(r->server.compress_threshold, defaults.compress_threshold);
   EXPECT_EQ(r->server.handshake_timeout, defaults.handshake_timeout);
+  const ferryd::BusOptions bus;
+  EXPECT_EQ(r->bus.slow_subscriber, bus.slow_subscriber);
+  EXPECT_EQ(r->bus.slow_subscriber_timeout, bus.slow_subscriber_timeout);
+  EXPECT_EQ(r->bus.max_outstanding_requests, bus.max_outstanding_requests);
+  EXPECT_EQ(r->bus.request_timeout, bus.request_timeout);
   EXPECT_EQ(r->log_level, "info");
   EXPECT_EQ(r->metrics_listen, "");
   EXPECT_EQ(r->server.handler_histogram, defaults.handler_histogram);
@@ -204,7 +222,9 @@ TEST_F(FerrydConfigTest, FlagsOverrideTheFile) {
                                  "batch = 8\n"
                                  "crc = false\n"
                                  "allow_users = [1, 2]\n"
-                                 "wait = \"block\"\n");
+                                 "wait = \"block\"\n"
+                                 "slow_subscriber = \"disconnect\"\n"
+                                 "request_timeout_ms = 5\n");
   auto r = parse({"--endpoint",
                   "fromflag",
                   "--config=" + path,
@@ -230,7 +250,13 @@ TEST_F(FerrydConfigTest, FlagsOverrideTheFile) {
                   "--allow-group",
                   "0",
                   "--yield-every",
-                  "3"});
+                  "3",
+                  "--slow-subscriber=drop",
+                  "--slow-subscriber-timeout-ms",
+                  "250",
+                  "--max-outstanding-requests",
+                  "1048576",
+                  "--request-timeout-ms=86400000"});
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(r->server.endpoint, "fromflag");
   EXPECT_EQ(r->server.batch, 32u);
@@ -247,6 +273,10 @@ TEST_F(FerrydConfigTest, FlagsOverrideTheFile) {
   EXPECT_EQ(r->server.compress_threshold, 100u);
   EXPECT_EQ(r->server.handshake_timeout, std::chrono::milliseconds(50));
   EXPECT_EQ(r->server.wait.yield_every, 3u);
+  EXPECT_EQ(r->bus.slow_subscriber, ferryd::SlowSubscriber::drop);
+  EXPECT_EQ(r->bus.slow_subscriber_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(r->bus.max_outstanding_requests, 1048576u);
+  EXPECT_EQ(r->bus.request_timeout, std::chrono::milliseconds(86400000));
 
   auto off = parse({"--no-crc", "--wait=hybrid"});
   ASSERT_TRUE(off.ok()) << off.error().message();
@@ -306,7 +336,8 @@ TEST_F(FerrydConfigTest, UnknownKeyNamesItsLineAndTheKnownKeys) {
                 ":3: unknown key 'foo' (known: endpoint, socket_path, session, max_connections, "
                 "ring_capacity, max_ring_capacity, crc, allow_users, allow_groups, wait, "
                 "spin_us, yield_every, batch, compress_threshold, handshake_timeout_ms, "
-                "log_level, log_format, metrics_listen, metrics_histogram)");
+                "slow_subscriber, slow_subscriber_timeout_ms, max_outstanding_requests, "
+                "request_timeout_ms, log_level, log_format, metrics_listen, metrics_histogram)");
   // A table is a key like any other.
   const std::string table = write("t.toml", "batch = 2\n[server]\nendpoint = \"x\"\n");
   EXPECT_NE(error_of({"--config", table}).find(table + ":2: unknown key 'server'"),
@@ -369,6 +400,20 @@ TEST_F(FerrydConfigTest, BadValues) {
             "--log-level: expected error, warn, info or debug, got 'trace'");
   EXPECT_EQ(error_of({"--endpoint", "a/b"}),
             "--endpoint: 'a/b' is not a valid endpoint name: use 1-64 of A-Z a-z 0-9 _ -");
+  EXPECT_EQ(error_of({"--slow-subscriber", "wait"}),
+            "--slow-subscriber: expected drop or disconnect, got 'wait'");
+  const std::string slow = write("slow.toml", "slow_subscriber = true\n");
+  EXPECT_EQ(error_of({"--config", slow}),
+            slow + ":1: slow_subscriber: expected a string, got a boolean");
+  EXPECT_EQ(error_of({"--slow-subscriber-timeout-ms", "3600001"}),
+            "--slow-subscriber-timeout-ms: expected an integer 0..3600000, got 3600001");
+  EXPECT_EQ(error_of({"--max-outstanding-requests", "0"}),
+            "--max-outstanding-requests: expected an integer 1..1048576, got 0");
+  EXPECT_EQ(error_of({"--max-outstanding-requests", "1048577"}),
+            "--max-outstanding-requests: expected an integer 1..1048576, got 1048577");
+  const std::string timeout = write("timeout.toml", "\nrequest_timeout_ms = 0\n");
+  EXPECT_EQ(error_of({"--config", timeout}),
+            timeout + ":2: request_timeout_ms: expected an integer 1..86400000, got 0");
   EXPECT_EQ(error_of({"--ring-capacity", "128MiB"}),
             "ring_capacity 128MiB is larger than max_ring_capacity 64MiB: raise "
             "max_ring_capacity or lower ring_capacity");
@@ -407,10 +452,26 @@ TEST_F(FerrydConfigTest, HelpAndVersion) {
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(exit_now_);
   EXPECT_NE(output_.find("usage: ferryd"), std::string::npos);
-  for (const char* flag :
-       {"--config", "--endpoint", "--session", "--max-connections", "--ring-capacity",
-        "--max-ring-capacity", "--no-crc", "--allow-user", "--allow-group", "--wait", "--spin-us",
-        "--batch", "--compress-threshold", "--handshake-timeout-ms", "--log-level", "--version"}) {
+  for (const char* flag : {"--config",
+                           "--endpoint",
+                           "--session",
+                           "--max-connections",
+                           "--ring-capacity",
+                           "--max-ring-capacity",
+                           "--no-crc",
+                           "--allow-user",
+                           "--allow-group",
+                           "--wait",
+                           "--spin-us",
+                           "--batch",
+                           "--compress-threshold",
+                           "--handshake-timeout-ms",
+                           "--slow-subscriber",
+                           "--slow-subscriber-timeout-ms",
+                           "--max-outstanding-requests",
+                           "--request-timeout-ms",
+                           "--log-level",
+                           "--version"}) {
     EXPECT_NE(output_.find(flag), std::string::npos) << flag;
   }
   r = parse({"--version"});

@@ -42,6 +42,8 @@ constexpr std::uint64_t kMinRing = 4096;
 constexpr std::uint64_t kMaxRing = std::uint64_t{1} << 30;
 constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
 constexpr std::size_t kMaxName = 64;
+constexpr std::uint64_t kMaxOutstanding = 1u << 20;
+constexpr std::uint64_t kMaxRequestTimeoutMs = 86400000;  // a day
 
 using ferry::tools::quoted;
 
@@ -245,6 +247,23 @@ Result<void> set_ring(const Input& in, std::uint32_t* out) {
   return {};
 }
 
+// A whole number in [min, max] into a 32-bit field.
+Result<void> set_u32(const Input& in, std::uint64_t min, std::uint64_t max, std::uint32_t* out) {
+  auto n = in.integer(min, max);
+  if (!n) return n.error();
+  *out = static_cast<std::uint32_t>(*n);
+  return {};
+}
+
+// Milliseconds in [min, max].
+Result<void> set_ms(const Input& in, std::uint64_t min, std::uint64_t max,
+                    std::chrono::milliseconds* out) {
+  auto n = in.integer(min, max);
+  if (!n) return n.error();
+  *out = std::chrono::milliseconds(*n);
+  return {};
+}
+
 // One setting: its TOML key and flag, how --help shows it, how a value is applied.
 struct Option {
   std::string_view key;  // in the file; empty for flags only
@@ -305,11 +324,8 @@ const Option kOptions[] = {
        return {};
      }},
     {"max_connections", "--max-connections", "N", "most clients at once, 1..65536 (4096)",
-     [](FerrydConfig& c, const Input& in) -> Result<void> {
-       auto n = in.integer(1, 65536);
-       if (!n) return n.error();
-       c.server.max_connections = static_cast<std::uint32_t>(*n);
-       return {};
+     [](FerrydConfig& c, const Input& in) {
+       return set_u32(in, 1, 65536, &c.server.max_connections);
      }},
     {"ring_capacity", "--ring-capacity", "SIZE", "ring per direction by default (1MiB)",
      [](FerrydConfig& c, const Input& in) { return set_ring(in, &c.server.ring_capacity); }},
@@ -354,19 +370,11 @@ const Option kOptions[] = {
        return {};
      }},
     {"yield_every", "--yield-every", "N", "spin, hybrid: polls between CPU yields (1024)",
-     [](FerrydConfig& c, const Input& in) -> Result<void> {
-       auto n = in.integer(1, kMaxU32);
-       if (!n) return n.error();
-       c.server.wait.yield_every = static_cast<std::uint32_t>(*n);
-       return {};
+     [](FerrydConfig& c, const Input& in) {
+       return set_u32(in, 1, kMaxU32, &c.server.wait.yield_every);
      }},
     {"batch", "--batch", "N", "most messages from one client per turn (64)",
-     [](FerrydConfig& c, const Input& in) -> Result<void> {
-       auto n = in.integer(1, kMaxU32);
-       if (!n) return n.error();
-       c.server.batch = static_cast<std::uint32_t>(*n);
-       return {};
-     }},
+     [](FerrydConfig& c, const Input& in) { return set_u32(in, 1, kMaxU32, &c.server.batch); }},
     {"compress_threshold", "--compress-threshold", "SIZE",
      "compress payloads this large or more (1KiB)",
      [](FerrydConfig& c, const Input& in) -> Result<void> {
@@ -379,11 +387,37 @@ const Option kOptions[] = {
      }},
     {"handshake_timeout_ms", "--handshake-timeout-ms", "MS",
      "drop a client stuck in its handshake (2000)",
+     [](FerrydConfig& c, const Input& in) {
+       return set_ms(in, 1, 3600000, &c.server.handshake_timeout);
+     }},
+    {"slow_subscriber", "--slow-subscriber", "MODE",
+     "drop or disconnect a subscriber whose ring stays full (drop)",
      [](FerrydConfig& c, const Input& in) -> Result<void> {
-       auto n = in.integer(1, 3600000);
-       if (!n) return n.error();
-       c.server.handshake_timeout = std::chrono::milliseconds(*n);
+       auto s = in.string();
+       if (!s) return s.error();
+       if (*s == "drop") {
+         c.bus.slow_subscriber = ferryd::SlowSubscriber::drop;
+       } else if (*s == "disconnect") {
+         c.bus.slow_subscriber = ferryd::SlowSubscriber::disconnect;
+       } else {
+         return in.fail("expected drop or disconnect, got " + quoted(*s));
+       }
        return {};
+     }},
+    {"slow_subscriber_timeout_ms", "--slow-subscriber-timeout-ms", "MS",
+     "longest a full subscriber holds publishers back, 0..3600000 (1000)",
+     [](FerrydConfig& c, const Input& in) {
+       return set_ms(in, 0, 3600000, &c.bus.slow_subscriber_timeout);
+     }},
+    {"max_outstanding_requests", "--max-outstanding-requests", "N",
+     "unanswered requests a serving client may hold, 1..1048576 (4096)",
+     [](FerrydConfig& c, const Input& in) {
+       return set_u32(in, 1, kMaxOutstanding, &c.bus.max_outstanding_requests);
+     }},
+    {"request_timeout_ms", "--request-timeout-ms", "MS",
+     "fail a request unanswered this long, 1..86400000 (30000)",
+     [](FerrydConfig& c, const Input& in) {
+       return set_ms(in, 1, kMaxRequestTimeoutMs, &c.bus.request_timeout);
      }},
     {"log_level", "--log-level", "LEVEL", "error, warn, info or debug (info)",
      [](FerrydConfig& c, const Input& in) -> Result<void> {

@@ -13,9 +13,11 @@
 
 #include "ferry/result.hpp"
 #include "ferry/server.hpp"
+#include "ferryd/bus.hpp"
 
 struct FerrydConfig {
   ferry::ServerOptions server;      // every field settable
+  ferryd::BusOptions bus;           // the bus's policies for slow subscribers and requests
   std::string log_level = "info";   // error|warn|info|debug
   std::string log_format = "json";  // json (one object a line) | text
   std::string metrics_listen;       // "address:port" (normalized); empty: no exporter

@@ -23,9 +23,22 @@ using ferryd::Log;
 using ferryd::LogLevel;
 
 ferry::Server* g_server = nullptr;
+volatile std::sig_atomic_t g_stopping = 0;
 
 extern "C" void on_signal(int /*signal*/) {
-  if (g_server != nullptr) g_server->stop();  // async-signal-safe
+  g_stopping = 1;
+  if (g_server != nullptr) g_server->stop();  // async-signal-safe; wakes the loop
+}
+
+// The server's turns, and after each the bus's timers (request expiry). Asleep, it wakes
+// for the next expiry (at most 100 times a second), else every 100 ms, as Server::run().
+ferry::Result<void> serve(ferry::Server& server, ferryd::Bus& bus) {
+  constexpr std::chrono::milliseconds kIdle{100};
+  while (g_stopping == 0) {
+    if (auto r = server.run_once(bus.next_tick(kIdle)); !r) return r;
+    bus.tick();
+  }
+  return {};
 }
 
 // Removes the objects of dead owners in `session` and says what went (paths only).
@@ -86,7 +99,7 @@ int run(int argc, char** argv) {
     return 1;
   }
   const std::string endpoint = config->server.endpoint;
-  ferryd::Bus bus(**server);
+  ferryd::Bus bus(**server, config->bus);
   // Names, pids, ids and reasons only: never payload bytes.
   (*server)->on_connect([&log, &endpoint](const ferry::ConnectionInfo& c) {
     if (!log.enabled(LogLevel::debug)) return;
@@ -117,9 +130,23 @@ int run(int argc, char** argv) {
                      {"name", c.name},
                      {"reason", reason}});
       });
+  // Slow subscribers and unanswered requests: once per episode, or limited per client.
+  bus.observe_events([&log, &endpoint](const ferryd::BusEvent& e) {
+    const LogLevel level = e.warning ? LogLevel::warn : LogLevel::info;
+    if (!log.enabled(level)) return;
+    const ferry::ConnectionInfo none;
+    const ferry::ConnectionInfo& c = e.peer != nullptr ? *e.peer : none;
+    log.limited(level, "bus", e.event, c.id, e.msg,
+                {{"endpoint", endpoint},
+                 {"conn", c.id},
+                 {"pid", std::int64_t{c.pid}},
+                 {"name", c.name},
+                 {"type", std::uint64_t{e.type}},
+                 {"count", e.count}});
+  });
   std::unique_ptr<ferryd::Metrics> metrics;
   if (!config->metrics_listen.empty()) {
-    auto m = ferryd::Metrics::start(config->metrics_listen, **server, endpoint, counters);
+    auto m = ferryd::Metrics::start(config->metrics_listen, **server, bus, endpoint, counters);
     if (!m) {
       log.write(LogLevel::error, "metrics", "start_failed", "cannot start: " + m.error().message(),
                 {{"endpoint", endpoint}, {"listen", config->metrics_listen}});
@@ -152,23 +179,39 @@ int run(int argc, char** argv) {
              {"pid", std::int64_t{::getpid()}}});
   // The socket listens (it appears only then) and everything else is set up.
   tell_service_manager(log, "READY=1");
-  auto r = (*server)->run();
+  auto r = serve(**server, bus);
   tell_service_manager(log, "STOPPING=1");
   g_server = nullptr;
   metrics.reset();  // no scrape reads the server after this
   const ferry::ServerStats s = (*server)->stats();
+  const ferryd::BusStats b = bus.stats();
   log.write(LogLevel::info, "server", "stopped",
             "stopped: " + std::to_string(s.accepted) + " connections accepted, " +
                 std::to_string(s.rejected) + " rejected, " + std::to_string(s.lost) + " lost, " +
                 std::to_string(s.messages_in) + " messages in, " + std::to_string(s.messages_out) +
-                " out, " + std::to_string(s.protocol_errors) + " protocol errors",
+                " out, " + std::to_string(s.protocol_errors) + " protocol errors; " +
+                std::to_string(b.dropped) + " deliveries dropped for slow subscribers, " +
+                std::to_string(b.slow_disconnected) + " slow subscribers disconnected, " +
+                std::to_string(b.expired) + " requests expired, " + std::to_string(b.refused) +
+                " refused",
             {{"endpoint", endpoint},
              {"accepted", s.accepted},
              {"rejected", s.rejected},
              {"lost", s.lost},
              {"messages_in", s.messages_in},
              {"messages_out", s.messages_out},
-             {"protocol_errors", s.protocol_errors}});
+             {"protocol_errors", s.protocol_errors},
+             {"published", b.published},
+             {"deliveries", b.deliveries},
+             {"deliveries_dropped", b.dropped},
+             {"slow_subscribers_dropped_for", b.slow_dropped_for},
+             {"slow_subscribers_disconnected", b.slow_disconnected},
+             {"requests", b.requests},
+             {"replies", b.replies},
+             {"requests_expired", b.expired},
+             {"requests_refused", b.refused},
+             {"error_replies_held", b.errors_held},
+             {"routes", b.routes}});
   const std::string session = (*server)->session();
   server->reset();  // our socket and lock go (bus only keeps an unused reference); then
                     // whatever else died meanwhile

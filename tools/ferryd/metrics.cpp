@@ -19,6 +19,7 @@ struct Metrics::Impl {
   ferry_metrics_stop_fn stop = nullptr;
   void* exporter = nullptr;
   const ferry::Server* server = nullptr;
+  const Bus* bus = nullptr;
   std::string endpoint;
   const DaemonCounters* daemon = nullptr;
 
@@ -155,6 +156,38 @@ void emit_endpoint(Emitter& m, const ferry::EndpointStat& e) {
           static_cast<double>(e.started_unix_ns) / 1e9);
 }
 
+void emit_bus(Emitter& m, const BusStats& b) {
+  m.counter("ferry_bus_published_total", "Messages published on the bus", d(b.published));
+  m.counter("ferry_bus_deliveries_total", "Copies of publications handed to subscribers",
+            d(b.deliveries));
+  m.counter("ferry_bus_deliveries_dropped_total",
+            "Copies of publications dropped for subscribers whose rings stayed full", d(b.dropped));
+  const char* slow =
+      "Subscribers whose full ring held a publication back for "
+      "slow_subscriber_timeout_ms, by what ferryd did";
+  m.counter("ferry_bus_slow_subscribers_total", slow, d(b.slow_dropped_for), {{"action", "drop"}});
+  m.counter("ferry_bus_slow_subscribers_total", slow, d(b.slow_disconnected),
+            {{"action", "disconnect"}});
+  m.counter("ferry_bus_requests_total", "Requests forwarded to a serving client", d(b.requests));
+  m.counter("ferry_bus_replies_total", "Replies routed back to their requesters", d(b.replies));
+  const std::pair<const char*, std::uint64_t> failed[] = {{"no_service", b.no_service},
+                                                          {"refused", b.refused},
+                                                          {"expired", b.expired},
+                                                          {"server_gone", b.failed_requests}};
+  for (const auto& [reason, n] : failed) {
+    m.counter("ferry_bus_requests_failed_total",
+              "Requests ferryd answered with an error reply, by reason", d(n),
+              {{"reason", reason}});
+  }
+  m.counter("ferry_bus_orphan_replies_total",
+            "Replies dropped: their requester had gone or the request had expired",
+            d(b.orphan_replies));
+  m.counter("ferry_bus_error_replies_held_total",
+            "Error replies kept for a requester whose ring was full, sent once it had room",
+            d(b.errors_held));
+  m.gauge("ferry_bus_requests_outstanding", "Requests forwarded and not answered yet", d(b.routes));
+}
+
 // (Unused when built without metrics.)
 [[maybe_unused]] void collect(void* context, void* sink, ferry_metrics_emit_fn emit) {
   const auto& impl = *static_cast<const Metrics::Impl*>(context);
@@ -166,6 +199,7 @@ void emit_endpoint(Emitter& m, const ferry::EndpointStat& e) {
       if (e.session == session && e.endpoint == impl.endpoint) emit_endpoint(m, e);
     }
   }
+  emit_bus(m, impl.bus->stats());
   m.counter("ferry_stale_objects_removed_total",
             "Sockets, locks and segments of dead owners ferryd removed",
             d(impl.daemon->stale_removed.load(std::memory_order_relaxed)));
@@ -192,12 +226,13 @@ int Metrics::port() const {
 }
 
 ferry::Result<std::unique_ptr<Metrics>> Metrics::start(const std::string& listen,
-                                                       const ferry::Server& server,
+                                                       const ferry::Server& server, const Bus& bus,
                                                        const std::string& endpoint,
                                                        const DaemonCounters& daemon) {
 #ifndef FERRYD_METRICS_MODULE_DIR
   (void)listen;
   (void)server;
+  (void)bus;
   (void)endpoint;
   (void)daemon;
   return ferry::Error(ferry::Errc::invalid_argument,
@@ -241,6 +276,7 @@ ferry::Result<std::unique_ptr<Metrics>> Metrics::start(const std::string& listen
                         loaded + " is not a ferryd metrics module (missing functions)");
   }
   impl->server = &server;
+  impl->bus = &bus;
   impl->endpoint = endpoint;
   impl->daemon = &daemon;
   std::array<char, 512> error{};

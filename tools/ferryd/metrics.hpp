@@ -3,9 +3,9 @@
 // Loads ferryd-metrics.so (prometheus-cpp; see metrics/module_abi.h for why a module) only
 // when metrics are switched on, and answers each scrape from shared memory: the endpoint's
 // counters and its connections' rings (ferry::read_process_stat), plus the handler-latency
-// histogram and ferryd's own counters. Nothing on the message path waits for a scrape.
-// Thread-safety: start() and the destructor on ferryd's main thread; scrapes run on the
-// module's HTTP thread and read only shared memory and atomics.
+// histogram, the bus's counters (Bus::stats()) and ferryd's own. Nothing on the message path waits
+// for a scrape. Thread-safety: start() and the destructor on ferryd's main thread; scrapes run on
+// the module's HTTP thread and read only shared memory and atomics.
 #pragma once
 
 #include <atomic>
@@ -15,6 +15,7 @@
 
 #include "ferry/result.hpp"
 #include "ferry/server.hpp"
+#include "ferryd/bus.hpp"
 
 namespace ferryd {
 
@@ -28,7 +29,7 @@ class Metrics {
   // Loads the module and listens on `listen` (already normalized: "address:port").
   // Errors name the module searched for, or the address that could not be used.
   static ferry::Result<std::unique_ptr<Metrics>> start(const std::string& listen,
-                                                       const ferry::Server& server,
+                                                       const ferry::Server& server, const Bus& bus,
                                                        const std::string& endpoint,
                                                        const DaemonCounters& daemon);
   ~Metrics();

@@ -7,7 +7,7 @@ ferry=$1
 runtime=$(mktemp -d)
 trap 'rm -rf "$runtime"' EXIT
 export XDG_RUNTIME_DIR=$runtime FERRY_SESSION=bench-smoke
-fields='"system","scenario","size","clients","wait","metrics","msgs","seconds","msgs_per_s","mb_per_s","p50_us","p99_us","p999_us","max_us","cpu_s","peak_rss_kb","errors"'
+fields='"system","scenario","size","clients","wait","metrics","copy","msgs","seconds","msgs_per_s","mb_per_s","p50_us","p99_us","p999_us","max_us","cpu_s","peak_rss_kb","errors"'
 for scenario in pingpong stream fanin reqrep rate; do
   for transport in ferry uds; do
     clients=4
@@ -20,12 +20,14 @@ for scenario in pingpong stream fanin reqrep rate; do
     echo "$line" | grep -q "\"system\":\"$transport\"" || { echo "bad system: $line" >&2; exit 1; }
   done
 done
-# Metrics on: the histogram and the counter reads run beside the traffic, nothing changes.
+# Metrics on, and payloads copied: beside the traffic, nothing else changes.
 for scenario in stream reqrep; do
   clients=4
   [ "$scenario" = stream ] && clients=1
   line=$("$ferry" bench --scenario "$scenario" --clients "$clients" --seconds 0.3 --metrics on --json)
   echo "$line" | grep -q '"metrics":true,.*"errors":0}' || { echo "bench --metrics on: $line" >&2; exit 1; }
+  line=$("$ferry" bench --scenario "$scenario" --clients "$clients" --seconds 0.3 --copy on --json)
+  echo "$line" | grep -q '"copy":true,.*"errors":0}' || { echo "bench --copy on: $line" >&2; exit 1; }
 done
 set +e
 msg=$("$ferry" bench --scenario stream --transport uds --metrics on 2>&1)

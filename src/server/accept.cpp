@@ -135,6 +135,9 @@ bool Server::Impl::handle_events(int timeout_ms) {
   std::array<epoll_event, 64> events{};
   const int n =
       ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
+  // Awake: producers that publish from now on need not wake us (the turn after this looks
+  // at the doorbell); the sooner they know, the fewer wake-ups they send.
+  end_sleep();
   if (n < 0 && errno != EINTR) {
     // Nothing to wait on any more (EBADF, EINVAL: the descriptor was closed under us): a
     // loop that went on would spin. run() and run_once() return it.

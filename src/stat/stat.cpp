@@ -2,9 +2,6 @@
 #include "ferry/stat.hpp"
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +17,7 @@
 #include "control/owner_lock.hpp"
 #include "control/unix_socket.hpp"
 #include "ferry/session.hpp"
+#include "stat/proc_fd.hpp"
 
 namespace ferry {
 
@@ -31,52 +29,11 @@ constexpr std::string_view kStatLink = "/memfd:ferry:stat:";
 constexpr std::string_view kConnLink = "/memfd:ferry:conn-";
 constexpr int kReadAttempts = 32;  // reads of an endpoint before settling for the last one
 
-// A read-only mapping of one of another process's descriptors.
-class Mapped {
- public:
-  Mapped() = default;
-  Mapped(const Mapped&) = delete;
-  Mapped& operator=(const Mapped&) = delete;
-  Mapped(Mapped&& o) noexcept
-      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  Mapped& operator=(Mapped&& o) noexcept {
-    std::swap(data_, o.data_);
-    std::swap(size_, o.size_);
-    return *this;
-  }
-  ~Mapped() {
-    if (data_ != nullptr) ::munmap(data_, size_);
-  }
-
-  // Maps the whole of /proc/<pid>/fd/<fd>; false if it is gone or not ours to read.
-  bool open(const std::string& fd_path, std::size_t min_size) {
-    const detail::UniqueFd fd(::open(fd_path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return false;
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0 || st.st_size < 0 ||
-        static_cast<std::uint64_t>(st.st_size) < min_size) {
-      return false;
-    }
-    void* p =
-        ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd.get(), 0);
-    if (p == MAP_FAILED) return false;
-    data_ = p;
-    size_ = static_cast<std::size_t>(st.st_size);
-    return true;
-  }
-  void* data() const noexcept { return data_; }
-  std::size_t size() const noexcept { return size_; }
-
- private:
-  void* data_ = nullptr;
-  std::size_t size_ = 0;
-};
-
 // One server's stat segment, mapped.
 struct StatSegment {
   std::string session;
   std::string endpoint;
-  Mapped map;
+  detail::MappedSegment map;
   detail::StatView view;
   const detail::StatHeader& header() const { return *view.header; }
   std::uint64_t counter(EndpointCounter which, std::memory_order order) const {
@@ -158,8 +115,9 @@ struct ConnReading {
   ConnectionStat stat;
 };
 bool read_connection(const std::string& fd_path, ConnReading& out) {
-  Mapped m;
-  if (!m.open(fd_path, detail::kConnHeaderSize)) return false;
+  auto mapped = detail::map_server_segment(fd_path, kConnLink, detail::kConnHeaderSize);
+  if (!mapped) return false;
+  const detail::MappedSegment& m = *mapped;
   const auto* h = static_cast<const detail::ConnHeader*>(m.data());
   auto view =
       detail::view_connection_segment(m.data(), m.size(), h->ident.connection_id, h->ident.slot);
@@ -201,7 +159,9 @@ Result<std::vector<EndpointStat>> read_process_stat(pid_t pid) {
   for (auto& [path, link] : links(dir, kStatLink)) {
     StatSegment b;
     if (!parse_stat_link(link, b.session, b.endpoint)) continue;
-    if (!b.map.open(path, detail::kStatHeaderSize)) continue;
+    auto mapped = detail::map_server_segment(path, kStatLink, detail::kStatHeaderSize);
+    if (!mapped) continue;
+    b.map = std::move(*mapped);
     auto view = detail::view_stat_segment(b.map.data(), b.map.size());
     if (!view) continue;
     b.view = *view;

@@ -71,7 +71,8 @@ struct SessionStat {
   std::string directory;
   std::vector<EndpointStat> endpoints;  // by name
   // Servers whose lock names a process that could not be read, and why (a person can act
-  // on each: another user's server, a process that just exited).
+  // on each: another user's server, a process that just exited); and descriptors of theirs
+  // that named a ferry segment but were skipped (not sealed, too small, not a file), and why.
   std::vector<std::string> problems;
 };
 

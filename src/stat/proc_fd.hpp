@@ -6,38 +6,24 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <utility>
 
 #include "ferry/result.hpp"
+#include "ferry/shm.hpp"
 
 namespace ferry::detail {
 
-// A read-only mapping of another process's segment.
-class MappedSegment {
- public:
-  MappedSegment() = default;
-  MappedSegment(void* data, std::size_t size) noexcept : data_(data), size_(size) {}
-  MappedSegment(const MappedSegment&) = delete;
-  MappedSegment& operator=(const MappedSegment&) = delete;
-  MappedSegment(MappedSegment&& o) noexcept
-      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  MappedSegment& operator=(MappedSegment&& o) noexcept {
-    std::swap(data_, o.data_);
-    std::swap(size_, o.size_);
-    return *this;
-  }
-  ~MappedSegment();
-  void* data() const noexcept { return data_; }
-  std::size_t size() const noexcept { return size_; }
+// Maps, read-only, the segment behind `fd_path` (/proc/<pid>/fd/<n>) whose link read
+// `listed_link` when the caller listed the directory. Never blocks: the file is pinned
+// without being opened (O_PATH) and opened only if its link still reads `listed_link`,
+// then with O_NONBLOCK; it is mapped only if it is a regular file sealed against shrinking
+// and growing (a memfd as SharedMemory::create_anonymous makes them) of at least `min_size`
+// bytes. The descriptor is closed again; the mapping stays.
+// Errors: not_found if the descriptor is gone or now names another file (the server
+// closed it, and may have reused the number); otherwise what was found, naming fd_path.
+Result<SharedMemory> map_server_segment(const std::string& fd_path, std::string_view listed_link,
+                                        std::size_t min_size);
 
- private:
-  void* data_ = nullptr;
-  std::size_t size_ = 0;
-};
-
-// Maps the whole of the file behind `fd_path` (/proc/<pid>/fd/<n>, whose link started with
-// `link_prefix` when it was listed), read-only, if it has at least `min_size` bytes.
-Result<MappedSegment> map_server_segment(const std::string& fd_path, std::string_view link_prefix,
-                                         std::size_t min_size);
+// The text of the link at `path`, or empty if there is none.
+std::string read_link(const std::string& path);
 
 }  // namespace ferry::detail

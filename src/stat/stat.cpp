@@ -33,7 +33,7 @@ constexpr int kReadAttempts = 32;  // reads of an endpoint before settling for t
 struct StatSegment {
   std::string session;
   std::string endpoint;
-  detail::MappedSegment map;
+  SharedMemory map;
   detail::StatView view;
   const detail::StatHeader& header() const { return *view.header; }
   std::uint64_t counter(EndpointCounter which, std::memory_order order) const {
@@ -56,11 +56,8 @@ std::vector<std::pair<std::string, std::string>> links(const std::string& dir,
   while (const dirent* e = ::readdir(d)) {
     if (e->d_name[0] == '.') continue;
     std::string path = dir + "/" + e->d_name;
-    char target[512];
-    const ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
-    if (n <= 0) continue;
-    const std::string_view link(target, static_cast<std::size_t>(n));
-    if (link.starts_with(prefix)) found.emplace_back(std::move(path), std::string(link));
+    std::string link = detail::read_link(path);
+    if (link.starts_with(prefix)) found.emplace_back(std::move(path), std::move(link));
   }
   ::closedir(d);
   return found;
@@ -77,6 +74,13 @@ bool parse_stat_link(std::string_view link, std::string& session, std::string& e
   session = link.substr(0, slash);
   endpoint = link.substr(slash + 1);
   return true;
+}
+
+// Why a descriptor was skipped, for SessionStat::problems; nothing if it is just gone.
+void note_skipped(std::vector<std::string>* notes, const Error& why) {
+  if (notes != nullptr && why.code() != Errc::not_found) {
+    notes->push_back("skipped " + why.message());
+  }
 }
 
 void add_live(DirectionTotals& t, const RingStats& r) {
@@ -114,10 +118,14 @@ struct ConnReading {
   std::uint32_t slot = 0;
   ConnectionStat stat;
 };
-bool read_connection(const std::string& fd_path, ConnReading& out) {
-  auto mapped = detail::map_server_segment(fd_path, kConnLink, detail::kConnHeaderSize);
-  if (!mapped) return false;
-  const detail::MappedSegment& m = *mapped;
+bool read_connection(const std::string& fd_path, const std::string& link, ConnReading& out,
+                     std::vector<std::string>* notes) {
+  auto mapped = detail::map_server_segment(fd_path, link, detail::kConnHeaderSize);
+  if (!mapped) {
+    note_skipped(notes, mapped.error());
+    return false;
+  }
+  const SharedMemory& m = *mapped;
   const auto* h = static_cast<const detail::ConnHeader*>(m.data());
   auto view =
       detail::view_connection_segment(m.data(), m.size(), h->ident.connection_id, h->ident.slot);
@@ -146,9 +154,9 @@ bool fill_peer(const StatSegment& server, ConnReading& c) {
   return p.connection_id.load(std::memory_order_acquire) == c.stat.id;
 }
 
-}  // namespace
-
-Result<std::vector<EndpointStat>> read_process_stat(pid_t pid) {
+// read_process_stat(), with why descriptors that looked like a server's segments were
+// skipped added to `notes` (if not null).
+Result<std::vector<EndpointStat>> read_process(pid_t pid, std::vector<std::string>* notes) {
   const std::string dir = proc_fd_dir(pid);
   if (::access(dir.c_str(), R_OK | X_OK) != 0) {
     const int err = errno;
@@ -156,14 +164,22 @@ Result<std::vector<EndpointStat>> read_process_stat(pid_t pid) {
     return Error::from_errno(err, "reading " + dir + " (a server of another user needs root)");
   }
   std::vector<StatSegment> servers;
-  for (auto& [path, link] : links(dir, kStatLink)) {
+  for (const auto& [path, link] : links(dir, kStatLink)) {
     StatSegment b;
     if (!parse_stat_link(link, b.session, b.endpoint)) continue;
-    auto mapped = detail::map_server_segment(path, kStatLink, detail::kStatHeaderSize);
-    if (!mapped) continue;
+    auto mapped = detail::map_server_segment(path, link, detail::kStatHeaderSize);
+    if (!mapped) {
+      note_skipped(notes, mapped.error());
+      continue;
+    }
     b.map = std::move(*mapped);
     auto view = detail::view_stat_segment(b.map.data(), b.map.size());
-    if (!view) continue;
+    if (!view) {
+      std::string why = path;
+      why.append(" (").append(link).append("): ").append(view.error().message());
+      note_skipped(notes, Error(view.code(), why));
+      continue;
+    }
     b.view = *view;
     servers.push_back(std::move(b));
   }
@@ -188,7 +204,7 @@ Result<std::vector<EndpointStat>> read_process_stat(pid_t pid) {
     }
     for (const auto& [path, link] : links(dir, kConnLink)) {
       ConnReading c;
-      if (!read_connection(path, c)) continue;
+      if (!read_connection(path, link, c, notes)) continue;
       for (std::size_t i = 0; i < servers.size(); ++i) {
         if (servers[i].header().ident.server_token != c.token) continue;
         if (!fill_peer(servers[i], c)) break;
@@ -214,6 +230,12 @@ Result<std::vector<EndpointStat>> read_process_stat(pid_t pid) {
   return stats;
 }
 
+}  // namespace
+
+Result<std::vector<EndpointStat>> read_process_stat(pid_t pid) {
+  return read_process(pid, nullptr);
+}
+
 Result<SessionStat> read_session_stat(std::string_view session) {
   auto name = resolve_session(session);
   if (!name) return name.error();
@@ -235,7 +257,11 @@ Result<SessionStat> read_session_stat(std::string_view session) {
   ::closedir(d);
 
   for (const long pid : pids) {
-    auto endpoints = read_process_stat(static_cast<pid_t>(pid));
+    std::vector<std::string> notes;
+    auto endpoints = read_process(static_cast<pid_t>(pid), &notes);
+    for (const std::string& note : notes) {
+      out.problems.push_back("pid " + std::to_string(pid) + ": " + note);
+    }
     if (!endpoints) {
       if (endpoints.code() != Errc::not_found) {
         out.problems.push_back("pid " + std::to_string(pid) + ": " + endpoints.error().message());

@@ -8,10 +8,13 @@
 // to the server and never writes. Reading another process needs the same user (or root),
 // as /proc/<pid>/fd does.
 //
-// Counters are consistent per endpoint: the totals of closed connections are read before
-// and after the live ones and the read repeats if a connection closed in between, so sums
-// over connections never go down from one reading to the next. Gauges (occupancy) are a
-// moment's view. A client can write its own connection's counters; treat them as its word.
+// Counters are consistent per endpoint: a reading of the closed connections' totals and
+// of the live connections is repeated (for up to about 25 ms) until no connection closed
+// while it was taken, so none is counted twice or lost, and sums over connections never go
+// down from one reading to the next (unless a client lowers its own live counters). Gauges
+// (occupancy) are a moment's view. A client can write its own connection's ring counters;
+// treat them as its word: ConnectionStat shows them as they are, while DirectionTotals sums
+// them bounded by each connection's lifetime (docs/observability.md), saturating.
 // Thread-safety: plain functions.
 #pragma once
 
@@ -42,7 +45,8 @@ struct ConnectionStat {
 };
 
 // One direction summed over an endpoint's connections: counters include closed
-// connections; used, capacity and high-water cover the live ones.
+// connections, each connection's bounded by its lifetime, and saturate at UINT64_MAX; used,
+// capacity and high-water cover the live ones.
 struct DirectionTotals {
   std::uint64_t full_waits = 0;  // the producer found the ring full and waited (backpressure)
   std::uint64_t full_wait_ns = 0;

@@ -167,8 +167,12 @@ struct StatIdent {
 
 // The server's counters for its endpoint (index into StatHeader::counters). Written by the
 // server only, relaxed; `closed_*` hold the ring counters of connections that have ended,
-// so that sums over connections never go down; `closed_generation` is bumped (release)
-// after each connection's totals are added and before its segment is closed.
+// so that sums over connections never go down: each connection's bounded by its lifetime
+// (its client can write them all) and added with saturation, so they never wrap.
+// `closed_generation` is a seqlock: odd while the server adds a closing connection's
+// counters and frees its PeerEntry, even otherwise (two more per closed connection); an
+// observer's reading counts only if it began and ended on the same even value
+// (stat/closed_totals.hpp).
 enum class EndpointCounter : std::uint32_t {
   accepted,
   rejected_version,
@@ -211,7 +215,9 @@ struct StatHeader {
 
 // Who holds slot i's connection (at kStatHeaderSize + i * sizeof(PeerEntry)). The server
 // fills the fields, then stores connection_id (release); it stores 0 when the connection
-// closes. The ids are the kernel's (SO_PEERCRED), the name the hello's.
+// closes, inside the closed_generation write, and fills the entry again only after it.
+// Observers copy the fields once and keep the copy if the generation did not move. The ids
+// are the kernel's (SO_PEERCRED), the name the hello's.
 struct PeerEntry {
   ShmAtomic<std::uint64_t> connection_id;  // +0  0: free
   std::uint32_t pid;                       // +8

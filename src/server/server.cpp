@@ -18,6 +18,7 @@
 #include "ferry/session.hpp"
 #include "ring/ring_layout.hpp"
 #include "server/server_impl.hpp"
+#include "stat/closed_totals.hpp"
 #include "wait/waiting.hpp"
 
 namespace ferry {
@@ -506,23 +507,13 @@ LatencyHistogram Server::handler_latency() const noexcept {
   return h;
 }
 
+// NOLINTNEXTLINE(readability-make-member-function-const): writes the shared counters
 void Server::Impl::retire_counters(const ServerConn& c) noexcept {
-  using detail::EndpointCounter;
-  const RingStats in = ring_stats(c.view.c2s);
-  const RingStats out = ring_stats(c.view.s2c);
-  count(EndpointCounter::closed_in_full_waits, in.full_waits);
-  count(EndpointCounter::closed_in_full_wait_ns, in.full_wait_ns);
-  count(EndpointCounter::closed_in_producer_wakes, in.producer_wakes);
-  count(EndpointCounter::closed_in_consumer_wakes, in.consumer_wakes);
-  count(EndpointCounter::closed_in_errors, in.errors);
-  count(EndpointCounter::closed_out_full_waits, out.full_waits);
-  count(EndpointCounter::closed_out_full_wait_ns, out.full_wait_ns);
-  count(EndpointCounter::closed_out_producer_wakes, out.producer_wakes);
-  count(EndpointCounter::closed_out_consumer_wakes, out.consumer_wakes);
-  count(EndpointCounter::closed_out_errors, out.errors);
-  // Observers that saw the old generation before reading the connections read again.
-  auto& generation = counters_[static_cast<std::size_t>(EndpointCounter::closed_generation)];
-  generation.store(generation.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  // Every ring counter is in the segment the client writes: read once here (ring_stats()),
+  // bounded by the connection's lifetime and added without wrapping by retire_connection(),
+  // which frees the peer entry in the same seqlock write (stat/closed_totals.hpp).
+  detail::retire_connection(stat_view_, c.slot, ring_stats(c.view.c2s), ring_stats(c.view.s2c),
+                            detail::unix_now_ns());
 }
 
 void Server::Impl::close_finished() {
@@ -533,8 +524,7 @@ void Server::Impl::close_finished() {
     by_id_.erase(c->info.id);
     set(detail::EndpointCounter::active, by_id_.size());
     if (c->reason == DisconnectReason::closed) count(detail::EndpointCounter::lost);
-    retire_counters(*c);
-    stat_view_.peers[slot].connection_id.store(0, std::memory_order_release);
+    retire_counters(*c);  // and frees its peer entry
     // Closing the socket is what the client notices; the segment goes with the mapping.
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c->socket.get(), nullptr);
     if (on_disconnect_) on_disconnect_(c->info, c->reason);

@@ -130,7 +130,8 @@ class Server::Impl {
   void set(detail::EndpointCounter which, std::uint64_t value) noexcept {
     counters_[static_cast<std::size_t>(which)].store(value, std::memory_order_relaxed);
   }
-  // Adds a closing connection's ring counters to the closed totals (before its segment goes).
+  // Adds a closing connection's ring counters, bounded, to the closed totals and frees its
+  // peer entry (before its segment goes).
   void retire_counters(const ServerConn& c) noexcept;
 
   // ServerOptions::handler_histogram: single writer (this thread), read by any thread.

@@ -7,27 +7,34 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstring>
-#include <map>
+#include <charconv>
+#include <chrono>
+#include <new>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "conn/segment.hpp"
 #include "control/owner_lock.hpp"
 #include "control/unix_socket.hpp"
 #include "ferry/session.hpp"
+#include "stat/closed_totals.hpp"
 #include "stat/proc_fd.hpp"
 
 namespace ferry {
 
 namespace {
 
-using detail::EndpointCounter;
-
 constexpr std::string_view kStatLink = "/memfd:ferry:stat:";
 constexpr std::string_view kConnLink = "/memfd:ferry:conn-";
-constexpr int kReadAttempts = 32;  // reads of an endpoint before settling for the last one
+// Readings of an endpoint before settling for the last one: the first few at once, then
+// after a pause that doubles from 50 us to 1 ms (about 25 ms in all), so that a server
+// descheduled halfway through closing a connection gets to finish.
+constexpr int kReadAttempts = 32;
+constexpr int kQuickAttempts = 4;
+constexpr std::chrono::microseconds kFirstPause{50};
+constexpr std::chrono::microseconds kLongestPause{1000};
 
 // One server's stat segment, mapped.
 struct StatSegment {
@@ -36,9 +43,17 @@ struct StatSegment {
   SharedMemory map;
   detail::StatView view;
   const detail::StatHeader& header() const { return *view.header; }
-  std::uint64_t counter(EndpointCounter which, std::memory_order order) const {
-    return header().counters[static_cast<std::size_t>(which)].load(order);
-  }
+};
+
+// One connection segment, mapped, with what it said when it was mapped (its ident is the
+// client's to write: only the id, which is also in the name the server gave the memfd, is
+// checked against the server's).
+struct ConnSegment {
+  std::uint64_t id = 0;  // from the memfd's name
+  std::uint64_t token = 0;
+  std::uint32_t slot = 0;
+  SharedMemory map;
+  detail::ConnView view;
 };
 
 std::string proc_fd_dir(pid_t pid) {
@@ -76,6 +91,13 @@ bool parse_stat_link(std::string_view link, std::string& session, std::string& e
   return true;
 }
 
+// "conn-<id> (deleted)" -> id (never 0).
+bool parse_conn_link(std::string_view link, std::uint64_t& id) {
+  link.remove_prefix(kConnLink.size());
+  const auto [end, ec] = std::from_chars(link.data(), link.data() + link.size(), id);
+  return ec == std::errc() && id != 0 && (end == link.data() + link.size() || *end == ' ');
+}
+
 // Why a descriptor was skipped, for SessionStat::problems; nothing if it is just gone.
 void note_skipped(std::vector<std::string>* notes, const Error& why) {
   if (notes != nullptr && why.code() != Errc::not_found) {
@@ -83,75 +105,101 @@ void note_skipped(std::vector<std::string>* notes, const Error& why) {
   }
 }
 
-void add_live(DirectionTotals& t, const RingStats& r) {
-  t.full_waits += r.full_waits;
-  t.full_wait_ns += r.full_wait_ns;
-  t.producer_wakes += r.producer_wakes;
-  t.consumer_wakes += r.consumer_wakes;
-  t.errors += r.errors;
-  t.used_bytes += r.used_bytes;
-  t.capacity_bytes += r.capacity;
+// Adds a live connection's rings to an endpoint's totals: the counters the closed totals
+// keep bounded as the server will bound them when it closes (so that the sums do not drop
+// then), every sum saturating.
+void add_live(DirectionTotals& t, const RingStats& ring, std::int64_t connected_unix_ns,
+              std::int64_t now_unix_ns) {
+  const RingStats r = detail::bounded_ring_counters(ring, connected_unix_ns, now_unix_ns);
+  for (const detail::ClosedField& f : detail::kClosedFields) {
+    t.*f.totals = detail::saturating_add(t.*f.totals, r.*f.ring);
+  }
+  t.used_bytes = detail::saturating_add(t.used_bytes, r.used_bytes);
+  t.capacity_bytes = detail::saturating_add(t.capacity_bytes, r.capacity);
   t.high_water_bytes = std::max(t.high_water_bytes, r.high_water_bytes);
 }
 
-void add_closed(DirectionTotals& t, const StatSegment& server, bool in) {
-  // Acquire: the second look at closed_generation cannot move before these loads.
-  auto get = [&](EndpointCounter c) { return server.counter(c, std::memory_order_acquire); };
-  if (in) {
-    t.full_waits += get(EndpointCounter::closed_in_full_waits);
-    t.full_wait_ns += get(EndpointCounter::closed_in_full_wait_ns);
-    t.producer_wakes += get(EndpointCounter::closed_in_producer_wakes);
-    t.consumer_wakes += get(EndpointCounter::closed_in_consumer_wakes);
-    t.errors += get(EndpointCounter::closed_in_errors);
-  } else {
-    t.full_waits += get(EndpointCounter::closed_out_full_waits);
-    t.full_wait_ns += get(EndpointCounter::closed_out_full_wait_ns);
-    t.producer_wakes += get(EndpointCounter::closed_out_producer_wakes);
-    t.consumer_wakes += get(EndpointCounter::closed_out_consumer_wakes);
-    t.errors += get(EndpointCounter::closed_out_errors);
+void add_closed(DirectionTotals& t, const detail::StatHeader& header, bool in) {
+  for (std::size_t i = 0; i < detail::kClosedFields.size(); ++i) {
+    t.*detail::kClosedFields[i].totals =
+        detail::closed_counter(header, in, i).load(std::memory_order_relaxed);
   }
 }
 
-// A connection segment's rings and ids, if it can be read.
-struct ConnReading {
-  std::uint64_t token = 0;
-  std::uint32_t slot = 0;
-  ConnectionStat stat;
-};
-bool read_connection(const std::string& fd_path, const std::string& link, ConnReading& out,
-                     std::vector<std::string>* notes) {
-  auto mapped = detail::map_server_segment(fd_path, link, detail::kConnHeaderSize);
-  if (!mapped) {
-    note_skipped(notes, mapped.error());
-    return false;
-  }
-  const SharedMemory& m = *mapped;
-  const auto* h = static_cast<const detail::ConnHeader*>(m.data());
-  auto view =
-      detail::view_connection_segment(m.data(), m.size(), h->ident.connection_id, h->ident.slot);
-  if (!view) return false;
-  out.token = h->ident.server_token;
-  out.slot = h->ident.slot;
-  out.stat.id = h->ident.connection_id;
-  out.stat.reconnects = h->client.reconnects.load(std::memory_order_relaxed);
-  out.stat.in = ring_stats(view->c2s);
-  out.stat.out = ring_stats(view->s2c);
+// The connection's peer entry, copied once, if the slot still holds that connection.
+bool read_peer(const StatSegment& server, const ConnSegment& c, ConnectionStat& out) {
+  if (c.slot >= server.header().ident.slots) return false;
+  const detail::PeerEntry& p = server.view.peers[c.slot];
+  // Acquire: pairs with the release store of connection_id when the server filled the entry.
+  if (p.connection_id.load(std::memory_order_acquire) != c.id) return false;
+  out.pid = p.pid;
+  out.uid = p.uid;
+  out.gid = p.gid;
+  out.connected_unix_ns = p.connected_unix_ns;
+  out.name = detail::read_name(p.name);
   return true;
 }
 
-// Who holds the connection, from its server's stat segment; false if that slot no longer
-// holds it (closing, or a segment claiming a server it does not belong to).
-bool fill_peer(const StatSegment& server, ConnReading& c) {
-  if (c.slot >= server.header().ident.slots) return false;
-  const detail::PeerEntry& p = server.view.peers[c.slot];
-  if (p.connection_id.load(std::memory_order_acquire) != c.stat.id) return false;
-  c.stat.pid = p.pid;
-  c.stat.uid = p.uid;
-  c.stat.gid = p.gid;
-  c.stat.connected_unix_ns = p.connected_unix_ns;
-  c.stat.name = detail::read_name(p.name);
-  // The server may have given the slot to a newer connection while we read: then it is gone.
-  return p.connection_id.load(std::memory_order_acquire) == c.stat.id;
+// One reading of an endpoint: its counters, closed totals and live connections (`conns`,
+// by id). A moment's view only if detail::stat_read_settled() says so afterwards.
+void read_endpoint_once(const StatSegment& server, const std::vector<const ConnSegment*>& conns,
+                        EndpointStat& e) {
+  const detail::StatHeader& header = server.header();
+  e.server = detail::endpoint_stats(header);
+  e.in = DirectionTotals{};
+  e.out = DirectionTotals{};
+  add_closed(e.in, header, true);
+  add_closed(e.out, header, false);
+  e.connections.clear();
+  const std::int64_t now = detail::unix_now_ns();
+  for (const ConnSegment* c : conns) {
+    ConnectionStat stat;
+    if (!read_peer(server, *c, stat)) continue;  // closed, or not this server's
+    stat.id = c->id;
+    stat.reconnects = c->view.header->client.reconnects.load(std::memory_order_relaxed);
+    stat.in = ring_stats(c->view.c2s);
+    stat.out = ring_stats(c->view.s2c);
+    add_live(e.in, stat.in, stat.connected_unix_ns, now);
+    add_live(e.out, stat.out, stat.connected_unix_ns, now);
+    e.connections.push_back(std::move(stat));
+  }
+}
+
+void pause_before_retry(int attempt) {
+  if (attempt < kQuickAttempts) {
+    std::this_thread::yield();
+    return;
+  }
+  const auto pause =
+      std::min(kLongestPause, kFirstPause * (1 << std::min(attempt - kQuickAttempts, 5)));
+  std::this_thread::sleep_for(pause);
+}
+
+// An endpoint read until a reading is one moment (no connection closed while it was taken,
+// which would count it twice or not at all), or kReadAttempts readings.
+EndpointStat read_endpoint(const StatSegment& server, const std::vector<ConnSegment>& conns) {
+  // By id, one per id: a client can write another server's token into its segment.
+  std::vector<const ConnSegment*> mine;
+  for (const ConnSegment& c : conns) {
+    if (c.token == server.header().ident.server_token) mine.push_back(&c);
+  }
+  const auto by_id = [](const ConnSegment* a, const ConnSegment* b) { return a->id < b->id; };
+  std::sort(mine.begin(), mine.end(), by_id);
+  mine.erase(std::unique(mine.begin(), mine.end(),
+                         [](const ConnSegment* a, const ConnSegment* b) { return a->id == b->id; }),
+             mine.end());
+  EndpointStat e;
+  e.session = server.session;
+  e.endpoint = server.endpoint;
+  e.started_unix_ns = server.header().ident.started_unix_ns;
+  e.max_connections = server.header().ident.slots;
+  for (int attempt = 1;; ++attempt) {
+    const std::uint64_t begin = detail::stat_read_begin(server.header());
+    read_endpoint_once(server, mine, e);
+    if (detail::stat_read_settled(server.header(), begin) || attempt == kReadAttempts) break;
+    pause_before_retry(attempt);
+  }
+  return e;
 }
 
 // read_process_stat(), with why descriptors that looked like a server's segments were
@@ -186,48 +234,33 @@ Result<std::vector<EndpointStat>> read_process(pid_t pid, std::vector<std::strin
   std::vector<EndpointStat> result;
   if (servers.empty()) return result;
 
-  std::vector<EndpointStat> stats(servers.size());
-  for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
-    std::vector<std::uint64_t> before(servers.size());
-    for (std::size_t i = 0; i < servers.size(); ++i) {
-      before[i] = servers[i].counter(EndpointCounter::closed_generation, std::memory_order_acquire);
-      EndpointStat& e = stats[i];
-      e = EndpointStat{};
-      e.session = servers[i].session;
-      e.endpoint = servers[i].endpoint;
-      e.pid = pid == 0 ? static_cast<long>(::getpid()) : static_cast<long>(pid);
-      e.started_unix_ns = servers[i].header().ident.started_unix_ns;
-      e.max_connections = servers[i].header().ident.slots;
-      e.server = detail::endpoint_stats(servers[i].header());
-      add_closed(e.in, servers[i], true);
-      add_closed(e.out, servers[i], false);
+  // Mapped once: the readings below only load from memory, so they are quick to repeat.
+  std::vector<ConnSegment> conns;
+  for (const auto& [path, link] : links(dir, kConnLink)) {
+    ConnSegment c;
+    if (!parse_conn_link(link, c.id)) continue;
+    auto mapped = detail::map_server_segment(path, link, detail::kConnHeaderSize);
+    if (!mapped) {
+      note_skipped(notes, mapped.error());
+      continue;
     }
-    for (const auto& [path, link] : links(dir, kConnLink)) {
-      ConnReading c;
-      if (!read_connection(path, link, c, notes)) continue;
-      for (std::size_t i = 0; i < servers.size(); ++i) {
-        if (servers[i].header().ident.server_token != c.token) continue;
-        if (!fill_peer(servers[i], c)) break;
-        add_live(stats[i].in, c.stat.in);
-        add_live(stats[i].out, c.stat.out);
-        stats[i].connections.push_back(std::move(c.stat));
-        break;
-      }
-    }
-    bool settled = true;
-    for (std::size_t i = 0; i < servers.size(); ++i) {
-      if (servers[i].counter(EndpointCounter::closed_generation, std::memory_order_relaxed) !=
-          before[i]) {
-        settled = false;
-      }
-    }
-    if (settled) break;
+    c.map = std::move(*mapped);
+    // The client's to write: copied once, checked by view_connection_segment().
+    const detail::ConnIdent ident =
+        std::launder(static_cast<const detail::ConnHeader*>(c.map.data()))->ident;
+    auto view = detail::view_connection_segment(c.map.data(), c.map.size(), c.id, ident.slot);
+    if (!view) continue;  // its client's doing, not a problem of the server's
+    c.view = *view;
+    c.token = ident.server_token;
+    c.slot = ident.slot;
+    conns.push_back(std::move(c));
   }
-  for (EndpointStat& e : stats) {
-    std::sort(e.connections.begin(), e.connections.end(),
-              [](const ConnectionStat& a, const ConnectionStat& b) { return a.id < b.id; });
+  const long server_pid = pid == 0 ? static_cast<long>(::getpid()) : static_cast<long>(pid);
+  for (const StatSegment& server : servers) {
+    result.push_back(read_endpoint(server, conns));
+    result.back().pid = server_pid;
   }
-  return stats;
+  return result;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // ferry::read_session_stat() and `ferry stat` against a real ferryd in another process: the
 // endpoint's counters, each connection's peer and rings, totals that survive closed
-// connections, the CLI's JSON and live output, and its usage errors.
+// connections (counted once while they close, bounded whatever their clients wrote), the
+// CLI's JSON and live output, and its usage errors.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -8,15 +9,20 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <limits>
+#include <new>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "conn/conn_layout.hpp"
 #include "ferry/client.hpp"
 #include "ferry/stat.hpp"
 #include "support/endpoint_support.hpp"
 #include "support/ferryd_process.hpp"
+#include "support/memfd_maps.hpp"
 
 namespace ferry {
 namespace {
@@ -145,16 +151,41 @@ TEST(Stat, BackpressureTotalsSurviveTheConnectionsThatCausedThem) {
   EXPECT_EQ(e->in.capacity_bytes, 0u);
 }
 
-// Connections come and go while an observer reads: the sums over connections (live plus
-// closed) must never go down from one reading to the next, which is what Prometheus takes
-// a counter to do. A connection that closes between the reader's look at the closed
-// totals and its look at the live connections would otherwise vanish from both.
-TEST(Stat, SumsNeverGoDownWhileConnectionsComeAndGo) {
+// The rings of connection `id`, as its client (this process) maps them: a client can write
+// every counter there, the server's blocks included.
+struct ClientRings {
+  detail::RingHeader* c2s = nullptr;
+  detail::RingHeader* s2c = nullptr;
+};
+std::optional<ClientRings> client_rings(ConnectionId id) {
+  for (const test::Mapping& m : test::memfd_mappings("conn-" + std::to_string(id))) {
+    if (!m.writable || m.size < detail::kConnHeaderSize) continue;
+    auto* header = std::launder(reinterpret_cast<detail::ConnHeader*>(m.start));  // NOLINT
+    const detail::ConnIdent ident = header->ident;
+    if (ident.connection_id != id || ident.c2s_offset + detail::kRingHeaderSize > m.size ||
+        ident.s2c_offset + detail::kRingHeaderSize > m.size) {
+      continue;
+    }
+    return ClientRings{
+        std::launder(reinterpret_cast<detail::RingHeader*>(m.start + ident.c2s_offset)),   // NOLINT
+        std::launder(reinterpret_cast<detail::RingHeader*>(m.start + ident.s2c_offset))};  // NOLINT
+  }
+  return std::nullopt;
+}
+
+// Connections come and go while an observer reads. Each, once ferryd has answered it (so
+// its peer entry is written), marks itself: one full wait in its client -> server ring
+// (none of them ever finds its ring full). The endpoint's full waits, live plus closed, must
+// then lie between the marks made before a reading and those made after it: more is a
+// connection counted twice (live, and in the closed totals as it closes), less one lost
+// between the two. And the sums must never go down from one reading to the next, which is
+// what Prometheus takes a counter to do.
+TEST(Stat, SumsCountEachConnectionOnceWhileConnectionsComeAndGo) {
   test::ScopedSession session("stat-churn");
   test::FerrydProcess ferryd;
   ASSERT_TRUE(ferryd.ok());
   std::atomic<bool> done{false};
-  std::atomic<int> churned{0};
+  std::atomic<std::uint64_t> marked{0};
   std::thread churn([&] {
     const std::vector<std::byte> payload(64, std::byte{3});
     while (!done.load()) {
@@ -164,30 +195,104 @@ TEST(Stat, SumsNeverGoDownWhileConnectionsComeAndGo) {
       auto c = Client::connect(o);
       if (!c) continue;
       for (int i = 0; i < 4; ++i) (void)c->send(kType, payload);
-      churned.fetch_add(1);
+      if (!c->subscribe(kType)) continue;  // answered: ferryd finished accepting it
+      auto rings = client_rings(c->id());
+      if (!rings) continue;
+      rings->c2s->producer.full_waits.store(1, std::memory_order_relaxed);
+      marked.fetch_add(1);
     }
   });
   std::uint64_t last_in = 0;
   std::uint64_t last_out = 0;
+  std::uint64_t last_waits = 0;
   int readings = 0;
-  const auto until = std::chrono::steady_clock::now() + 2s;
+  const auto until = std::chrono::steady_clock::now() + 3s;
   while (std::chrono::steady_clock::now() < until) {
+    const std::uint64_t marked_before = marked.load();
     auto e = bus_stat();
+    const std::uint64_t marked_after = marked.load();
     if (!e) continue;  // not up yet
     ++readings;
+    ASSERT_LE(e->in.full_waits, marked_after) << "reading " << readings << ": counted twice";
+    ASSERT_GE(e->in.full_waits, marked_before) << "reading " << readings << ": one lost";
     // Every connection's client wakes ferryd at least once (its producer's syscalls).
     const std::uint64_t in = e->in.producer_wakes + e->in.consumer_wakes;
     const std::uint64_t out = e->out.producer_wakes + e->out.consumer_wakes;
     ASSERT_GE(in, last_in) << "reading " << readings << ": the sum went down";
     ASSERT_GE(out, last_out) << "reading " << readings << ": the sum went down";
+    ASSERT_GE(e->in.full_waits, last_waits) << "reading " << readings << ": the sum went down";
     last_in = in;
     last_out = out;
+    last_waits = e->in.full_waits;
   }
   done.store(true);
   churn.join();
   EXPECT_GT(readings, 50);
-  EXPECT_GT(churned.load(), 50);
+  EXPECT_GT(marked.load(), 50u);
   EXPECT_GT(last_in, 0u);
+}
+
+// A client writes absurd values into every counter of its rings (its own blocks and the
+// server's: it can write the whole segment) and closes; twice. The closed totals take each
+// connection's counters only up to what its lifetime allows (time waited at most the
+// lifetime, counts at most one per 10 ns of it, docs/observability.md) and add without
+// wrapping: they never go down and never jump past that bound, live or closed.
+TEST(Stat, AbsurdRingCountersFromAClientCannotMakeTheTotalsWrapOrJump) {
+  test::ScopedSession session("stat-absurd");
+  test::FerrydProcess ferryd;
+  ASSERT_TRUE(ferryd.ok());
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::uint64_t> last;
+  // Every ring counter an endpoint's totals sum, both ways, must stay under `bound_ns`
+  // (time) or bound_ns / 10 (counts), and never go down.
+  auto check = [&](std::uint64_t connections) {
+    auto e = bus_stat();
+    ASSERT_TRUE(e) << e.error().message();
+    const auto elapsed = std::chrono::steady_clock::now() - start + 2ms;
+    const std::uint64_t bound_ns =
+        connections * static_cast<std::uint64_t>(
+                          std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
+    std::vector<std::uint64_t> now;
+    for (const DirectionTotals* t : {&e->in, &e->out}) {
+      EXPECT_LE(t->full_wait_ns, bound_ns);
+      for (const std::uint64_t count :
+           {t->full_waits, t->producer_wakes, t->consumer_wakes, t->errors}) {
+        EXPECT_LE(count, bound_ns / 10);
+        now.push_back(count);
+      }
+      now.push_back(t->full_wait_ns);
+    }
+    for (std::size_t i = 0; i < last.size(); ++i) {
+      EXPECT_GE(now[i], last[i]) << "total " << i << " went down";
+    }
+    last = now;
+  };
+  for (std::uint64_t round = 1; round <= 2; ++round) {
+    Client c = connect_as("absurd");
+    ASSERT_TRUE(c.subscribe(kType));  // answered: ferryd finished accepting it
+    auto rings = client_rings(c.id());
+    ASSERT_TRUE(rings);
+    for (detail::RingHeader* r : {rings->c2s, rings->s2c}) {
+      r->producer.full_waits.store(kMax, std::memory_order_relaxed);
+      r->producer.full_wait_ns.store(std::uint64_t{1} << 63, std::memory_order_relaxed);
+      r->producer.wake_syscalls.store(kMax, std::memory_order_relaxed);
+      r->consumer.wake_syscalls.store(kMax, std::memory_order_relaxed);
+      r->consumer.errors.store(kMax, std::memory_order_relaxed);
+    }
+    check(round);  // live
+  }
+  for (int i = 0; i < 200; ++i) {
+    auto e = bus_stat();
+    ASSERT_TRUE(e) << e.error().message();
+    if (e->connections.empty()) break;
+    ::usleep(10'000);
+  }
+  check(2);  // closed
+  auto e = bus_stat();
+  ASSERT_TRUE(e) << e.error().message();
+  EXPECT_TRUE(e->connections.empty());
+  EXPECT_GT(e->in.full_waits, 0u) << "the absurd values were dropped rather than bounded";
 }
 
 TEST(Stat, ACommandPrintsJsonAndLiveFramesAndRefusesBadFlags) {

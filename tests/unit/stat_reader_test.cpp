@@ -1,6 +1,9 @@
-// The stat reader's way to a server's segments (src/stat/proc_fd.*): a descriptor that is
-// not a server's sealed memfd (a FIFO, a plain file, an unsealed memfd) is skipped, and
-// without blocking.
+// The stat reader and the closed totals (src/stat/) against segments this test makes and
+// writes itself, in this process (read_process_stat(0) finds them in /proc/self/fd as it
+// finds a server's): a connection whose closing is half done, or that closes while an
+// observer reads, is counted once; the closed totals take a closing connection's ring
+// counters only up to what its lifetime allows; a descriptor that is not a server's sealed
+// memfd (a FIFO, a plain file, an unsealed memfd) is skipped without blocking.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
@@ -11,17 +14,238 @@
 #include <cstdint>
 #include <filesystem>
 #include <future>
+#include <limits>
 #include <string>
+#include <thread>
+#include <vector>
 
-#include "conn/conn_layout.hpp"
+#include "conn/segment.hpp"
 #include "control/unix_socket.hpp"
-#include "ferry/shm.hpp"
+#include "ferry/stat.hpp"
+#include "stat/closed_totals.hpp"
 #include "stat/proc_fd.hpp"
+
+// ThreadSanitizer: GCC says so with __SANITIZE_THREAD__, clang with __has_feature.
+#if defined(__SANITIZE_THREAD__)
+#define FERRY_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FERRY_TEST_TSAN 1
+#endif
+#endif
+#ifndef FERRY_TEST_TSAN
+#define FERRY_TEST_TSAN 0
+#endif
 
 namespace ferry {
 namespace {
 
 using namespace std::chrono_literals;
+using detail::EndpointCounter;
+
+constexpr std::string_view kSession = "stat-unit";
+constexpr std::string_view kEndpoint = "fake";
+constexpr std::int64_t kSecondNs = 1'000'000'000;
+
+// A server's stat segment and connection segments, made and written by the test: the reader
+// finds them in /proc/self/fd as it would find a server's.
+class FakeEndpoint {
+ public:
+  explicit FakeEndpoint(std::uint32_t slots) {
+    auto shm = detail::create_stat_segment(slots, kSession, kEndpoint);
+    EXPECT_TRUE(shm) << shm.error().message();
+    stat_ = std::move(*shm);
+    auto view = detail::view_stat_segment(stat_.data(), stat_.size());
+    EXPECT_TRUE(view) << view.error().message();
+    view_ = *view;
+  }
+
+  detail::StatView& view() { return view_; }
+  detail::StatHeader& header() { return *view_.header; }
+  detail::ShmAtomic<std::uint64_t>& counter(EndpointCounter c) {
+    return header().counters[static_cast<std::size_t>(c)];
+  }
+
+  // A live connection in `slot` that connected `age_ns` ago.
+  detail::ConnView connect(std::uint64_t id, std::uint32_t slot, std::int64_t age_ns) {
+    auto shm = detail::create_connection_segment(id, slot, 4096, 4096, false);
+    EXPECT_TRUE(shm) << shm.error().message();
+    auto view = detail::view_connection_segment(*shm, id, slot);
+    EXPECT_TRUE(view) << view.error().message();
+    view->header->ident.server_token = header().ident.server_token;
+    detail::PeerEntry& who = view_.peers[slot];
+    who.pid = static_cast<std::uint32_t>(::getpid());
+    who.connected_unix_ns = detail::unix_now_ns() - age_ns;
+    detail::copy_name(who.name, "fake-" + std::to_string(id));
+    who.connection_id.store(id, std::memory_order_release);
+    if (conns_.size() <= slot) conns_.resize(slot + 1);
+    conns_[slot] = Conn{std::move(*shm), *view};
+    return *view;
+  }
+
+  // The server's close of the connection in `slot`: its totals, then its descriptor.
+  void close(std::uint32_t slot) {
+    const detail::ConnView& v = conns_[slot].view;
+    detail::retire_connection(view_, slot, ring_stats(v.c2s), ring_stats(v.s2c),
+                              detail::unix_now_ns());
+    conns_[slot] = Conn{};
+  }
+
+ private:
+  struct Conn {
+    SharedMemory segment;  // its descriptor stays open, as a server's does
+    detail::ConnView view;
+  };
+  SharedMemory stat_;
+  detail::StatView view_;
+  std::vector<Conn> conns_;  // by slot
+};
+
+detail::RingHeader& ring(void* memory) {
+  return *std::launder(static_cast<detail::RingHeader*>(memory));
+}
+
+EndpointStat read_fake() {
+  auto all = read_process_stat(0);
+  EXPECT_TRUE(all) << all.error().message();
+  for (EndpointStat& e : *all) {
+    if (e.session == kSession && e.endpoint == kEndpoint) return e;
+  }
+  ADD_FAILURE() << "the reader did not find the fake endpoint";
+  return {};
+}
+
+// The server is in the middle of closing a connection (the generation is odd: it has added
+// the connection's counters to the closed totals and not yet freed its peer entry). A
+// reader must not take that moment for a settled one: it would count the connection twice,
+// once live and once closed. It reads again until the server is done.
+TEST(StatReader, AConnectionHalfwayClosedIsCountedOnce) {
+  FakeEndpoint fake(4);
+  const detail::ConnView c = fake.connect(1, 0, 10 * kSecondNs);
+  ring(c.c2s).producer.full_waits.store(3, std::memory_order_relaxed);
+  ring(c.s2c).consumer.wake_syscalls.store(5, std::memory_order_relaxed);
+  EndpointStat before = read_fake();
+  ASSERT_EQ(before.connections.size(), 1u);
+  EXPECT_EQ(before.in.full_waits, 3u);
+  EXPECT_EQ(before.out.consumer_wakes, 5u);
+
+  // The server's close, stopped in the middle: generation odd, totals added, entry live.
+  detail::stat_write_begin(fake.header());
+  fake.counter(EndpointCounter::closed_in_full_waits).store(3, std::memory_order_relaxed);
+  fake.counter(EndpointCounter::closed_out_consumer_wakes).store(5, std::memory_order_relaxed);
+  // ... and it finishes 2 ms later, while the reader reads.
+  std::thread finish([&] {
+    std::this_thread::sleep_for(2ms);
+    fake.view().peers[0].connection_id.store(0, std::memory_order_relaxed);
+    detail::stat_write_end(fake.header());
+  });
+  const EndpointStat during = read_fake();
+  finish.join();
+  EXPECT_EQ(during.in.full_waits, 3u) << "counted live and closed at once";
+  EXPECT_EQ(during.out.consumer_wakes, 5u) << "counted live and closed at once";
+  EXPECT_TRUE(during.connections.empty());
+}
+
+// Connections close and others take their slots (new descriptors, often with the closed
+// ones' numbers) while an observer reads. Every connection does exactly one full wait each
+// way, so the totals, live plus closed, must equal the connections made before the reading
+// or lie between that and those made by its end: more is a connection counted twice, less
+// one lost.
+TEST(StatReader, ReadersCountEachConnectionOnceWhileConnectionsCloseAndSlotsAreReused) {
+#if FERRY_TEST_TSAN
+  // The peer entries' fields are plain bytes, copied and then validated by the generation
+  // (a seqlock): ThreadSanitizer cannot know that, and takes the copy for a race.
+  GTEST_SKIP() << "a seqlock's reader races by design";
+#endif
+  constexpr std::uint32_t kSlots = 16;
+  FakeEndpoint fake(kSlots);
+  std::atomic<std::uint64_t> made{0};
+  auto make = [&](std::uint64_t id, std::uint32_t slot) {
+    const detail::ConnView c = fake.connect(id, slot, kSecondNs);
+    ring(c.c2s).producer.full_waits.store(1, std::memory_order_relaxed);
+    ring(c.s2c).producer.full_waits.store(1, std::memory_order_relaxed);
+    made.fetch_add(1);
+  };
+  std::uint64_t next_id = 1;
+  for (std::uint32_t slot = 0; slot < kSlots; ++slot) make(next_id++, slot);
+  std::atomic<bool> done{false};
+  std::thread server([&] {
+    for (std::uint32_t slot = 0; !done.load(); slot = (slot + 1) % kSlots) {
+      fake.close(slot);
+      make(next_id++, slot);
+      if (slot == 0) std::this_thread::yield();
+    }
+  });
+  int readings = 0;
+  std::uint64_t last = 0;
+  const auto until = std::chrono::steady_clock::now() + 1s;
+  while (std::chrono::steady_clock::now() < until) {
+    const std::uint64_t before = made.load();
+    const EndpointStat e = read_fake();
+    const std::uint64_t after = made.load();
+    ++readings;
+    for (const DirectionTotals* t : {&e.in, &e.out}) {
+      ASSERT_LE(t->full_waits, after) << "reading " << readings << ": counted twice";
+      ASSERT_GE(t->full_waits, before) << "reading " << readings << ": lost one";
+    }
+    ASSERT_GE(e.in.full_waits, last) << "reading " << readings << ": went down";
+    last = e.in.full_waits;
+  }
+  done.store(true);
+  server.join();
+  EXPECT_GT(readings, 10);
+  EXPECT_GT(made.load(), 1000u);
+}
+
+// What a closing connection adds to the closed totals is bounded by its lifetime, whatever
+// its client wrote into the rings, and the totals saturate rather than wrap.
+TEST(StatReader, ClosedTotalsAreBoundedByTheLifetimeAndNeverWrap) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  FakeEndpoint fake(4);
+  // Honest numbers pass as they are.
+  const detail::ConnView honest = fake.connect(1, 0, kSecondNs);
+  ring(honest.c2s).producer.full_waits.store(7, std::memory_order_relaxed);
+  ring(honest.c2s).producer.full_wait_ns.store(300'000'000, std::memory_order_relaxed);
+  ring(honest.s2c).consumer.wake_syscalls.store(9, std::memory_order_relaxed);
+  fake.close(0);
+  EXPECT_EQ(fake.counter(EndpointCounter::closed_in_full_waits).load(std::memory_order_relaxed),
+            7u);
+  EXPECT_EQ(fake.counter(EndpointCounter::closed_in_full_wait_ns).load(std::memory_order_relaxed),
+            300'000'000u);
+  EXPECT_EQ(
+      fake.counter(EndpointCounter::closed_out_consumer_wakes).load(std::memory_order_relaxed), 9u);
+  EXPECT_EQ(fake.counter(EndpointCounter::closed_generation).load(std::memory_order_relaxed), 2u);
+  EXPECT_EQ(fake.view().peers[0].connection_id.load(std::memory_order_relaxed), 0u);
+
+  // Absurd ones, from a connection that lived a second: at most a second, and a second's
+  // worth of counts.
+  const detail::ConnView absurd = fake.connect(2, 1, kSecondNs);
+  for (void* r : {absurd.c2s, absurd.s2c}) {
+    ring(r).producer.full_waits.store(kMax, std::memory_order_relaxed);
+    ring(r).producer.full_wait_ns.store(std::uint64_t{1} << 63, std::memory_order_relaxed);
+    ring(r).producer.wake_syscalls.store(kMax, std::memory_order_relaxed);
+    ring(r).consumer.wake_syscalls.store(kMax, std::memory_order_relaxed);
+    ring(r).consumer.errors.store(kMax, std::memory_order_relaxed);
+  }
+  fake.close(1);
+  const std::uint64_t most_ns = 2 * kSecondNs + detail::kLifetimeSlackNs;  // a slow test
+  for (const bool in : {true, false}) {
+    for (std::size_t i = 0; i < detail::kClosedFields.size(); ++i) {
+      const std::uint64_t v =
+          detail::closed_counter(fake.header(), in, i).load(std::memory_order_relaxed);
+      EXPECT_GE(v, kSecondNs / (detail::kClosedFields[i].is_time ? 1 : detail::kMinNsPerCount));
+      EXPECT_LE(v, most_ns / (detail::kClosedFields[i].is_time ? 1 : detail::kMinNsPerCount) + 9);
+    }
+  }
+
+  // Near the top, they stop there.
+  fake.counter(EndpointCounter::closed_in_full_waits).store(kMax - 3, std::memory_order_relaxed);
+  const detail::ConnView more = fake.connect(3, 2, kSecondNs);
+  ring(more.c2s).producer.full_waits.store(kMax, std::memory_order_relaxed);
+  fake.close(2);
+  EXPECT_EQ(fake.counter(EndpointCounter::closed_in_full_waits).load(std::memory_order_relaxed),
+            kMax);
+}
 
 // A descriptor number the server reused between the reader's listing and its open, for a
 // FIFO nobody writes: open(O_RDONLY) on it would wait for a writer forever.

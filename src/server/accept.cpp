@@ -102,8 +102,9 @@ Result<void> Server::Impl::open() {
   if (!event_) return Error::from_errno(errno, "eventfd");
   timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!timer_) return Error::from_errno(errno, "timerfd_create");
-  for (auto r : {epoll_add(epoll_.get(), event_.get(), kTagEvent << kTagShift, EPOLLIN),
-                 epoll_add(epoll_.get(), timer_.get(), (kTagEvent << kTagShift) | 1, EPOLLIN)}) {
+  for (const auto& r :
+       {epoll_add(epoll_.get(), event_.get(), kTagEvent << kTagShift, EPOLLIN),
+        epoll_add(epoll_.get(), timer_.get(), (kTagEvent << kTagShift) | 1, EPOLLIN)}) {
     if (!r) return r.error();
   }
 

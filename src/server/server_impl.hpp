@@ -29,16 +29,16 @@ struct ServerConn {
   std::uint32_t slot = 0;
   detail::UniqueFd socket;  // also where wakes go both ways (waiting.hpp)
   SharedMemory segment;
-  detail::ConnView view;   // the segment's header and rings, checked at the handshake
-  RingConsumer in;         // client -> server
-  RingProducer out;        // server -> client
-  bool queued = false;     // in the ready list for this or the next turn
-  bool blocked = false;    // a handler asked to see its current message again later
-  bool dirty = false;      // `out` has staged records to publish
-  bool consumed = false;   // `in` has released records to hand back, after the outputs
-  bool peer_gone = false;  // the client hung up: serve what it sent, then free
+  detail::ConnView view;       // the segment's header and rings, checked at the handshake
+  RingConsumer in;             // client -> server
+  RingProducer out;            // server -> client
+  bool queued = false;         // in the ready list for this or the next turn
+  bool blocked = false;        // a handler asked to see its current message again later
+  bool dirty = false;          // `out` has staged records to publish
+  bool consumed = false;       // `in` has released records to hand back, after the outputs
+  bool peer_gone = false;      // the client hung up: serve what it sent, then free
   bool copy_payloads = false;  // handlers see private copies (ServerOptions::payload_copy)
-  bool closing = false;    // on the close list
+  bool closing = false;        // on the close list
   DisconnectReason reason = DisconnectReason::closed;
 };
 
@@ -85,10 +85,8 @@ class Server::Impl {
   SharedMemory wake_;  // our sleep word; clients map it read-only (conn_layout.hpp)
   detail::ShmAtomic<std::uint64_t>* sleep_state_ = nullptr;
   std::uint64_t sleep_epoch_ = 0;
-  bool asleep_ = false;  // a sleep is announced (prepare_sleep returned true)
-  SharedMemory stat_;    // ours alone: counters and peers for observers (conn_layout.hpp)
+  SharedMemory stat_;  // ours alone: counters and peers for observers (conn_layout.hpp)
   detail::StatView stat_view_;
-  std::atomic<bool> stop_{false};
   std::optional<Error> fatal_;  // the loop cannot go on (epoll failed): run*() return it
 
   std::unordered_map<std::uint16_t, Handler> handlers_;
@@ -98,11 +96,9 @@ class Server::Impl {
 
   std::vector<std::unique_ptr<ServerConn>> slots_;  // index: slot
   std::vector<std::uint32_t> free_slots_;           // a min-heap: lowest slot first
-  std::uint32_t slot_limit_ = 0;                    // slots ever used (bounds the bitmap scan)
   std::unordered_map<ConnectionId, std::uint32_t> by_id_;
   std::unordered_map<std::uint64_t, PendingHandshake> pending_;
   std::unordered_map<uid_t, std::uint32_t> pending_by_uid_;
-  bool accepting_ = true;                // the listener is in epoll
   std::int64_t accept_retry_at_ns_ = 0;  // paused for lack of descriptors: look again then
   std::uint64_t next_id_ = 1;
   std::uint64_t next_pending_ = 1;
@@ -112,13 +108,18 @@ class Server::Impl {
   std::vector<std::uint32_t> dirty_;
   std::vector<std::uint32_t> consumed_;   // slots whose `in` to publish after dirty_
   std::int64_t blocked_retry_at_ns_ = 0;  // when blocked_ is served again at the latest
-  bool woken_ = false;                    // a client woke us: it may have freed room
   bool blocked_due() const noexcept;
   std::vector<std::uint32_t> closing_;
-  bool in_turn_ = false;
-  std::int32_t work_until_events_ = 0;  // see kWorkPerEventCheck
   std::int64_t last_sweep_ns_ = 0;
-  std::vector<std::byte> scratch_;       // decompressed payloads
+  // Small loop state side by side (no padding between them).
+  std::uint32_t slot_limit_ = 0;        // slots ever used (bounds the bitmap scan)
+  std::int32_t work_until_events_ = 0;  // see kWorkPerEventCheck
+  std::atomic<bool> stop_{false};
+  bool asleep_ = false;    // a sleep is announced (prepare_sleep returned true)
+  bool accepting_ = true;  // the listener is in epoll
+  bool woken_ = false;     // a client woke us: it may have freed room
+  bool in_turn_ = false;
+  std::vector<std::byte> scratch_;      // decompressed payloads
   std::vector<std::uint64_t> private_;  // copied payloads (8-byte aligned, as in a ring)
   // The endpoint's counters, in the stat segment (observers read them there).
   detail::ShmAtomic<std::uint64_t>* counters_ = nullptr;

@@ -1,8 +1,10 @@
 // test_support.hpp: helpers shared by ferry's tests: a ring in real shared memory that
-// survives fork(), payload patterns that make every byte checkable, a watchdog that fails
-// a test which hangs, child processes that die with their parent, and FERRY_TEST_SCALE.
+// survives fork(), payload patterns that make every byte checkable, waiting for an event
+// with a deadline, a watchdog that fails a test which hangs, child processes that die with
+// their parent and a gate they wait at, and FERRY_TEST_SCALE.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -113,6 +116,26 @@ inline std::size_t pattern_size(std::uint64_t seq, std::size_t max) {
   return static_cast<std::size_t>((x >> 8) % (limit + 1));
 }
 
+// How long a test waits for something that is bound to happen: far beyond what any load
+// on a shared 2-core machine adds, so it only turns a hang into a failure, never a slow
+// machine into one.
+inline constexpr std::chrono::seconds kPatience{30};
+
+// Waits until done() is true, or `timeout` passed; returns done()'s last answer. Tests wait
+// for the event itself this way instead of sleeping a guessed time first. The pause
+// between looks grows from 50 us to 5 ms: quick when the event is quick, cheap when not.
+template <class Done>
+bool wait_for(Done&& done, std::chrono::nanoseconds timeout = kPatience) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::chrono::microseconds pause(50);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(5000));
+  }
+  return true;
+}
+
 // Fails the test (exits the process with a message) if not disarmed within `limit`.
 // A hang becomes a failure with a reason, never a CI timeout.
 class Watchdog {
@@ -166,6 +189,41 @@ inline int wait_child(pid_t pid) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + WTERMSIG(status);
 }
+
+// A gate forked children wait at until the test opens it, without polling: a pipe whose
+// write end each child drops as it starts to wait, so that when the test closes its own
+// every waiting child reads end-of-file at once.
+class ChildGate {
+ public:
+  ChildGate() {
+    if (::pipe2(fds_, O_CLOEXEC) != 0) {
+      std::perror("pipe2");
+      std::abort();
+    }
+  }
+  ~ChildGate() {
+    open();
+    ::close(fds_[0]);
+  }
+  ChildGate(const ChildGate&) = delete;
+  ChildGate& operator=(const ChildGate&) = delete;
+
+  // In a child: blocks until the test calls open() (or dies).
+  void wait_in_child() {
+    ::close(fds_[1]);
+    char c = 0;
+    while (::read(fds_[0], &c, 1) < 0 && errno == EINTR) {
+    }
+  }
+  // In the test: lets every child through, now and later.
+  void open() {
+    if (fds_[1] >= 0) ::close(fds_[1]);
+    fds_[1] = -1;
+  }
+
+ private:
+  int fds_[2] = {-1, -1};
+};
 
 inline std::span<const std::byte> as_bytes(const std::string& s) {
   return std::as_bytes(std::span<const char>(s.data(), s.size()));

@@ -125,6 +125,12 @@ TEST(Reconnect, ExactlyWhatTheServerDidNotConsumeIsSentAgainInOrder) {
   EXPECT_EQ(*client->wait([](const Message&) {}, 50ms), 0u);
   ASSERT_TRUE(client->send(1, as_bytes("m10")));
   ASSERT_TRUE(client->request(2, as_bytes("sync"), 100ms).code() == Errc::timed_out);
+  // The request's timeout says nothing about the server's progress: wait until it has
+  // handled the request (after everything sent before it) and acknowledged it.
+  ASSERT_TRUE(test::wait_for([&] {
+    return second.held.load() == 1 && client->acknowledged() == 12u;
+  })) << "the server handled "
+      << second.held.load() << " requests, acknowledged " << client->acknowledged();
   auto expected = numbered(4, 11);
   for (int i = 0; i < 6; ++i) expected[static_cast<std::size_t>(i)] += "+";  // m4..m9, not m10
   EXPECT_EQ(second.received(), expected);
@@ -176,6 +182,8 @@ TEST(Reconnect, HandBackGivesTheUnconsumedMessagesToTheApplication) {
   }
   EXPECT_TRUE(client->take_unsent().empty());
   ASSERT_TRUE(client->request(2, as_bytes("sync"), 50ms).code() == Errc::timed_out);
+  // Once the server has handled the request, it would have handled anything sent before.
+  ASSERT_TRUE(test::wait_for([&] { return second.held.load() == 1; }));
   EXPECT_TRUE(second.received().empty());  // nothing was sent again
 }
 
@@ -187,18 +195,24 @@ TEST(Reconnect, RequestInFlightFailsAtOnceWithAClearError) {
   options.on_link = events.callback();
   auto client = Client::connect(options);
   ASSERT_TRUE(client) << client.error().message();
+  std::chrono::steady_clock::time_point gone_at;  // the killer's until join()
   std::thread killer([&] {
-    while (rec.held.load() == 0) std::this_thread::sleep_for(1ms);
+    EXPECT_TRUE(test::wait_for([&] { return rec.held.load() != 0; })) << "request not handled";
     rec.stop();  // the server goes away holding the request
+    gone_at = std::chrono::steady_clock::now();
   });
-  const auto start = std::chrono::steady_clock::now();
-  auto reply = client->request(2, as_bytes("q"), 10s);
+  // A timeout far longer than the test takes: failing with `disconnected` before it shows
+  // the loss was noticed, not waited out.
+  auto reply = client->request(2, as_bytes("q"), 60s);
+  const auto failed_at = std::chrono::steady_clock::now();
   killer.join();
   ASSERT_FALSE(reply);
   EXPECT_EQ(reply.code(), Errc::disconnected);
   EXPECT_NE(reply.error().message().find("went away before replying"), std::string::npos)
       << reply.error().message();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  // Timed from the server's end, not the request's start (the server thread may be slow
+  // to handle it on a busy machine).
+  EXPECT_LT(failed_at - gone_at, 5s);
   auto e = events.snapshot();
   ASSERT_EQ(e.size(), 1u);
   // Its handler ran, so the server consumed it: nothing to send again, nothing dropped.
@@ -216,15 +230,18 @@ TEST(Reconnect, WhileDownCallsRetryWithCappedBackoffThenSucceed) {
   auto client = Client::connect(options);
   ASSERT_TRUE(client) << client.error().message();
   rec.stop();
-  // Down for 300 ms: waits come back empty-handed (not with an error) and keep trying.
-  const auto down_until = std::chrono::steady_clock::now() + 300ms;
+  // Down for 1 s: waits come back empty-handed (not with an error) and keep trying. Long
+  // enough that pauses doubling without a cap (1, 2, 4, ... ms: 11 attempts in 1 s) are
+  // told apart from capped ones (about 55) however late a busy machine wakes the client.
+  const auto down_until = std::chrono::steady_clock::now() + 1s;
   while (std::chrono::steady_clock::now() < down_until) {
     auto n = client->wait([](const Message&) {}, 30ms);
     ASSERT_TRUE(n) << n.error().message();
   }
   EXPECT_FALSE(client->connected());
   RecorderThread again;
-  for (int i = 0; i < 200 && !client->connected(); ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + test::kPatience;
+  while (!client->connected() && std::chrono::steady_clock::now() < deadline) {
     auto n = client->wait([](const Message&) {}, 10ms);
     ASSERT_TRUE(n) << n.error().message();
   }
@@ -232,10 +249,15 @@ TEST(Reconnect, WhileDownCallsRetryWithCappedBackoffThenSucceed) {
   auto e = events.snapshot();
   ASSERT_EQ(e.size(), 2u);
   EXPECT_EQ(e[1].kind, LinkEvent::Kind::restored);
-  // 300 ms+ down with pauses of 1, 2, 4, 8, 16, then 20 ms: about 15-20 attempts; far
-  // fewer means the pauses grew past the cap, far more that there were none.
-  EXPECT_GE(e[1].attempts, 8u);
-  EXPECT_LE(e[1].attempts, 60u);
+  // Judged against how long it really was down: pauses of 1, 2, 4, 8, 16, then 20 ms. Far
+  // fewer attempts (pauses averaging over 3 times the cap) means the pauses grew past the
+  // cap; far more (pauses averaging under half of it), that there were none. A slow machine
+  // only oversleeps, so it makes fewer attempts, never more: the lower bound leaves it 40 ms
+  // a pause.
+  const auto down_ms = std::chrono::duration_cast<std::chrono::milliseconds>(e[1].down_for).count();
+  EXPECT_GE(e[1].attempts, static_cast<std::uint32_t>(down_ms / 60)) << "down " << down_ms << " ms";
+  EXPECT_LE(e[1].attempts, static_cast<std::uint32_t>(6 + down_ms / 10))
+      << "down " << down_ms << " ms";
 }
 
 TEST(Reconnect, SendWhileDownFailsAfterSendTimeoutNamingTheCause) {

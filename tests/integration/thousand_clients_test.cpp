@@ -26,10 +26,9 @@ constexpr int kClients = kProcesses * kPerProcess;
 struct Shared {
   std::atomic<int> connected{0};
   std::atomic<int> checked{0};
-  std::atomic<int> release{0};
 };
 
-int run_clients(int process, Shared* shared) {
+int run_clients(int process, Shared* shared, test::ChildGate& release) {
   std::vector<Client> clients;
   for (int i = 0; i < kPerProcess; ++i) {
     ClientOptions o;
@@ -75,7 +74,7 @@ int run_clients(int process, Shared* shared) {
     if (got != 1) return 14;
   }
   shared->checked.fetch_add(kPerProcess);
-  while (shared->release.load() == 0) std::this_thread::sleep_for(1ms);
+  release.wait_in_child();
   return 0;  // every client closes here
 }
 
@@ -84,55 +83,56 @@ TEST(ThousandClients, ConnectExchangeDisconnectAndEverythingComesBack) {
   test::FerrydProcess ferryd;
   ASSERT_TRUE(ferryd.ok());
   test::Watchdog watchdog(240s, "1000 clients");
-  // A client to let ferryd settle before the baseline (its first connection allocates).
-  {
-    auto warm = Client::connect();
-    ASSERT_TRUE(warm) << warm.error().message();
-    ASSERT_TRUE(warm->subscribe(1));
-  }
-  std::this_thread::sleep_for(200ms);
+  // A client to let ferryd settle before the baseline (its first connection allocates). It
+  // stays connected to the end, so the baseline needs no waiting for its close to be
+  // noticed: its subscription was acknowledged, ferryd is done with it.
+  auto warm = Client::connect();
+  ASSERT_TRUE(warm) << warm.error().message();
+  ASSERT_TRUE(warm->subscribe(1));
   const std::size_t fds_before = test::open_fds(ferryd.pid());
   const std::size_t maps_before = test::ferry_mappings(ferryd.pid());
   const long rss_before = test::status_kb(ferryd.pid(), "VmRSS");
 
   test::SharedBlock block(sizeof(Shared));
   auto* shared = new (block.data()) Shared;
+  test::ChildGate release;
   std::vector<pid_t> children;
   for (int p = 0; p < kProcesses; ++p) {
-    children.push_back(test::fork_child([&, p] { return run_clients(p, shared); }));
+    children.push_back(test::fork_child([&, p] { return run_clients(p, shared, release); }));
   }
-  while (shared->checked.load() < kClients) {
-    bool failed = false;
-    for (pid_t c : children) {
-      int status = 0;
-      if (waitpid(c, &status, WNOHANG) == c) {
-        ADD_FAILURE() << "client process exited early with status " << WEXITSTATUS(status);
-        failed = true;
-      }
-    }
-    if (failed) {
-      shared->release = 1;
-      return;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
+  // Until every client checked its message, or a client process gave up (each exits only
+  // through the gate or with the step that failed); the watchdog turns a hang into a failure.
+  bool failed = false;
+  test::wait_for(
+      [&] {
+        for (pid_t c : children) {
+          int status = 0;
+          if (waitpid(c, &status, WNOHANG) == c) {
+            ADD_FAILURE() << "client process exited early with status " << WEXITSTATUS(status);
+            failed = true;
+          }
+        }
+        return failed || shared->checked.load() == kClients;
+      },
+      180s);
+  if (failed) return;  // returning opens the gate (its destructor): the others exit too
+  ASSERT_EQ(shared->checked.load(), kClients);
   // All 1000 are connected at once: ferryd holds 2 descriptors each (socket, segment).
   const std::size_t fds_during = test::open_fds(ferryd.pid());
   EXPECT_GE(fds_during, fds_before + 2 * kClients);
   EXPECT_GE(test::ferry_mappings(ferryd.pid()), maps_before + kClients);
   const long rss_during = test::status_kb(ferryd.pid(), "VmRSS");
-  shared->release = 1;
+  release.open();
   for (pid_t c : children) EXPECT_EQ(test::wait_child(c), 0);
 
   // ferryd notices each close and frees the connection.
   std::size_t fds_after = 0;
   std::size_t maps_after = 0;
-  for (int i = 0; i < 500; ++i) {
+  test::wait_for([&] {
     fds_after = test::open_fds(ferryd.pid());
     maps_after = test::ferry_mappings(ferryd.pid());
-    if (fds_after == fds_before && maps_after == maps_before) break;
-    std::this_thread::sleep_for(10ms);
-  }
+    return fds_after == fds_before && maps_after == maps_before;
+  });
   EXPECT_EQ(fds_after, fds_before);
   EXPECT_EQ(maps_after, maps_before);
   const long rss_after = test::status_kb(ferryd.pid(), "VmRSS");

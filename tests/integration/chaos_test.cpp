@@ -10,6 +10,11 @@
 // server's death): per producer, the next sequence number it expects. A message it already
 // logged may come again only marked resent (the server died after handling it but before
 // acknowledging it); anything else out of order is a loss or a duplicate.
+//
+// Every other server kill first stops the server (SIGSTOP) until the clients committed
+// more: messages certainly not consumed when it dies, so every run sends some again. The
+// negative control runs the same checker with Unsent::hand_back, where those messages are
+// never sent again: it must report them lost.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -37,7 +42,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int kClients = 32;
 constexpr int kMaxProducers = 4096;
 constexpr std::size_t kPayload = 200;
 constexpr int kBurst = 16;            // messages per burst, then a pause
@@ -52,9 +56,10 @@ std::int64_t now_ns() {
 }
 
 struct ProducerSlot {
-  std::atomic<std::uint64_t> committed;  // messages send() accepted (stored after each)
-  std::atomic<std::uint64_t> acked;      // Client::acknowledged(), now and then
-  std::atomic<std::uint64_t> logged;     // server: every sequence number below was handled
+  std::atomic<std::uint64_t> committed;    // messages send() accepted (stored after each)
+  std::atomic<std::uint64_t> acked;        // Client::acknowledged(), now and then
+  std::atomic<std::uint64_t> handed_back;  // Unsent::hand_back: take_unsent() gave back
+  std::atomic<std::uint64_t> logged;       // server: every sequence number below was handled
   std::atomic<std::uint32_t> lost_events;
   std::atomic<std::uint32_t> restored_events;
   std::atomic<std::int64_t> restored_at_ns;
@@ -128,6 +133,7 @@ int run_sink(Shared& sh) {
     } else {
       sh.gaps.fetch_add(seq - next);
       slot.logged.store(seq + 1);
+      sh.handled.fetch_add(1);  // this one arrived; those before it did not
     }
   });
   g_sink = &s;
@@ -140,7 +146,8 @@ int run_sink(Shared& sh) {
   sh.sink_generation.fetch_add(1);
   (void)s.run();  // until SIGTERM (or SIGKILL, the point of this test)
   // A clean stop: every client has left by now; the last hang-ups may still be queued.
-  for (int i = 0; i < 200 && s.connection_count() > 0; ++i) (void)s.run_once(10ms);
+  const std::int64_t give_up = now_ns() + 30'000'000'000;
+  while (s.connection_count() > 0 && now_ns() < give_up) (void)s.run_once(10ms);
   sh.sink_final_connections.store(static_cast<std::int64_t>(s.connection_count()));
   sh.sink_final_fds_extra.store(static_cast<std::int64_t>(test::open_fds(::getpid())) -
                                 static_cast<std::int64_t>(fds_at_start));
@@ -152,13 +159,14 @@ int run_sink(Shared& sh) {
 
 // ------------------------------------------------------------------------------ a client
 
-int run_producer(Shared& sh, std::uint32_t id) {
+int run_producer(Shared& sh, std::uint32_t id, Unsent unsent) {
   ProducerSlot& slot = sh.p[id];
   ClientOptions o;
   o.endpoint = kEndpoint;
   o.name = "chaos-" + std::to_string(id);
   o.ring_capacity = 64 * 1024;
   o.send_timeout = 30s;
+  o.unsent = unsent;
   o.on_link = [&](const LinkEvent& e) {
     if (e.kind == LinkEvent::Kind::lost) {
       slot.lost_events.fetch_add(1);
@@ -169,7 +177,8 @@ int run_producer(Shared& sh, std::uint32_t id) {
   };
   // The server may be down for a moment when we start.
   Result<Client> client = Error(Errc::not_found, "not tried");
-  for (int i = 0; i < 2000 && !client; ++i) {
+  const std::int64_t connect_until = now_ns() + 60'000'000'000;
+  while (!client && now_ns() < connect_until) {
     client = Client::connect(o);
     if (!client) std::this_thread::sleep_for(5ms);
   }
@@ -178,6 +187,13 @@ int run_producer(Shared& sh, std::uint32_t id) {
     return 2;
   }
   slot.connected.store(1);
+  // With Unsent::hand_back, what the dead servers never consumed comes back here and is
+  // never sent again: counted, so that the checker can be held to it.
+  std::uint64_t handed_back = 0;
+  auto take_unsent = [&] {
+    handed_back += client->take_unsent().size();
+    slot.handed_back.store(handed_back);
+  };
   std::vector<std::byte> payload(kPayload);
   std::uint64_t seq = 0;
   while (sh.stop.load() == 0) {
@@ -190,17 +206,19 @@ int run_producer(Shared& sh, std::uint32_t id) {
       }
       slot.committed.store(++seq);
     }
+    take_unsent();
     slot.acked.store(client->acknowledged());
     const timespec pause{0, kPauseNs};
     ::nanosleep(&pause, nullptr);
   }
   // Until the server has consumed everything (reconnecting if it is down right now).
   const std::int64_t give_up = now_ns() + 30'000'000'000;
-  while (client->acknowledged() < seq && now_ns() < give_up) {
+  while (client->acknowledged() + handed_back < seq && now_ns() < give_up) {
     (void)client->wait([](const Message&) {}, 5ms);
+    take_unsent();
   }
   slot.acked.store(client->acknowledged());
-  return client->acknowledged() == seq && client->connected() ? 0 : 4;
+  return client->acknowledged() + handed_back == seq && client->connected() ? 0 : 4;
 }
 
 // ------------------------------------------------------------------------------ the test
@@ -214,11 +232,52 @@ std::vector<std::string> shm_objects(const std::string& prefix) {
   return found;
 }
 
-TEST(Chaos, KillClientsAndTheServerNothingLostNothingLeaked) {
+struct ChaosConfig {
+  double seconds = 30.0;
+  int clients = 32;
+  int server_kills = 5;
+  bool kill_clients = true;
+  Unsent unsent = Unsent::resend;
+  int freeze_every = 2;  // every n-th server kill is preceded by a SIGSTOP (0: none)
+};
+
+// What a run did and what the checker found.
+struct ChaosReport {
+  std::uint32_t client_kills = 0;
+  int server_kills = 0;
+  std::uint32_t clients_in_all = 0;
+  std::uint32_t early_exits = 0;
+  std::uint64_t committed = 0;
+  std::uint64_t handled = 0;
+  std::uint64_t resent_new = 0;
+  std::uint64_t resent_seen = 0;
+  std::uint64_t frozen = 0;  // committed while the server was stopped, before it was killed
+  std::uint64_t handed_back = 0;
+  std::uint64_t delivered_after_death = 0;
+  std::uint64_t lost_acked = 0;
+  std::uint64_t unmarked_dups = 0;
+  std::uint64_t gaps = 0;
+  std::uint64_t survivors_unlogged = 0;  // committed by survivors, never handled, no later one
+  std::uint64_t survivors_incomplete = 0;
+  std::uint32_t survivors_not_reconnected = 0;
+  std::uint64_t corrupt = 0;
+  std::size_t leaked_shm = 0;
+  std::size_t leaked_files = 0;
+  std::int64_t sink_fds_extra = 0;
+  std::int64_t sink_mappings = 0;
+  std::int64_t sink_connections = 0;
+  std::int64_t fds_extra = 0;
+  std::int64_t longest_down_ns = 0;
+  std::int64_t longest_reconnect_ns = 0;
+
+  // Every message the checker finds missing: skipped sequence numbers, and survivors' last
+  // messages that never arrived.
+  std::uint64_t lost() const { return gaps + survivors_unlogged; }
+};
+
+// Runs the chaos and fills `out` (call with ASSERT_NO_FATAL_FAILURE).
+void run_chaos(const ChaosConfig& cfg, ChaosReport& out) {
   test::ScopedSession session("chaos");
-  test::Watchdog watchdog(240s, "the chaos test");
-  const double seconds = 30.0 * test::test_scale();
-  const int server_kills = 5;
   test::SharedBlock block(sizeof(Shared));
   auto& sh = *new (block.data()) Shared{};
   const std::size_t fds_before = test::open_fds(::getpid());
@@ -228,9 +287,7 @@ TEST(Chaos, KillClientsAndTheServerNothingLostNothingLeaked) {
   auto start_sink = [&]() {
     const std::uint64_t generation = sh.sink_generation.load();
     const pid_t pid = test::fork_child([&] { return run_sink(sh); });
-    for (int i = 0; i < 5000 && sh.sink_generation.load() == generation; ++i) {
-      std::this_thread::sleep_for(1ms);
-    }
+    test::wait_for([&] { return sh.sink_generation.load() != generation; });
     return pid;
   };
   pid_t sink = start_sink();
@@ -244,20 +301,25 @@ TEST(Chaos, KillClientsAndTheServerNothingLostNothingLeaked) {
   std::uint32_t next_id = 0;
   auto spawn = [&] {
     const std::uint32_t id = next_id++;
-    running.push_back({test::fork_child([&sh, id] { return run_producer(sh, id); }), id});
+    running.push_back(
+        {test::fork_child([&sh, id, &cfg] { return run_producer(sh, id, cfg.unsent); }), id});
   };
-  for (int i = 0; i < kClients; ++i) spawn();
+  for (int i = 0; i < cfg.clients; ++i) spawn();
+  auto committed_by = [&](const std::vector<std::uint32_t>& ids) {
+    std::uint64_t n = 0;
+    for (std::uint32_t id : ids) n += sh.p[id].committed.load();
+    return n;
+  };
 
   std::mt19937 rng(20261127);
-  std::uint32_t client_kills = 0;
-  std::uint32_t early_exits = 0;
-  std::int64_t longest_reconnect_ns = 0;
-  std::int64_t longest_down_ns = 0;
   const std::int64_t t0 = now_ns();
-  const auto total_ns = static_cast<std::int64_t>(seconds * 1e9);
+  const auto total_ns = static_cast<std::int64_t>(cfg.seconds * 1e9);
+  // Hundreds at full scale. A busy machine kills less often, so the run goes on until
+  // there were this many rather than fail for it.
+  const auto min_client_kills = cfg.kill_clients ? static_cast<std::uint32_t>(cfg.seconds * 6) : 0u;
   std::int64_t next_client_kill = t0 + 100'000'000;
-  int sink_kills_done = 0;
-  while (now_ns() - t0 < total_ns || sink_kills_done < server_kills) {
+  while (now_ns() - t0 < total_ns || out.server_kills < cfg.server_kills ||
+         out.client_kills < min_client_kills) {
     std::this_thread::sleep_for(5ms);
     const std::int64_t now = now_ns();
     // A client that ended by itself has failed: its exit code says why (stderr has more).
@@ -265,26 +327,26 @@ TEST(Chaos, KillClientsAndTheServerNothingLostNothingLeaked) {
       int status = 0;
       if (::waitpid(running[i].pid, &status, WNOHANG) == running[i].pid) {
         ADD_FAILURE() << "client " << running[i].id << " exited by itself, status " << status;
-        ++early_exits;
+        ++out.early_exits;
         running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
         spawn();
         break;
       }
     }
-    if (now >= next_client_kill) {
+    if (cfg.kill_clients && now >= next_client_kill) {
       std::uniform_int_distribution<std::size_t> pick(0, running.size() - 1);
       const std::size_t i = pick(rng);
       sh.p[running[i].id].killed.store(1);
       ::kill(running[i].pid, SIGKILL);
       (void)test::wait_child(running[i].pid);
       running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
-      ++client_kills;
+      ++out.client_kills;
       spawn();
       next_client_kill =
           now + std::uniform_int_distribution<std::int64_t>(40, 120)(rng) * 1'000'000;
     }
-    if (sink_kills_done < server_kills &&
-        now - t0 >= total_ns * (sink_kills_done + 1) / (server_kills + 1)) {
+    if (out.server_kills < cfg.server_kills &&
+        now - t0 >= total_ns * (out.server_kills + 1) / (cfg.server_kills + 1)) {
       // Kill the server, leave it dead for 20-150 ms, start it again, then time how long
       // each client that lived through it takes to be back.
       std::vector<std::uint32_t> before;
@@ -294,6 +356,18 @@ TEST(Chaos, KillClientsAndTheServerNothingLostNothingLeaked) {
         before.push_back(r.id);
         restored_before.push_back(sh.p[r.id].restored_events.load());
       }
+      if (cfg.freeze_every > 0 && (out.server_kills + 1) % cfg.freeze_every == 0) {
+        // Stopped (waitpid says so), the server consumes nothing more: what these clients
+        // commit from now on is certainly not consumed when it dies.
+        ::kill(sink, SIGSTOP);
+        int status = 0;
+        ASSERT_EQ(::waitpid(sink, &status, WUNTRACED), sink);
+        ASSERT_TRUE(WIFSTOPPED(status)) << "the server did not stop, status " << status;
+        const std::uint64_t at_stop = committed_by(before);
+        EXPECT_TRUE(test::wait_for([&] { return committed_by(before) >= at_stop + kBurst; }))
+            << "the clients committed nothing while the server was stopped";
+        out.frozen += committed_by(before) - at_stop;
+      }
       ::kill(sink, SIGKILL);
       (void)test::wait_child(sink);
       const std::int64_t died = now_ns();
@@ -301,20 +375,24 @@ TEST(Chaos, KillClientsAndTheServerNothingLostNothingLeaked) {
           std::chrono::milliseconds(std::uniform_int_distribution<int>(20, 150)(rng)));
       sink = start_sink();
       const std::int64_t ready = sh.sink_ready_ns.load();
-      ASSERT_EQ(sh.sink_generation.load(), static_cast<std::uint64_t>(sink_kills_done + 2))
+      ASSERT_EQ(sh.sink_generation.load(), static_cast<std::uint64_t>(out.server_kills + 2))
           << "the server did not come back";
-      longest_down_ns = std::max(longest_down_ns, ready - died);
-      const std::int64_t wait_until = now_ns() + 10'000'000'000;
+      out.longest_down_ns = std::max(out.longest_down_ns, ready - died);
+      test::wait_for([&] {
+        for (std::size_t k = 0; k < before.size(); ++k) {
+          if (sh.p[before[k]].restored_events.load() == restored_before[k]) return false;
+        }
+        return true;
+      });
       for (std::size_t k = 0; k < before.size(); ++k) {
         const ProducerSlot& slot = sh.p[before[k]];
-        while (slot.restored_events.load() == restored_before[k] && now_ns() < wait_until) {
-          std::this_thread::sleep_for(1ms);
-        }
         EXPECT_GT(slot.restored_events.load(), restored_before[k])
-            << "client " << before[k] << " did not reconnect within 10 s";
-        longest_reconnect_ns = std::max(longest_reconnect_ns, slot.restored_at_ns.load() - ready);
+            << "client " << before[k] << " did not reconnect within " << test::kPatience.count()
+            << " s";
+        out.longest_reconnect_ns =
+            std::max(out.longest_reconnect_ns, slot.restored_at_ns.load() - ready);
       }
-      ++sink_kills_done;
+      ++out.server_kills;
     }
   }
 
@@ -327,74 +405,133 @@ TEST(Chaos, KillClientsAndTheServerNothingLostNothingLeaked) {
   EXPECT_EQ(test::wait_child(sink), 0);
 
   // What the server handled against what the clients were told.
-  std::uint64_t committed = 0;
-  std::uint64_t lost_acked = 0;
-  std::uint64_t survivors_incomplete = 0;
-  std::uint64_t delivered_after_death = 0;
-  std::uint32_t survivors_not_reconnected = 0;
+  out.clients_in_all = next_id;
   for (std::uint32_t id = 0; id < next_id; ++id) {
     const ProducerSlot& s = sh.p[id];
-    committed += s.committed.load();
-    if (s.logged.load() < s.acked.load()) lost_acked += s.acked.load() - s.logged.load();
+    out.committed += s.committed.load();
+    out.handed_back += s.handed_back.load();
+    if (s.logged.load() < s.acked.load()) out.lost_acked += s.acked.load() - s.logged.load();
     if (s.killed.load() != 0) {
       if (s.logged.load() > s.acked.load())
-        delivered_after_death += s.logged.load() - s.acked.load();
+        out.delivered_after_death += s.logged.load() - s.acked.load();
       continue;
     }
-    if (s.logged.load() != s.committed.load() || s.acked.load() != s.committed.load()) {
-      ++survivors_incomplete;
+    if (s.logged.load() < s.committed.load()) {
+      out.survivors_unlogged += s.committed.load() - s.logged.load();
     }
-    if (s.restored_events.load() != s.lost_events.load()) ++survivors_not_reconnected;
+    if (s.logged.load() != s.committed.load() || s.acked.load() != s.committed.load()) {
+      ++out.survivors_incomplete;
+    }
+    if (s.restored_events.load() != s.lost_events.load()) ++out.survivors_not_reconnected;
   }
-  const std::size_t leaked_shm = shm_objects(shm_prefix).size();
-  std::size_t leaked_files = 0;
+  out.handled = sh.handled.load();
+  out.resent_new = sh.resent_new.load();
+  out.resent_seen = sh.resent_seen.load();
+  out.unmarked_dups = sh.unmarked_dups.load();
+  out.gaps = sh.gaps.load();
+  out.corrupt = sh.corrupt.load();
+  out.leaked_shm = shm_objects(shm_prefix).size();
   auto dir = session_dir("chaos", false);
   if (dir) {
-    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(*dir)) ++leaked_files;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(*dir)) {
+      ++out.leaked_files;
+    }
   }
-  const std::int64_t fds_extra =
+  out.sink_fds_extra = sh.sink_final_fds_extra.load();
+  out.sink_mappings = sh.sink_final_mappings.load();
+  out.sink_connections = sh.sink_final_connections.load();
+  out.fds_extra =
       static_cast<std::int64_t>(test::open_fds(::getpid())) - static_cast<std::int64_t>(fds_before);
+}
 
+void print(const char* what, const ChaosConfig& cfg, const ChaosReport& r) {
   std::printf(
-      "chaos: %.0f s, %u client kills, %d server kills, %u clients in all; %llu messages "
-      "committed, %llu handled (%llu of them sent again after a server kill), %llu sent again "
-      "and already handled (marked resent: deduped), %llu delivered after their client was "
-      "killed; lost (acknowledged) %llu, unmarked duplicates %llu, "
-      "gaps %llu, corrupt %llu; leaked: %zu shm objects, %zu files, server fds %+lld, server "
-      "mappings %lld, test fds %+lld; longest server downtime %.1f ms, longest reconnect after "
-      "the server was back %.1f ms\n",
-      seconds, client_kills, sink_kills_done, next_id, static_cast<unsigned long long>(committed),
-      static_cast<unsigned long long>(sh.handled.load()),
-      static_cast<unsigned long long>(sh.resent_new.load()),
-      static_cast<unsigned long long>(sh.resent_seen.load()),
-      static_cast<unsigned long long>(delivered_after_death),
-      static_cast<unsigned long long>(lost_acked),
-      static_cast<unsigned long long>(sh.unmarked_dups.load()),
-      static_cast<unsigned long long>(sh.gaps.load()),
-      static_cast<unsigned long long>(sh.corrupt.load()), leaked_shm, leaked_files,
-      static_cast<long long>(sh.sink_final_fds_extra.load()),
-      static_cast<long long>(sh.sink_final_mappings.load()), static_cast<long long>(fds_extra),
-      static_cast<double>(longest_down_ns) / 1e6, static_cast<double>(longest_reconnect_ns) / 1e6);
+      "%s: %.0f s, %u client kills, %d server kills, %u clients in all; %llu messages "
+      "committed, %llu handled (%llu of them sent again after a server kill; %llu committed "
+      "while the server was stopped), %llu sent again and already handled (marked resent: "
+      "deduped), %llu handed back, %llu delivered after their client was killed; lost "
+      "(acknowledged) %llu, unmarked duplicates %llu, gaps %llu, never arrived %llu, corrupt "
+      "%llu; leaked: %zu shm objects, %zu files, server fds %+lld, server mappings %lld, test "
+      "fds %+lld; longest server downtime %.1f ms, longest reconnect after the server was "
+      "back %.1f ms\n",
+      what, cfg.seconds, r.client_kills, r.server_kills, r.clients_in_all,
+      static_cast<unsigned long long>(r.committed), static_cast<unsigned long long>(r.handled),
+      static_cast<unsigned long long>(r.resent_new), static_cast<unsigned long long>(r.frozen),
+      static_cast<unsigned long long>(r.resent_seen),
+      static_cast<unsigned long long>(r.handed_back),
+      static_cast<unsigned long long>(r.delivered_after_death),
+      static_cast<unsigned long long>(r.lost_acked),
+      static_cast<unsigned long long>(r.unmarked_dups), static_cast<unsigned long long>(r.gaps),
+      static_cast<unsigned long long>(r.survivors_unlogged),
+      static_cast<unsigned long long>(r.corrupt), r.leaked_shm, r.leaked_files,
+      static_cast<long long>(r.sink_fds_extra), static_cast<long long>(r.sink_mappings),
+      static_cast<long long>(r.fds_extra), static_cast<double>(r.longest_down_ns) / 1e6,
+      static_cast<double>(r.longest_reconnect_ns) / 1e6);
+}
 
-  EXPECT_GE(client_kills, static_cast<std::uint32_t>(seconds * 6));  // hundreds at full scale
-  EXPECT_EQ(sink_kills_done, server_kills);
-  EXPECT_EQ(early_exits, 0u);
-  EXPECT_EQ(lost_acked, 0u);
-  EXPECT_EQ(survivors_incomplete, 0u);
-  EXPECT_EQ(survivors_not_reconnected, 0u);
-  EXPECT_EQ(sh.unmarked_dups.load(), 0u);
-  EXPECT_EQ(sh.gaps.load(), 0u);
-  EXPECT_EQ(sh.corrupt.load(), 0u);
-  EXPECT_GT(sh.handled.load(), 0u);
-  EXPECT_EQ(leaked_shm, 0u);
-  EXPECT_EQ(leaked_files, 0u) << "the session directory should be empty after a clean stop";
-  EXPECT_EQ(sh.sink_final_connections.load(), 0);
-  EXPECT_EQ(sh.sink_final_fds_extra.load(), 0);
-  EXPECT_EQ(sh.sink_final_mappings.load(), 0);
-  EXPECT_EQ(fds_extra, 0);
+TEST(Chaos, KillClientsAndTheServerNothingLostNothingLeaked) {
+  test::Watchdog watchdog(240s, "the chaos test");
+  ChaosConfig cfg;
+  cfg.seconds = 30.0 * test::test_scale();
+  ChaosReport r;
+  ASSERT_NO_FATAL_FAILURE(run_chaos(cfg, r));
+  print("chaos", cfg, r);
+
+  EXPECT_GE(r.client_kills, static_cast<std::uint32_t>(cfg.seconds * 6));  // hundreds at full scale
+  EXPECT_EQ(r.server_kills, cfg.server_kills);
+  EXPECT_EQ(r.early_exits, 0u);
+  EXPECT_EQ(r.lost_acked, 0u);
+  EXPECT_EQ(r.survivors_incomplete, 0u);
+  EXPECT_EQ(r.survivors_not_reconnected, 0u);
+  EXPECT_EQ(r.unmarked_dups, 0u);
+  EXPECT_EQ(r.gaps, 0u);
+  EXPECT_EQ(r.corrupt, 0u);
+  EXPECT_GT(r.handled, 0u);
+  // What was committed while the server was stopped was sent again and handled, as new.
+  EXPECT_GT(r.frozen, 0u);
+  EXPECT_GE(r.resent_new, r.frozen);
+  EXPECT_EQ(r.handed_back, 0u);
+  EXPECT_EQ(r.leaked_shm, 0u);
+  EXPECT_EQ(r.leaked_files, 0u) << "the session directory should be empty after a clean stop";
+  EXPECT_EQ(r.sink_connections, 0);
+  EXPECT_EQ(r.sink_fds_extra, 0);
+  EXPECT_EQ(r.sink_mappings, 0);
+  EXPECT_EQ(r.fds_extra, 0);
   // Not a speed target: a generous bound that still catches a client that stopped trying.
-  EXPECT_LT(longest_reconnect_ns, 2'000'000'000);
-  (void)committed;
+  EXPECT_LT(r.longest_reconnect_ns, 2'000'000'000);
+}
+
+// The negative control: the same checker, with the messages a dead server never consumed
+// handed back to the application instead of sent again. It must find them missing: at
+// least those committed while the server was stopped, at most those handed back (the dead
+// server may have handled some it had not acknowledged). No client is killed, so that
+// every message handed back belongs to a client that lived to the end.
+TEST(Chaos, HandBackInsteadOfResendIsReportedAsLoss) {
+  test::Watchdog watchdog(120s, "the chaos negative control");
+  ChaosConfig cfg;
+  cfg.seconds = 6.0 * test::test_scale();
+  cfg.clients = 8;
+  cfg.server_kills = 2;
+  cfg.kill_clients = false;
+  cfg.unsent = Unsent::hand_back;
+  cfg.freeze_every = 1;
+  ChaosReport r;
+  ASSERT_NO_FATAL_FAILURE(run_chaos(cfg, r));
+  print("chaos with hand-back", cfg, r);
+
+  EXPECT_EQ(r.server_kills, cfg.server_kills);
+  EXPECT_EQ(r.early_exits, 0u);
+  EXPECT_GT(r.frozen, 0u);
+  EXPECT_GE(r.handed_back, r.frozen);
+  EXPECT_GE(r.lost(), r.frozen) << "the checker missed messages that were never sent again";
+  EXPECT_LE(r.lost(), r.handed_back) << "the checker found more missing than was handed back";
+  EXPECT_EQ(r.committed, r.handled + r.lost()) << "every message arrived or was found missing";
+  EXPECT_GT(r.survivors_incomplete, 0u) << "the main test's check would have passed";
+  EXPECT_EQ(r.resent_new, 0u);
+  EXPECT_EQ(r.lost_acked, 0u);  // acknowledged ones are still never lost
+  EXPECT_EQ(r.unmarked_dups, 0u);
+  EXPECT_EQ(r.corrupt, 0u);
+  EXPECT_EQ(r.survivors_not_reconnected, 0u);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "ferry/ring.hpp"
+#include "ring/ring_layout.hpp"
 #include "support/test_support.hpp"
 
 namespace ferry {
@@ -104,7 +105,11 @@ TEST(RingThreadsWake, BlockedProducerIsWokenWhenSpaceFrees) {
   }
   test::Watchdog dog(30s, "blocked producer wake");
   std::thread t([&] {
-    std::this_thread::sleep_for(20ms);
+    // Only once the producer announced its sleep must freeing space cost a wake-up call.
+    const auto& space_wait = static_cast<detail::RingHeader*>(ring.data())->space_wait;
+    ASSERT_TRUE(test::wait_for([&] {
+      return space_wait.sleeping.load(std::memory_order_acquire) == 1;
+    })) << "the producer never went to sleep";
     for (int i = 0; i < 4; ++i) {
       ASSERT_TRUE(c.peek().ok());
       c.release();

@@ -19,6 +19,7 @@
 #include "control/unix_socket.hpp"
 #include "ferry/client.hpp"
 #include "ferry/server.hpp"
+#include "ferry/stat.hpp"
 #include "support/endpoint_support.hpp"
 #include "support/test_support.hpp"
 
@@ -351,12 +352,12 @@ TEST(ServerClient, FullServerSaysSo) {
   EXPECT_EQ(c.code(), Errc::busy);
   EXPECT_NE(c.error().message().find("is full"), std::string::npos) << c.error().message();
   EXPECT_NE(c.error().message().find("max_connections 2"), std::string::npos);
-  // A slot frees when a client leaves.
+  // A slot frees when a client leaves (once the server noticed: try until then).
   a->close();
-  for (int i = 0; i < 1000 && !c; ++i) {
-    std::this_thread::sleep_for(5ms);
+  test::wait_for([&] {
     c = Client::connect();
-  }
+    return c.ok();
+  });
   EXPECT_TRUE(c) << c.error().message();
   echo.server.stop();  // its counters are its thread's until then
   EXPECT_GE(echo.server->stats().rejected_full, 1u);
@@ -444,7 +445,7 @@ TEST(ServerClient, ClientLeavingIsSeenAndItsMessagesServed) {
     ASSERT_TRUE(client);
     for (int i = 0; i < 500; ++i) ASSERT_TRUE(client->send(2, as_bytes("m")));
   }  // closes without waiting: the server still serves all 500
-  for (int i = 0; i < 400 && gone.load() == 0; ++i) std::this_thread::sleep_for(5ms);
+  test::wait_for([&] { return gone.load() != 0; });
   thread.stop();
   EXPECT_EQ(gone.load(), 1);
   EXPECT_EQ(got.load(), 500);
@@ -512,6 +513,19 @@ TEST(ServerClient, ClientFdWakesAnExternalLoop) {
   EXPECT_EQ(got.front(), "pushed");
 }
 
+// Records client connection `id` has put in its ring to this process's server, as the
+// server's stat segment shows them (0 while it shows none).
+std::uint64_t records_sent_by(ConnectionId id) {
+  auto servers = read_process_stat(0);
+  if (!servers) return 0;
+  for (const EndpointStat& e : *servers) {
+    for (const ConnectionStat& c : e.connections) {
+      if (c.id == id) return c.in.records_sent;
+    }
+  }
+  return 0;
+}
+
 // A client with a long backlog in its ring must not hold up the others: the server serves
 // at most `batch` messages of one connection per turn. The backlog is built while the
 // server is held in a handler, so the test does not depend on who runs faster (it runs
@@ -540,13 +554,16 @@ void starvation_check(std::uint32_t batch, bool expect_served) {
   ASSERT_TRUE(a) << a.error().message();
   const std::string payload(64, 'f');
   for (int i = 0; i < kBacklog; ++i) ASSERT_TRUE(a->send(2, as_bytes(payload)));
+  const ConnectionId b_id = b->id();
   int served = 0;
   std::thread requests([&] {
     for (int i = 0; i < 20; ++i) {
       if (b->request(1, as_bytes("me too"), expect_served ? 5s : 30ms)) ++served;
     }
   });
-  std::this_thread::sleep_for(10ms);  // b's first request waits behind a's backlog
+  // b's first request waits behind a's backlog: its ring says it was sent.
+  EXPECT_TRUE(test::wait_for([&] { return records_sent_by(b_id) >= 1; }))
+      << "b's first request never reached its ring";
   open = true;
   requests.join();
   const int flooded_when_served = flooded.load();

@@ -24,6 +24,7 @@
 #include "ferry/client.hpp"
 #include "support/endpoint_support.hpp"
 #include "support/ferryd_process.hpp"
+#include "support/test_support.hpp"
 
 namespace ferry {
 namespace {
@@ -66,13 +67,14 @@ std::string http_get(int port, const std::string& path) {
   return rc == 0 ? body : std::string();
 }
 
+// Each look runs curl: a look every 50 ms, until a deadline that only catches a hang.
 std::string wait_for_page(int port, const std::string& path) {
-  for (int i = 0; i < 200; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + test::kPatience;
+  for (;;) {
     std::string body = http_get(port, path);
-    if (!body.empty()) return body;
+    if (!body.empty() || std::chrono::steady_clock::now() >= deadline) return body;
     std::this_thread::sleep_for(50ms);
   }
-  return {};
 }
 
 // The value of the sample `name{labels...}` whose labels include `has`, or -1.
@@ -93,9 +95,7 @@ void publish(int n) {
   const std::vector<std::byte> payload(100, std::byte{7});
   for (int i = 0; i < n; ++i) ASSERT_TRUE(c->send(kType, payload));
   // Closing waits for nothing; the server counts what it handled, so wait for that.
-  for (int i = 0; i < 200 && c->acknowledged() < static_cast<std::uint64_t>(n); ++i) {
-    std::this_thread::sleep_for(10ms);
-  }
+  test::wait_for([&] { return c->acknowledged() >= static_cast<std::uint64_t>(n); });
   ASSERT_EQ(c->acknowledged(), static_cast<std::uint64_t>(n));
 }
 
@@ -225,7 +225,8 @@ TEST(Metrics, ARealPrometheusScrapesFerrydAndSeesTheCounterMove) {
   ASSERT_EQ(seen, 250) << "Prometheus at 127.0.0.1:" << prometheus.port()
                        << " never saw the 250 messages";
   publish(125);
-  for (int i = 0; i < 100 && seen != 375; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + 60s;  // as long as the first time
+  while (seen != 375 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(100ms);
     seen = prometheus.query(query);
   }

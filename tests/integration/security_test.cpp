@@ -705,9 +705,7 @@ bool write_raw_frame(Client& client, std::uint8_t flags, const std::string& payl
 }
 
 bool wait_disconnected(const Client& client, std::chrono::milliseconds limit) {
-  const auto until = Clock::now() + limit;
-  while (client.connected() && Clock::now() < until) std::this_thread::sleep_for(1ms);
-  return !client.connected();
+  return test::wait_for([&] { return !client.connected(); }, limit);
 }
 
 // A client that serves `type` and SIGKILLs itself on the first request it gets.
@@ -754,7 +752,7 @@ TEST(Security, PayloadBytesNeverReachLogsOrErrorMessages) {
     auto* ready = new (block.data()) std::atomic<int>(0);
     const pid_t dying_plain = fork_dying_server(301, ready);
     const pid_t dying_zstd = fork_dying_server(302, ready);
-    for (int i = 0; i < 5000 && ready->load() < 2; ++i) std::this_thread::sleep_for(1ms);
+    test::wait_for([&] { return ready->load() >= 2; });
     ASSERT_EQ(ready->load(), 2) << "the serving clients did not start";
 
     auto plain = Client::connect(client_options());
@@ -829,7 +827,8 @@ TEST(Security, PayloadBytesNeverReachLogsOrErrorMessages) {
       ASSERT_TRUE(hostile->request(300, {}, 5s).code() == Errc::remote);
       ASSERT_TRUE(write_raw_frame(*hostile, flags, secret(256), bad_crc))
           << "cannot find the mapping of connection " << hostile->id() << " in /proc/self/maps";
-      EXPECT_TRUE(wait_disconnected(*hostile, 3000ms)) << what << ": ferryd kept the connection";
+      EXPECT_TRUE(wait_disconnected(*hostile, test::kPatience))
+          << what << ": ferryd kept the connection";
       messages.expect(cat("after a hand-written frame: ", what),
                       hostile->request(300, as_bytes(secret(300)), 2s), Errc::disconnected);
     }
@@ -866,7 +865,8 @@ TEST(Security, PayloadBytesNeverReachLogsOrErrorMessages) {
       if (!reply) in_flight = reply.error();
     });
     bool got_request = false;
-    for (int i = 0; i < 100 && !got_request; ++i) {
+    const auto deadline = Clock::now() + test::kPatience;
+    while (!got_request && Clock::now() < deadline) {
       auto n = server->wait([&](const Message& m) { got_request = m.is_request(); }, 100ms);
       ASSERT_TRUE(n) << n.error().message();
     }

@@ -23,6 +23,7 @@
 #include "support/endpoint_support.hpp"
 #include "support/ferryd_process.hpp"
 #include "support/memfd_maps.hpp"
+#include "support/test_support.hpp"
 
 namespace ferry {
 namespace {
@@ -71,11 +72,16 @@ TEST(Stat, ReadsTheServersCountersAndEveryConnectionFromAnotherProcess) {
   constexpr int kMessages = 100;
   for (int i = 0; i < kMessages; ++i) ASSERT_TRUE(pub.send(kType, payload));
   int got = 0;
-  for (int i = 0; i < 100 && got < kMessages; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + test::kPatience;
+  while (got < kMessages && std::chrono::steady_clock::now() < deadline) {
     auto n = sub.wait([&](const Message&) { ++got; }, 100ms);
     ASSERT_TRUE(n) << n.error().message();
   }
   ASSERT_EQ(got, kMessages);
+  // ferryd releases the publisher's records after fanning them out: the subscriber may
+  // have them all before the publisher's ring says they were consumed.
+  ASSERT_TRUE(test::wait_for([&] { return pub.acknowledged() == std::uint64_t{kMessages}; }))
+      << pub.acknowledged() << " of " << kMessages << " acknowledged";
 
   auto e = bus_stat();
   ASSERT_TRUE(e) << e.error().message();
@@ -135,12 +141,10 @@ TEST(Stat, BackpressureTotalsSurviveTheConnectionsThatCausedThem) {
     waits = e->in.full_waits;
   }
   // Both gone: the totals stay (closed connections' counters are kept by the server).
-  for (int i = 0; i < 200; ++i) {
+  test::wait_for([] {
     auto e = bus_stat();
-    ASSERT_TRUE(e) << e.error().message();
-    if (e->connections.empty()) break;
-    ::usleep(10'000);
-  }
+    return !e || e->connections.empty();
+  });
   auto e = bus_stat();
   ASSERT_TRUE(e) << e.error().message();
   EXPECT_TRUE(e->connections.empty());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <functional>
@@ -18,18 +19,20 @@ namespace ferry::test {
 class ServerChild {
  public:
   // Forks a child that runs `serve` (which makes and runs a server on `endpoint` until
-  // killed), then waits up to 5 s until a client can connect to it.
+  // killed), then waits until a client can connect to it, or the child exited (looked at
+  // without reaping it: the destructor does), or kPatience passed.
   ServerChild(const std::string& endpoint, const std::function<int()>& serve)
       : pid_(fork_child(serve)) {
     ClientOptions options;
     options.endpoint = endpoint;
-    for (int i = 0; i < 500; ++i) {
-      if (Client::connect(options)) {
-        ready_ = true;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    bool exited = false;
+    auto up_or_gone = [&] {
+      siginfo_t info{};
+      const int flags = WEXITED | WNOHANG | WNOWAIT;
+      exited = ::waitid(P_PID, static_cast<id_t>(pid_), &info, flags) == 0 && info.si_pid == pid_;
+      return exited || Client::connect(options).ok();
+    };
+    ready_ = wait_for(up_or_gone) && !exited;
   }
   ~ServerChild() {
     ::kill(pid_, SIGKILL);

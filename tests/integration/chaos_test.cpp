@@ -305,6 +305,14 @@ void run_chaos(const ChaosConfig& cfg, ChaosReport& out) {
         {test::fork_child([&sh, id, &cfg] { return run_producer(sh, id, cfg.unsent); }), id});
   };
   for (int i = 0; i < cfg.clients; ++i) spawn();
+  // The chaos starts once every client is connected: a server kill then always meets some
+  // (on a busy machine the first ones could still be starting when the first kill is due).
+  ASSERT_TRUE(test::wait_for([&] {
+    for (const Running& r : running) {
+      if (sh.p[r.id].connected.load() == 0) return false;
+    }
+    return true;
+  })) << "the clients did not all connect";
   auto committed_by = [&](const std::vector<std::uint32_t>& ids) {
     std::uint64_t n = 0;
     for (std::uint32_t id : ids) n += sh.p[id].committed.load();

@@ -306,6 +306,9 @@ TEST(Stat, ACommandPrintsJsonAndLiveFramesAndRefusesBadFlags) {
   ASSERT_TRUE(ferryd.ok());
   Client c = connect_as("cli-watched");
   ASSERT_TRUE(c.send(kType, std::vector<std::byte>(10)));
+  // ferryd writes a connection's stat entry just after its welcome, and counts the message
+  // when it handles it: once it has acknowledged the message, both are there to read.
+  ASSERT_TRUE(test::wait_for([&] { return c.acknowledged() == 1u; }));
   const std::string ferry = FERRY_CLI_PATH;
 
   auto [json, rc] = run(ferry + " stat --json");

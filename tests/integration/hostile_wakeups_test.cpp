@@ -195,7 +195,9 @@ TEST(HostileWakeups, AClientCannotBlockTheServerOrOthersThroughDescriptorsItHold
       std::this_thread::sleep_for(200us);
     }
   });
+  // 1.5 s of it, and on a slow machine until the steady client made its round trips.
   std::this_thread::sleep_for(1500ms);
+  test::wait_for([&] { return steady.round_trips() >= 100 || steady.failed(); });
   stop = true;
   trap.join();
   std::printf("attacked %d eventfds and %d socket: %d honest round trips, longest pause %lld ms\n",

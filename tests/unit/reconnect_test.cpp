@@ -79,6 +79,19 @@ struct Events {
   }
 };
 
+// Waits (client->wait(), which reconnects) until `events` holds `n` events. One wait is
+// not enough on a busy machine: held up past its deadline while it spins, it times out
+// before it has looked at the socket, and the client has not noticed the loss yet.
+::testing::AssertionResult wait_for_events(Client& client, Events& events, std::size_t n) {
+  if (test::wait_for([&] {
+        (void)client.wait([](const Message&) {}, 10ms);
+        return events.snapshot().size() >= n;
+      })) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << events.snapshot().size() << " link events, not " << n;
+}
+
 // "m<i>" (built with append: GCC 12 warns falsely about "m" + std::to_string(i)).
 std::string name_of(int i) {
   std::string s = "m";
@@ -123,6 +136,7 @@ TEST(Reconnect, ExactlyWhatTheServerDidNotConsumeIsSentAgainInOrder) {
   RecorderThread second;
   // The wait notices the loss, reconnects, sends m4..m9 again; then a new message.
   EXPECT_EQ(*client->wait([](const Message&) {}, 50ms), 0u);
+  ASSERT_TRUE(wait_for_events(*client, events, 2));  // lost, restored
   ASSERT_TRUE(client->send(1, as_bytes("m10")));
   ASSERT_TRUE(client->request(2, as_bytes("sync"), 100ms).code() == Errc::timed_out);
   // The request's timeout says nothing about the server's progress: wait until it has
@@ -160,7 +174,9 @@ TEST(Reconnect, ExactlyWhatTheServerDidNotConsumeIsSentAgainInOrder) {
 TEST(Reconnect, HandBackGivesTheUnconsumedMessagesToTheApplication) {
   test::ScopedSession session;
   auto first = std::make_unique<Recorder>(3);
+  Events events;
   ClientOptions options;
+  options.on_link = events.callback();
   options.unsent = Unsent::hand_back;
   options.compression.codec = Compression::lz4;  // handed back as sent, not as framed
   options.compression.threshold = 64;
@@ -172,6 +188,7 @@ TEST(Reconnect, HandBackGivesTheUnconsumedMessagesToTheApplication) {
   first.reset();
   RecorderThread second;
   EXPECT_EQ(*client->wait([](const Message&) {}, 50ms), 0u);
+  ASSERT_TRUE(wait_for_events(*client, events, 2));  // lost, restored
   auto unsent = client->take_unsent();
   ASSERT_EQ(unsent.size(), 2u);
   for (int i = 0; i < 2; ++i) {
@@ -230,13 +247,17 @@ TEST(Reconnect, WhileDownCallsRetryWithCappedBackoffThenSucceed) {
   auto client = Client::connect(options);
   ASSERT_TRUE(client) << client.error().message();
   rec.stop();
-  // Down for 1 s: waits come back empty-handed (not with an error) and keep trying. Long
-  // enough that pauses doubling without a cap (1, 2, 4, ... ms: 11 attempts in 1 s) are
-  // told apart from capped ones (about 55) however late a busy machine wakes the client.
+  // Down for 1 s: waits come back empty-handed (not with an error) and keep trying. With
+  // pauses capped at 20 ms, each 30 ms wait makes an attempt however late a busy machine
+  // wakes the client: the next one is due at most 20 ms after the last, made before the
+  // wait began, and a wait that wakes late still makes the attempt that is due. Pauses
+  // doubling without a cap (1, 2, 4, ... ms: 11 attempts in 1 s) leave most waits without.
   const auto down_until = std::chrono::steady_clock::now() + 1s;
+  std::uint32_t down_waits = 0;
   while (std::chrono::steady_clock::now() < down_until) {
     auto n = client->wait([](const Message&) {}, 30ms);
     ASSERT_TRUE(n) << n.error().message();
+    ++down_waits;
   }
   EXPECT_FALSE(client->connected());
   RecorderThread again;
@@ -249,26 +270,28 @@ TEST(Reconnect, WhileDownCallsRetryWithCappedBackoffThenSucceed) {
   auto e = events.snapshot();
   ASSERT_EQ(e.size(), 2u);
   EXPECT_EQ(e[1].kind, LinkEvent::Kind::restored);
-  // Judged against how long it really was down: pauses of 1, 2, 4, 8, 16, then 20 ms. Far
-  // fewer attempts (pauses averaging over 3 times the cap) means the pauses grew past the
-  // cap; far more (pauses averaging under half of it), that there were none. A slow machine
-  // only oversleeps, so it makes fewer attempts, never more: the lower bound leaves it 40 ms
-  // a pause.
+  // Fewer attempts than waits: the pauses grew past the cap. Far more than the time down
+  // allows with pauses of 1, 2, 4, 8, 16, then 20 ms (pauses averaging under half the cap):
+  // there were none. A slow machine only oversleeps, so it makes fewer, never more.
   const auto down_ms = std::chrono::duration_cast<std::chrono::milliseconds>(e[1].down_for).count();
-  EXPECT_GE(e[1].attempts, static_cast<std::uint32_t>(down_ms / 60)) << "down " << down_ms << " ms";
+  EXPECT_GE(e[1].attempts, down_waits) << "down " << down_ms << " ms";
   EXPECT_LE(e[1].attempts, static_cast<std::uint32_t>(6 + down_ms / 10))
-      << "down " << down_ms << " ms";
+      << "down " << down_ms << " ms, " << down_waits << " waits";
 }
 
 TEST(Reconnect, SendWhileDownFailsAfterSendTimeoutNamingTheCause) {
   test::ScopedSession session;
   RecorderThread rec;
+  Events events;
   ClientOptions options;
+  options.on_link = events.callback();
   options.send_timeout = 100ms;
   auto client = Client::connect(options);
   ASSERT_TRUE(client) << client.error().message();
   rec.stop();
-  EXPECT_EQ(*client->wait([](const Message&) {}, 10ms), 0u);  // notices
+  // Noticed by a wait: a first send would not notice, it would go into the dead ring.
+  EXPECT_EQ(*client->wait([](const Message&) {}, 10ms), 0u);
+  ASSERT_TRUE(wait_for_events(*client, events, 1));
   auto sent = client->send(1, as_bytes("nobody"));
   ASSERT_FALSE(sent);
   EXPECT_EQ(sent.code(), Errc::disconnected);

@@ -52,6 +52,24 @@ struct Mode {
 
 class Wakeups : public ::testing::TestWithParam<Mode> {};
 
+// The pinging side of a ping-pong: each message (1..64 bytes, its number as correlation id)
+// is the last until its echo is back, with random pauses in between.
+void ping_round_trips(RingProducer& out, RingConsumer& in, std::uint64_t round_trips,
+                      std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::byte msg[64] = {};
+  std::byte buf[64];
+  for (std::uint64_t i = 0; i < round_trips; ++i) {
+    ASSERT_TRUE(
+        out.send(std::span(msg, 1 + i % 64), {0, 0, static_cast<std::uint32_t>(i)}, kForever).ok());
+    random_pause(rng);
+    auto h = in.recv(buf, kForever);
+    ASSERT_TRUE(h.ok()) << h.error().message();
+    ASSERT_EQ(h->correlation, static_cast<std::uint32_t>(i));
+    ASSERT_EQ(h->length, 1 + i % 64);
+  }
+}
+
 std::string mode_name(const Mode& m) {
   static constexpr const char* kNames[] = {"_futex", "_eventfd", "_socket"};
   return std::string(to_string(m.strategy)) + kNames[static_cast<int>(m.kind)];
@@ -119,18 +137,7 @@ TEST_P(Wakeups, PingPongHandOffsNeverHang) {
 
   auto out = ping.producer(w, ping_wakes.parent);
   auto in = pong.consumer(w, pong_wakes.parent);
-  std::mt19937_64 rng(1);
-  std::byte msg[64] = {};
-  std::byte buf[64];
-  for (std::uint64_t i = 0; i < round_trips; ++i) {
-    ASSERT_TRUE(
-        out.send(std::span(msg, 1 + i % 64), {0, 0, static_cast<std::uint32_t>(i)}, kForever).ok());
-    random_pause(rng);
-    auto h = in.recv(buf, kForever);
-    ASSERT_TRUE(h.ok()) << h.error().message();
-    ASSERT_EQ(h->correlation, static_cast<std::uint32_t>(i));
-    ASSERT_EQ(h->length, 1 + i % 64);
-  }
+  ASSERT_NO_FATAL_FAILURE(ping_round_trips(out, in, round_trips, 1));
   EXPECT_EQ(test::wait_child(child), 0);
   const RingStats a = ring_stats(ping.data());
   const RingStats b = ring_stats(pong.data());
@@ -248,17 +255,7 @@ TEST(ServerWakeWord, PingPongThroughTheDoorbellNeverHangs) {
   d.socket = pair[0];
   detail::RingAccess::set_doorbell(out, d);
   auto in = replies.consumer(w, RingWakeFds{pair[0], pair[0], -1, true});
-  std::mt19937_64 rng(5);
-  std::byte msg[64] = {};
-  std::byte buf[64];
-  for (std::uint64_t i = 0; i < round_trips; ++i) {
-    ASSERT_TRUE(
-        out.send(std::span(msg, 1 + i % 64), {0, 0, static_cast<std::uint32_t>(i)}, kForever).ok());
-    random_pause(rng);
-    auto h = in.recv(buf, kForever);
-    ASSERT_TRUE(h.ok()) << h.error().message();
-    ASSERT_EQ(h->correlation, static_cast<std::uint32_t>(i));
-  }
+  ASSERT_NO_FATAL_FAILURE(ping_round_trips(out, in, round_trips, 5));
   EXPECT_EQ(test::wait_child(server), 0);
   const RingStats r = ring_stats(requests.data());
   std::printf("server wake word: %llu round trips, %llu wakes of the server (%.3f a request)\n",

@@ -556,9 +556,12 @@ void starvation_check(std::uint32_t batch, bool expect_served) {
   for (int i = 0; i < kBacklog; ++i) ASSERT_TRUE(a->send(2, as_bytes(payload)));
   const ConnectionId b_id = b->id();
   int served = 0;
+  int flooded_when_served = kBacklog;  // how many of a's were handled before b's first reply
   std::thread requests([&] {
     for (int i = 0; i < 20; ++i) {
-      if (b->request(1, as_bytes("me too"), expect_served ? 5s : 30ms)) ++served;
+      if (b->request(1, as_bytes("me too"), expect_served ? 5s : 30ms)) {
+        if (++served == 1) flooded_when_served = flooded.load();
+      }
     }
   });
   // b's first request waits behind a's backlog: its ring says it was sent.
@@ -566,7 +569,6 @@ void starvation_check(std::uint32_t batch, bool expect_served) {
       << "b's first request never reached its ring";
   open = true;
   requests.join();
-  const int flooded_when_served = flooded.load();
   if (expect_served) {
     EXPECT_EQ(served, 20);
     EXPECT_LT(flooded_when_served, kBacklog) << "b waited for a's whole backlog";

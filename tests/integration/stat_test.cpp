@@ -195,6 +195,9 @@ TEST(Stat, SumsCountEachConnectionOnceWhileConnectionsComeAndGo) {
   test::FerrydProcess ferryd;
   ASSERT_TRUE(ferryd.ok());
   std::atomic<bool> done{false};
+  // Counted before and after the mark: a reading can see a mark whose `marked` is not yet
+  // counted, never one whose `marking` is not.
+  std::atomic<std::uint64_t> marking{0};
   std::atomic<std::uint64_t> marked{0};
   std::thread churn([&] {
     const std::vector<std::byte> payload(64, std::byte{3});
@@ -208,6 +211,7 @@ TEST(Stat, SumsCountEachConnectionOnceWhileConnectionsComeAndGo) {
       if (!c->subscribe(kType)) continue;  // answered: ferryd finished accepting it
       auto rings = client_rings(c->id());
       if (!rings) continue;
+      marking.fetch_add(1);
       rings->c2s->producer.full_waits.store(1, std::memory_order_relaxed);
       marked.fetch_add(1);
     }
@@ -224,24 +228,29 @@ TEST(Stat, SumsCountEachConnectionOnceWhileConnectionsComeAndGo) {
     return now - start >= 3s &&
            ((readings > 50 && marked.load() > 50) || now - start > test::kPatience);
   };
-  while (!enough()) {
-    const std::uint64_t marked_before = marked.load();
-    auto e = bus_stat();
-    const std::uint64_t marked_after = marked.load();
-    if (!e) continue;  // not up yet
-    ++readings;
-    ASSERT_LE(e->in.full_waits, marked_after) << "reading " << readings << ": counted twice";
-    ASSERT_GE(e->in.full_waits, marked_before) << "reading " << readings << ": one lost";
-    // Every connection's client wakes ferryd at least once (its producer's syscalls).
-    const std::uint64_t in = e->in.producer_wakes + e->in.consumer_wakes;
-    const std::uint64_t out = e->out.producer_wakes + e->out.consumer_wakes;
-    ASSERT_GE(in, last_in) << "reading " << readings << ": the sum went down";
-    ASSERT_GE(out, last_out) << "reading " << readings << ": the sum went down";
-    ASSERT_GE(e->in.full_waits, last_waits) << "reading " << readings << ": the sum went down";
-    last_in = in;
-    last_out = out;
-    last_waits = e->in.full_waits;
-  }
+  // A lambda, so that a failed assertion ends the readings, not the test with `churn`
+  // still running (std::terminate).
+  auto read_while_churning = [&] {
+    while (!enough()) {
+      const std::uint64_t marked_before = marked.load();
+      auto e = bus_stat();
+      const std::uint64_t marking_after = marking.load();
+      if (!e) continue;  // not up yet
+      ++readings;
+      ASSERT_LE(e->in.full_waits, marking_after) << "reading " << readings << ": counted twice";
+      ASSERT_GE(e->in.full_waits, marked_before) << "reading " << readings << ": one lost";
+      // Every connection's client wakes ferryd at least once (its producer's syscalls).
+      const std::uint64_t in = e->in.producer_wakes + e->in.consumer_wakes;
+      const std::uint64_t out = e->out.producer_wakes + e->out.consumer_wakes;
+      ASSERT_GE(in, last_in) << "reading " << readings << ": the sum went down";
+      ASSERT_GE(out, last_out) << "reading " << readings << ": the sum went down";
+      ASSERT_GE(e->in.full_waits, last_waits) << "reading " << readings << ": the sum went down";
+      last_in = in;
+      last_out = out;
+      last_waits = e->in.full_waits;
+    }
+  };
+  read_while_churning();
   done.store(true);
   churn.join();
   EXPECT_GT(readings, 50);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark matrix behind `make bench` (issue 4, docs/bench.md): every `ferry bench`
+# The benchmark matrix behind `make bench` (docs/bench.md): every `ferry bench`
 # scenario over ferry with the waits that apply and over Unix sockets, interleaved
 # (ferry, uds, ferry, uds, ...) so that the machine's noise hits both alike; fanin with
 # idle connections beside the busy ones; stream and fanin with ferry's metrics on and off; the
@@ -430,7 +430,7 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   echo
   echo "## Notes"
   echo
-  echo "- Targets are issue 4's. For stream, fanin, reqrep and rate they apply to the default"
+  echo "- Targets are those of docs/performance.md. For stream, fanin, reqrep and rate they apply to the default"
   echo "  wait, hybrid; the other waits are shown for reference. $MET targets met, $MISSED missed."
   echo "- Waits: pingpong runs spin, hybrid and block; stream hybrid and spin (2 processes on 2"
   echo "  cores). fanin, reqrep and rate run hybrid and block but not spin: with 33 processes on 2"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The performance gate of `make test` (issue 4): fanin, reqrep and pingpong --wait block,
+# The performance gate of `make test`: fanin, reqrep and pingpong --wait block,
 # over ferry and over Unix sockets in the same run, alternated (ferry, uds, ferry, uds), the
 # median of each. Ratios, not absolute figures: the machines are shared and noisy.
 #

@@ -1,4 +1,4 @@
-// tools/bench/bench.hpp: `ferry bench`, the workload benchmark (../shared/WORKLOADS.md,
+// tools/bench/bench.hpp: `ferry bench`, the workload benchmark (workloads defined in
 // docs/bench.md).
 //
 // run_bench() is the whole command: it parses the options, starts every participant as a

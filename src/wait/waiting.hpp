@@ -57,7 +57,11 @@ inline void cpu_relax() noexcept {
 inline std::atomic<std::uint32_t> tsan_fence_word{0};
 #endif
 inline void full_fence() noexcept {
-#if defined(FERRY_TSAN)
+#if defined(FERRY_NEGATIVE_CONTROL_WITHOUT_FENCES)
+  // Only the fence litmus test's negative control defines this (tests/litmus): it shows
+  // that the test catches a missing fence. The compiler is still held back; the CPU is not.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+#elif defined(FERRY_TSAN)
   tsan_fence_word.fetch_add(0, std::memory_order_seq_cst);
 #else
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -123,14 +127,18 @@ bool drain_wakes(int fd) noexcept;
 // The slow half of wake_if_sleeping(): the sleeper announced itself.
 bool wake_sleeper(RingWaitBlock& wb, std::uint64_t progress, WakeFd wake) noexcept;
 
+// Whether the sleeper of `wb` announced itself, looked at after the caller's publish.
+inline bool sleeper_announced(const RingWaitBlock& wb) noexcept {
+  // SYNC B: orders the caller's publish (tail or head store) before the load of
+  // `sleeping`; pairs with SYNC A in announce_sleep().
+  full_fence();
+  return wb.sleeping.load(std::memory_order_acquire) != 0;
+}
 // Wakes the sleeper of `wb` if it announced itself and `progress` reached what it wants.
 // Returns true when it made a syscall. Inline: after every publish, this is one fence and
 // one load of a line the other side writes only around its sleeps.
 inline bool wake_if_sleeping(RingWaitBlock& wb, std::uint64_t progress, WakeFd wake) noexcept {
-  // SYNC B: orders the caller's publish (tail or head store) before the load of
-  // `sleeping`; pairs with SYNC A in wait_until().
-  full_fence();
-  if (wb.sleeping.load(std::memory_order_acquire) == 0) return false;
+  if (!sleeper_announced(wb)) return false;
   return wake_sleeper(wb, progress, wake);
 }
 

@@ -610,6 +610,53 @@ TEST(Bus, AnUnansweredRequestExpiresWithAnErrorNamingTheServer) {
   EXPECT_EQ(lines[0].value("pid", 0), server);
 }
 
+// A requester that asks and never reads its replies is a slow subscriber of them: once its
+// ring is full, the next reply holds the serving client back at most the slow-subscriber
+// timeout, then it is dropped (counted, logged once), and the serving client answers
+// everyone else again.
+TEST(Bus, ARequesterThatNeverReadsItsRepliesHoldsUpNobodyElse) {
+  test::ScopedSession session("bus-greedy");
+  test::Watchdog watchdog(60s, "greedy requester");
+  const std::string log = session.dir() + "/ferryd.log";
+  test::FerrydProcess ferryd(test::with_log(log, {"--slow-subscriber-timeout-ms", "300"}));
+  ASSERT_TRUE(ferryd.ok()) << test::read_file(log);
+  test::SharedBlock block(sizeof(Shared));
+  auto* shared = new (block.data()) Shared;
+  const pid_t server = test::fork_child([&] { return serve(shared, Answer::reversed); });
+  wait_for(shared->ready, 1);
+
+  ClientOptions o;
+  o.name = "greedy";
+  o.ring_capacity = 4096;
+  auto greedy = Client::connect(o);
+  ASSERT_TRUE(greedy) << greedy.error().message();
+  // 100 replies of 1000 bytes for a 4 KiB ring, which it never looks at: asked while the
+  // serving client is stopped (a request() reads what arrived before it), answered after.
+  ASSERT_EQ(::kill(server, SIGSTOP), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(server, &status, WUNTRACED), server);
+  const std::string question(1000, 'q');
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_TRUE(test::fails_with(greedy->request(200, as_bytes(question), 0ns), Errc::timed_out));
+  }
+  ASSERT_EQ(::kill(server, SIGCONT), 0);
+
+  auto honest = Client::connect();
+  ASSERT_TRUE(honest) << honest.error().message();
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(reversed_reply(*honest, "honest " + std::to_string(i), 5s)) << "request " << i;
+  }
+  ASSERT_TRUE(honest->send(201, {}));  // stops the serving client
+  EXPECT_EQ(test::wait_child(server), 0);
+  EXPECT_EQ(ferryd.stop(), 0);
+  const auto slow = test::log_events(log, "slow_subscriber");
+  ASSERT_EQ(slow.size(), 1u) << test::read_file(log);
+  EXPECT_EQ(slow.front().value("name", ""), "greedy") << slow.front().dump();
+  const auto stopped = test::log_events(log, "stopped");
+  ASSERT_EQ(stopped.size(), 1u);
+  EXPECT_GT(stopped.front().value("deliveries_dropped", 0), 0) << stopped.front().dump();
+}
+
 // max_outstanding_requests per serving client: requests go to the next one below it, and
 // only when every one is at it are they refused, at once.
 TEST(Bus, RequestsBeyondTheLimitGoToAnotherServerOrAreRefused) {

@@ -315,16 +315,19 @@ void Bus::route_reply(Request& r) {
     return;
   }
   const Route route = it->second;
+  Peer& serving = peers_[r.connection()];
   auto sent = server_.send(route.requester, m.type, m.payload, route.correlation,
                            static_cast<std::uint8_t>(m.flags & kErrorReply));
-  if (must_wait(sent)) {
-    r.retry_later();
-    return;
-  }
+  // A requester that does not read its replies is a slow subscriber of them: the reply, and
+  // with it the serving client's ring, waits for room at most the slow-subscriber timeout.
+  if (must_wait(sent) && !on_full_subscriber(r, serving, route.requester)) return;
+  serving.held_since_ns = 0;
   routes_.erase(it);
   end_route(route);
+  if (must_wait(sent)) return;  // dropped (counted) or its requester disconnected
   if (sent) {
     bump(counters_.replies);
+    on_delivered(route.requester);
   } else {
     bump(counters_.orphan_replies);
   }

@@ -18,10 +18,11 @@
 //
 // A request waits in ferryd (a route) until its serving client answers, at most
 // BusOptions::request_timeout: then the requester gets an error reply naming the serving
-// client. A serving client holds at most BusOptions::max_outstanding_requests unanswered
-// requests; the next ones are refused with an error reply. An error reply for a requester
-// whose ring is full is kept and sent when it has room; that requester's new requests wait
-// behind it.
+// client. A requester whose ring is full is a slow subscriber of its replies: a reply holds
+// the serving client's ring back at most slow_subscriber_timeout, then the policy applies. A
+// serving client holds at most BusOptions::max_outstanding_requests unanswered requests; the next
+// ones are refused with an error reply. An error reply for a requester whose ring is full is kept
+// and sent when it has room; that requester's new requests wait behind it.
 //
 // Thread-safety: runs on the server's thread, like the handlers it installs; stats() may
 // be called from any thread.
@@ -60,7 +61,7 @@ struct BusOptions {
 struct BusStats {
   std::uint64_t published = 0;          // messages fanned out
   std::uint64_t deliveries = 0;         // copies handed to subscribers
-  std::uint64_t dropped = 0;            // copies dropped for slow subscribers
+  std::uint64_t dropped = 0;            // copies (and replies) dropped for slow receivers
   std::uint64_t slow_dropped_for = 0;   // times a subscriber began to be dropped for
   std::uint64_t slow_disconnected = 0;  // subscribers disconnected for a full ring
   std::uint64_t requests = 0;           // requests forwarded to a serving client
@@ -153,8 +154,9 @@ class Bus {
   void on_message(ferry::Request& r);
   void on_control(ferry::Request& r);
   void publish(ferry::Request& r);
-  // The policy for subscriber `to` whose ring is full: true when the publication may go on
-  // without it, false when it must be held (and it is, with r.retry_later()).
+  // The policy for subscriber `to` (or requester: the reply is its delivery) whose ring is
+  // full: true when the message may go on without it, false when it must be held (and it
+  // is, with r.retry_later()). `publisher` is the peer whose ring holds the message.
   bool on_full_subscriber(ferry::Request& r, Peer& publisher, ferry::ConnectionId to);
   void on_delivered(ferry::ConnectionId to);
   void forward_request(ferry::Request& r);

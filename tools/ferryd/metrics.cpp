@@ -161,7 +161,9 @@ void emit_bus(Emitter& m, const BusStats& b) {
   m.counter("ferry_bus_deliveries_total", "Copies of publications handed to subscribers",
             d(b.deliveries));
   m.counter("ferry_bus_deliveries_dropped_total",
-            "Copies of publications dropped for subscribers whose rings stayed full", d(b.dropped));
+            "Copies of publications, and replies, dropped for subscribers and requesters whose "
+            "rings stayed full",
+            d(b.dropped));
   const char* slow =
       "Subscribers whose full ring held a publication back for "
       "slow_subscriber_timeout_ms, by what ferryd did";

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "ferry/client.hpp"
 #include "ferry/server.hpp"
 #include "ferry/session.hpp"
@@ -48,12 +49,6 @@ constexpr int kBurst = 16;            // messages per burst, then a pause
 constexpr long kPauseNs = 4'000'000;  // about 4k messages/s per client
 constexpr std::uint16_t kData = 1;
 constexpr const char* kEndpoint = "chaos";
-
-std::int64_t now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 struct ProducerSlot {
   std::atomic<std::uint64_t> committed;    // messages send() accepted (stored after each)
@@ -142,12 +137,12 @@ int run_sink(Shared& sh) {
   ::sigaction(SIGTERM, &sa, nullptr);
   const std::size_t fds_at_start = test::open_fds(::getpid());
   const std::size_t mappings_at_start = test::ferry_mappings(::getpid());  // the doorbell
-  sh.sink_ready_ns.store(now_ns());
+  sh.sink_ready_ns.store(tools::now_ns());
   sh.sink_generation.fetch_add(1);
   (void)s.run();  // until SIGTERM (or SIGKILL, the point of this test)
   // A clean stop: every client has left by now; the last hang-ups may still be queued.
-  const std::int64_t give_up = now_ns() + 30'000'000'000;
-  while (s.connection_count() > 0 && now_ns() < give_up) (void)s.run_once(10ms);
+  const std::int64_t give_up = tools::now_ns() + 30'000'000'000;
+  while (s.connection_count() > 0 && tools::now_ns() < give_up) (void)s.run_once(10ms);
   sh.sink_final_connections.store(static_cast<std::int64_t>(s.connection_count()));
   sh.sink_final_fds_extra.store(static_cast<std::int64_t>(test::open_fds(::getpid())) -
                                 static_cast<std::int64_t>(fds_at_start));
@@ -171,14 +166,14 @@ int run_producer(Shared& sh, std::uint32_t id, Unsent unsent) {
     if (e.kind == LinkEvent::Kind::lost) {
       slot.lost_events.fetch_add(1);
     } else {
-      slot.restored_at_ns.store(now_ns());
+      slot.restored_at_ns.store(tools::now_ns());
       slot.restored_events.fetch_add(1);
     }
   };
   // The server may be down for a moment when we start.
   Result<Client> client = Error(Errc::not_found, "not tried");
-  const std::int64_t connect_until = now_ns() + 60'000'000'000;
-  while (!client && now_ns() < connect_until) {
+  const std::int64_t connect_until = tools::now_ns() + 60'000'000'000;
+  while (!client && tools::now_ns() < connect_until) {
     client = Client::connect(o);
     if (!client) std::this_thread::sleep_for(5ms);
   }
@@ -212,8 +207,8 @@ int run_producer(Shared& sh, std::uint32_t id, Unsent unsent) {
     ::nanosleep(&pause, nullptr);
   }
   // Until the server has consumed everything (reconnecting if it is down right now).
-  const std::int64_t give_up = now_ns() + 30'000'000'000;
-  while (client->acknowledged() + handed_back < seq && now_ns() < give_up) {
+  const std::int64_t give_up = tools::now_ns() + 30'000'000'000;
+  while (client->acknowledged() + handed_back < seq && tools::now_ns() < give_up) {
     (void)client->wait([](const Message&) {}, 5ms);
     take_unsent();
   }
@@ -320,16 +315,16 @@ void run_chaos(const ChaosConfig& cfg, ChaosReport& out) {
   };
 
   std::mt19937 rng(20261127);
-  const std::int64_t t0 = now_ns();
+  const std::int64_t t0 = tools::now_ns();
   const auto total_ns = static_cast<std::int64_t>(cfg.seconds * 1e9);
   // Hundreds at full scale. A busy machine kills less often, so the run goes on until
   // there were this many rather than fail for it.
   const auto min_client_kills = cfg.kill_clients ? static_cast<std::uint32_t>(cfg.seconds * 6) : 0u;
   std::int64_t next_client_kill = t0 + 100'000'000;
-  while (now_ns() - t0 < total_ns || out.server_kills < cfg.server_kills ||
+  while (tools::now_ns() - t0 < total_ns || out.server_kills < cfg.server_kills ||
          out.client_kills < min_client_kills) {
     std::this_thread::sleep_for(5ms);
-    const std::int64_t now = now_ns();
+    const std::int64_t now = tools::now_ns();
     // A client that ended by itself has failed: its exit code says why (stderr has more).
     for (std::size_t i = 0; i < running.size(); ++i) {
       int status = 0;
@@ -378,7 +373,7 @@ void run_chaos(const ChaosConfig& cfg, ChaosReport& out) {
       }
       ::kill(sink, SIGKILL);
       (void)test::wait_child(sink);
-      const std::int64_t died = now_ns();
+      const std::int64_t died = tools::now_ns();
       std::this_thread::sleep_for(
           std::chrono::milliseconds(std::uniform_int_distribution<int>(20, 150)(rng)));
       sink = start_sink();

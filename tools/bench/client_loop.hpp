@@ -23,10 +23,10 @@
 #include <span>
 #include <vector>
 
-#include "bench/clock.hpp"
 #include "bench/payload.hpp"
 #include "bench/report.hpp"
 #include "bench/role.hpp"
+#include "common/clock.hpp"
 
 namespace ferry::bench {
 
@@ -44,7 +44,7 @@ Result<Report> produce_flat_out(Conn& conn, const Options& o, const Timetable& t
   std::uint64_t seq = 0;
   std::uint64_t sent = 0;
   while (sent < limit) {
-    if ((sent & 255) == 0 && now_ns() >= t.end) break;
+    if ((sent & 255) == 0 && tools::now_ns() >= t.end) break;
     seq = next_seq(o, seq);
     if (auto r = conn.send(o.id, seq, 0); !r) return r.error();
     ++seq;
@@ -68,13 +68,13 @@ Result<Report> produce_paced(Conn& conn, const Options& o, const Timetable& t) {
     const double slot = static_cast<double>(o.id) + static_cast<double>(k) * o.clients;
     const std::int64_t due = t.go + static_cast<std::int64_t>(std::llround(slot * interval_ns));
     if (due >= t.end) break;
-    if (now_ns() < due) {
-      const timespec at = to_timespec(due);
+    if (tools::now_ns() < due) {
+      const timespec at = tools::to_timespec(due);
       while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR) {
       }
     }
     // The time stamp is taken when the send call starts: a send that blocks counts.
-    const std::int64_t stamp = o.stamp == StampFrom::intended ? due : now_ns();
+    const std::int64_t stamp = o.stamp == StampFrom::intended ? due : tools::now_ns();
     seq = next_seq(o, seq);
     if (auto r = conn.send(o.id, seq, static_cast<std::uint64_t>(stamp)); !r) return r.error();
     ++seq;
@@ -96,12 +96,12 @@ class Requester {
   // One round trip of message `seq`; returns its start and end times.
   Result<std::pair<std::int64_t, std::int64_t>> round(std::uint64_t seq) {
     fill_payload(request_, o_.id, seq, 0);
-    const std::int64_t t0 = now_ns();
+    const std::int64_t t0 = tools::now_ns();
     const auto stamp = static_cast<std::uint64_t>(t0);
     std::memcpy(request_.data(), &stamp, sizeof stamp);
     auto reply = conn_.request(request_);
     if (!reply) return reply.error();
-    const std::int64_t t1 = now_ns();
+    const std::int64_t t1 = tools::now_ns();
     const std::uint32_t want = o_.scenario == Scenario::pingpong ? o_.id : (o_.id | kReplyTag);
     const auto head = check_payload(*reply, o_.size);
     if (!head || head->producer != want || head->seq != seq || head->stamp_ns != stamp) {
@@ -127,7 +127,7 @@ Result<Report> pingpong(Conn& conn, const Options& o, SharedState& state) {
     if (auto r = requester.round(seq++); !r) return r.error();
   }
   Report report;
-  const std::int64_t start = now_ns();
+  const std::int64_t start = tools::now_ns();
   const std::int64_t end = start + static_cast<std::int64_t>(std::llround(o.seconds * 1e9));
   std::int64_t last = start;
   while (report.msgs < kPingpongRounds && last < end) {

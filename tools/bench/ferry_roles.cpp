@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "bench/client_loop.hpp"
-#include "bench/clock.hpp"
 #include "bench/receiver.hpp"
 #include "bench/roles.hpp"
+#include "common/clock.hpp"
 #include "ferry/client.hpp"
 #include "ferry/server.hpp"
 #include "ferry/stat.hpp"
@@ -113,7 +113,7 @@ int run_ferry_server(RoleContext& ctx) {
   std::uint32_t left = 0;  // connections closed since the start
   server.on(kDataType, [&](Request& r) {
     if (!o.request_reply()) {
-      rx.on_data(r.payload(), now_ns());
+      rx.on_data(r.payload(), tools::now_ns());
       return;
     }
     const auto reply = rx.on_request(r.payload());
@@ -145,7 +145,7 @@ int run_ferry_server(RoleContext& ctx) {
     if (auto r = server.run_once(std::chrono::milliseconds(100)); !r) return ctx.fail(r.error());
     if (!rx.finished()) continue;
     // Every producer has ended: let them leave first, so none sees the server vanish.
-    const std::int64_t now = now_ns();
+    const std::int64_t now = tools::now_ns();
     if (finished_at == 0) finished_at = now;
     if (left >= o.clients || now - finished_at > kLingerNs) break;
   }

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "bench/clock.hpp"
 #include "bench/participants.hpp"
 #include "bench/report.hpp"
 #include "bench/role.hpp"
 #include "bench/shared_state.hpp"
+#include "common/clock.hpp"
 #include "ferry/session.hpp"
 
 namespace ferry::bench {
@@ -194,7 +194,7 @@ int Run::go() {
   if (!server) return stop(server.error().message());
   server_ = *server;
   busy_.push_back(server_);
-  if (!ps_.wait_ready(std::span(&server_, 1), now_ns() + kServerStartNs)) {
+  if (!ps_.wait_ready(std::span(&server_, 1), tools::now_ns() + kServerStartNs)) {
     const Participant* f = ps_.failed();
     return stop(f != nullptr ? failure_text(*f) : "the server did not start listening in time");
   }
@@ -208,7 +208,7 @@ int Run::go() {
     if (!idle) return stop(idle.error().message());
     idle_ = *idle;
     hold.close_read();
-    if (!ps_.wait_ready(std::span(&*idle_, 1), now_ns() + kConnectNs)) {
+    if (!ps_.wait_ready(std::span(&*idle_, 1), tools::now_ns() + kConnectNs)) {
       const Participant* f = ps_.failed();
       return stop(f != nullptr ? failure_text(*f) : "the idle connections took too long to open");
     }
@@ -227,14 +227,14 @@ int Run::go() {
     busy_.push_back(*client);
   }
   go.close_read();
-  if (!ps_.wait_ready(clients_, now_ns() + kConnectNs)) {
+  if (!ps_.wait_ready(clients_, tools::now_ns() + kConnectNs)) {
     const Participant* f = ps_.failed();
     return stop(f != nullptr ? failure_text(*f) : "the clients took too long to connect");
   }
   if (g_interrupted != 0) return stop("interrupted");
 
   Progress progress(o_);
-  const std::int64_t start_ns = now_ns();
+  const std::int64_t start_ns = tools::now_ns();
   state_.set_go(start_ns);
   go.close_write();  // every client's read() returns: go
   const Timetable t = timetable(o_, start_ns);
@@ -249,19 +249,19 @@ int Run::go() {
       progress.finish();
       return stop(failure_text(*f));
     }
-    if (now_ns() > deadline) {
+    if (tools::now_ns() > deadline) {
       progress.finish();
       return stop("the run did not finish " + std::to_string(kGraceNs / kSecond) +
                   " s after its planned end; stopped it");
     }
-    progress.update(now_ns() - start_ns, state_.total());
+    progress.update(tools::now_ns() - start_ns, state_.total());
   }
   progress.finish();
 
   hold.close_write();  // the idle connections may go now
   if (idle_) {
-    const std::int64_t until = now_ns() + 30 * kSecond;
-    while (!ps_.all_closed(std::span(&*idle_, 1)) && now_ns() < until) ps_.pump(100);
+    const std::int64_t until = tools::now_ns() + 30 * kSecond;
+    while (!ps_.all_closed(std::span(&*idle_, 1)) && tools::now_ns() < until) ps_.pump(100);
   }
   ps_.reap_all(10'000);
   if (const Participant* f = ps_.failed()) return complain(failure_text(*f));

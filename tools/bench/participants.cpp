@@ -13,7 +13,7 @@
 #include <csignal>
 #include <cstring>
 
-#include "bench/clock.hpp"
+#include "common/clock.hpp"
 
 namespace ferry::bench {
 
@@ -154,7 +154,7 @@ bool Participants::wait_ready(std::span<const std::size_t> which, std::int64_t d
     bool all = true;
     for (std::size_t i : which) all &= list_[i].ready;
     if (all) return true;
-    const std::int64_t left = deadline_ns - now_ns();
+    const std::int64_t left = deadline_ns - tools::now_ns();
     if (left <= 0) return false;
     pump(static_cast<int>(std::min<std::int64_t>(left / 1'000'000 + 1, 100)));
   }
@@ -178,7 +178,7 @@ void Participants::signal_all(int sig) {
 }
 
 void Participants::reap_all(int timeout_ms) {
-  const std::int64_t deadline = now_ns() + std::int64_t{timeout_ms} * 1'000'000;
+  const std::int64_t deadline = tools::now_ns() + std::int64_t{timeout_ms} * 1'000'000;
   for (;;) {
     bool running = false;
     for (Participant& p : list_) {
@@ -186,7 +186,7 @@ void Participants::reap_all(int timeout_ms) {
       running |= !p.reaped;
     }
     if (!running) return;
-    if (now_ns() >= deadline) break;
+    if (tools::now_ns() >= deadline) break;
     ::poll(nullptr, 0, 10);
   }
   signal_all(SIGKILL);

@@ -19,10 +19,10 @@
 #include <vector>
 
 #include "bench/client_loop.hpp"
-#include "bench/clock.hpp"
 #include "bench/receiver.hpp"
 #include "bench/roles.hpp"
 #include "bench/uds_frames.hpp"
+#include "common/clock.hpp"
 
 namespace ferry::bench {
 
@@ -240,7 +240,7 @@ void UdsServer::on_readable(Peer& peer) {
       queue(peer, rx_.on_request(*frame));
       rx_.accept();
     } else {
-      rx_.on_data(*frame, now_ns());
+      rx_.on_data(*frame, tools::now_ns());
     }
   }
   if (peer.in.broken()) {
@@ -254,7 +254,7 @@ Result<void> UdsServer::run() {
   std::int64_t finished_at = 0;
   while (!stop_requested()) {
     if (rx_.finished()) {
-      const std::int64_t now = now_ns();
+      const std::int64_t now = tools::now_ns();
       if (finished_at == 0) finished_at = now;
       if (ended_and_gone_ >= o_.clients || now - finished_at > kLingerNs) break;
     }

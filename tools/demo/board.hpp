@@ -15,14 +15,9 @@
 #include <cstdint>
 #include <ctime>
 
-namespace ferry_demo {
+#include "common/clock.hpp"
 
-// CLOCK_MONOTONIC in nanoseconds: the clock of every time stamp, in every process.
-inline std::int64_t now_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
+namespace ferry_demo {
 
 // Latency samples in nanoseconds, log-linear: below 64 ns a bucket per nanosecond, above
 // 32 buckets per power of two, so a percentile (reported at its bucket's middle) is

@@ -34,10 +34,10 @@
 
 namespace {
 
+using ferry::tools::now_ns;
 using ferry_demo::Board;
 using ferry_demo::Errors;
 using ferry_demo::Histogram;
-using ferry_demo::now_ns;
 using ferry_demo::Plan;
 using ferry_demo::Role;
 using ferry_demo::Shared;

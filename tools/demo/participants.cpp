@@ -89,7 +89,7 @@ class Participant {
       std::this_thread::sleep_for(1ms);
     }
     const std::int64_t go = board().go_ns.load(std::memory_order_acquire);
-    while (now_ns() < go) std::this_thread::sleep_for(100us);
+    while (ferry::tools::now_ns() < go) std::this_thread::sleep_for(100us);
     return true;
   }
 
@@ -128,11 +128,11 @@ class Participant {
     std::uint64_t done = 0;
     for (std::uint64_t seq = 0; !aborted(); ++seq) {
       fill(req, kRequest, index_, seq, 0);
-      const std::int64_t t0 = now_ns();
+      const std::int64_t t0 = ferry::tools::now_ns();
       if (t0 >= end) break;
       std::memcpy(req.data() + offsetof(Head, stamp_ns), &t0, sizeof t0);
       auto reply = client_.request(kRequestType, req, kRequestTimeout);
-      const std::int64_t t1 = now_ns();
+      const std::int64_t t1 = ferry::tools::now_ns();
       if (!reply) {
         ++errors.failed;
         if (reply.code() != ferry::Errc::timed_out && reply.code() != ferry::Errc::remote) {
@@ -167,11 +167,11 @@ class Participant {
     std::uint64_t sent = 0;  // messages sent (one fewer than seq under --inject-error)
     std::uint64_t k = 0;
     while (!aborted()) {
-      const std::int64_t now = now_ns();
+      const std::int64_t now = ferry::tools::now_ns();
       for (; due(k) <= now && due(k) < end; ++k) {
         if (plan_.inject_error && index_ == 0 && seq == kInjectedGap) ++seq;  // "lost"
         // Stamped before reserve(): time spent waiting for room (backpressure) counts.
-        const std::int64_t stamp = now_ns();
+        const std::int64_t stamp = ferry::tools::now_ns();
         auto room = client_.reserve(plan_.size);  // zero-copy: written in place
         if (!room) return fail("publish: " + room.error().message());
         fill(*room, kData, index_, seq, stamp);
@@ -180,7 +180,7 @@ class Participant {
         count(++sent);
       }
       if (due(k) >= end) break;
-      const timespec at = to_timespec(std::max(due(k), now + kTickNs));
+      const timespec at = ferry::tools::to_timespec(std::max(due(k), now + kTickNs));
       while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR) {
       }
     }
@@ -188,7 +188,7 @@ class Participant {
     if (aborted()) return 1;
     // The end marker travels behind this publisher's last message: a subscriber that has
     // it has everything (ferryd keeps each publisher's order).
-    Head marker{kEnd, index_, seq, now_ns(), 0};
+    Head marker{kEnd, index_, seq, ferry::tools::now_ns(), 0};
     std::byte bytes[sizeof marker];
     std::memcpy(bytes, &marker, sizeof marker);
     if (auto r = client_.send(kPublishType, bytes); !r) {
@@ -216,7 +216,7 @@ class Participant {
     std::uint64_t received = 0;
     Errors errors;
     const ferry::Client::Handler handler = [&](const ferry::Message& m) {
-      const std::int64_t now = now_ns();
+      const std::int64_t now = ferry::tools::now_ns();
       Head h;
       if (!read_head(m.payload, h) || h.who >= plan_.publishers) {
         ++errors.corrupt;
@@ -256,7 +256,7 @@ class Participant {
     while (ended < plan_.publishers) {
       if (aborted()) return 1;
       const std::int64_t end = board().end_ns.load(std::memory_order_acquire);
-      if (end != 0 && now_ns() > end + kDrainNs) {
+      if (end != 0 && ferry::tools::now_ns() > end + kDrainNs) {
         late = "only " + std::to_string(ended) + " of " + std::to_string(plan_.publishers) +
                " publishers' end markers arrived";
         break;
@@ -280,13 +280,6 @@ class Participant {
   // Slots are laid out servers, requesters, publishers, subscribers (main.cpp).
   std::size_t publisher_slot(std::size_t i) const noexcept {
     return plan_.servers + plan_.requesters + i;
-  }
-
-  static timespec to_timespec(std::int64_t ns) noexcept {
-    timespec ts{};
-    ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
-    ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-    return ts;
   }
 
   Role role_;

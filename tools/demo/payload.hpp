@@ -9,8 +9,8 @@
 //   request  Head{kRequest, requester, seq, stamp} + pattern requester -> a server
 //   reply    every byte of the request inverted              server -> requester
 //
-// `stamp` is CLOCK_MONOTONIC (now_ns()) just before the send call; the receiver's clock
-// minus it is the one-way latency (one machine, one clock). Sizes are multiples of 8.
+// `stamp` is CLOCK_MONOTONIC (ferry::tools::now_ns()) just before the send call; the receiver's
+// clock minus it is the one-way latency (one machine, one clock). Sizes are multiples of 8.
 // Thread-safety: plain functions.
 #pragma once
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "common/clock.hpp"
 #include "ferry/wire.hpp"
 
 namespace ferryd {
@@ -11,6 +12,7 @@ namespace ferryd {
 using ferry::ConnectionId;
 using ferry::Errc;
 using ferry::Request;
+using ferry::tools::now_ns;
 
 namespace {
 
@@ -25,12 +27,6 @@ bool must_wait(const ferry::Result<void>& r) {
 
 void erase_value(std::vector<ConnectionId>& v, ConnectionId id) {
   v.erase(std::remove(v.begin(), v.end(), id), v.end());
-}
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 std::int64_t to_ns(std::chrono::milliseconds ms) {

@@ -29,15 +29,15 @@
 #include <string_view>
 #include <utility>
 
-#include "bench/clock.hpp"
 #include "bench/histogram.hpp"
 #include "bench/payload.hpp"
+#include "common/clock.hpp"
 #include "ferry/ring.hpp"
 
 namespace {
 
 using ferry::bench::Histogram;
-using ferry::bench::now_ns;
+using ferry::tools::now_ns;
 
 constexpr std::size_t kSize = 1024;
 constexpr std::uint64_t kWarmup = 20'000;

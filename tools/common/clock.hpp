@@ -1,5 +1,6 @@
-// tools/bench/clock.hpp: the benchmark's one clock, CLOCK_MONOTONIC in nanoseconds (the
-// time stamps in payloads come from it, in every process).
+// tools/common/clock.hpp: the tools' one clock, CLOCK_MONOTONIC in nanoseconds (the time
+// stamps the benchmark and the demo put in payloads come from it, in every process), and
+// its conversion for clock_nanosleep().
 // Thread-safety: any.
 #pragma once
 
@@ -7,7 +8,7 @@
 
 #include <cstdint>
 
-namespace ferry::bench {
+namespace ferry::tools {
 
 inline std::int64_t now_ns() noexcept {
   timespec ts{};
@@ -22,4 +23,4 @@ inline timespec to_timespec(std::int64_t ns) noexcept {
   return ts;
 }
 
-}  // namespace ferry::bench
+}  // namespace ferry::tools

@@ -85,7 +85,7 @@ struct Client::Impl {
   std::string socket_path;
   ConnectionId id = 0;
   // The connection; all reset when it is lost.
-  detail::UniqueFd socket;  // also where wakes go both ways (waiting.hpp)
+  UniqueFd socket;  // also where wakes go both ways (waiting.hpp)
   SharedMemory segment;
   SharedMemory doorbell;
   SharedMemory wake;                              // the server's sleep word, mapped read-only

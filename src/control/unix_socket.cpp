@@ -208,20 +208,6 @@ void close_all(std::vector<UniqueFd>& fds) {
 
 }  // namespace
 
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
-  if (this != &other) reset(other.release());
-  return *this;
-}
-
-UniqueFd::~UniqueFd() {
-  reset();
-}
-
-void UniqueFd::reset(int fd) noexcept {
-  if (fd_ >= 0 && fd_ != fd) ::close(fd_);
-  fd_ = fd;
-}
-
 Result<UniqueFd> listen_seqpacket(const std::string& path, int backlog, mode_t mode) {
   auto addr = socket_address(path);
   if (!addr) return addr.error();

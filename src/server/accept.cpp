@@ -193,7 +193,7 @@ void Server::Impl::accept_all() {
   }
 }
 
-void Server::Impl::admit(detail::UniqueFd socket) {
+void Server::Impl::admit(UniqueFd socket) {
   using detail::WelcomeStatus;
   // Credentials first, before the peer can make us spend anything on it. Never a name
   // lookup here (NSS may go to the network): the client names itself (client.cpp).
@@ -310,7 +310,7 @@ void Server::Impl::count_rejected(int status) {
   }
 }
 
-void Server::Impl::reject(detail::UniqueFd socket, int status, const std::string& message) {
+void Server::Impl::reject(UniqueFd socket, int status, const std::string& message) {
   count_rejected(status);
   detail::Welcome w;
   w.status = static_cast<detail::WelcomeStatus>(status);
@@ -333,7 +333,7 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
   auto got = detail::recv_message(it->second.socket.get(), buf, std::chrono::milliseconds(0),
                                   detail::Descriptors::refuse);
   if (!got && got.code() == Errc::would_block) return;
-  detail::UniqueFd socket = std::move(it->second.socket);
+  UniqueFd socket = std::move(it->second.socket);
   const detail::PeerCredentials peer = std::move(it->second.peer);
   erase_pending(it);
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, socket.get(), nullptr);

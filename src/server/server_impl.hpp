@@ -27,7 +27,7 @@ namespace ferry {
 struct ServerConn {
   ConnectionInfo info;
   std::uint32_t slot = 0;
-  detail::UniqueFd socket;  // also where wakes go both ways (waiting.hpp)
+  UniqueFd socket;  // also where wakes go both ways (waiting.hpp)
   SharedMemory segment;
   detail::ConnView view;       // the segment's header and rings, checked at the handshake
   RingConsumer in;             // client -> server
@@ -45,7 +45,7 @@ struct ServerConn {
 // A socket that connected and has not finished its handshake. Its credentials were read
 // and allowed at accept.
 struct PendingHandshake {
-  detail::UniqueFd socket;
+  UniqueFd socket;
   detail::PeerCredentials peer;
   std::int64_t deadline_ns = 0;
 };
@@ -75,10 +75,10 @@ class Server::Impl {
   std::string socket_path_;
   detail::OwnerLock name_lock_;  // "<socket path minus .sock>.lock", held while we serve
   std::string fd_limit_note_;    // why max_connections is lower than asked, if it is
-  detail::UniqueFd listen_;
-  detail::UniqueFd epoll_;
-  detail::UniqueFd event_;        // ours alone (no client holds it): stop()
-  detail::UniqueFd timer_;        // ours alone: the sweep, retries and handshake deadlines
+  UniqueFd listen_;
+  UniqueFd epoll_;
+  UniqueFd event_;                // ours alone (no client holds it): stop()
+  UniqueFd timer_;                // ours alone: the sweep, retries and handshake deadlines
   std::int64_t timer_at_ns_ = 0;  // what timer_ is armed for (0: disarmed)
   SharedMemory doorbell_;
   detail::DoorbellView bell_;
@@ -157,7 +157,7 @@ class Server::Impl {
   bool handle_events(int timeout_ms);
   void accept_all();
   // Admits one accepted socket as a pending handshake, or refuses it at once.
-  void admit(detail::UniqueFd socket);
+  void admit(UniqueFd socket);
   void handle_hello(std::uint64_t pending_id);
   void expire_handshakes();
   void erase_pending(std::unordered_map<std::uint64_t, PendingHandshake>::iterator it);
@@ -168,7 +168,7 @@ class Server::Impl {
   void resume_accepting_if_due(std::int64_t now);
   void on_socket_event(ConnectionId id);
   bool allowed(const detail::PeerCredentials& peer) const;
-  void reject(detail::UniqueFd socket, int status, const std::string& message);
+  void reject(UniqueFd socket, int status, const std::string& message);
   // Counts a refused handshake under its reason (a WelcomeStatus; -1: the client left).
   void count_rejected(int status);
 };

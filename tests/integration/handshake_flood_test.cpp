@@ -58,7 +58,7 @@ TEST(HandshakeFlood, SilentConnectionsBeyondTheDescriptorLimitNeitherSpinNorLock
 
   // More silent connections than the server has descriptors: the kernel queues what the
   // server does not accept (backlog 1024).
-  std::vector<detail::UniqueFd> silent;
+  std::vector<UniqueFd> silent;
   for (int i = 0; i < 400; ++i) {
     auto s = detail::connect_seqpacket(path, 2000ms);
     ASSERT_TRUE(s) << "silent connection " << i << ": " << s.error().message();

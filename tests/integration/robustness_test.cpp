@@ -516,9 +516,9 @@ TEST(Robustness, RandomGarbageFromHostileClientsNeverHurtsTheServer) {
 
 // A client that speaks the handshake itself and keeps what the Welcome carries.
 struct RawConnection {
-  detail::UniqueFd socket;
+  UniqueFd socket;
   detail::Welcome welcome;
-  std::vector<detail::UniqueFd> fds;
+  std::vector<UniqueFd> fds;
 };
 // Sends a hello (with `fds` attached) and returns whatever Welcome comes back.
 Result<RawConnection> raw_hello(const std::string& socket_path, std::span<const int> fds = {}) {
@@ -565,7 +565,7 @@ TEST(Robustness, BytesOnTheControlSocketAfterTheHandshakeAreAProtocolError) {
   auto probe = Client::connect(probe_options);
   ASSERT_TRUE(probe) << probe.error().message();
   const std::string path = probe->socket_path();
-  const detail::UniqueFd passed(::eventfd(0, EFD_CLOEXEC));
+  const UniqueFd passed(::eventfd(0, EFD_CLOEXEC));
   ASSERT_TRUE(passed);
   const int passed_fd[] = {passed.get()};
   struct Case {
@@ -622,7 +622,7 @@ TEST(Robustness, SilentHandshakesAreDroppedWithoutHoldingUpOthers) {
   const auto before = counters(*probe);
   ASSERT_TRUE(before);
   constexpr int kSilent = 50;
-  std::vector<detail::UniqueFd> silent;
+  std::vector<UniqueFd> silent;
   for (int i = 0; i < kSilent; ++i) {
     auto s = detail::connect_seqpacket(probe->socket_path(), 2000ms);
     ASSERT_TRUE(s) << s.error().message();
@@ -637,7 +637,7 @@ TEST(Robustness, SilentHandshakesAreDroppedWithoutHoldingUpOthers) {
   }
   EXPECT_LT(ms_since(start), 1000) << "silent handshakes held up new clients";
   // Each silent one is closed by the server after the timeout.
-  for (detail::UniqueFd& s : silent) {
+  for (UniqueFd& s : silent) {
     std::array<std::byte, 16> buf{};
     auto got = detail::recv_message(s.get(), buf, 3000ms);
     EXPECT_EQ(to_string(got.code()), to_string(Errc::disconnected))

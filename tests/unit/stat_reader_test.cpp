@@ -255,7 +255,7 @@ TEST(StatReader, AFifoBehindTheDescriptorDoesNotBlockTheReader) {
   std::filesystem::create_directory(dir);
   const std::string fifo = dir + "/fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  const detail::UniqueFd reader(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  const UniqueFd reader(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   ASSERT_TRUE(reader);
   const std::string path = "/proc/self/fd/" + std::to_string(reader.get());
   // As if the link had named this FIFO when it was listed (then the reader opens it), and
@@ -265,7 +265,7 @@ TEST(StatReader, AFifoBehindTheDescriptorDoesNotBlockTheReader) {
                              [&] { return detail::map_server_segment(path, listed, 4096); });
     if (mapped.wait_for(2s) != std::future_status::ready) {
       // Let it go: a writer appears.
-      const detail::UniqueFd writer(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+      const UniqueFd writer(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
       mapped.wait();
       ADD_FAILURE() << "map_server_segment(" << path << ", \"" << listed
                     << "\") blocked in open() on a FIFO";
@@ -283,7 +283,7 @@ TEST(StatReader, AFifoBehindTheDescriptorDoesNotBlockTheReader) {
 // Only a server's sealed memfds are mapped: not a plain file, not a memfd nobody sealed
 // (whoever holds it could truncate it under the reader's mapping: SIGBUS).
 TEST(StatReader, OnlySealedMemfdsAreMapped) {
-  const detail::UniqueFd unsealed(::memfd_create("ferry:conn-77", MFD_CLOEXEC));
+  const UniqueFd unsealed(::memfd_create("ferry:conn-77", MFD_CLOEXEC));
   ASSERT_TRUE(unsealed);
   ASSERT_EQ(::ftruncate(unsealed.get(), 8192), 0);
   const std::string unsealed_path = "/proc/self/fd/" + std::to_string(unsealed.get());
@@ -294,7 +294,7 @@ TEST(StatReader, OnlySealedMemfdsAreMapped) {
 
   const std::string file =
       std::filesystem::temp_directory_path() / ("ferry-stat-plain-" + std::to_string(::getpid()));
-  const detail::UniqueFd plain(::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  const UniqueFd plain(::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   ASSERT_TRUE(plain);
   ASSERT_EQ(::ftruncate(plain.get(), 8192), 0);
   const std::string plain_path = "/proc/self/fd/" + std::to_string(plain.get());

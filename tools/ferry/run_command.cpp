@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ferry/unique_fd.hpp"
+
 namespace ferry::cli {
 namespace {
 
@@ -19,25 +21,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxErr = 4096;
 
-// A descriptor closed on scope exit.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-Result<void> make_pipe(Fd* read_end, Fd* write_end) {
+Result<void> make_pipe(UniqueFd* read_end, UniqueFd* write_end) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return Error::from_errno(errno, "pipe for the command");
   read_end->reset(fds[0]);
@@ -76,12 +60,12 @@ void set_nonblocking(int fd) {
 
 Result<CommandOutcome> run_command(const std::string& command, std::string_view input,
                                    std::size_t max_output, std::chrono::milliseconds timeout) {
-  Fd in_r;
-  Fd in_w;
-  Fd out_r;
-  Fd out_w;
-  Fd err_r;
-  Fd err_w;
+  UniqueFd in_r;
+  UniqueFd in_w;
+  UniqueFd out_r;
+  UniqueFd out_w;
+  UniqueFd err_r;
+  UniqueFd err_w;
   if (auto r = make_pipe(&in_r, &in_w); !r) return r.error();
   if (auto r = make_pipe(&out_r, &out_w); !r) return r.error();
   if (auto r = make_pipe(&err_r, &err_w); !r) return r.error();
@@ -122,7 +106,7 @@ Result<CommandOutcome> run_command(const std::string& command, std::string_view 
     }
     for (std::size_t i = 1; i < 3; ++i) {
       if (fds[i].revents == 0) continue;
-      Fd& fd = i == 1 ? out_r : err_r;
+      UniqueFd& fd = i == 1 ? out_r : err_r;
       const ssize_t r = ::read(fd.get(), buffer.data(), buffer.size());
       if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
       if (r <= 0) {

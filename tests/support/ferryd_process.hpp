@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/process.hpp"
 #include "ferry/session.hpp"
 
 extern char** environ;  // the environment ferryd inherits, with its own NOTIFY_SOCKET
@@ -159,7 +160,7 @@ class FerrydProcess {
     for (int i = 0; i < 1000; ++i) {
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
-        return exit_code(status);
+        return tools::exit_code(status);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -175,9 +176,6 @@ class FerrydProcess {
     o.args = std::move(args);
     o.endpoint = std::move(endpoint);
     return o;
-  }
-  static int exit_code(int status) {
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
 
   void start(const FerrydOptions& options) {
@@ -227,7 +225,7 @@ class FerrydProcess {
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
-        error_ = "ferryd exited with status " + std::to_string(exit_code(status)) +
+        error_ = "ferryd exited with status " + std::to_string(tools::exit_code(status)) +
                  " before it was ready" + where;
         return;
       }

@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include "common/process.hpp"
 #include "ferry/ring.hpp"
 
 namespace ferry::test {
@@ -168,27 +169,10 @@ class Watchdog {
   std::thread thread_;
 };
 
-// Forks a child that runs fn() and _exit()s with its return value; the child is killed
-// if the test process dies.
-inline pid_t fork_child(const std::function<int()>& fn) {
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) std::_Exit(99);
-    std::_Exit(fn());
-  }
-  return pid;
-}
-
-// Waits for `pid`; returns its exit code, or 128 + signal.
-inline int wait_child(pid_t pid) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + WTERMSIG(status);
-}
+// Children of the test process (tools/common/process.hpp).
+using tools::exit_code;
+using tools::fork_child;
+using tools::wait_child;
 
 // A gate forked children wait at until the test opens it, without polling: a pipe whose
 // write end each child drops as it starts to wait, so that when the test closes its own

@@ -38,21 +38,19 @@ bool contains(const std::vector<std::string>& list, const std::string& needle) {
 // Runs a server for `endpoint` and a named segment of the same name in a child, which dies
 // by SIGKILL with both in place.
 void die_holding(const std::string& endpoint) {
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
+  const pid_t pid = test::fork_child([&endpoint] {
     ServerOptions o;
     o.endpoint = endpoint;
     auto s = Server::create(o);
     auto name = shm_object_name("test", endpoint);
     auto seg = name ? SharedMemory::create_named(*name, 4096) : Result<SharedMemory>(name.error());
-    if (!s || !seg) ::_exit(1);
+    if (!s || !seg) return 1;
     ::kill(::getpid(), SIGKILL);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFSIGNALED(status))
-      << "the child failed to set up (exit " << WEXITSTATUS(status) << ")";
+    return 2;
+  });
+  ASSERT_GE(pid, 0);
+  const int status = test::wait_child(pid);
+  ASSERT_EQ(status, 128 + SIGKILL) << "the child failed to set up (exit " << status << ")";
 }
 
 // A child process that holds the owner lock at `path` until release() or destruction.

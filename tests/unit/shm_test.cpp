@@ -1,6 +1,7 @@
 // Unit tests for ferry/shm.hpp: sealed memfd segments, from_fd, named segments in /dev/shm
 // (mode, owner, O_EXCL, cleanup) and object names.
 #include "ferry/shm.hpp"
+#include "support/test_support.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -156,19 +157,15 @@ TEST(ShmFromFd, ForkedChildSharesMemory) {
   ASSERT_TRUE(shm.ok()) << shm.error().message();
   bytes_of(*shm)[0] = 'P';
   const int fd = shm->fd();
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {  // The child maps the inherited descriptor afresh.
+  const pid_t pid = test::fork_child([fd] {  // maps the inherited descriptor afresh
     auto child = SharedMemory::from_fd(::dup(fd), 4096);
-    if (!child.ok()) ::_exit(2);
-    if (bytes_of(*child)[0] != 'P') ::_exit(3);
+    if (!child.ok()) return 2;
+    if (bytes_of(*child)[0] != 'P') return 3;
     bytes_of(*child)[1] = 'C';
-    ::_exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+    return 0;
+  });
+  ASSERT_GE(pid, 0);
+  EXPECT_EQ(test::wait_child(pid), 0);
   EXPECT_EQ(bytes_of(*shm)[1], 'C');
 }
 

@@ -10,7 +10,6 @@
 //
 //   ferry-demo [--seconds 10] [--clients 32] [--rate 100000] [--size 1024]
 //              [--session NAME] [--endpoint NAME]
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +27,7 @@
 #include <vector>
 
 #include "board.hpp"
+#include "common/process.hpp"
 #include "ferry/client.hpp"
 #include "participants.hpp"
 #include "payload.hpp"
@@ -192,26 +192,22 @@ class Orchestrator {
                                                     {Role::requester, plan_.requesters},
                                                     {Role::publisher, plan_.publishers},
                                                     {Role::subscriber, plan_.subscribers}};
-    const pid_t parent = ::getpid();
     std::fflush(stdout);
     std::fflush(stderr);
     for (const auto& [role, n] : roles) {
       for (std::uint32_t i = 0; i < n; ++i) {
         const std::size_t slot = children_.size();
-        const pid_t pid = ::fork();
+        // Dies with the orchestrator, whatever kills it; SIGINT/SIGTERM kill it too.
+        const pid_t pid = ferry::tools::fork_child([&] {
+          std::signal(SIGINT, SIG_DFL);
+          std::signal(SIGTERM, SIG_DFL);
+          std::signal(SIGHUP, SIG_DFL);
+          return ferry_demo::run_participant(role, i, slot, plan_, shared_);
+        });
         if (pid < 0) {
           std::fprintf(stderr, "ferry-demo: fork: %s\n", std::strerror(errno));
           stop_all(SIGKILL);
           return false;
-        }
-        if (pid == 0) {
-          // Dies with the orchestrator, whatever kills it; SIGINT/SIGTERM kill it too.
-          ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-          if (::getppid() != parent) ::_exit(1);
-          std::signal(SIGINT, SIG_DFL);
-          std::signal(SIGTERM, SIG_DFL);
-          std::signal(SIGHUP, SIG_DFL);
-          ::_exit(ferry_demo::run_participant(role, i, slot, plan_, shared_));
         }
         children_.push_back(Child{pid, role, i, true, 0});
       }

@@ -15,7 +15,6 @@
 // a mismatch counts an error and the exit status is 1. Prints one JSON line in the shape
 // of `ferry bench --json`.
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -32,6 +31,7 @@
 #include "bench/histogram.hpp"
 #include "bench/payload.hpp"
 #include "common/clock.hpp"
+#include "common/process.hpp"
 #include "ferry/ring.hpp"
 
 namespace {
@@ -156,16 +156,15 @@ int main(int argc, char** argv) {
   };
 
   const std::uint64_t total = kWarmup + trips;
-  const pid_t echo = ::fork();
-  if (echo < 0) return usage("fork failed");
-  if (echo == 0) {
+  const pid_t echo = ferry::tools::fork_child([&] {
     auto t = make(b, a);
     std::array<std::byte, kSize> m{};
     for (std::uint64_t i = 0; t && i < total; ++i) {
-      if (!t->recv(m) || !t->send(m)) ::_exit(1);
+      if (!t->recv(m) || !t->send(m)) return 1;
     }
-    ::_exit(t ? 0 : 1);
-  }
+    return t ? 0 : 1;
+  });
+  if (echo < 0) return usage("fork failed");
 
   auto t = make(a, b);
   Histogram h;
@@ -188,9 +187,7 @@ int main(int argc, char** argv) {
     if (i >= kWarmup) h.add(static_cast<std::uint64_t>(t1 - t0));
   }
   const double seconds = static_cast<double>(now_ns() - measured_from) / 1e9;
-  int status = 0;
-  ::waitpid(echo, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++errors;
+  if (ferry::tools::wait_child(echo) != 0) ++errors;
 
   std::printf(
       "{\"system\":\"%s\",\"scenario\":\"pingpong\",\"size\":%zu,\"clients\":1,\"wait\":\"spin\","

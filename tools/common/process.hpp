@@ -1,0 +1,52 @@
+// tools/common/process.hpp: a function run in a child process, and its exit status. The
+// benchmark's and the demo's participants, the tests' clients and servers are such children.
+// Thread-safety: fork_child() copies only the calling thread into the child; call it where
+// the child's function needs nothing another thread holds (a lock, a half-written buffer).
+#pragma once
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <functional>
+
+namespace ferry::tools {
+
+// A wait status as one number: the exit code, or 128 + the signal that ended the process
+// (as a shell reports it).
+inline int exit_code(int status) noexcept {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+// Forks a child that runs `fn` and exits with what it returns (std::_Exit: no atexit
+// handlers, and stdio buffers copied from the parent are not written twice). The child gets
+// SIGKILL when the thread that forked it ends, so a failed or killed parent leaves no
+// orphans; if that thread was already gone, the child exits with 99 at once. Returns the
+// child's pid, or -1 (errno set) when fork() fails.
+inline pid_t fork_child(const std::function<int()>& fn) {
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) std::_Exit(99);
+    std::_Exit(fn());
+  }
+  return pid;
+}
+
+// Waits for the child `pid` to end (through EINTR) and returns exit_code() of it; -1 when
+// there is no such child.
+inline int wait_child(pid_t pid) noexcept {
+  int status = 0;
+  for (;;) {
+    if (::waitpid(pid, &status, 0) == pid) return exit_code(status);
+    if (errno != EINTR) return -1;
+  }
+}
+
+}  // namespace ferry::tools

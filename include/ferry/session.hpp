@@ -17,6 +17,12 @@
 
 namespace ferry {
 
+// Session and endpoint names become file names: 1-64 characters of [A-Za-z0-9_-]. Otherwise
+// invalid_argument naming the value and the rule ("'a b' is not a valid endpoint name: use
+// 1-64 of A-Z a-z 0-9 _ -").
+FERRY_API Result<void> check_session_name(std::string_view name);
+FERRY_API Result<void> check_endpoint_name(std::string_view name);
+
 // The session to use: `explicit_session` if non-empty, else $FERRY_SESSION, else
 // $XDG_SESSION_ID, else the audit session of /proc/self/sessionid when one is set, else
 // "default". A name is 1-64 characters of [A-Za-z0-9_-] (invalid_argument otherwise,

@@ -44,14 +44,19 @@ std::string quoted(std::string_view s) {
   return out;
 }
 
+// " is not a valid <kind> name: use 1-<max> of A-Z a-z 0-9 _ -"
+std::string name_rule(const char* kind, std::size_t max) {
+  return std::string(" is not a valid ") + kind + " name: use 1-" + std::to_string(max) +
+         " of A-Z a-z 0-9 _ -";
+}
+
 // `source` says where the name came from: an environment variable, or what the caller
 // passed (then the message shows the name alone).
 Result<std::string> checked_session(std::string_view name, const char* source) {
   if (is_valid_name(name, kMaxSessionName)) return std::string(name);
   const std::string what =
       source != nullptr ? std::string(source) + "=" + quoted(name) : "the session " + quoted(name);
-  return Error(Errc::invalid_argument, what + " is not a valid session name: use 1-" +
-                                           std::to_string(kMaxSessionName) + " of A-Z a-z 0-9 _ -");
+  return Error(Errc::invalid_argument, what + name_rule("session", kMaxSessionName));
 }
 
 // An environment variable, or nullopt when unset or empty.
@@ -196,6 +201,16 @@ Result<void> check_socket_dir(std::string_view socket_path, bool any_owner) {
                                        dir + ")");
   }
   return {};
+}
+
+Result<void> check_session_name(std::string_view name) {
+  if (is_valid_name(name, kMaxSessionName)) return {};
+  return Error(Errc::invalid_argument, quoted(name) + name_rule("session", kMaxSessionName));
+}
+
+Result<void> check_endpoint_name(std::string_view name) {
+  if (is_valid_name(name, kMaxEndpointName)) return {};
+  return Error(Errc::invalid_argument, quoted(name) + name_rule("endpoint", kMaxEndpointName));
 }
 
 Result<std::string> endpoint_socket_path(std::string_view dir, std::string_view endpoint) {

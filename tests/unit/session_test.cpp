@@ -85,6 +85,17 @@ class SessionDirTest : public ::testing::Test {
   std::optional<EnvVar> xdg_;
 };
 
+TEST(Names, SessionAndEndpointNamesAreCheckedWithTheRuleInTheError) {
+  EXPECT_TRUE(check_session_name("A-z_09"));
+  EXPECT_TRUE(check_endpoint_name(std::string(64, 'e')));
+  EXPECT_TRUE(fails_with(check_endpoint_name("a/b"), Errc::invalid_argument,
+                         "'a/b' is not a valid endpoint name: use 1-64 of A-Z a-z 0-9 _ -"));
+  EXPECT_TRUE(fails_with(check_session_name(""), Errc::invalid_argument,
+                         "'' is not a valid session name: use 1-64 of A-Z a-z 0-9 _ -"));
+  EXPECT_TRUE(fails_with(check_session_name(std::string(65, 's')), Errc::invalid_argument));
+  EXPECT_TRUE(fails_with(check_endpoint_name("a.b"), Errc::invalid_argument, "'a.b'"));
+}
+
 TEST(ResolveSession, FollowsTheDocumentedOrder) {
   EnvVar ferry("FERRY_SESSION", "from-ferry");
   EnvVar xdg("XDG_SESSION_ID", "from_xdg");

@@ -11,20 +11,12 @@
 
 #include "common/quoted.hpp"
 #include "ferry/message.hpp"
+#include "ferry/session.hpp"
 
 namespace ferry::cli {
 namespace {
 
-constexpr std::size_t kMaxName = 64;
-
 using ferry::tools::quoted;
-
-bool is_name(std::string_view s) {
-  return !s.empty() && s.size() <= kMaxName && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
-}
 
 Error usage_error(std::string_view command, const std::string& message) {
   return Error(Errc::invalid_argument, message + " (see ferry " + std::string(command) +
@@ -206,15 +198,13 @@ Result<Common> common_options(const Common& global, const Args& args) {
   Common c = global;
   if (const auto* e = args.get("--endpoint")) c.endpoint = *e;
   if (const auto* s = args.get("--session")) c.session = *s;
-  if (!is_name(c.endpoint)) {
-    return Error(Errc::invalid_argument, "--endpoint: " + quoted(c.endpoint) +
-                                             " is not a valid endpoint name: use 1-64 of "
-                                             "A-Z a-z 0-9 _ -");
+  if (auto ok = check_endpoint_name(c.endpoint); !ok) {
+    return Error(Errc::invalid_argument, "--endpoint: " + ok.error().message());
   }
-  if (!c.session.empty() && !is_name(c.session)) {
-    return Error(Errc::invalid_argument, "--session: " + quoted(c.session) +
-                                             " is not a valid session name: use 1-64 of "
-                                             "A-Z a-z 0-9 _ -");
+  if (!c.session.empty()) {
+    if (auto ok = check_session_name(c.session); !ok) {
+      return Error(Errc::invalid_argument, "--session: " + ok.error().message());
+    }
   }
   return c;
 }

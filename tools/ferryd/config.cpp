@@ -41,7 +41,6 @@ using ferry::Result;
 constexpr std::uint64_t kMinRing = 4096;
 constexpr std::uint64_t kMaxRing = std::uint64_t{1} << 30;
 constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
-constexpr std::size_t kMaxName = 64;
 constexpr std::uint64_t kMaxOutstanding = 1u << 20;
 constexpr std::uint64_t kMaxRequestTimeoutMs = 86400000;  // a day
 
@@ -229,13 +228,6 @@ Result<Id> resolve_id(const std::string& text, const std::string& where, bool us
   return **found;
 }
 
-bool is_name(std::string_view s) {
-  return !s.empty() && s.size() <= kMaxName && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
-}
-
 Result<void> set_ring(const Input& in, std::uint32_t* out) {
   auto n = in.size();
   if (!n) return n.error();
@@ -300,8 +292,7 @@ const Option kOptions[] = {
      [](FerrydConfig& c, const Input& in) -> Result<void> {
        auto s = in.string();
        if (!s) return s.error();
-       if (!is_name(*s))
-         return in.fail(quoted(*s) + " is not a valid endpoint name: use 1-64 of A-Z a-z 0-9 _ -");
+       if (auto ok = ferry::check_endpoint_name(*s); !ok) return in.fail(ok.error().message());
        c.server.endpoint = std::move(*s);
        return {};
      }},
@@ -318,8 +309,7 @@ const Option kOptions[] = {
      [](FerrydConfig& c, const Input& in) -> Result<void> {
        auto s = in.string();
        if (!s) return s.error();
-       if (!is_name(*s))
-         return in.fail(quoted(*s) + " is not a valid session name: use 1-64 of A-Z a-z 0-9 _ -");
+       if (auto ok = ferry::check_session_name(*s); !ok) return in.fail(ok.error().message());
        c.server.session = std::move(*s);
        return {};
      }},

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "common/file.hpp"
 #include "common/quoted.hpp"
 #include "ferry/message.hpp"
 #include "ferry/session.hpp"
@@ -169,31 +170,6 @@ Result<std::uint64_t> parse_number(std::string_view flag, std::string_view text,
   return n;
 }
 
-Result<std::string> read_all(const std::string& path) {
-  const bool is_stdin = path == "-";
-  const int fd = is_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  const std::string what = is_stdin ? std::string("standard input") : path;
-  if (fd < 0) return Error::from_errno(errno, "cannot read " + what);
-  std::string text;
-  char buffer[65536];
-  Result<std::string> result = std::string();
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      result = Error::from_errno(errno, "cannot read " + what);
-      break;
-    }
-    if (n == 0) {
-      result = std::move(text);
-      break;
-    }
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  if (!is_stdin) ::close(fd);
-  return result;
-}
-
 Result<Common> common_options(const Common& global, const Args& args) {
   Common c = global;
   if (const auto* e = args.get("--endpoint")) c.endpoint = *e;
@@ -224,7 +200,7 @@ Result<std::string> payload_from(std::string_view command, const Args& args) {
     return usage_error(command, "--data and --file exclude each other");
   }
   if (data != nullptr) return *data;
-  auto text = read_all(file != nullptr ? *file : "-");
+  auto text = tools::read_file(file != nullptr ? *file : "-");
   if (!text) return Error(Errc::system, text.error().message());  // not a usage error
   return text;
 }

@@ -91,9 +91,6 @@ Result<std::uint16_t> parse_type(std::string_view flag, std::string_view text);
 Result<std::uint64_t> parse_number(std::string_view flag, std::string_view text, std::uint64_t min,
                                    std::uint64_t max);
 
-// Reads all of a file ("-" is stdin). Errors name the file.
-Result<std::string> read_all(const std::string& path);
-
 // The endpoint and session from the global options, overridden by the subcommand's flags;
 // a bad name is a usage error.
 Result<Common> common_options(const Common& global, const Args& args);

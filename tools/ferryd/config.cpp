@@ -24,6 +24,7 @@
 
 #include <toml++/toml.h>
 
+#include "common/file.hpp"
 #include "common/quoted.hpp"
 #include "ferry/session.hpp"
 #include "ferry/wait.hpp"
@@ -513,28 +514,8 @@ std::string default_config_path() {
   return {};
 }
 
-Result<std::string> read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error::from_errno(errno, "cannot read config file " + path);
-  std::string text;
-  char buffer[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Error::from_errno(err, "cannot read config file " + path);
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return text;
-}
-
 Result<void> apply_file(FerrydConfig& config, const std::string& path) {
-  auto text = read_file(path);
+  auto text = ferry::tools::read_file(path, "config file");
   if (!text) return text.error();
   toml::table table;
   try {

@@ -37,7 +37,7 @@ namespace ferry {
 
 namespace detail {
 struct RingHeader;
-struct RingWaitBlock;
+struct WaitBlock;
 template <class T>
 class ShmAtomic;
 struct RingAccess;

@@ -11,10 +11,20 @@
 
 #include "conn/conn_layout.hpp"
 #include "ferry/ring.hpp"
-#include "ferry/server.hpp"
 #include "ferry/shm.hpp"
 
 namespace ferry::detail {
+
+// `n` rounded up to whole kSegmentAlign pages.
+constexpr std::uint64_t align_up(std::uint64_t n) noexcept {
+  return (n + kSegmentAlign - 1) & ~std::uint64_t{kSegmentAlign - 1};
+}
+
+// Magic and layout version of a segment's ident, read once by the caller: `what` names the
+// segment in the error.
+Result<void> check_ident(const char* what, std::uint32_t magic, std::uint32_t expected_magic,
+                         std::uint16_t version, std::uint16_t header_size,
+                         std::size_t expected_header_size);
 
 struct SegmentGeometry {
   std::uint64_t c2s_offset = 0;
@@ -65,27 +75,5 @@ Result<DoorbellView> view_doorbell(const SharedMemory& segment, std::uint32_t sl
 Result<SharedMemory> create_wake_segment();
 // Checks a mapped wake segment: magic, version, size.
 Result<const WakeHeader*> view_wake_segment(const SharedMemory& segment);
-
-// The stat segment, "ferry:stat:<session>/<endpoint>" (conn_layout.hpp): a header with the
-// endpoint's name, start time, a random token and zeroed counters, and `slots` free
-// PeerEntry records.
-Result<SharedMemory> create_stat_segment(std::uint32_t slots, std::string_view session,
-                                         std::string_view endpoint);
-std::size_t stat_segment_bytes(std::uint32_t slots) noexcept;
-struct StatView {
-  StatHeader* header = nullptr;
-  PeerEntry* peers = nullptr;  // header->ident.slots of them
-};
-// Checks a mapped stat segment: magic, version, and that its entries fit in `size`.
-Result<StatView> view_stat_segment(void* memory, std::size_t size);
-// The counters of a stat header as ServerStats (relaxed loads, any thread or process).
-ServerStats endpoint_stats(const StatHeader& header) noexcept;
-
-// CLOCK_REALTIME in nanoseconds since the epoch (the start times observers show).
-std::int64_t unix_now_ns() noexcept;
-// Copies `text` into a NUL-padded name field (cut to kNameBytes - 1 bytes).
-void copy_name(char (&field)[kNameBytes], std::string_view text) noexcept;
-// The text of a name field written by copy_name (stops at the first NUL or the end).
-std::string read_name(const char (&field)[kNameBytes]);
 
 }  // namespace ferry::detail

@@ -264,7 +264,7 @@ Result<bool> RingProducer::arm_space_wait(std::size_t n) {
   const std::uint64_t to_end = side_.capacity - (tail_ & side_.mask);
   const std::uint64_t total = need <= to_end ? need : to_end + need;
   publish();
-  detail::RingWaitBlock& wb = side_.ring->space_wait;
+  detail::WaitBlock& wb = side_.ring->space_wait;
   // Either the re-check below sees the consumer's release, or the consumer sees the flag.
   detail::announce_sleep(wb, space_wanted(total));
   if (auto r = refresh_head(); !r) return r.error();
@@ -483,7 +483,7 @@ bool RingConsumer::has_data() const noexcept {
 bool RingConsumer::arm_data_wait() noexcept {
   if (has_data()) return false;
   publish();
-  detail::RingWaitBlock& wb = side_.ring->data_wait;
+  detail::WaitBlock& wb = side_.ring->data_wait;
   detail::announce_sleep(wb, head_ + 1);
   if (has_data()) {
     wb.sleeping.store(0, std::memory_order_relaxed);

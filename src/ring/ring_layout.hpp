@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "common/shm_atomic.hpp"
+#include "wait/wait_layout.hpp"
 
 namespace ferry::detail {
 
@@ -56,23 +57,12 @@ struct RingConsumerBlock {
   std::uint8_t pad[kRingBlock - 40];
 };
 
-// One side announces it sleeps; the other wakes it. `sleeping` is set by the waiter and
-// cleared by whichever side gets to it first; `seq` is bumped by the waker and is the
-// futex word the waiter sleeps on; `want` is the index the waiter needs the other side's
-// counter to reach before a wake is worth a syscall.
-struct RingWaitBlock {
-  ShmAtomic<std::uint32_t> sleeping;  // +0
-  ShmAtomic<std::uint32_t> seq;       // +4
-  ShmAtomic<std::uint64_t> want;      // +8
-  std::uint8_t pad[kRingBlock - 16];
-};
-
 struct RingHeader {
   RingIdent ident;             // 0
   RingProducerBlock producer;  // 128
   RingConsumerBlock consumer;  // 256
-  RingWaitBlock data_wait;     // 384: the consumer waits for records
-  RingWaitBlock space_wait;    // 512: the producer waits for free space
+  WaitBlock data_wait;         // 384: the consumer waits for records
+  WaitBlock space_wait;        // 512: the producer waits for free space
   std::uint8_t reserved[kRingHeaderSize - 5 * kRingBlock];  // 640..1024, zero
 };
 
@@ -80,7 +70,7 @@ static_assert(std::is_standard_layout_v<RingHeader>);
 static_assert(sizeof(RingIdent) == kRingBlock);
 static_assert(sizeof(RingProducerBlock) == kRingBlock);
 static_assert(sizeof(RingConsumerBlock) == kRingBlock);
-static_assert(sizeof(RingWaitBlock) == kRingBlock);
+static_assert(sizeof(WaitBlock) == kRingBlock);
 static_assert(sizeof(RingHeader) == kRingHeaderSize);
 static_assert(offsetof(RingIdent, version) == 4);
 static_assert(offsetof(RingIdent, capacity) == 8);
@@ -94,7 +84,5 @@ static_assert(offsetof(RingHeader, consumer) + offsetof(RingConsumerBlock, head)
 static_assert(offsetof(RingHeader, consumer) + offsetof(RingConsumerBlock, wake_syscalls) == 288);
 static_assert(offsetof(RingHeader, data_wait) == 384);
 static_assert(offsetof(RingHeader, space_wait) == 512);
-static_assert(offsetof(RingWaitBlock, seq) == 4);
-static_assert(offsetof(RingWaitBlock, want) == 8);
 
 }  // namespace ferry::detail

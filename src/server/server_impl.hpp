@@ -19,6 +19,7 @@
 #include "ferry/ring.hpp"
 #include "ferry/server.hpp"
 #include "ferry/shm.hpp"
+#include "stat/stat_segment.hpp"
 
 namespace ferry {
 

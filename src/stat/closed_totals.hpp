@@ -18,10 +18,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "conn/conn_layout.hpp"
 #include "conn/segment.hpp"
 #include "ferry/ring.hpp"
 #include "ferry/stat.hpp"
+#include "stat/stat_segment.hpp"
 
 namespace ferry::detail {
 

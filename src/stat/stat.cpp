@@ -21,6 +21,7 @@
 #include "ferry/session.hpp"
 #include "stat/closed_totals.hpp"
 #include "stat/proc_fd.hpp"
+#include "stat/stat_segment.hpp"
 
 namespace ferry {
 

@@ -41,7 +41,7 @@ long futex(std::uint32_t* word, int op, std::uint32_t val, const timespec* timeo
 
 }  // namespace
 
-bool sleep_on(RingWaitBlock& wb, std::uint32_t seq, WakeFd wake, int hangup,
+bool sleep_on(WaitBlock& wb, std::uint32_t seq, WakeFd wake, int hangup,
               std::int64_t timeout_ns) noexcept {
   if (wake.fd >= 0) {
     int ms = -1;
@@ -138,7 +138,7 @@ bool drain_wakes(int fd) noexcept {
   }
 }
 
-bool wake_sleeper(RingWaitBlock& wb, std::uint64_t progress, WakeFd wake) noexcept {
+bool wake_sleeper(WaitBlock& wb, std::uint64_t progress, WakeFd wake) noexcept {
   if (progress < wb.want.load(std::memory_order_relaxed)) return false;
   // Only one wake per sleep: whoever clears the flag makes the syscall.
   if (wb.sleeping.exchange(0, std::memory_order_acq_rel) == 0) return false;

@@ -17,7 +17,7 @@
 // through an object both hold: each side holds only its own end, a wake is one 1-byte
 // message sent with MSG_DONTWAIT (a peer that never reads gets no more; the waker never
 // blocks), and the sleeper polls the socket, which also says when the peer is gone.
-// Thread-safety: one waiter and one waker per RingWaitBlock.
+// Thread-safety: one waiter and one waker per WaitBlock.
 #pragma once
 
 #include <sched.h>
@@ -29,7 +29,7 @@
 
 #include "ferry/result.hpp"
 #include "ferry/wait.hpp"
-#include "ring/ring_layout.hpp"
+#include "wait/wait_layout.hpp"
 
 namespace ferry::detail {
 
@@ -100,7 +100,7 @@ struct WakeFd {
 // With `wake.fd` >= 0 it polls that descriptor instead and drains it (a socket: the wake
 // messages on it), and also `hangup` when that is >= 0 (a socket `wake` is its own).
 // Returns false when the peer is gone: `hangup` hung up, or the socket did.
-bool sleep_on(RingWaitBlock& wb, std::uint32_t seq, WakeFd wake, int hangup,
+bool sleep_on(WaitBlock& wb, std::uint32_t seq, WakeFd wake, int hangup,
               std::int64_t timeout_ns) noexcept;
 
 // Whether the peer at the other end of `fd` (a connection's socket) is gone. Wake messages
@@ -125,10 +125,10 @@ SocketRead read_socket(int fd) noexcept;
 bool drain_wakes(int fd) noexcept;
 
 // The slow half of wake_if_sleeping(): the sleeper announced itself.
-bool wake_sleeper(RingWaitBlock& wb, std::uint64_t progress, WakeFd wake) noexcept;
+bool wake_sleeper(WaitBlock& wb, std::uint64_t progress, WakeFd wake) noexcept;
 
 // Whether the sleeper of `wb` announced itself, looked at after the caller's publish.
-inline bool sleeper_announced(const RingWaitBlock& wb) noexcept {
+inline bool sleeper_announced(const WaitBlock& wb) noexcept {
   // SYNC B: orders the caller's publish (tail or head store) before the load of
   // `sleeping`; pairs with SYNC A in announce_sleep().
   full_fence();
@@ -137,7 +137,7 @@ inline bool sleeper_announced(const RingWaitBlock& wb) noexcept {
 // Wakes the sleeper of `wb` if it announced itself and `progress` reached what it wants.
 // Returns true when it made a syscall. Inline: after every publish, this is one fence and
 // one load of a line the other side writes only around its sleeps.
-inline bool wake_if_sleeping(RingWaitBlock& wb, std::uint64_t progress, WakeFd wake) noexcept {
+inline bool wake_if_sleeping(WaitBlock& wb, std::uint64_t progress, WakeFd wake) noexcept {
   if (!sleeper_announced(wb)) return false;
   return wake_sleeper(wb, progress, wake);
 }
@@ -187,7 +187,7 @@ inline bool server_needs_wake(const ShmAtomic<std::uint64_t>& state,
 // Announces that the caller is about to sleep on `wb` until the other side's progress
 // reaches `want`. The caller must re-check its condition right after and clear `sleeping`
 // if it holds (or when it wakes).
-inline void announce_sleep(RingWaitBlock& wb, std::uint64_t want) noexcept {
+inline void announce_sleep(WaitBlock& wb, std::uint64_t want) noexcept {
   wb.want.store(want, std::memory_order_relaxed);
   // Release: a waker that sees sleeping == 1 also sees this round's `want`.
   wb.sleeping.store(1, std::memory_order_release);
@@ -200,8 +200,8 @@ inline void announce_sleep(RingWaitBlock& wb, std::uint64_t want) noexcept {
 // waker's progress must reach before a wake is worth a syscall. Returns ok, timed_out, or
 // disconnected when `hangup` (see sleep_on) fired while sleeping.
 template <class Ready>
-Result<void> wait_until(Ready&& ready, RingWaitBlock& wb, std::uint64_t want, WakeFd wake,
-                        int hangup, const WaitOptions& options, const Deadline& deadline) {
+Result<void> wait_until(Ready&& ready, WaitBlock& wb, std::uint64_t want, WakeFd wake, int hangup,
+                        const WaitOptions& options, const Deadline& deadline) {
   if (ready()) return {};
   if (options.strategy != WaitStrategy::block) {
     const std::int64_t spin_end = options.strategy == WaitStrategy::spin

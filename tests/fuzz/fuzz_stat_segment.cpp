@@ -12,6 +12,7 @@
 
 #include "conn/segment.hpp"
 #include "stat/closed_totals.hpp"
+#include "stat/stat_segment.hpp"
 
 namespace {
 

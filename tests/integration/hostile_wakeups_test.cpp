@@ -141,7 +141,7 @@ std::optional<Rings> rings_of(ConnectionId id) {
 }
 
 // "I sleep, wake me for anything": what a waiter announces, kept up by a hostile client.
-void announce_sleeping(detail::RingWaitBlock& wb) {
+void announce_sleeping(detail::WaitBlock& wb) {
   wb.want.store(0, std::memory_order_relaxed);
   wb.sleeping.store(1, std::memory_order_release);
 }

@@ -151,7 +151,7 @@ TEST(FenceLitmus, RingSleeperAndWakerNeverMissEachOther) {
     std::atomic<std::uint64_t> v{0};
   };
   Tail tail;
-  detail::RingWaitBlock wb{};
+  detail::WaitBlock wb{};
   check_protocol(
       "ring wait block",
       [&](std::uint64_t round) {

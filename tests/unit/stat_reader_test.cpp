@@ -24,6 +24,7 @@
 #include "ferry/stat.hpp"
 #include "stat/closed_totals.hpp"
 #include "stat/proc_fd.hpp"
+#include "stat/stat_segment.hpp"
 
 // ThreadSanitizer: GCC says so with __SANITIZE_THREAD__, clang with __has_feature.
 #if defined(__SANITIZE_THREAD__)

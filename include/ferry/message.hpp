@@ -27,16 +27,8 @@ namespace ferry {
 using ConnectionId = std::uint64_t;
 
 // Message types from kReservedTypes up are ferry's own (ferryd's subscribe/serve
-// requests); applications use 0 .. kReservedTypes - 1.
+// requests, ferry/bus.hpp); applications use 0 .. kReservedTypes - 1.
 inline constexpr std::uint16_t kReservedTypes = 0xff00;
-
-// ferryd's bus requests; each carries one little-endian u16 message type as its payload.
-namespace bus {
-inline constexpr std::uint16_t kSubscribe = 0xff00;
-inline constexpr std::uint16_t kUnsubscribe = 0xff01;
-inline constexpr std::uint16_t kServe = 0xff02;
-inline constexpr std::uint16_t kUnserve = 0xff03;
-}  // namespace bus
 
 struct Message {
   std::uint16_t type = 0;

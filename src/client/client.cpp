@@ -20,6 +20,7 @@
 #include "conn/segment.hpp"
 #include "control/handshake.hpp"
 #include "control/unix_socket.hpp"
+#include "ferry/bus.hpp"
 #include "ferry/ring.hpp"
 #include "ferry/session.hpp"
 #include "ferry/shm.hpp"

@@ -37,6 +37,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ferry/bus.hpp"
 #include "ferry/server.hpp"
 
 namespace ferryd {

@@ -367,7 +367,7 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   echo "## The floor under pingpong"
   echo
   echo "Spinning 1 KB round trips between two processes below ferry's API, from the same run"
-  echo "(\`ferry-pingpong-floor\`): the naive ring the issue's pingpong targets were set with"
+  echo "(\`ferry-pingpong-floor\`): the naive ring the pingpong targets were set with"
   echo "(fixed slots, one copy each way, no header, no CRC, no wake-up handshake), ferry's ring"
   echo "alone (no server, client, doorbell or dispatch) without and with CRC32C, and ferry's"
   echo "pingpong spin from the table above. What lies between two rows is what the layer costs."

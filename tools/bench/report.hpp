@@ -3,7 +3,7 @@
 // A participant writes lines to its result pipe: "ready" once it listens or is connected,
 // then "result msgs=N seconds=S errors=E latency=<histogram>" when done, or
 // "error <text>" if it cannot go on. The orchestrator merges the results into a Summary
-// and prints it as one JSON line (WORKLOADS.md's fields, in its order) or as text.
+// and prints it as one JSON line (docs/bench.md's fields, in its order) or as text.
 //
 // Thread-safety: plain values and functions.
 #pragma once

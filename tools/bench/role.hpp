@@ -1,6 +1,6 @@
 // tools/bench/role.hpp: what every participant process has: its options, the shared
 // state, its result pipe, the start signal and the run's timetable; and the workload
-// constants of WORKLOADS.md.
+// constants of docs/bench.md.
 //
 // Thread-safety: one thread per participant process.
 #pragma once

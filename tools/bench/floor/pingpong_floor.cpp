@@ -5,7 +5,7 @@
 //   ferry-pingpong-floor bench --kind naive|ring|ring-crc [--round-trips N] [--json]
 //
 // Two processes, both spinning, 1 KB messages echoed back, 20k warm-up round trips then N:
-//   naive     the minimal ring the targets were measured with: fixed 1 KB slots,
+//   naive     the minimal ring the pingpong targets were set with: fixed 1 KB slots,
 //             a head and a tail on their own cache lines, one memcpy each way, no header,
 //             no CRC, no sleep/wake handshake
 //   ring      ferry's ring (RingProducer/RingConsumer) without the server, client,

@@ -3,8 +3,9 @@
 // ShmAtomic<T> is a std::atomic<T> that is checked to be lock-free at compile time (a
 // lock-based atomic would put a process-local lock in shared memory) and to have exactly
 // the size and alignment of T, so the binary layout is the documented one. Every
-// shared-memory struct uses it and nothing else atomic (`make lint` refuses std::atomic in
-// src/*/*layout*.hpp; each layout's static_asserts pin its offsets). Memory orders are always explicit: each call site says which order and why.
+// shared-memory struct uses it and nothing else atomic (`make lint` refuses std::atomic
+// in src/*/*layout*.hpp; each layout's static_asserts pin its offsets). Memory orders are
+// always explicit: each call site says which order and why.
 // Thread-safety: as std::atomic, across threads and processes.
 #pragma once
 

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Runs both example pairs in a private session: the request/response pair on its own
-# endpoint, the publish/subscribe pair through a real ferryd. Fails if any exits non-zero.
+# Runs the examples in a private session: the request/response pair on its own endpoint,
+# the publish/subscribe pair through a real ferryd, the ring demo. Fails if any exits
+# non-zero or says other than it should.
 set -euo pipefail
 bin=$1
 runtime=$(mktemp -d)
@@ -25,4 +26,8 @@ read -r line <&3; [ "$line" = "subscriber: subscribed" ] || { echo "examples: su
 read -r line <&3; echo "$line"
 [ "$line" = "subscriber: 500 readings in order, last 269.5 C" ] || exit 1
 wait "$sub"
-echo "examples: both pairs ran"
+
+ring=$("$bin/ferry-ring-demo" --seconds 0.5 2>/dev/null)
+echo "$ring" | grep -q "^all messages arrived intact and in order$" ||
+  { echo "examples: ferry-ring-demo said: $ring" >&2; exit 1; }
+echo "examples: both pairs and the ring demo ran"

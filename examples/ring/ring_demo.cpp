@@ -3,6 +3,7 @@
 // segment from the inherited descriptor and checks every message's sequence and bytes.
 //
 //   ferry-ring-demo [--seconds 3] [--size 1024] [--wait hybrid|spin|block]
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,7 +14,6 @@
 #include <string>
 #include <string_view>
 
-#include "common/process.hpp"
 #include "ferry/ring.hpp"
 #include "ferry/shm.hpp"
 
@@ -116,11 +116,8 @@ int run(int argc, char** argv) {
       "%s)\n",
       o.size, o.seconds, std::string(ferry::to_string(o.wait.strategy)).c_str());
   std::fflush(stdout);
-  const pid_t child = ferry::tools::fork_child([&] { return consume(dup(shm->fd()), bytes, o); });
-  if (child < 0) {
-    std::perror("ferry-ring-demo: fork");
-    return 1;
-  }
+  const pid_t child = fork();
+  if (child == 0) std::_Exit(consume(dup(shm->fd()), bytes, o));
 
   auto p = ferry::RingProducer::attach(shm->data(), shm->size(), o.wait).value();
   const auto start = Clock::now();
@@ -150,7 +147,8 @@ int run(int argc, char** argv) {
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   (void)p.send({}, {0}, std::chrono::seconds(10));  // type 0: end of stream
   std::fprintf(stderr, "\n");
-  const int status = ferry::tools::wait_child(child);
+  int status = 0;
+  waitpid(child, &status, 0);
   const ferry::RingStats s = ferry::ring_stats(shm->data());
   const unsigned long long wakes = s.producer_wakes + s.consumer_wakes;
   std::printf("producer: sent %llu messages in %.2f s: %.2fM msgs/s, %.0f MB/s\n",
@@ -163,7 +161,7 @@ int run(int argc, char** argv) {
       static_cast<unsigned long long>(s.full_waits), static_cast<unsigned long long>(s.empty_waits),
       wakes, static_cast<double>(wakes) / static_cast<double>(seq ? seq : 1),
       static_cast<unsigned long long>(s.errors));
-  const bool ok = status == 0;
+  const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   std::printf("%s\n", ok ? "all messages arrived intact and in order"
                          : "FAILED: see the consumer's message above");
   return ok ? 0 : 1;

@@ -12,6 +12,7 @@
 
 #include "ferryd/config.hpp"
 
+namespace ferry::ferryd {
 namespace {
 
 using ferry::Errc;
@@ -510,3 +511,4 @@ TEST(ParseSize, RejectsEverythingElse) {
 }
 
 }  // namespace
+}  // namespace ferry::ferryd

@@ -11,11 +11,9 @@
 
 #include "ferryd/log.hpp"
 
+namespace ferry::ferryd {
 namespace {
 
-using ferryd::Log;
-using ferryd::LogFormat;
-using ferryd::LogLevel;
 
 // Runs fn with stderr sent to a temporary file and returns the lines written.
 template <class Fn>
@@ -106,3 +104,4 @@ TEST(FerrydLog, TextFormatAndBadNames) {
 }
 
 }  // namespace
+}  // namespace ferry::ferryd

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <new>
 
-namespace ferry_demo {
+namespace ferry::demo {
 
 namespace {
 
@@ -92,4 +92,4 @@ Shared::~Shared() {
   if (base_ != nullptr) ::munmap(base_, bytes_);
 }
 
-}  // namespace ferry_demo
+}  // namespace ferry::demo

@@ -17,7 +17,7 @@
 
 #include "common/clock.hpp"
 
-namespace ferry_demo {
+namespace ferry::demo {
 
 // Latency samples in nanoseconds, log-linear: below 64 ns a bucket per nanosecond, above
 // 32 buckets per power of two, so a percentile (reported at its bucket's middle) is
@@ -103,4 +103,4 @@ class Shared {
   std::size_t participants_ = 0;
 };
 
-}  // namespace ferry_demo
+}  // namespace ferry::demo

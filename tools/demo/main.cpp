@@ -34,13 +34,13 @@
 
 namespace {
 
+using ferry::demo::Board;
+using ferry::demo::Errors;
+using ferry::demo::Histogram;
+using ferry::demo::Plan;
+using ferry::demo::Role;
+using ferry::demo::Shared;
 using ferry::tools::now_ns;
-using ferry_demo::Board;
-using ferry_demo::Errors;
-using ferry_demo::Histogram;
-using ferry_demo::Plan;
-using ferry_demo::Role;
-using ferry_demo::Shared;
 using namespace std::chrono_literals;
 
 volatile std::sig_atomic_t g_signal = 0;
@@ -116,7 +116,7 @@ Plan parse(int argc, char** argv) {
       if (plan.rate < 1 || plan.rate > 1e8) usage_error("--rate: expected 1..100000000");
     } else if (arg == "--size") {
       const double size = parse_number(arg, next());
-      if (size < static_cast<double>(ferry_demo::kMinSize) || size > 65536 ||
+      if (size < static_cast<double>(ferry::demo::kMinSize) || size > 65536 ||
           size != static_cast<double>(static_cast<std::size_t>(size)) ||
           static_cast<std::size_t>(size) % 8 != 0) {
         usage_error("--size: expected a multiple of 8 from 40 to 65536");
@@ -202,7 +202,7 @@ class Orchestrator {
           std::signal(SIGINT, SIG_DFL);
           std::signal(SIGTERM, SIG_DFL);
           std::signal(SIGHUP, SIG_DFL);
-          return ferry_demo::run_participant(role, i, slot, plan_, shared_);
+          return ferry::demo::run_participant(role, i, slot, plan_, shared_);
         });
         if (pid < 0) {
           std::fprintf(stderr, "ferry-demo: fork: %s\n", std::strerror(errno));
@@ -302,7 +302,7 @@ class Orchestrator {
     std::vector<std::string> exits;
     for (std::size_t i = 0; i < children_.size(); ++i) {
       const Child& c = children_[i];
-      const ferry_demo::Slot& s = shared_.slot(i);
+      const ferry::demo::Slot& s = shared_.slot(i);
       if (c.role == Role::subscriber) {
         pub_latency.merge(s.latency);
         pub_errors.add(s.errors);
@@ -314,7 +314,7 @@ class Orchestrator {
       }
       if (s.failure[0] != '\0') causes.emplace_back(s.failure);
       if (!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0) {
-        std::string what = std::string(ferry_demo::role_name(c.role)) + " " +
+        std::string what = std::string(ferry::demo::role_name(c.role)) + " " +
                            std::to_string(c.index) + " (pid " + std::to_string(c.pid) + ") ";
         if (WIFSIGNALED(c.status)) {
           what += std::string("was killed by signal ") + std::to_string(WTERMSIG(c.status)) + " (" +

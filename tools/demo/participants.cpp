@@ -16,7 +16,7 @@
 #include "ferry/client.hpp"
 #include "payload.hpp"
 
-namespace ferry_demo {
+namespace ferry::demo {
 
 namespace {
 
@@ -308,4 +308,4 @@ int run_participant(Role role, std::uint32_t index, std::size_t slot, const Plan
   return p.run();
 }
 
-}  // namespace ferry_demo
+}  // namespace ferry::demo

@@ -19,7 +19,7 @@
 
 #include "board.hpp"
 
-namespace ferry_demo {
+namespace ferry::demo {
 
 struct Plan {
   std::string endpoint = "bus";
@@ -50,4 +50,4 @@ int run_participant(Role role, std::uint32_t index, std::size_t slot, const Plan
 // "server", "requester", ...
 const char* role_name(Role role) noexcept;
 
-}  // namespace ferry_demo
+}  // namespace ferry::demo

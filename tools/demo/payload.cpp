@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-namespace ferry_demo {
+namespace ferry::demo {
 
 namespace {
 
@@ -62,4 +62,4 @@ bool is_inverse(std::span<const std::byte> request, std::span<const std::byte> r
   return diff == std::byte{0};
 }
 
-}  // namespace ferry_demo
+}  // namespace ferry::demo

@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <span>
 
-namespace ferry_demo {
+namespace ferry::demo {
 
 inline constexpr std::uint32_t kData = 0x54414446;     // "FDAT"
 inline constexpr std::uint32_t kEnd = 0x444e4546;      // "FEND"
@@ -51,4 +51,4 @@ void invert(std::span<const std::byte> in, std::span<std::byte> out) noexcept;
 // Whether `reply` is `request` inverted.
 bool is_inverse(std::span<const std::byte> request, std::span<const std::byte> reply) noexcept;
 
-}  // namespace ferry_demo
+}  // namespace ferry::demo

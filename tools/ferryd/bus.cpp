@@ -7,7 +7,7 @@
 #include "common/clock.hpp"
 #include "ferry/wire.hpp"
 
-namespace ferryd {
+namespace ferry::ferryd {
 
 using ferry::ConnectionId;
 using ferry::Errc;
@@ -494,4 +494,4 @@ void Bus::on_disconnect(const ferry::ConnectionInfo& info) {
   }
 }
 
-}  // namespace ferryd
+}  // namespace ferry::ferryd

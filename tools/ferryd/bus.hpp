@@ -40,7 +40,7 @@
 #include "ferry/bus.hpp"
 #include "ferry/server.hpp"
 
-namespace ferryd {
+namespace ferry::ferryd {
 
 // What happens to a subscriber whose ring stays full.
 enum class SlowSubscriber : std::uint8_t {
@@ -196,4 +196,4 @@ class Bus {
   Counters counters_;
 };
 
-}  // namespace ferryd
+}  // namespace ferry::ferryd

@@ -33,6 +33,8 @@
 #define FERRY_VERSION "unknown"
 #endif
 
+namespace ferry::ferryd {
+
 namespace {
 
 using ferry::Errc;
@@ -737,3 +739,5 @@ Result<std::string> normalize_metrics_listen(std::string_view text) {
   }
   return host + ":" + std::to_string(value);
 }
+
+}  // namespace ferry::ferryd

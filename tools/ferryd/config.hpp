@@ -14,6 +14,7 @@
 #include "ferry/result.hpp"
 #include "ferry/server.hpp"
 #include "ferryd/bus.hpp"
+namespace ferry::ferryd {
 
 struct FerrydConfig {
   ferry::ServerOptions server;      // every field settable
@@ -43,3 +44,5 @@ ferry::Result<std::uint64_t> parse_size(std::string_view text);
 // loopback unless the operator names another address. invalid_argument, naming the text,
 // for anything else (a host name, IPv6, a port above 65535).
 ferry::Result<std::string> normalize_metrics_listen(std::string_view text);
+
+}  // namespace ferry::ferryd

@@ -6,7 +6,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
-namespace ferryd {
+namespace ferry::ferryd {
 
 namespace {
 
@@ -118,4 +118,4 @@ void Log::emit(LogLevel level, std::string_view component, std::string_view even
   logger_->log(to_spdlog(level), "{}", line);
 }
 
-}  // namespace ferryd
+}  // namespace ferry::ferryd

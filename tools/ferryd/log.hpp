@@ -27,7 +27,7 @@ namespace spdlog {
 class logger;
 }
 
-namespace ferryd {
+namespace ferry::ferryd {
 
 enum class LogLevel : std::uint8_t { error, warn, info, debug };
 enum class LogFormat : std::uint8_t { json, text };
@@ -72,4 +72,4 @@ class Log {
   std::map<std::pair<std::string, std::uint64_t>, Window> windows_;
 };
 
-}  // namespace ferryd
+}  // namespace ferry::ferryd

@@ -17,10 +17,9 @@
 #include "ferryd/metrics.hpp"
 #include "ferryd/notify.hpp"
 
+namespace ferry::ferryd {
 namespace {
 
-using ferryd::Log;
-using ferryd::LogLevel;
 
 ferry::Server* g_server = nullptr;
 volatile std::sig_atomic_t g_stopping = 0;
@@ -224,10 +223,11 @@ int run(int argc, char** argv) {
 }
 
 }  // namespace
+}  // namespace ferry::ferryd
 
 int main(int argc, char** argv) {
   try {
-    return run(argc, argv);
+    return ferry::ferryd::run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ferryd: %s\n", e.what());
   } catch (...) {

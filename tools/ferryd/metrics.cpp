@@ -12,7 +12,7 @@
 #include "ferry/stat.hpp"
 #include "ferryd/metrics/module_abi.h"
 
-namespace ferryd {
+namespace ferry::ferryd {
 
 struct Metrics::Impl {
   ferry_metrics_port_fn port = nullptr;
@@ -293,4 +293,4 @@ ferry::Result<std::unique_ptr<Metrics>> Metrics::start(const std::string& listen
 #endif
 }
 
-}  // namespace ferryd
+}  // namespace ferry::ferryd

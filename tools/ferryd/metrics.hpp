@@ -17,7 +17,7 @@
 #include "ferry/server.hpp"
 #include "ferryd/bus.hpp"
 
-namespace ferryd {
+namespace ferry::ferryd {
 
 // What ferryd counts itself, for the exporter.
 struct DaemonCounters {
@@ -49,4 +49,4 @@ class Metrics {
   std::string module_path_;
 };
 
-}  // namespace ferryd
+}  // namespace ferry::ferryd

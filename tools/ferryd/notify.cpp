@@ -20,7 +20,7 @@
 
 #include "ferry/result.hpp"
 
-namespace ferryd {
+namespace ferry::ferryd {
 
 ferry::Result<void> notify_service_manager(std::string_view state) {
   const char* env = std::getenv("NOTIFY_SOCKET");
@@ -61,4 +61,4 @@ ferry::Result<void> notify_service_manager(std::string_view state) {
   return {};
 }
 
-}  // namespace ferryd
+}  // namespace ferry::ferryd

@@ -7,7 +7,7 @@
 
 #include "ferry/result.hpp"
 
-namespace ferryd {
+namespace ferry::ferryd {
 
 // Sends `state` ("READY=1", "STOPPING=1", ...) to the service manager's notification socket
 // named by $NOTIFY_SOCKET: an AF_UNIX datagram socket, a path or, starting with '@', an
@@ -15,4 +15,4 @@ namespace ferryd {
 // Errors name the socket and the cause.
 ferry::Result<void> notify_service_manager(std::string_view state);
 
-}  // namespace ferryd
+}  // namespace ferry::ferryd

@@ -16,26 +16,13 @@
 #include <ctime>
 
 #include "common/clock.hpp"
+#include "common/histogram.hpp"
 
 namespace ferry::demo {
 
-// Latency samples in nanoseconds, log-linear: below 64 ns a bucket per nanosecond, above
-// 32 buckets per power of two, so a percentile (reported at its bucket's middle) is
-// within 1.6% of the exact value. A plain array, so that it can live in the shared region.
-class Histogram {
- public:
-  static constexpr std::size_t kBuckets = 64 + (64 - 6) * 32;
-
-  void add(std::uint64_t ns) noexcept;
-  void merge(const Histogram& other) noexcept;
-  std::uint64_t count() const noexcept { return count_; }
-  // The q-quantile (0 < q <= 1, nearest rank) in microseconds; 0 when empty.
-  double quantile_us(double q) const noexcept;
-
- private:
-  std::uint64_t count_ = 0;
-  std::uint64_t buckets_[kBuckets] = {};
-};
+// Latency samples: tools/common's log-linear histogram with 32 buckets per power of two
+// (percentiles within 1.6%), a plain array, so that it can live in the shared region.
+using Histogram = ferry::tools::LogHistogram<5>;
 
 enum class Role : std::uint8_t { server, requester, publisher, subscriber };
 

@@ -14,7 +14,6 @@
 namespace ferry::ferryd {
 namespace {
 
-
 // Runs fn with stderr sent to a temporary file and returns the lines written.
 template <class Fn>
 std::vector<std::string> stderr_lines(Fn fn) {

@@ -20,7 +20,6 @@
 namespace ferry::ferryd {
 namespace {
 
-
 ferry::Server* g_server = nullptr;
 volatile std::sig_atomic_t g_stopping = 0;
 

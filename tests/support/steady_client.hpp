@@ -13,21 +13,18 @@
 #include <thread>
 
 #include "ferry/client.hpp"
+#include "support/lateness.hpp"
 #include "support/test_support.hpp"
 
 namespace ferry::test {
 
 // Checked round trips (request `echo_type`, whose server replies with the payload) until
-// stopped, 0.5 ms apart; records failures and the longest time between two replies. Beside
-// it a thread that only sleeps 1 ms at a time adds up how late it woke (by more than 2 ms,
-// which no timer slack explains): how long the machine
-// itself kept this process off the CPU (beside other busy work, a second at times), which no
-// server can be blamed for. Each pause is also recorded less that lateness.
+// stopped, 0.5 ms apart; records failures and the longest time between two replies, also
+// less what the machine itself held the process up meanwhile (lateness.hpp).
 class SteadyClient {
  public:
   explicit SteadyClient(std::string endpoint, std::uint16_t echo_type = 1)
       : endpoint_(std::move(endpoint)), echo_type_(echo_type) {
-    ticker_ = std::thread([this] { tick(); });
     thread_ = std::thread([this] { run(); });
     while (!started_.load() && !failed_.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -40,12 +37,11 @@ class SteadyClient {
   void stop() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
-    if (ticker_.joinable()) ticker_.join();
   }
   int round_trips() const { return round_trips_.load(); }
   bool failed() const { return failed_.load(); }
   std::int64_t longest_pause_ms() const { return longest_pause_ms_.load(); }
-  // The longest time between two replies, less how late the sleeping thread woke meanwhile.
+  // The longest time between two replies, less the machine's own lateness meanwhile.
   std::int64_t longest_unexplained_pause_ms() const { return longest_unexplained_ms_.load(); }
   std::string first_error() {
     const std::lock_guard lock(mu_);
@@ -70,7 +66,7 @@ class SteadyClient {
     }
     started_ = true;
     auto last = Clock::now();
-    std::int64_t late_then = late_us_.load();
+    std::int64_t late_then = lateness_.total_us();
     for (std::uint64_t i = 0; !stop_.load(); ++i) {
       const std::string payload = "steady " + std::to_string(i);
       auto reply = client->request(echo_type_, as_bytes(payload), std::chrono::seconds(5));
@@ -85,26 +81,13 @@ class SteadyClient {
       const auto now = Clock::now();
       const auto pause = std::chrono::duration_cast<std::chrono::milliseconds>(now - last).count();
       longest_pause_ms_ = std::max<std::int64_t>(longest_pause_ms_.load(), pause);
-      const std::int64_t late_now = late_us_.load();
+      const std::int64_t late_now = lateness_.total_us();
       longest_unexplained_ms_ = std::max<std::int64_t>(longest_unexplained_ms_.load(),
                                                        pause - (late_now - late_then) / 1000);
       last = now;
       late_then = late_now;
       round_trips_.fetch_add(1);
       std::this_thread::sleep_for(std::chrono::microseconds(500));
-    }
-  }
-
-  void tick() {
-    using Clock = std::chrono::steady_clock;
-    constexpr auto kTick = std::chrono::milliseconds(1);
-    while (!stop_.load()) {
-      const auto before = Clock::now();
-      std::this_thread::sleep_for(kTick);
-      const auto late =
-          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - before - kTick);
-      // Timer slack and wake-up latency are tens of microseconds a tick: not counted.
-      if (late > std::chrono::milliseconds(2)) late_us_.fetch_add(late.count());
     }
   }
 
@@ -116,17 +99,15 @@ class SteadyClient {
   std::atomic<int> round_trips_{0};
   std::atomic<std::int64_t> longest_pause_ms_{0};
   std::atomic<std::int64_t> longest_unexplained_ms_{0};
-  std::atomic<std::int64_t> late_us_{0};
   std::mutex mu_;
   std::string first_error_;
+  Lateness lateness_;  // before thread_, which reads it
   std::thread thread_;
-  std::thread ticker_;
 };
 
 // Stops `steady` and checks it never failed, made at least `min_round_trips` and never
 // waited `max_pause_ms` or more for a reply beyond what the machine itself held the process
-// up meanwhile (a server that stalls others does not stall the sleeping thread, so a stall
-// it caused still fails).
+// up meanwhile (lateness.hpp: a stall the server caused still fails).
 inline void expect_steady(SteadyClient& steady, int min_round_trips,
                           std::int64_t max_pause_ms = 1000) {
   steady.stop();

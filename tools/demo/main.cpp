@@ -194,7 +194,8 @@ class Orchestrator {
                                                     {Role::subscriber, plan_.subscribers}};
     std::fflush(stdout);
     std::fflush(stderr);
-    for (const auto& [role, n] : roles) {
+    for (const auto& [role_of, n] : roles) {
+      const Role role = role_of;  // a lambda may not capture a structured binding (clang)
       for (std::uint32_t i = 0; i < n; ++i) {
         const std::size_t slot = children_.size();
         // Dies with the orchestrator, whatever kills it; SIGINT/SIGTERM kill it too.

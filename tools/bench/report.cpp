@@ -55,7 +55,7 @@ std::optional<Report> Report::decode(std::string_view line) {
     } else if (key == "latency") {
       auto h = Histogram::decode(value);
       ok = h.has_value();
-      if (ok) r.latency = std::move(*h);
+      if (ok) r.latency = *h;
     }
     if (!ok) return std::nullopt;
     ++fields;

@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include "common/pattern.hpp"
 #include "common/process.hpp"
 #include "ferry/ring.hpp"
 
@@ -81,32 +82,13 @@ class SharedRing : public SharedBlock {
   }
 };
 
-// Deterministic bytes for record `seq`: a cheap xorshift stream seeded by seq, eight
-// bytes at a time.
-inline std::uint64_t pattern_word(std::uint64_t& x) {
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return x;
-}
-inline std::uint64_t pattern_seed(std::uint64_t seq) {
-  return seq * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
-}
+// Deterministic bytes for record `seq` (tools/common/pattern.hpp).
 inline void fill_pattern(std::span<std::byte> out, std::uint64_t seq) {
-  std::uint64_t x = pattern_seed(seq);
-  for (std::size_t i = 0; i < out.size(); i += 8) {
-    const std::uint64_t w = pattern_word(x);
-    std::memcpy(out.data() + i, &w, std::min<std::size_t>(8, out.size() - i));
-  }
+  tools::fill_pattern(out, tools::pattern_key(0, seq));
 }
 // True when `in` holds exactly fill_pattern(seq).
 inline bool check_pattern(std::span<const std::byte> in, std::uint64_t seq) {
-  std::uint64_t x = pattern_seed(seq);
-  for (std::size_t i = 0; i < in.size(); i += 8) {
-    const std::uint64_t w = pattern_word(x);
-    if (std::memcmp(in.data() + i, &w, std::min<std::size_t>(8, in.size() - i)) != 0) return false;
-  }
-  return true;
+  return tools::check_pattern(in, tools::pattern_key(0, seq));
 }
 
 // The payload size of record `seq` in a random-size stream: 0..max, skewed small.

@@ -3,24 +3,14 @@
 
 #include <cstring>
 
+#include "common/pattern.hpp"
+
 namespace ferry::bench {
 
 namespace {
 
-constexpr std::uint64_t kGolden = 0x9E37'79B9'7F4A'7C15ull;
 constexpr std::uint32_t kEndMagic = 0x444E'4546u;  // "FEND" little-endian
-
-// splitmix64's finalizer: every input bit moves every output bit.
-constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
-  x += kGolden;
-  x = (x ^ (x >> 30)) * 0xBF58'476D'1CE4'E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D0'49BB'1331'11EBull;
-  return x ^ (x >> 31);
-}
-
-std::uint64_t seed_of(std::uint32_t producer, std::uint64_t seq) noexcept {
-  return mix64(seq ^ mix64(std::uint64_t{producer} + 1));
-}
+constexpr std::size_t kHeaderWords = kHeaderBytes / 8;
 
 template <class T>
 T load(const std::byte* p) noexcept {
@@ -39,19 +29,12 @@ void store(std::byte* p, T v) noexcept {
 void fill_payload(std::span<std::byte> out, std::uint32_t producer, std::uint64_t seq,
                   std::uint64_t stamp_ns) noexcept {
   std::byte* p = out.data();
-  const std::uint64_t seed = seed_of(producer, seq);
+  const std::uint64_t seed = tools::pattern_key(producer, seq);
   store(p, stamp_ns);
   store(p + 8, seq);
   store(p + 16, producer);
   store(p + 20, static_cast<std::uint32_t>(seed >> 32));
-  const std::size_t words = out.size() / 8;
-  // k * kGolden by addition: the loop vectorizes (a 64-bit multiply would not).
-  std::uint64_t k_golden = 3 * kGolden;
-  for (std::size_t k = 3; k < words; ++k, k_golden += kGolden) store(p + 8 * k, seed ^ k_golden);
-  if (const std::size_t tail = out.size() % 8; tail != 0) {
-    const std::uint64_t w = seed ^ (words * kGolden);
-    std::memcpy(p + 8 * words, &w, tail);
-  }
+  tools::fill_pattern(out.subspan(kHeaderBytes), seed, kHeaderWords);
 }
 
 std::optional<PayloadHead> check_payload(std::span<const std::byte> in, std::size_t size) noexcept {
@@ -61,24 +44,19 @@ std::optional<PayloadHead> check_payload(std::span<const std::byte> in, std::siz
   head.stamp_ns = load<std::uint64_t>(p);
   head.seq = load<std::uint64_t>(p + 8);
   head.producer = load<std::uint32_t>(p + 16);
-  const std::uint64_t seed = seed_of(head.producer, head.seq);
+  const std::uint64_t seed = tools::pattern_key(head.producer, head.seq);
   if (load<std::uint32_t>(p + 20) != static_cast<std::uint32_t>(seed >> 32)) return std::nullopt;
   const std::size_t words = size / 8;
   auto word_ok = [&](std::size_t k) noexcept {
-    return load<std::uint64_t>(p + 8 * k) == (seed ^ (k * kGolden));
+    return load<std::uint64_t>(p + 8 * k) == tools::pattern_word(seed, k);
   };
   if (const std::size_t tail = size % 8; tail != 0) {
-    const std::uint64_t w = seed ^ (words * kGolden);
+    const std::uint64_t w = tools::pattern_word(seed, words);
     if (std::memcmp(p + 8 * words, &w, tail) != 0) return std::nullopt;
   }
-  if (words <= 3) return head;
+  if (words <= kHeaderWords) return head;
   if (head.seq % kFullCheckEvery == 0) {
-    std::uint64_t diff = 0;
-    std::uint64_t k_golden = 3 * kGolden;
-    for (std::size_t k = 3; k < words; ++k, k_golden += kGolden) {
-      diff |= load<std::uint64_t>(p + 8 * k) ^ seed ^ k_golden;
-    }
-    if (diff != 0) return std::nullopt;
+    if (!tools::check_pattern(in.subspan(kHeaderBytes), seed, kHeaderWords)) return std::nullopt;
     return head;
   }
   // First, last and three in between.

@@ -1,4 +1,4 @@
-// tools/bench/payload.cpp: payload pattern, checks and sequence tracking (payload.hpp).
+// tools/bench/payload.cpp: payload pattern and checks (payload.hpp).
 #include "bench/payload.hpp"
 
 #include <cstring>
@@ -79,29 +79,6 @@ std::array<std::byte, kEndBytes> encode_end(std::uint32_t producer,
 std::optional<EndMarker> decode_end(std::span<const std::byte> in) noexcept {
   if (in.size() != kEndBytes || load<std::uint32_t>(in.data()) != kEndMagic) return std::nullopt;
   return EndMarker{load<std::uint32_t>(in.data() + 4), load<std::uint64_t>(in.data() + 8)};
-}
-
-std::uint64_t SequenceChecker::on_message(std::uint32_t producer, std::uint64_t seq) noexcept {
-  if (producer >= next_.size() || ended_[producer]) return 1;
-  std::uint64_t& next = next_[producer];
-  if (seq == next) {
-    ++next;
-    return 0;
-  }
-  if (seq > next) {
-    const std::uint64_t lost = seq - next;
-    next = seq + 1;
-    return lost;
-  }
-  return 1;  // a duplicate or a message older than one already seen
-}
-
-std::uint64_t SequenceChecker::on_end(std::uint32_t producer, std::uint64_t next_seq) noexcept {
-  if (producer >= next_.size() || ended_[producer]) return 1;
-  ended_[producer] = true;
-  ++ended_count_;
-  const std::uint64_t got = next_[producer];
-  return next_seq >= got ? next_seq - got : got - next_seq;  // lost, or more than it sent
 }
 
 }  // namespace ferry::bench

@@ -11,7 +11,7 @@
 // A receiver checks the header, the tail and five words spread over the payload of every
 // message, and every byte of each message whose sequence number is a multiple of 64.
 //
-// Thread-safety: plain functions; a SequenceChecker is used by one thread.
+// Thread-safety: plain functions.
 #pragma once
 
 #include <array>
@@ -19,7 +19,6 @@
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <vector>
 
 namespace ferry::bench {
 
@@ -52,31 +51,5 @@ struct EndMarker {
   std::uint64_t next_seq = 0;
 };
 std::optional<EndMarker> decode_end(std::span<const std::byte> in) noexcept;
-
-// Per-producer order: each producer's sequence numbers must arrive as 0, 1, 2, ... and
-// end where its end marker says. Counts every message lost, duplicated or out of order.
-class SequenceChecker {
- public:
-  explicit SequenceChecker(std::uint32_t producers)
-      : next_(producers, 0), ended_(producers, false) {}
-
-  // Message `seq` of `producer` (< producers()). Returns the errors it reveals: a gap
-  // counts each missing message, a repeated or earlier number counts one.
-  std::uint64_t on_message(std::uint32_t producer, std::uint64_t seq) noexcept;
-  // The producer's end marker. Returns the messages it sent that never arrived (and 1 for
-  // an unknown producer or a second marker).
-  std::uint64_t on_end(std::uint32_t producer, std::uint64_t next_seq) noexcept;
-  // Whether `producer` already sent its end marker.
-  bool ended(std::uint32_t producer) const noexcept {
-    return producer < ended_.size() && ended_[producer];
-  }
-  bool all_ended() const noexcept { return ended_count_ == next_.size(); }
-  std::uint32_t producers() const noexcept { return static_cast<std::uint32_t>(next_.size()); }
-
- private:
-  std::vector<std::uint64_t> next_;
-  std::vector<bool> ended_;
-  std::size_t ended_count_ = 0;
-};
 
 }  // namespace ferry::bench

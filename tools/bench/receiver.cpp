@@ -6,7 +6,7 @@
 namespace ferry::bench {
 
 Receiver::Receiver(const Options& options, SharedState& state)
-    : options_(options), state_(state), checker_(options.clients), reply_(options.size) {}
+    : options_(options), state_(state), sequences_(options.clients), reply_(options.size) {}
 
 std::int64_t Receiver::measure_from() const noexcept {
   return timetable(options_, state_.go()).start;
@@ -20,7 +20,7 @@ void Receiver::on_data(std::span<const std::byte> payload, std::int64_t now_ns) 
     ++errors_;
     return;
   }
-  errors_ += checker_.on_message(head->producer, head->seq);
+  sequences_.on_message(head->producer, head->seq);
   if (options_.scenario == Scenario::rate) {
     if (window_start_ < 0) window_start_ = measure_from();
     if (static_cast<std::int64_t>(head->stamp_ns) < window_start_) return;  // warm-up
@@ -44,7 +44,7 @@ void Receiver::accept() {
   if (!pending_ || pending_->producer >= options_.clients) {
     ++errors_;
   } else {
-    errors_ += checker_.on_message(pending_->producer, pending_->seq);
+    sequences_.on_message(pending_->producer, pending_->seq);
   }
   pending_.reset();
 }
@@ -55,12 +55,12 @@ void Receiver::on_end(std::span<const std::byte> payload) {
     ++errors_;
     return;
   }
-  errors_ += checker_.on_end(end->producer, end->next_seq);
+  sequences_.on_end(end->producer, end->next_seq);
 }
 
 Report Receiver::report() const {
   Report r;
-  r.errors = errors_;
+  r.errors = errors_ + sequences_.counts().total();
   if (options_.request_reply()) {
     r.msgs = received_;  // the clients measure; this is only the server's own count
     return r;

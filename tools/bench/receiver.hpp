@@ -18,6 +18,7 @@
 #include "bench/payload.hpp"
 #include "bench/report.hpp"
 #include "bench/shared_state.hpp"
+#include "common/sequence.hpp"
 
 namespace ferry::bench {
 
@@ -38,7 +39,7 @@ class Receiver {
   void count_error(std::uint64_t n = 1) noexcept { errors_ += n; }
 
   // Every producer sent its end marker.
-  bool finished() const noexcept { return checker_.all_ended(); }
+  bool finished() const noexcept { return sequences_.all_ended(); }
   Report report() const;
 
  private:
@@ -46,7 +47,7 @@ class Receiver {
 
   const Options& options_;
   SharedState& state_;
-  SequenceChecker checker_;
+  tools::SequenceTracker sequences_;
   Histogram latency_;
   std::uint64_t received_ = 0;
   std::uint64_t measured_ = 0;

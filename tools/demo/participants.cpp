@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/sequence.hpp"
 #include "ferry/client.hpp"
 #include "payload.hpp"
 
@@ -198,20 +199,12 @@ class Participant {
   }
 
   // What one subscriber knows of one publisher.
-  struct Track {
-    std::vector<bool> seen;  // by sequence number
-    std::uint64_t high = 0;  // highest sequence number seen + 1
-    std::uint64_t unique = 0;
-    bool ended = false;
-    std::uint64_t expected = 0;  // from the end marker
-  };
-
   int subscribe() {
     if (auto r = client_.subscribe(kPublishType); !r) {
       return fail("subscribe: " + r.error().message());
     }
     ready();
-    std::vector<Track> tracks(plan_.publishers);
+    ferry::tools::SequenceTracker sequences(plan_.publishers);
     std::uint32_t ended = 0;
     std::uint64_t received = 0;
     Errors errors;
@@ -222,34 +215,23 @@ class Participant {
         ++errors.corrupt;
         return;
       }
-      Track& t = tracks[h.who];
       if (h.kind == kEnd && m.payload.size() == sizeof(Head)) {
-        if (t.ended) {
+        if (sequences.ended(h.who)) {
           ++errors.duplicated;
         } else {
-          t.ended = true;
-          t.expected = h.seq;
+          sequences.on_end(h.who, h.seq);
           ++ended;
         }
         return;
       }
       if (h.kind != kData || m.payload.size() != plan_.size || !pattern_ok(m.payload, h) ||
-          h.seq >= (std::uint64_t{1} << 32) || (t.ended && h.seq >= t.expected)) {
+          h.seq >= (std::uint64_t{1} << 32)) {
         ++errors.corrupt;
         return;
       }
       slot_.latency.add(now > h.stamp_ns ? static_cast<std::uint64_t>(now - h.stamp_ns) : 0);
       slot_.last_ns = now;
-      if (h.seq >= t.seen.size())
-        t.seen.resize(std::max<std::size_t>(h.seq + 1, 2 * t.seen.size()));
-      if (t.seen[h.seq]) {
-        ++errors.duplicated;
-      } else {
-        t.seen[h.seq] = true;
-        ++t.unique;
-        if (h.seq < t.high) ++errors.reordered;
-        t.high = std::max(t.high, h.seq + 1);
-      }
+      sequences.on_message(h.who, h.seq);
       count(++received);
     };
     std::string late;
@@ -264,14 +246,18 @@ class Participant {
       auto n = client_.wait(handler, 50ms);
       if (!n) return fail("wait: " + n.error().message());
     }
-    for (std::size_t i = 0; i < tracks.size(); ++i) {
-      const Track& t = tracks[i];
+    for (std::uint32_t i = 0; i < plan_.publishers; ++i) {
       // Without its end marker, the publisher's own count (published before the marker).
-      const std::uint64_t expected =
-          t.ended ? t.expected
-                  : shared_.slot(publisher_slot(i)).published.load(std::memory_order_acquire);
-      if (expected > t.unique) errors.lost += expected - t.unique;
+      if (!sequences.ended(i)) {
+        sequences.on_end(i,
+                         shared_.slot(publisher_slot(i)).published.load(std::memory_order_acquire));
+      }
     }
+    const ferry::tools::SequenceTracker::Counts c = sequences.counts();
+    errors.lost += c.lost;
+    errors.duplicated += c.duplicated;
+    errors.reordered += c.reordered;
+    errors.corrupt += c.unexpected;  // after its end marker, or beyond what it published
     slot_.errors = errors;
     if (!late.empty()) std::snprintf(slot_.failure, sizeof slot_.failure, "%s", late.c_str());
     return 0;

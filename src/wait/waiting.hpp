@@ -198,7 +198,8 @@ inline void announce_sleep(WaitBlock& wb, std::uint64_t want) noexcept {
 
 // Waits until ready() is true, following `options`, up to `deadline`. `want` is what the
 // waker's progress must reach before a wake is worth a syscall. Returns ok, timed_out, or
-// disconnected when `hangup` (see sleep_on) fired while sleeping.
+// disconnected when `hangup` (see sleep_on) fired: while sleeping, now and then while
+// spinning, or by the time the deadline passed (a gone peer is the better answer).
 template <class Ready>
 Result<void> wait_until(Ready&& ready, WaitBlock& wb, std::uint64_t want, WakeFd wake, int hangup,
                         const WaitOptions& options, const Deadline& deadline) {
@@ -219,7 +220,10 @@ Result<void> wait_until(Ready&& ready, WaitBlock& wb, std::uint64_t want, WakeFd
       if ((i & 63u) == 0) {
         const std::int64_t now = monotonic_ns();
         if (now >= spin_end) {
-          if (!deadline.never() && now >= deadline.at()) return Error(Errc::timed_out);
+          if (!deadline.never() && now >= deadline.at()) {
+            if (hangup >= 0 && hung_up(hangup)) return Error(Errc::disconnected);
+            return Error(Errc::timed_out);
+          }
           break;
         }
       }
@@ -238,6 +242,7 @@ Result<void> wait_until(Ready&& ready, WaitBlock& wb, std::uint64_t want, WakeFd
       timeout_ns = deadline.remaining(monotonic_ns());
       if (timeout_ns == 0) {
         wb.sleeping.store(0, std::memory_order_relaxed);
+        if (hangup >= 0 && hung_up(hangup)) return Error(Errc::disconnected);
         return Error(Errc::timed_out);
       }
     }

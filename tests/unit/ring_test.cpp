@@ -1,6 +1,8 @@
 // Ring edge cases, single-threaded: empty, full, the wrap, zero and maximum sizes,
 // interleaved reserve/commit/peek/release, batches, and a consumer that detects garbage.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <deque>
@@ -8,6 +10,7 @@
 #include <vector>
 
 #include "ferry/ring.hpp"
+#include "ferry/unique_fd.hpp"
 #include "ring/ring_layout.hpp"
 #include "support/test_support.hpp"
 
@@ -86,6 +89,25 @@ TEST(Ring, EmptyRingWouldBlockAndTimesOut) {
     const auto t0 = std::chrono::steady_clock::now();
     EXPECT_EQ(cw.peek(2ms).code(), Errc::timed_out) << to_string(strategy);
     EXPECT_GE(std::chrono::steady_clock::now() - t0, 2ms);
+  }
+}
+
+// A wait that ends at its deadline while the peer is gone says so, whatever the strategy and
+// however short the wait (a spinner looks at the hang-up only now and then while it spins).
+TEST(Ring, AWaitThatTimesOutWithThePeerGoneSaysDisconnected) {
+  SharedRing ring(small_ring());
+  int pair[2] = {-1, -1};
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  const UniqueFd ours(pair[0]);
+  ::close(pair[1]);  // the peer is gone
+  for (auto strategy : {WaitStrategy::spin, WaitStrategy::block, WaitStrategy::hybrid}) {
+    WaitOptions w;
+    w.strategy = strategy;
+    auto c = ring.consumer(w, RingWakeFds{ours.get(), ours.get(), ours.get(), true});
+    for (auto timeout : {std::chrono::nanoseconds(1us), std::chrono::nanoseconds(2ms)}) {
+      EXPECT_EQ(c.peek(timeout).code(), Errc::disconnected)
+          << to_string(strategy) << ", " << timeout.count() << " ns";
+    }
   }
 }
 

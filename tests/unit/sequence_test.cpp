@@ -52,7 +52,7 @@ TEST(SequenceTracker, EachFaultIsCountedAsWhatItIs) {
     SequenceTracker t(1);
     t.on_message(5, 0);
     for (std::uint64_t s : {0u, 1u, 2u, 4u}) t.on_message(0, s);  // 3 missing
-    t.on_end(0, 3);                                           // 4 was never sent
+    t.on_end(0, 3);                                               // 4 was never sent
     t.on_message(0, 3);
     t.on_end(0, 3);
     expect_counts(t, {0, 0, 0, 4});

@@ -48,6 +48,18 @@ check_clean() {
   [ ! -e "$runtime/ferry/demo/bus.sock" ] || fail "$what: the socket was left behind"
 }
 
+echo "== 0. bad options: one line saying which, exit 2"
+for bad in "--seconds x|--seconds: expected a number, got 'x'" \
+           "--clients 3|--clients: expected a whole number 4..1000" \
+           "--size 41|--size: expected a multiple of 8 from 40 to 65536" \
+           "--bogus|unknown option '--bogus'"; do
+  args=${bad%%|*} want=${bad#*|}
+  # shellcheck disable=SC2086  # the options are words
+  msg=$("$bin/ferry-demo" $args 2>&1); rc=$?
+  [ "$rc" -eq 2 ] || fail "options '$args': exit status $rc, expected 2"
+  [ "$msg" = "ferry-demo: $want (see ferry-demo --help)" ] || fail "options '$args' said: $msg"
+done
+
 echo "== 1. a short run: exit 0, errors 0"
 "$demo" --seconds 2 > "$out" 2>&1
 rc=$?

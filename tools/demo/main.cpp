@@ -1,6 +1,7 @@
 // ferry-demo: many client processes talking through ferryd at once, checked and measured.
 //
-// The orchestrator (this file) forks the participants (participants.hpp): servers and
+// The orchestrator (this file; the command line in options.cpp, the table in report.cpp)
+// forks the participants (participants.hpp): servers and
 // requesters doing request/response, publishers and subscribers doing publish/subscribe,
 // every one a ferry::Client of ferryd's bus. It starts them together once all are
 // connected, shows a live progress line on stderr, and prints a table of what happened
@@ -29,14 +30,17 @@
 #include "board.hpp"
 #include "common/process.hpp"
 #include "ferry/client.hpp"
+#include "options.hpp"
 #include "participants.hpp"
 #include "payload.hpp"
+#include "report.hpp"
 
 namespace {
 
 using ferry::demo::Board;
-using ferry::demo::Errors;
-using ferry::demo::Histogram;
+using ferry::demo::Child;
+using ferry::demo::counted;
+using ferry::demo::grouped;
 using ferry::demo::Plan;
 using ferry::demo::Role;
 using ferry::demo::Shared;
@@ -49,142 +53,11 @@ extern "C" void on_signal(int signal) {
   if (g_signal == 0) g_signal = signal;  // the first one names the cause
 }
 
-constexpr const char* kUsage =
-    "usage: ferry-demo [--seconds S] [--clients N] [--rate MSGS] [--size BYTES]\n"
-    "                  [--session NAME] [--endpoint NAME]\n"
-    "\n"
-    "Runs N client processes through ferryd for S seconds: servers answering requesters\n"
-    "(request/response) and publishers streaming to subscribers (publish/subscribe); every\n"
-    "message is checked. Prints live progress on stderr, then a table; exit status 0 when\n"
-    "nothing was lost, duplicated, reordered, corrupted or failed. ferryd must be running\n"
-    "(scripts/demo.sh, or `make demo`, starts one). See docs/demo.md.\n"
-    "\n"
-    "  --seconds S      how long publishers and requesters run (10)\n"
-    "  --clients N      participants, 4..1000 (32): 1/8 servers, 3/8 requesters,\n"
-    "                   1/4 publishers, the rest subscribers\n"
-    "  --rate MSGS      messages per second all publishers publish together (100000)\n"
-    "  --size BYTES     payload of data messages and requests, a multiple of 8 (1024)\n"
-    "  --session NAME   ferryd's session (default $FERRY_SESSION, else the login session)\n"
-    "  --endpoint NAME  ferryd's endpoint (bus)\n";
-
-[[noreturn]] void usage_error(const std::string& what) {
-  std::fprintf(stderr, "ferry-demo: %s (see ferry-demo --help)\n", what.c_str());
-  std::exit(2);
-}
-
-double parse_number(std::string_view flag, const char* text) {
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(text, &end);
-  if (errno != 0 || end == text || *end != '\0' || !(v == v)) {
-    usage_error(std::string(flag) + ": expected a number, got '" + text + "'");
-  }
-  return v;
-}
-
-Plan parse(int argc, char** argv) {
-  Plan plan;
-  double clients = 32;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-      value = std::string(arg.substr(eq + 1));
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    const auto next = [&]() -> const char* {
-      if (has_value) return value.c_str();
-      if (i + 1 >= argc) usage_error(std::string(arg) + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    } else if (arg == "--seconds") {
-      plan.seconds = parse_number(arg, next());
-      if (plan.seconds <= 0 || plan.seconds > 3600)
-        usage_error("--seconds: expected 0 < S <= 3600");
-    } else if (arg == "--clients") {
-      clients = parse_number(arg, next());
-      if (clients < 4 || clients > 1000 || clients != static_cast<int>(clients)) {
-        usage_error("--clients: expected a whole number 4..1000");
-      }
-    } else if (arg == "--rate") {
-      plan.rate = parse_number(arg, next());
-      if (plan.rate < 1 || plan.rate > 1e8) usage_error("--rate: expected 1..100000000");
-    } else if (arg == "--size") {
-      const double size = parse_number(arg, next());
-      if (size < static_cast<double>(ferry::demo::kMinSize) || size > 65536 ||
-          size != static_cast<double>(static_cast<std::size_t>(size)) ||
-          static_cast<std::size_t>(size) % 8 != 0) {
-        usage_error("--size: expected a multiple of 8 from 40 to 65536");
-      }
-      plan.size = static_cast<std::size_t>(size);
-    } else if (arg == "--session") {
-      plan.session = next();
-    } else if (arg == "--endpoint") {
-      plan.endpoint = next();
-    } else if (arg == "--inject-error") {  // self-test (docs/demo.md): makes the demo fail
-      plan.inject_error = true;
-    } else {
-      usage_error("unknown option '" + std::string(arg) + "'");
-    }
-  }
-  const auto n = static_cast<std::uint32_t>(clients);
-  plan.servers = std::max(1U, n / 8);
-  plan.requesters = std::max(1U, n * 3 / 8);
-  plan.publishers = std::max(1U, n / 4);
-  plan.subscribers = n - plan.servers - plan.requesters - plan.publishers;
-  return plan;
-}
-
-// 1234567 -> "1,234,567".
-std::string grouped(std::uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-// "1 server", "4 servers".
-std::string counted(std::uint64_t n, const char* what) {
-  return grouped(n) + " " + what + (n == 1 ? "" : "s");
-}
-
-// Microseconds: one decimal below 1000, whole (and grouped) above.
-std::string micros(double us) {
-  if (us >= 1000) return grouped(static_cast<std::uint64_t>(std::llround(us)));
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f", us);
-  return text;
-}
-
-// The first few of `notes` (when everyone lost the connection, one line says it all).
-void print_notes(std::FILE* to, const char* prefix, const std::vector<std::string>& notes) {
-  constexpr std::size_t kShown = 4;
-  for (std::size_t i = 0; i < notes.size() && i < kShown; ++i) {
-    std::fprintf(to, "%s%s\n", prefix, notes[i].c_str());
-  }
-  if (notes.size() > kShown)
-    std::fprintf(to, "%s... and %zu more\n", prefix, notes.size() - kShown);
-}
-
-struct Child {
-  pid_t pid = -1;
-  Role role = Role::server;
-  std::uint32_t index = 0;
-  bool running = false;
-  int status = 0;
-};
-
 class Orchestrator {
  public:
   Orchestrator(const Plan& plan, Shared& shared) : plan_(plan), shared_(shared) {}
+
+  const std::vector<Child>& children() const noexcept { return children_; }
 
   // Forks every participant; false (with everyone stopped) when a fork failed.
   bool start() {
@@ -290,103 +163,6 @@ class Orchestrator {
     }
   }
 
-  // Prints the table (unless the run never started) and returns the exit status.
-  int report(bool ran) const {
-    Histogram pub_latency;
-    Histogram rr_latency;
-    Errors pub_errors;
-    Errors rr_errors;
-    std::uint64_t published = 0;
-    // What went wrong, in the participants' words; else how they ended (when not well).
-    // Those that stopped because another failed say nothing and are not listed.
-    std::vector<std::string> causes;
-    std::vector<std::string> exits;
-    for (std::size_t i = 0; i < children_.size(); ++i) {
-      const Child& c = children_[i];
-      const ferry::demo::Slot& s = shared_.slot(i);
-      if (c.role == Role::subscriber) {
-        pub_latency.merge(s.latency);
-        pub_errors.add(s.errors);
-      } else if (c.role == Role::requester) {
-        rr_latency.merge(s.latency);
-        rr_errors.add(s.errors);
-      } else if (c.role == Role::publisher) {
-        published += s.count.load(std::memory_order_relaxed);
-      }
-      if (s.failure[0] != '\0') causes.emplace_back(s.failure);
-      if (!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0) {
-        std::string what = std::string(ferry::demo::role_name(c.role)) + " " +
-                           std::to_string(c.index) + " (pid " + std::to_string(c.pid) + ") ";
-        if (WIFSIGNALED(c.status)) {
-          what += std::string("was killed by signal ") + std::to_string(WTERMSIG(c.status)) + " (" +
-                  strsignal(WTERMSIG(c.status)) + ")";
-        } else {
-          what += "exited with status " + std::to_string(WEXITSTATUS(c.status));
-        }
-        exits.push_back(what);
-      }
-    }
-    const std::vector<std::string>& notes = causes.empty() ? exits : causes;
-    if (!ran) {
-      print_notes(stderr, "ferry-demo: ", notes);
-      std::fprintf(stderr, "ferry-demo: FAILED: the participants could not all start\n");
-      return 1;
-    }
-    const std::uint64_t delivered = sum(Role::subscriber);
-    const std::uint64_t answered = sum(Role::requester);
-    // Rates over the time the messages took: from the start to the last one received
-    // (after the end when subscribers lagged), never less than --seconds.
-    const std::int64_t go = board().go_ns.load(std::memory_order_acquire);
-    const auto rate = [&](std::uint64_t n, Role role) {
-      std::int64_t last = 0;
-      for (std::size_t i = 0; i < children_.size(); ++i) {
-        if (children_[i].role == role) last = std::max(last, shared_.slot(i).last_ns);
-      }
-      const double seconds = std::max(plan_.seconds, static_cast<double>(last - go) / 1e9);
-      return grouped(static_cast<std::uint64_t>(static_cast<double>(n) / seconds));
-    };
-    // "µs" is two bytes and one column: its fields are one byte wider.
-    std::printf("\n%-20s %12s %11s %10s %10s %8s\n", "", "messages", "msgs/s", "p50 µs", "p99 µs",
-                "errors");
-    std::printf("%-20s %12s %11s %9s %9s %8s\n", "publish/subscribe", grouped(delivered).c_str(),
-                rate(delivered, Role::subscriber).c_str(),
-                micros(pub_latency.quantile_us(0.5)).c_str(),
-                micros(pub_latency.quantile_us(0.99)).c_str(), grouped(pub_errors.total()).c_str());
-    std::printf("%-20s %12s %11s %9s %9s %8s\n", "request/response", grouped(answered).c_str(),
-                rate(answered, Role::requester).c_str(),
-                micros(rr_latency.quantile_us(0.5)).c_str(),
-                micros(rr_latency.quantile_us(0.99)).c_str(), grouped(rr_errors.total()).c_str());
-    std::printf("\n  publish/subscribe: %s published by %s, each delivered to all %s;\n",
-                counted(published, "message").c_str(),
-                counted(plan_.publishers, "publisher").c_str(),
-                counted(plan_.subscribers, "subscriber").c_str());
-    std::printf("    latency: one way, from the publisher's send to the subscriber's handler.\n");
-    std::printf("  request/response: %s, one request at a time, answered by %s;\n",
-                counted(plan_.requesters, "requester").c_str(),
-                counted(plan_.servers, "server").c_str());
-    std::printf("    latency: the round trip, from the request's send to its reply in hand.\n");
-    Errors all = pub_errors;
-    all.add(rr_errors);
-    std::printf("  errors: %s lost, %s duplicated, %s reordered, %s corrupt, %s failed requests\n",
-                grouped(all.lost).c_str(), grouped(all.duplicated).c_str(),
-                grouped(all.reordered).c_str(), grouped(all.corrupt).c_str(),
-                grouped(all.failed).c_str());
-    print_notes(stdout, "  problem: ", notes);
-    const bool ok = all.total() == 0 && notes.empty() && (delivered > 0 || published == 0);
-    if (ok) {
-      std::printf(
-          "\nferry-demo: OK: every message arrived once, in order and intact; every "
-          "request was answered correctly\n");
-    } else {
-      std::printf(
-          "\nferry-demo: FAILED: %s errors%s%s\n", grouped(all.total()).c_str(),
-          notes.empty() ? "" : ", problems above",
-          plan_.inject_error ? " (--inject-error: publisher 0 skipped a message, as asked)" : "");
-    }
-    std::fflush(stdout);
-    return ok ? 0 : 1;
-  }
-
  private:
   Board& board() const noexcept { return shared_.board(); }
 
@@ -445,11 +221,7 @@ class Orchestrator {
                        [](const Child& c) { return !c.running; });
   }
   std::uint64_t sum(Role role) const noexcept {
-    std::uint64_t n = 0;
-    for (std::size_t i = 0; i < children_.size(); ++i) {
-      if (children_[i].role == role) n += shared_.slot(i).count.load(std::memory_order_relaxed);
-    }
-    return n;
+    return ferry::demo::sum_counts(shared_, children_, role);
   }
 
   const Plan& plan_;
@@ -464,7 +236,7 @@ class Orchestrator {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Plan plan = parse(argc, argv);
+  const Plan plan = ferry::demo::parse_options(argc, argv);
 
   // One connection first: a clear message when ferryd is not there, and its socket's name.
   std::string socket;
@@ -516,8 +288,8 @@ int main(int argc, char** argv) {
                    strsignal(sig), plan.participants());
       return 128 + sig;
     }
-    (void)o.report(started);
+    (void)ferry::demo::print_report(plan, shared, o.children(), started);
     return 1;
   }
-  return o.report(true);
+  return ferry::demo::print_report(plan, shared, o.children(), true);
 }

@@ -1,0 +1,110 @@
+// tools/demo/options.cpp: ferry-demo's command line (options.hpp).
+#include "options.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "payload.hpp"
+
+namespace ferry::demo {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: ferry-demo [--seconds S] [--clients N] [--rate MSGS] [--size BYTES]\n"
+    "                  [--session NAME] [--endpoint NAME]\n"
+    "\n"
+    "Runs N client processes through ferryd for S seconds: servers answering requesters\n"
+    "(request/response) and publishers streaming to subscribers (publish/subscribe); every\n"
+    "message is checked. Prints live progress on stderr, then a table; exit status 0 when\n"
+    "nothing was lost, duplicated, reordered, corrupted or failed. ferryd must be running\n"
+    "(scripts/demo.sh, or `make demo`, starts one). See docs/demo.md.\n"
+    "\n"
+    "  --seconds S      how long publishers and requesters run (10)\n"
+    "  --clients N      participants, 4..1000 (32): 1/8 servers, 3/8 requesters,\n"
+    "                   1/4 publishers, the rest subscribers\n"
+    "  --rate MSGS      messages per second all publishers publish together (100000)\n"
+    "  --size BYTES     payload of data messages and requests, a multiple of 8 (1024)\n"
+    "  --session NAME   ferryd's session (default $FERRY_SESSION, else the login session)\n"
+    "  --endpoint NAME  ferryd's endpoint (bus)\n";
+
+[[noreturn]] void usage_error(const std::string& what) {
+  std::fprintf(stderr, "ferry-demo: %s (see ferry-demo --help)\n", what.c_str());
+  std::exit(2);
+}
+
+double parse_number(std::string_view flag, const char* text) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text, &end);
+  if (errno != 0 || end == text || *end != '\0' || !(v == v)) {
+    usage_error(std::string(flag) + ": expected a number, got '" + text + "'");
+  }
+  return v;
+}
+
+}  // namespace
+
+Plan parse_options(int argc, char** argv) {
+  Plan plan;
+  double clients = 32;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string value;
+    bool has_value = false;
+    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      value = std::string(arg.substr(eq + 1));
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    const auto next = [&]() -> const char* {
+      if (has_value) return value.c_str();
+      if (i + 1 >= argc) usage_error(std::string(arg) + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (arg == "--seconds") {
+      plan.seconds = parse_number(arg, next());
+      if (plan.seconds <= 0 || plan.seconds > 3600)
+        usage_error("--seconds: expected 0 < S <= 3600");
+    } else if (arg == "--clients") {
+      clients = parse_number(arg, next());
+      if (clients < 4 || clients > 1000 || clients != static_cast<int>(clients)) {
+        usage_error("--clients: expected a whole number 4..1000");
+      }
+    } else if (arg == "--rate") {
+      plan.rate = parse_number(arg, next());
+      if (plan.rate < 1 || plan.rate > 1e8) usage_error("--rate: expected 1..100000000");
+    } else if (arg == "--size") {
+      const double size = parse_number(arg, next());
+      if (size < static_cast<double>(kMinSize) || size > 65536 ||
+          size != static_cast<double>(static_cast<std::size_t>(size)) ||
+          static_cast<std::size_t>(size) % 8 != 0) {
+        usage_error("--size: expected a multiple of 8 from 40 to 65536");
+      }
+      plan.size = static_cast<std::size_t>(size);
+    } else if (arg == "--session") {
+      plan.session = next();
+    } else if (arg == "--endpoint") {
+      plan.endpoint = next();
+    } else if (arg == "--inject-error") {  // self-test (docs/demo.md): makes the demo fail
+      plan.inject_error = true;
+    } else {
+      usage_error("unknown option '" + std::string(arg) + "'");
+    }
+  }
+  const auto n = static_cast<std::uint32_t>(clients);
+  plan.servers = std::max(1U, n / 8);
+  plan.requesters = std::max(1U, n * 3 / 8);
+  plan.publishers = std::max(1U, n / 4);
+  plan.subscribers = n - plan.servers - plan.requesters - plan.publishers;
+  return plan;
+}
+
+}  // namespace ferry::demo

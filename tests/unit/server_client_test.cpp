@@ -1,6 +1,6 @@
 // Server and Client in one process (the server on a thread): routing, request/response,
-// pushes, compression, and every handshake error. The multi-process tests are in
-// tests/stress/connection_process_test.cpp.
+// pushes, compression, and every handshake error. Servers and clients in separate
+// processes are tested in tests/integration/ (robustness_test.cpp, chaos_test.cpp, ...).
 #include <gtest/gtest.h>
 
 #include <fcntl.h>

@@ -8,7 +8,7 @@ PACKAGES="
   clang lld libclang-rt-14-dev clang-format clang-tidy
   libgtest-dev libgmock-dev libbenchmark-dev
   liblz4-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler libtomlplusplus-dev
-  libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   prometheus-cpp-dev prometheus curl
   util-linux procps
   jq gnuplot-nox

@@ -34,11 +34,8 @@ int run_role(const Options& options) {
 
 }  // namespace
 
-int run_bench(int argc, char** argv, const std::vector<std::string>& self_command) {
-  std::vector<std::string_view> args;
-  args.reserve(argc > 0 ? static_cast<std::size_t>(argc) : 0);
-  for (int i = 0; i < argc; ++i) args.emplace_back(argv[i]);
-  auto options = parse_options(args);
+int run_bench(std::vector<std::string> args, const std::vector<std::string>& self_command) {
+  auto options = parse_options(std::move(args));
   if (!options) {
     std::fprintf(stderr, "ferry bench: %s\n", options.error().message().c_str());
     return 2;

@@ -15,10 +15,10 @@
 
 namespace ferry::bench {
 
-// `argc`/`argv`: the arguments after the word "bench" (argv[0] is the first option, not a
-// program name). `self_command`: how to run this same program in bench mode, e.g.
+// `args`: the words after "bench" (no program name). `self_command`: how to run this same program
+// in bench mode, e.g.
 // {"/proc/self/exe", "bench"} for `ferry bench`, {"/proc/self/exe"} for ferry-bench.
 // Returns the exit code: 0 ok, 1 the run failed or found errors, 2 a usage error.
-int run_bench(int argc, char** argv, const std::vector<std::string>& self_command);
+int run_bench(std::vector<std::string> args, const std::vector<std::string>& self_command);
 
 }  // namespace ferry::bench

@@ -1,4 +1,5 @@
 // ferry-bench: `ferry bench` as a program of its own (bench.hpp, docs/bench.md).
+#include <span>
 #include <string>
 #include <vector>
 
@@ -6,5 +7,6 @@
 
 int main(int argc, char** argv) {
   const std::vector<std::string> self{"/proc/self/exe"};
-  return ferry::bench::run_bench(argc > 0 ? argc - 1 : 0, argc > 0 ? argv + 1 : argv, self);
+  const std::span<char* const> all(argv, static_cast<std::size_t>(argc));
+  return ferry::bench::run_bench({all.begin() + (argc > 0 ? 1 : 0), all.end()}, self);
 }

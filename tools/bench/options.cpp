@@ -7,6 +7,8 @@
 #include <optional>
 #include <system_error>
 
+#include "common/command_line.hpp"
+
 namespace ferry::bench {
 
 namespace {
@@ -135,16 +137,42 @@ struct Parser {
       (name == "state-fd"    ? options.state_fd
        : name == "result-fd" ? options.result_fd
                              : options.go_fd) = *fd;
-    } else {
-      return usage_error("unknown option --" + std::string(name) + " (see --help)");
     }
     return {};
   }
 };
 
-bool takes_no_value(std::string_view name) {
-  return name == "json" || name == "help" || name == "inject-error";
-}
+// Every flag and its help; the participants' flags, from --role on, have none: the
+// orchestrator passes them to its children.
+constexpr tools::Flag kFlags[] = {
+    {"--scenario", "NAME", ""},  // in the usage line
+    {"--transport", "ferry|uds", "ferry rings, or Unix stream sockets (the baseline)  [ferry]"},
+    {"--size", "BYTES", "payload bytes per message, 24..262144                [1024]"},
+    {"--clients", "N", "clients/producers   [32 for fanin, reqrep, rate; 1 otherwise]"},
+    {"--rate", "MSGS", "rate: messages per second, all producers together   [32000]"},
+    {"--wait", "spin|block|hybrid", "how ferry waits, on both sides (uds always blocks) [hybrid]"},
+    {"--seconds", "S", "how long to run (pingpong: at most)                     [5]"},
+    {"--idle", "N", "N more connections, open and silent for the whole run   [0]"},
+    {"--stamp", "send|intended", "rate: latency from the send call or from the schedule [send]"},
+    {"--metrics", "on|off",
+     "ferry's server keeps a handler histogram and has its\n"
+     "counters read 10 times a second (what ferryd's\n"
+     "Prometheus exporter does at each scrape)            [off]"},
+    {"--copy", "on|off",
+     "ferry's server copies every payload before its handler\n"
+     "sees it (ServerOptions::payload_copy = always, what it\n"
+     "does for peers of other users)                      [off]"},
+    {"--json", "", "print one JSON line (docs/bench.md names the fields)"},
+    {"--inject-error", "", "self-test: producer 0 skips one sequence number (errors > 0)"},
+    {"--help", "", "this text"},
+    {"--role", "NAME", ""},
+    {"--id", "N", ""},
+    {"--endpoint", "NAME", ""},
+    {"--session", "NAME", ""},
+    {"--state-fd", "FD", ""},
+    {"--result-fd", "FD", ""},
+    {"--go-fd", "FD", ""},
+};
 
 }  // namespace
 
@@ -167,35 +195,22 @@ std::string_view Options::wait_name() const noexcept {
   return transport == Transport::uds ? "block" : ferry::to_string(wait);
 }
 
-Result<Options> parse_options(std::span<const std::string_view> args) {
+Result<Options> parse_options(std::vector<std::string> args) {
+  auto given = tools::parse_flags(std::move(args), kFlags, "ferry bench --help");
+  if (!given) return given.error();
   Options options;
   Parser parser{options};
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    if (arg == "-h") arg = "--help";
-    if (arg.substr(0, 2) != "--" || arg.size() == 2) {
-      return usage_error("unexpected argument '" + std::string(arg) + "' (see --help)");
+  for (const auto& [flag, value] : given->given()) {
+    const std::string_view name = std::string_view(flag).substr(2);
+    if (name == "json") {
+      options.json = true;
+    } else if (name == "help") {
+      options.help = true;
+    } else if (name == "inject-error") {
+      options.inject_error = true;
+    } else if (auto r = parser.apply(name, value); !r) {
+      return r.error();
     }
-    std::string_view name = arg.substr(2);
-    std::optional<std::string_view> value;
-    if (auto eq = name.find('='); eq != std::string_view::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    if (takes_no_value(name)) {
-      if (value) return usage_error("--" + std::string(name) + " takes no value");
-      if (name == "json") options.json = true;
-      if (name == "help") options.help = true;
-      if (name == "inject-error") options.inject_error = true;
-      continue;
-    }
-    if (!value) {
-      if (i + 1 >= args.size()) {
-        return usage_error("--" + std::string(name) + " needs a value (see --help)");
-      }
-      value = args[++i];
-    }
-    if (auto r = parser.apply(name, *value); !r) return r.error();
   }
   if (options.help) return options;
   if (!parser.scenario_given) {
@@ -260,24 +275,8 @@ Scenarios:
   rate       N producers paced to --rate messages/s in total (one-way latency)
 
 Options:
-  --transport ferry|uds   ferry rings, or Unix stream sockets (the baseline)  [ferry]
-  --size BYTES            payload bytes per message, 24..262144                [1024]
-  --clients N             clients/producers   [32 for fanin, reqrep, rate; 1 otherwise]
-  --rate MSGS             rate: messages per second, all producers together   [32000]
-  --wait spin|block|hybrid  how ferry waits, on both sides (uds always blocks) [hybrid]
-  --seconds S             how long to run (pingpong: at most)                     [5]
-  --idle N                N more connections, open and silent for the whole run   [0]
-  --stamp send|intended   rate: latency from the send call or from the schedule [send]
-  --metrics on|off        ferry's server keeps a handler histogram and has its
-                          counters read 10 times a second (what ferryd's
-                          Prometheus exporter does at each scrape)            [off]
-  --copy on|off           ferry's server copies every payload before its handler
-                          sees it (ServerOptions::payload_copy = always, what it
-                          does for peers of other users)                      [off]
-  --json                  print one JSON line (docs/bench.md names the fields)
-  --inject-error          self-test: producer 0 skips one sequence number (errors > 0)
-  --help                  this text
-
+)" + tools::flag_help(kFlags, 26) +
+         R"(
 Exit codes: 0 ok, 1 the run failed or counted errors, 2 usage error.
 )";
 }

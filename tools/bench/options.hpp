@@ -71,7 +71,7 @@ struct Options {
 
 // Parses the arguments after "bench". Errors are invalid_argument with a message for the
 // line "ferry bench: <message>".
-Result<Options> parse_options(std::span<const std::string_view> args);
+Result<Options> parse_options(std::vector<std::string> args);
 
 // The arguments that give a participant the same workload (role arguments not included).
 std::vector<std::string> workload_arguments(const Options& options);

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <system_error>
 
+#include <nlohmann/json.hpp>
+
 namespace ferry::bench {
 
 namespace {
@@ -74,34 +76,37 @@ double Summary::mb_per_s() const noexcept {
 
 std::string summary_json(const Summary& s) {
   const Options& o = s.options;
-  auto latency = [&](double q) {
-    if (!s.has_latency || s.latency.count() == 0) return std::string("null");
-    return fixed(q >= 1 ? s.latency.max_us() : s.latency.quantile_us(q), 3);
+  // Figures keep the digits they are measured to: ns-resolution seconds to the ms, rates
+  // to the whole message, latencies to the ns.
+  // (Dividing by a power of ten gives the double nearest the short decimal, which is how
+  // the JSON prints it.)
+  const auto round_to = [](double value, double per_unit) {
+    return std::round(value * per_unit) / per_unit;
   };
-  std::string out = R"({"system":")";
-  out += to_string(o.transport);
-  out += R"(","scenario":")";
-  out += to_string(o.scenario);
-  out += R"(","size":)" + std::to_string(o.size);
-  out += R"(,"clients":)" + std::to_string(o.clients);
-  out += R"(,"wait":")";
-  out += o.wait_name();
-  out += R"(","metrics":)";
-  out += o.metrics ? "true" : "false";
-  out += R"(,"copy":)";
-  out += o.copy ? "true" : "false";
-  out += R"(,"msgs":)" + std::to_string(s.msgs);
-  out += R"(,"seconds":)" + fixed(s.seconds, 3);
-  out += R"(,"msgs_per_s":)" + fixed(s.msgs_per_s(), 0);
-  out += R"(,"mb_per_s":)" + fixed(s.mb_per_s(), 1);
-  out += R"(,"p50_us":)" + latency(0.5);
-  out += R"(,"p99_us":)" + latency(0.99);
-  out += R"(,"p999_us":)" + latency(0.999);
-  out += R"(,"max_us":)" + latency(1);
-  out += R"(,"cpu_s":)" + fixed(s.cpu_s, 2);
-  out += R"(,"peak_rss_kb":)" + std::to_string(s.peak_rss_kb);
-  out += R"(,"errors":)" + std::to_string(s.errors) + "}";
-  return out;
+  const auto latency = [&](double q) -> nlohmann::ordered_json {
+    if (!s.has_latency || s.latency.count() == 0) return nullptr;
+    return round_to(q >= 1 ? s.latency.max_us() : s.latency.quantile_us(q), 1e3);
+  };
+  nlohmann::ordered_json j;
+  j["system"] = to_string(o.transport);
+  j["scenario"] = to_string(o.scenario);
+  j["size"] = o.size;
+  j["clients"] = o.clients;
+  j["wait"] = o.wait_name();
+  j["metrics"] = o.metrics;
+  j["copy"] = o.copy;
+  j["msgs"] = s.msgs;
+  j["seconds"] = round_to(s.seconds, 1e3);
+  j["msgs_per_s"] = std::llround(s.msgs_per_s());
+  j["mb_per_s"] = round_to(s.mb_per_s(), 10);
+  j["p50_us"] = latency(0.5);
+  j["p99_us"] = latency(0.99);
+  j["p999_us"] = latency(0.999);
+  j["max_us"] = latency(1);
+  j["cpu_s"] = round_to(s.cpu_s, 100);
+  j["peak_rss_kb"] = s.peak_rss_kb;
+  j["errors"] = s.errors;
+  return j.dump();
 }
 
 std::string summary_text(const Summary& s) {

@@ -8,40 +8,49 @@
 #include <string>
 #include <string_view>
 
+#include "common/command_line.hpp"
 #include "payload.hpp"
 
 namespace ferry::demo {
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: ferry-demo [--seconds S] [--clients N] [--rate MSGS] [--size BYTES]\n"
-    "                  [--session NAME] [--endpoint NAME]\n"
-    "\n"
-    "Runs N client processes through ferryd for S seconds: servers answering requesters\n"
-    "(request/response) and publishers streaming to subscribers (publish/subscribe); every\n"
-    "message is checked. Prints live progress on stderr, then a table; exit status 0 when\n"
-    "nothing was lost, duplicated, reordered, corrupted or failed. ferryd must be running\n"
-    "(scripts/demo.sh, or `make demo`, starts one). See docs/demo.md.\n"
-    "\n"
-    "  --seconds S      how long publishers and requesters run (10)\n"
-    "  --clients N      participants, 4..1000 (32): 1/8 servers, 3/8 requesters,\n"
-    "                   1/4 publishers, the rest subscribers\n"
-    "  --rate MSGS      messages per second all publishers publish together (100000)\n"
-    "  --size BYTES     payload of data messages and requests, a multiple of 8 (1024)\n"
-    "  --session NAME   ferryd's session (default $FERRY_SESSION, else the login session)\n"
-    "  --endpoint NAME  ferryd's endpoint (bus)\n";
+constexpr tools::Flag kFlags[] = {
+    {"--seconds", "S", "how long publishers and requesters run (10)"},
+    {"--clients", "N",
+     "participants, 4..1000 (32): 1/8 servers, 3/8 requesters,\n"
+     "1/4 publishers, the rest subscribers"},
+    {"--rate", "MSGS", "messages per second all publishers publish together (100000)"},
+    {"--size", "BYTES", "payload of data messages and requests, a multiple of 8 (1024)"},
+    {"--session", "NAME", "ferryd's session (default $FERRY_SESSION, else the login session)"},
+    {"--endpoint", "NAME", "ferryd's endpoint (bus)"},
+    {"--help", "", ""},
+    {"--inject-error", "", ""},  // self-test (docs/demo.md): makes the demo fail
+};
+
+std::string usage() {
+  return "usage: ferry-demo [--seconds S] [--clients N] [--rate MSGS] [--size BYTES]\n"
+         "                  [--session NAME] [--endpoint NAME]\n"
+         "\n"
+         "Runs N client processes through ferryd for S seconds: servers answering requesters\n"
+         "(request/response) and publishers streaming to subscribers (publish/subscribe); every\n"
+         "message is checked. Prints live progress on stderr, then a table; exit status 0 when\n"
+         "nothing was lost, duplicated, reordered, corrupted or failed. ferryd must be running\n"
+         "(scripts/demo.sh, or `make demo`, starts one). See docs/demo.md.\n"
+         "\n" +
+         tools::flag_help(kFlags, 19);
+}
 
 [[noreturn]] void usage_error(const std::string& what) {
   std::fprintf(stderr, "ferry-demo: %s (see ferry-demo --help)\n", what.c_str());
   std::exit(2);
 }
 
-double parse_number(std::string_view flag, const char* text) {
+double parse_number(std::string_view flag, const std::string& text) {
   char* end = nullptr;
   errno = 0;
-  const double v = std::strtod(text, &end);
-  if (errno != 0 || end == text || *end != '\0' || !(v == v)) {
+  const double v = std::strtod(text.c_str(), &end);
+  if (errno != 0 || end == text.c_str() || *end != '\0' || !(v == v)) {
     usage_error(std::string(flag) + ": expected a number, got '" + text + "'");
   }
   return v;
@@ -52,37 +61,29 @@ double parse_number(std::string_view flag, const char* text) {
 Plan parse_options(int argc, char** argv) {
   Plan plan;
   double clients = 32;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-      value = std::string(arg.substr(eq + 1));
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    const auto next = [&]() -> const char* {
-      if (has_value) return value.c_str();
-      if (i + 1 >= argc) usage_error(std::string(arg) + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
+  auto given = tools::parse_flags(argc, argv, kFlags, "ferry-demo --help");
+  if (!given) {
+    std::fprintf(stderr, "ferry-demo: %s\n", given.error().message().c_str());
+    std::exit(2);
+  }
+  for (const auto& [arg, value] : given->given()) {
+    if (arg == "--help") {
+      std::fputs(usage().c_str(), stdout);
       std::exit(0);
     } else if (arg == "--seconds") {
-      plan.seconds = parse_number(arg, next());
+      plan.seconds = parse_number(arg, value);
       if (plan.seconds <= 0 || plan.seconds > 3600)
         usage_error("--seconds: expected 0 < S <= 3600");
     } else if (arg == "--clients") {
-      clients = parse_number(arg, next());
+      clients = parse_number(arg, value);
       if (clients < 4 || clients > 1000 || clients != static_cast<int>(clients)) {
         usage_error("--clients: expected a whole number 4..1000");
       }
     } else if (arg == "--rate") {
-      plan.rate = parse_number(arg, next());
+      plan.rate = parse_number(arg, value);
       if (plan.rate < 1 || plan.rate > 1e8) usage_error("--rate: expected 1..100000000");
     } else if (arg == "--size") {
-      const double size = parse_number(arg, next());
+      const double size = parse_number(arg, value);
       if (size < static_cast<double>(kMinSize) || size > 65536 ||
           size != static_cast<double>(static_cast<std::size_t>(size)) ||
           static_cast<std::size_t>(size) % 8 != 0) {
@@ -90,13 +91,11 @@ Plan parse_options(int argc, char** argv) {
       }
       plan.size = static_cast<std::size_t>(size);
     } else if (arg == "--session") {
-      plan.session = next();
+      plan.session = value;
     } else if (arg == "--endpoint") {
-      plan.endpoint = next();
-    } else if (arg == "--inject-error") {  // self-test (docs/demo.md): makes the demo fail
+      plan.endpoint = value;
+    } else if (arg == "--inject-error") {
       plan.inject_error = true;
-    } else {
-      usage_error("unknown option '" + std::string(arg) + "'");
     }
   }
   const auto n = static_cast<std::uint32_t>(clients);

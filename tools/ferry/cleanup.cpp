@@ -14,7 +14,7 @@ namespace {
 constexpr std::array kCleanupFlags = {kSessionFlag, kHelpFlag};
 }  // namespace
 
-int run_cleanup(const Common& global, std::span<char* const> argv) {
+int run_cleanup(const Common& global, std::span<const std::string> argv) {
   auto args = parse_args("cleanup", argv, kCleanupFlags);
   if (!args) return fail(kExitUsage, "cleanup: " + args.error().message());
   if (args->has("--help")) {

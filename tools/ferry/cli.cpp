@@ -36,47 +36,10 @@ int fail(int code, std::string_view message) {
   return code;
 }
 
-bool Args::has(std::string_view name) const {
-  return std::any_of(values_.begin(), values_.end(),
-                     [name](const auto& v) { return v.first == name; });
-}
-
-const std::string* Args::get(std::string_view name) const {
-  const auto it = std::find_if(values_.rbegin(), values_.rend(),
-                               [name](const auto& v) { return v.first == name; });
-  return it == values_.rend() ? nullptr : &it->second;
-}
-
-Result<Args> parse_args(std::string_view command, std::span<char* const> args,
+Result<Args> parse_args(std::string_view command, std::span<const std::string> args,
                         std::span<const Flag> flags) {
-  Args out;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    if (arg == "-h") {
-      out.add("--help", {});
-      continue;
-    }
-    if (arg.size() < 3 || arg.substr(0, 2) != "--") {
-      return usage_error(command, "unexpected argument " + quoted(arg));
-    }
-    const std::size_t eq = arg.find('=');
-    const std::string name(arg.substr(0, eq));
-    const auto flag =
-        std::find_if(flags.begin(), flags.end(), [&name](const Flag& f) { return f.name == name; });
-    if (flag == flags.end()) return usage_error(command, "unknown option " + quoted(name));
-    if (flag->arg.empty()) {
-      if (eq != std::string_view::npos) return usage_error(command, name + " takes no value");
-      out.add(name, {});
-    } else if (eq != std::string_view::npos) {
-      out.add(name, std::string(arg.substr(eq + 1)));
-    } else {
-      if (i + 1 >= args.size()) {
-        return usage_error(command, name + " needs a value (" + std::string(flag->arg) + ")");
-      }
-      out.add(name, args[++i]);
-    }
-  }
-  return out;
+  return tools::parse_flags(std::vector<std::string>(args.begin(), args.end()), flags,
+                            "ferry " + std::string(command) + " --help");
 }
 
 std::string_view exit_codes_text() {
@@ -88,20 +51,7 @@ std::string usage_text(std::string_view usage, std::string_view description,
                        std::span<const Flag> flags) {
   std::string out = "usage: " + std::string(usage) + "\n\n" + std::string(description) + "\n";
   if (!flags.empty()) out += "\nOptions:\n";
-  constexpr std::size_t kColumn = 24;
-  for (const Flag& f : flags) {
-    // append() rather than operator+: GCC 12's -Wrestrict misfires on `" " + string`.
-    std::string left = "  ";
-    left.append(f.name);
-    if (!f.arg.empty()) left.append(" ").append(f.arg);
-    out += left;
-    if (left.size() + 2 > kColumn) {
-      out.append("\n").append(kColumn, ' ');
-    } else {
-      out.append(kColumn - left.size(), ' ');
-    }
-    out.append(f.help).append("\n");
-  }
+  out += tools::flag_help(flags, 24);
   out += "\n";
   out += exit_codes_text();
   return out;

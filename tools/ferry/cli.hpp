@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/command_line.hpp"
 #include "ferry/client.hpp"
 #include "ferry/result.hpp"
 
@@ -34,22 +35,19 @@ struct Common {
 
 // A subcommand: runs with the global options and the words after its name, returns the
 // exit code (it prints its own errors with fail()).
-using CommandFn = int (*)(const Common& global, std::span<char* const> args);
+using CommandFn = int (*)(const Common& global, std::span<const std::string> args);
 
-int run_send(const Common& global, std::span<char* const> argv);       // send.cpp
-int run_request(const Common& global, std::span<char* const> argv);    // send.cpp
-int run_subscribe(const Common& global, std::span<char* const> argv);  // subscribe.cpp
-int run_serve(const Common& global, std::span<char* const> argv);      // serve.cpp
-int run_bench(const Common& global, std::span<char* const> argv);      // bench.cpp
-int run_cleanup(const Common& global, std::span<char* const> argv);    // cleanup.cpp
-int run_stat(const Common& global, std::span<char* const> argv);       // stat.cpp
+int run_send(const Common& global, std::span<const std::string> argv);       // send.cpp
+int run_request(const Common& global, std::span<const std::string> argv);    // send.cpp
+int run_subscribe(const Common& global, std::span<const std::string> argv);  // subscribe.cpp
+int run_serve(const Common& global, std::span<const std::string> argv);      // serve.cpp
+int run_bench(const Common& global, std::span<const std::string> argv);      // bench.cpp
+int run_cleanup(const Common& global, std::span<const std::string> argv);    // cleanup.cpp
+int run_stat(const Common& global, std::span<const std::string> argv);       // stat.cpp
 
-// One flag of a subcommand: "--type" with argument "T"; an empty `arg` is a switch.
-struct Flag {
-  std::string_view name;
-  std::string_view arg;
-  std::string_view help;
-};
+// A subcommand's flags and what was given (tools/common/command_line.hpp).
+using tools::Args;
+using tools::Flag;
 
 // The flags every messaging subcommand takes besides its own.
 inline constexpr Flag kEndpointFlag{"--endpoint", "NAME", "ferryd's endpoint (default bus)"};
@@ -57,24 +55,10 @@ inline constexpr Flag kSessionFlag{"--session", "NAME",
                                    "session (default $FERRY_SESSION, else the login session)"};
 inline constexpr Flag kHelpFlag{"--help", "", "print this help and exit"};
 
-// A subcommand's parsed flags, in command-line order.
-class Args {
- public:
-  bool has(std::string_view name) const;
-  // The last value given for `name`, or nullptr.
-  const std::string* get(std::string_view name) const;
-  void add(std::string name, std::string value) {
-    values_.emplace_back(std::move(name), std::move(value));
-  }
-
- private:
-  std::vector<std::pair<std::string, std::string>> values_;
-};
-
-// Parses `args` (the words after the subcommand's name) against `flags`. Accepts
-// `--flag VALUE` and `--flag=VALUE`. A usage error is invalid_argument with a message that
-// names the problem and ends with "(see ferry <command> --help)".
-Result<Args> parse_args(std::string_view command, std::span<char* const> args,
+// Parses `args` (the words after the subcommand's name) against `flags`. A usage error is
+// invalid_argument with a message that names the problem and ends with
+// "(see ferry <command> --help)".
+Result<Args> parse_args(std::string_view command, std::span<const std::string> args,
                         std::span<const Flag> flags);
 
 // The --help text of a subcommand: usage line, description, flags, exit codes.

@@ -6,10 +6,12 @@
 // Errors go to stderr as one line "ferry: ..."; exit codes in cli.hpp.
 #include <unistd.h>
 
+#include <array>
 #include <exception>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cli.hpp"
 
@@ -37,6 +39,10 @@ constexpr Command kCommands[] = {
     {"stat", "show the session's endpoints and connections live (or --json)", run_stat},
 };
 
+// The options before COMMAND (the messaging commands take the first two too).
+constexpr Flag kGlobalFlags[] = {
+    kEndpointFlag, kSessionFlag, kHelpFlag, {"--version", "", "print the version and exit"}};
+
 std::string usage() {
   std::string out =
       "usage: ferry [--endpoint NAME] [--session NAME] COMMAND [OPTION...]\n"
@@ -51,12 +57,9 @@ std::string usage() {
   out +=
       "  help [COMMAND]  this text, or a command's --help\n"
       "\n"
-      "Options (also accepted after COMMAND):\n"
-      "  --endpoint NAME   ferryd's endpoint (default bus)\n"
-      "  --session NAME    session (default $FERRY_SESSION, else the login session)\n"
-      "  --help            print this help and exit\n"
-      "  --version         print the version and exit\n"
-      "\n";
+      "Options (also accepted after COMMAND):\n";
+  out += tools::flag_help(kGlobalFlags, 20);
+  out += "\n";
   out += exit_codes_text();
   return out;
 }
@@ -68,60 +71,44 @@ const Command* find_command(std::string_view name) {
   return nullptr;
 }
 
-int run(std::span<char* const> argv) {
-  Common global;
-  std::size_t i = 1;
-  // Global options, before the command.
-  for (; i < argv.size(); ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.substr(0, 1) != "-") break;
-    if (arg == "--help" || arg == "-h") {
-      (void)write_all(STDOUT_FILENO, usage());
-      return kExitOk;
-    }
-    if (arg == "--version") {
-      (void)write_all(STDOUT_FILENO, std::string("ferry ") + FERRY_VERSION + "\n");
-      return kExitOk;
-    }
-    const std::size_t eq = arg.find('=');
-    const std::string_view name = arg.substr(0, eq);
-    if (name != "--endpoint" && name != "--session") {
-      return fail(kExitUsage, "unknown option '" + std::string(name) + "' (see ferry --help)");
-    }
-    std::string value;
-    if (eq != std::string_view::npos) {
-      value = std::string(arg.substr(eq + 1));
-    } else if (i + 1 < argv.size()) {
-      value = argv[++i];
-    } else {
-      return fail(kExitUsage, std::string(name) + " needs a value (see ferry --help)");
-    }
-    (name == "--endpoint" ? global.endpoint : global.session) = value;
+int run(int argc, char** argv) {
+  auto parsed =
+      tools::parse_flags(argc, argv, kGlobalFlags, "ferry --help", tools::Words::end_flags);
+  if (!parsed) return fail(kExitUsage, parsed.error().message());
+  if (parsed->has("--help")) {
+    (void)write_all(STDOUT_FILENO, usage());
+    return kExitOk;
   }
-  if (i >= argv.size()) {
+  if (parsed->has("--version")) {
+    (void)write_all(STDOUT_FILENO, std::string("ferry ") + FERRY_VERSION + "\n");
+    return kExitOk;
+  }
+  Common global;
+  if (const auto* e = parsed->get("--endpoint")) global.endpoint = *e;
+  if (const auto* s = parsed->get("--session")) global.session = *s;
+  const std::vector<std::string>& words = parsed->rest();  // COMMAND and what follows it
+  if (words.empty()) {
     (void)write_all(STDERR_FILENO, usage());
     return kExitUsage;
   }
-  const std::string_view name = argv[i];
+  const std::string& name = words[0];
   if (name == "help") {
-    if (i + 1 >= argv.size()) {
+    if (words.size() < 2) {
       (void)write_all(STDOUT_FILENO, usage());
       return kExitOk;
     }
-    const Command* command = find_command(argv[i + 1]);
+    const Command* command = find_command(words[1]);
     if (command == nullptr) {
-      return fail(kExitUsage,
-                  "unknown command '" + std::string(argv[i + 1]) + "' (see ferry --help)");
+      return fail(kExitUsage, "unknown command '" + words[1] + "' (see ferry --help)");
     }
-    char help[] = "--help";
-    char* const help_args[] = {help};
-    return command->run(global, std::span<char* const>(help_args, 1));
+    const std::array<std::string, 1> help{"--help"};
+    return command->run(global, help);
   }
   const Command* command = find_command(name);
   if (command == nullptr) {
-    return fail(kExitUsage, "unknown command '" + std::string(name) + "' (see ferry --help)");
+    return fail(kExitUsage, "unknown command '" + name + "' (see ferry --help)");
   }
-  return command->run(global, argv.subspan(i + 1));
+  return command->run(global, std::span(words).subspan(1));
 }
 
 }  // namespace
@@ -129,7 +116,7 @@ int run(std::span<char* const> argv) {
 
 int main(int argc, char** argv) {
   try {
-    return ferry::cli::run(std::span<char* const>(argv, static_cast<std::size_t>(argc)));
+    return ferry::cli::run(argc, argv);
   } catch (const std::exception& e) {
     return ferry::cli::fail(ferry::cli::kExitError, e.what());
   } catch (...) {

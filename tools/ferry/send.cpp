@@ -42,9 +42,9 @@ struct Prepared {
 
 // Parses, reads the payload and connects. False when the caller should stop (after --help,
 // or an error already printed), with the exit code in *exit.
-bool prepare(std::string_view command, std::span<char* const> argv, std::span<const Flag> flags,
-             std::string_view usage, std::string_view description, const Common& global,
-             Prepared* p, int* exit) {
+bool prepare(std::string_view command, std::span<const std::string> argv,
+             std::span<const Flag> flags, std::string_view usage, std::string_view description,
+             const Common& global, Prepared* p, int* exit) {
   auto args = parse_args(command, argv, flags);
   if (!args) {
     *exit = fail(kExitUsage, std::string(command) + ": " + args.error().message());
@@ -106,7 +106,7 @@ bool prepare(std::string_view command, std::span<char* const> argv, std::span<co
 
 }  // namespace
 
-int run_send(const Common& global, std::span<char* const> argv) {
+int run_send(const Common& global, std::span<const std::string> argv) {
   Prepared p;
   int exit = kExitOk;
   if (!prepare("send", argv, kSendFlags,
@@ -123,7 +123,7 @@ int run_send(const Common& global, std::span<char* const> argv) {
   return kExitOk;
 }
 
-int run_request(const Common& global, std::span<char* const> argv) {
+int run_request(const Common& global, std::span<const std::string> argv) {
   Prepared p;
   int exit = kExitOk;
   if (!prepare("request", argv, kRequestFlags,

@@ -80,7 +80,7 @@ Result<void> answer(Client& client, const PendingRequest& request, const std::st
 
 }  // namespace
 
-int run_serve(const Common& global, std::span<char* const> argv) {
+int run_serve(const Common& global, std::span<const std::string> argv) {
   auto args = parse_args("serve", argv, kFlags);
   if (!args) return fail(kExitUsage, "serve: " + args.error().message());
   if (args->has("--help")) {

@@ -217,7 +217,7 @@ void keep_only(SessionStat& s, const std::string& endpoint) {
 
 }  // namespace
 
-int run_stat(const Common& global, std::span<char* const> argv) {
+int run_stat(const Common& global, std::span<const std::string> argv) {
   auto args = parse_args("stat", argv, kStatFlags);
   if (!args) return fail(kExitUsage, "stat: " + args.error().message());
   if (args->has("--help")) {

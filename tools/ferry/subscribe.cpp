@@ -60,7 +60,7 @@ std::string formatted(Format format, std::string_view payload) {
 
 }  // namespace
 
-int run_subscribe(const Common& global, std::span<char* const> argv) {
+int run_subscribe(const Common& global, std::span<const std::string> argv) {
   auto args = parse_args("subscribe", argv, kFlags);
   if (!args) return fail(kExitUsage, "subscribe: " + args.error().message());
   if (args->has("--help")) {

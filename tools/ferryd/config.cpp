@@ -24,6 +24,7 @@
 
 #include <toml++/toml.h>
 
+#include "common/command_line.hpp"
 #include "common/file.hpp"
 #include "common/quoted.hpp"
 #include "ferry/session.hpp"
@@ -555,11 +556,16 @@ Result<void> apply_file(FerrydConfig& config, const std::string& path) {
   return {};
 }
 
-struct Flag {
-  const Option* option = nullptr;  // nullptr for --config
-  std::string name;
-  std::string value;
-};
+// Every flag: --config, the options' flags, --help and --version, in --help's order.
+std::vector<tools::Flag> all_flags() {
+  std::vector<tools::Flag> flags{{"--config", "PATH", "read this TOML file (it must exist)"}};
+  for (const auto& o : kOptions) {
+    if (!o.flag.empty()) flags.push_back({o.flag, o.arg, o.help});
+  }
+  flags.push_back({"--help", "", "print this help and exit"});
+  flags.push_back({"--version", "", "print the version and exit"});
+  return flags;
+}
 
 }  // namespace
 
@@ -602,23 +608,7 @@ std::string ferryd_usage() {
       "through it (see `ferry --help`). Defaults in parentheses.\n"
       "\n"
       "Options (each also a key of the config file, with _ for -; see docs/ferryd.md):\n";
-  const auto line = [&out](std::string_view flag, std::string_view arg, std::string_view help) {
-    std::string left = "  " + std::string(flag);
-    if (!arg.empty()) left += " " + std::string(arg);
-    constexpr std::size_t kColumn = 30;
-    if (left.size() + 2 > kColumn) {
-      out += left + "\n" + std::string(kColumn, ' ');
-    } else {
-      out += left + std::string(kColumn - left.size(), ' ');
-    }
-    out += std::string(help) + "\n";
-  };
-  line("--config", "PATH", "read this TOML file (it must exist)");
-  for (const auto& o : kOptions) {
-    if (!o.flag.empty()) line(o.flag, o.arg, o.help);
-  }
-  line("--help", "", "print this help and exit");
-  line("--version", "", "print the version and exit");
+  out += tools::flag_help(all_flags(), 30);
   out +=
       "\n"
       "SIZE is a byte count, optionally with B, KiB, MiB or GiB (\"1MiB\", \"65536\");\n"
@@ -635,70 +625,36 @@ std::string ferryd_usage() {
 Result<FerrydConfig> parse_ferryd_args(int argc, char** argv, std::string* output, bool* exit_now) {
   FerrydConfig config;
   if (exit_now != nullptr) *exit_now = false;
-  const auto usage_error = [](const std::string& message) {
-    return Error(Errc::invalid_argument, message + " (see ferryd --help)");
+  const auto given = tools::parse_flags(argc, argv, all_flags(), "ferryd --help");
+  if (!given) return given.error();
+  const auto output_only = [&](std::string text) {
+    if (output != nullptr) *output = std::move(text);
+    if (exit_now != nullptr) *exit_now = true;
+    return FerrydConfig{};
   };
+  if (given->has("--help")) return output_only(ferryd_usage());
+  if (given->has("--version")) return output_only(std::string("ferryd ") + FERRY_VERSION + "\n");
 
-  // First the flags' names and values, so that --help works whatever else is wrong and so
-  // that --config is known before the file's values are applied under the flags.
-  std::vector<Flag> flags;
-  std::optional<std::string> config_flag;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg =
-        argv[i];  // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
-    if (arg == "--help" || arg == "-h") {
-      if (output != nullptr) *output = ferryd_usage();
-      if (exit_now != nullptr) *exit_now = true;
-      return FerrydConfig{};
-    }
-    if (arg == "--version") {
-      if (output != nullptr) *output = std::string("ferryd ") + FERRY_VERSION + "\n";
-      if (exit_now != nullptr) *exit_now = true;
-      return FerrydConfig{};
-    }
-    if (arg.size() < 3 || arg.substr(0, 2) != "--") {
-      return usage_error("unexpected argument " + quoted(arg));
-    }
-    const std::size_t eq = arg.find('=');
-    const std::string name(arg.substr(0, eq));
-    const Option* option = find_flag(name);
-    if (option == nullptr && name != "--config") {
-      return usage_error("unknown option " + quoted(name));
-    }
-    const bool takes_value = option == nullptr || !option->arg.empty();
-    Flag flag{option, name, {}};
-    if (eq != std::string_view::npos) {
-      if (!takes_value) return usage_error(name + " takes no value");
-      flag.value = std::string(arg.substr(eq + 1));
-    } else if (takes_value) {
-      if (i + 1 >= argc) return usage_error(name + " needs a value");
-      flag.value = argv[++i];  // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
-    }
-    if (option == nullptr) {
-      if (flag.value.empty()) return usage_error("--config needs a file name");
-      config_flag = flag.value;
-    } else {
-      flags.push_back(std::move(flag));
-    }
+  // The file first, so that the flags override it.
+  const std::string* config_flag = given->get("--config");
+  if (config_flag != nullptr && config_flag->empty()) {
+    return Error(Errc::invalid_argument, "--config needs a file name (see ferryd --help)");
   }
-
   config.config_path = config_flag ? *config_flag : default_config_path();
   if (!config.config_path.empty()) {
     if (auto r = apply_file(config, config.config_path); !r) return r.error();
   }
 
   // The allow lists add up over repeated flags, which replace the file's list.
-  const auto given = [&flags](std::string_view name) {
-    return std::any_of(flags.begin(), flags.end(),
-                       [name](const Flag& f) { return f.name == name; });
-  };
-  if (given("--allow-user")) config.server.allow_uids.clear();
-  if (given("--allow-group")) config.server.allow_gids.clear();
-  for (const auto& flag : flags) {
+  if (given->has("--allow-user")) config.server.allow_uids.clear();
+  if (given->has("--allow-group")) config.server.allow_gids.clear();
+  for (const auto& [flag, value] : given->given()) {
+    const Option* option = find_flag(flag);
+    if (option == nullptr) continue;  // --config, read above
     Input in;
-    in.text = flag.value;
-    in.where = flag.name;
-    if (auto r = flag.option->apply(config, in); !r) return r.error();
+    in.text = value;
+    in.where = flag;
+    if (auto r = option->apply(config, in); !r) return r.error();
   }
 
   const auto& s = config.server;

@@ -19,6 +19,7 @@
 
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -27,10 +28,12 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "bench/histogram.hpp"
 #include "bench/payload.hpp"
 #include "common/clock.hpp"
+#include "common/command_line.hpp"
 #include "common/process.hpp"
 #include "ferry/ring.hpp"
 
@@ -118,17 +121,20 @@ int usage(const char* why) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string kind;
+  // `bench` first, as the benchmark scripts call every program; it always prints JSON.
+  constexpr ferry::tools::Flag kFlags[] = {
+      {"--kind", "NAME", ""}, {"--round-trips", "N", ""}, {"--json", "", ""}};
+  const std::span<char* const> all(argv, static_cast<std::size_t>(argc));
+  std::vector<std::string> words(all.begin() + (argc > 0 ? 1 : 0), all.end());
+  if (!words.empty() && words.front() == "bench") words.erase(words.begin());
+  const auto given = ferry::tools::parse_flags(std::move(words), kFlags, "the usage below");
+  if (!given) return usage(given.error().message().c_str());
+  const std::string kind = given->get("--kind") != nullptr ? *given->get("--kind") : "";
   std::uint64_t trips = 200'000;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (a == "bench" || a == "--json") continue;
-    if (a == "--kind" && i + 1 < argc) {
-      kind = argv[++i];
-    } else if (a == "--round-trips" && i + 1 < argc) {
-      trips = std::stoull(argv[++i]);
-    } else {
-      return usage(("unknown argument '" + std::string(a) + "'").c_str());
+  if (const std::string* n = given->get("--round-trips")) {
+    const auto [end, ec] = std::from_chars(n->data(), n->data() + n->size(), trips);
+    if (ec != std::errc() || end != n->data() + n->size() || trips == 0) {
+      return usage("--round-trips wants a number of round trips, more than 0");
     }
   }
   if (kind != "naive" && kind != "ring" && kind != "ring-crc") return usage("--kind is required");

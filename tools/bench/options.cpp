@@ -1,13 +1,11 @@
 // tools/bench/options.cpp: parsing and printing the options (options.hpp).
 #include "bench/options.hpp"
 
-#include <charconv>
-#include <cmath>
 #include <cstdio>
 #include <optional>
-#include <system_error>
 
 #include "common/command_line.hpp"
+#include "common/number.hpp"
 
 namespace ferry::bench {
 
@@ -15,25 +13,6 @@ namespace {
 
 Error usage_error(std::string message) {
   return Error(Errc::invalid_argument, std::move(message));
-}
-
-template <class T>
-std::optional<T> parse_integer(std::string_view text) {
-  T value{};
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || text.empty()) return std::nullopt;
-  return value;
-}
-
-std::optional<double> parse_double(std::string_view text) {
-  double value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || text.empty() || !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
 }
 
 Result<Scenario> parse_scenario(std::string_view text) {
@@ -69,7 +48,7 @@ struct Parser {
         return bad("ferry or uds");
       }
     } else if (name == "size") {
-      auto n = parse_integer<std::size_t>(value);
+      auto n = tools::parse_number<std::size_t>(value);
       if (!n) return bad("a number of bytes");
       if (*n < kMinSize || *n > kMaxSize) {
         return usage_error("--size " + std::string(value) + " is out of range: a message needs " +
@@ -80,13 +59,13 @@ struct Parser {
       }
       options.size = *n;
     } else if (name == "clients") {
-      auto n = parse_integer<std::uint32_t>(value);
+      auto n = tools::parse_number<std::uint32_t>(value);
       if (!n || *n == 0 || *n > kMaxClients) {
         return bad("a number of clients from 1 to " + std::to_string(kMaxClients));
       }
       options.clients = *n;
     } else if (name == "rate") {
-      auto r = parse_double(value);
+      auto r = tools::parse_real(value);
       if (!r || *r <= 0 || *r > 1e8) return bad("messages per second, more than 0");
       options.rate = *r;
     } else if (name == "wait") {
@@ -94,11 +73,11 @@ struct Parser {
       if (!w) return bad("spin, block or hybrid");
       options.wait = *w;
     } else if (name == "seconds") {
-      auto s = parse_double(value);
+      auto s = tools::parse_real(value);
       if (!s || *s <= 0 || *s > 3600) return bad("a duration in seconds, more than 0");
       options.seconds = *s;
     } else if (name == "idle") {
-      auto n = parse_integer<std::uint32_t>(value);
+      auto n = tools::parse_number<std::uint32_t>(value);
       if (!n || *n > kMaxIdle)
         return bad("a number of connections from 0 to " + std::to_string(kMaxIdle));
       options.idle = *n;
@@ -124,7 +103,7 @@ struct Parser {
         return bad("server, client or idle");
       }
     } else if (name == "id") {
-      auto n = parse_integer<std::uint32_t>(value);
+      auto n = tools::parse_number<std::uint32_t>(value);
       if (!n) return bad("a number");
       options.id = *n;
     } else if (name == "endpoint") {
@@ -132,7 +111,7 @@ struct Parser {
     } else if (name == "session") {
       options.session = value;
     } else if (name == "state-fd" || name == "result-fd" || name == "go-fd") {
-      auto fd = parse_integer<int>(value);
+      auto fd = tools::parse_number<int>(value);
       if (!fd || *fd < 0) return bad("a descriptor number");
       (name == "state-fd"    ? options.state_fd
        : name == "result-fd" ? options.result_fd

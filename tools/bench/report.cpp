@@ -1,24 +1,18 @@
 // tools/bench/report.cpp: participant result lines and the printed summary (report.hpp).
 #include "bench/report.hpp"
 
-#include <charconv>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
-#include <system_error>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
+
+#include "common/number.hpp"
 
 namespace ferry::bench {
 
 namespace {
-
-template <class T>
-bool parse_number(std::string_view text, T& out) {
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, out);
-  return ec == std::errc() && ptr == end && !text.empty();
-}
 
 // `value` with `decimals` digits after the point.
 std::string fixed(double value, int decimals) {
@@ -47,13 +41,18 @@ std::optional<Report> Report::decode(std::string_view line) {
     if (eq == std::string_view::npos) return std::nullopt;
     const std::string_view key = item.substr(0, eq);
     const std::string_view value = item.substr(eq + 1);
+    const auto read = [value](auto& field) {
+      const auto n = tools::parse_number<std::remove_reference_t<decltype(field)>>(value);
+      if (n) field = *n;
+      return n.has_value();
+    };
     bool ok = false;
     if (key == "msgs") {
-      ok = parse_number(value, r.msgs);
+      ok = read(r.msgs);
     } else if (key == "seconds") {
-      ok = parse_number(value, r.seconds);
+      ok = read(r.seconds);
     } else if (key == "errors") {
-      ok = parse_number(value, r.errors);
+      ok = read(r.errors);
     } else if (key == "latency") {
       auto h = Histogram::decode(value);
       ok = h.has_value();

@@ -13,14 +13,14 @@
 
 #include <algorithm>
 #include <bit>
-#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
+
+#include "common/number.hpp"
 
 namespace ferry::tools {
 
@@ -72,7 +72,7 @@ class LogHistogram {
   static std::optional<LogHistogram> decode(std::string_view text) {
     const std::size_t slash = text.find('/');
     if (slash == std::string_view::npos) return std::nullopt;
-    auto max = number(text.substr(0, slash));
+    auto max = parse_number<std::uint64_t>(text.substr(0, slash));
     if (!max) return std::nullopt;
     LogHistogram h;
     std::string_view rest = text.substr(slash + 1);
@@ -83,8 +83,8 @@ class LogHistogram {
       if (comma != std::string_view::npos && rest.empty()) return std::nullopt;  // "...,"
       const std::size_t colon = item.find(':');
       if (colon == std::string_view::npos) return std::nullopt;
-      auto index = number(item.substr(0, colon));
-      auto n = number(item.substr(colon + 1));
+      auto index = parse_number<std::uint64_t>(item.substr(0, colon));
+      auto n = parse_number<std::uint64_t>(item.substr(colon + 1));
       if (!index || !n || *index >= kBuckets) return std::nullopt;
       h.buckets_[*index] += *n;  // NOLINT(cppcoreguidelines-pro-bounds-constant-array-index)
       h.count_ += *n;
@@ -107,14 +107,6 @@ class LogHistogram {
     const double width = std::ldexp(1.0, static_cast<int>(e - SubBits));
     return (static_cast<double>(kSub + sub) + 0.5) * width;
   }
-  static std::optional<std::uint64_t> number(std::string_view s) noexcept {
-    std::uint64_t v = 0;
-    const char* end = s.data() + s.size();
-    auto [ptr, ec] = std::from_chars(s.data(), end, v);
-    if (ec != std::errc() || ptr != end || s.empty()) return std::nullopt;
-    return v;
-  }
-
   std::uint64_t count_ = 0;
   std::uint64_t max_ = 0;
   std::uint64_t buckets_[kBuckets] = {};

@@ -2,13 +2,13 @@
 #include "options.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "common/command_line.hpp"
+#include "common/number.hpp"
 #include "payload.hpp"
 
 namespace ferry::demo {
@@ -47,13 +47,9 @@ std::string usage() {
 }
 
 double parse_number(std::string_view flag, const std::string& text) {
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(text.c_str(), &end);
-  if (errno != 0 || end == text.c_str() || *end != '\0' || !(v == v)) {
-    usage_error(std::string(flag) + ": expected a number, got '" + text + "'");
-  }
-  return v;
+  const auto v = tools::parse_real(text);
+  if (!v) usage_error(std::string(flag) + ": expected a number, got '" + text + "'");
+  return *v;
 }
 
 }  // namespace

@@ -4,12 +4,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <limits>
 
 #include "common/file.hpp"
+#include "common/number.hpp"
 #include "common/quoted.hpp"
 #include "ferry/message.hpp"
 #include "ferry/session.hpp"
@@ -99,25 +98,16 @@ Result<std::uint64_t> parse_number(std::string_view flag, std::string_view text,
                                    std::uint64_t max) {
   const std::string expected =
       "expected a number " + std::to_string(min) + ".." + std::to_string(max);
-  if (text.empty() ||
-      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  const auto n = tools::parse_number<std::uint64_t>(text);
+  if (!n) {
     return Error(Errc::invalid_argument,
                  std::string(flag) + ": " + expected + ", got " + quoted(text));
   }
-  std::uint64_t n = 0;
-  for (const char c : text) {
-    const auto d = static_cast<std::uint64_t>(c - '0');
-    if (n > (std::numeric_limits<std::uint64_t>::max() - d) / 10) {
-      n = std::numeric_limits<std::uint64_t>::max();
-      break;
-    }
-    n = n * 10 + d;
-  }
-  if (n < min || n > max) {
+  if (*n < min || *n > max) {
     return Error(Errc::invalid_argument,
                  std::string(flag) + ": " + expected + ", got " + std::string(text));
   }
-  return n;
+  return *n;
 }
 
 Result<Common> common_options(const Common& global, const Args& args) {

@@ -26,6 +26,7 @@
 
 #include "common/command_line.hpp"
 #include "common/file.hpp"
+#include "common/number.hpp"
 #include "common/quoted.hpp"
 #include "ferry/session.hpp"
 #include "ferry/wait.hpp"
@@ -63,18 +64,6 @@ std::string format_size(std::uint64_t n) {
 
 bool is_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// A decimal number without sign, or nullopt (empty, other characters, overflow).
-std::optional<std::uint64_t> parse_decimal(std::string_view s) {
-  if (!is_digits(s)) return std::nullopt;
-  std::uint64_t n = 0;
-  for (const char c : s) {
-    const auto digit = static_cast<std::uint64_t>(c - '0');
-    if (n > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return std::nullopt;
-    n = n * 10 + digit;
-  }
-  return n;
 }
 
 std::string_view type_name(toml::node_type type) {
@@ -133,7 +122,7 @@ struct Input {
       if (i->get() < 0) return fail("expected " + range + ", got " + std::to_string(i->get()));
       n = static_cast<std::uint64_t>(i->get());
     } else {
-      const auto parsed = parse_decimal(text);
+      const auto parsed = tools::parse_number<std::uint64_t>(text);
       if (!parsed) return fail("expected " + range + ", got " + quoted(text));
       n = *parsed;
     }
@@ -212,7 +201,7 @@ template <class Id>
 Result<Id> resolve_id(const std::string& text, const std::string& where, bool user) {
   const char* what = user ? "user" : "group";
   if (is_digits(text)) {
-    const auto n = parse_decimal(text);
+    const auto n = tools::parse_number<std::uint64_t>(text);
     // (uid_t)-1 and (gid_t)-1 mean "no id" to the kernel.
     if (!n || *n >= kMaxU32) {
       return Error(Errc::invalid_argument,
@@ -577,7 +566,7 @@ Result<std::uint64_t> parse_size(std::string_view text) {
   const auto bad = [&](std::string_view why) {
     return Error(Errc::invalid_argument, "bad size " + quoted(text) + ": " + std::string(why));
   };
-  const auto n = parse_decimal(text.substr(0, digits));
+  const auto n = tools::parse_number<std::uint64_t>(text.substr(0, digits));
   if (!n) {
     return bad(digits == 0 ? "expected a number of bytes, optionally with B, KiB, MiB or GiB"
                            : "too large");

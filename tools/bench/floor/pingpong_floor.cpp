@@ -19,7 +19,6 @@
 
 #include <array>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -34,6 +33,7 @@
 #include "bench/payload.hpp"
 #include "common/clock.hpp"
 #include "common/command_line.hpp"
+#include "common/number.hpp"
 #include "common/process.hpp"
 #include "ferry/ring.hpp"
 
@@ -131,11 +131,10 @@ int main(int argc, char** argv) {
   if (!given) return usage(given.error().message().c_str());
   const std::string kind = given->get("--kind") != nullptr ? *given->get("--kind") : "";
   std::uint64_t trips = 200'000;
-  if (const std::string* n = given->get("--round-trips")) {
-    const auto [end, ec] = std::from_chars(n->data(), n->data() + n->size(), trips);
-    if (ec != std::errc() || end != n->data() + n->size() || trips == 0) {
-      return usage("--round-trips wants a number of round trips, more than 0");
-    }
+  if (const std::string* text = given->get("--round-trips")) {
+    const auto n = ferry::tools::parse_number<std::uint64_t>(*text);
+    if (!n || *n == 0) return usage("--round-trips wants a number of round trips, more than 0");
+    trips = *n;
   }
   if (kind != "naive" && kind != "ring" && kind != "ring-crc") return usage("--kind is required");
 

@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +27,7 @@
 
 #include "common/pattern.hpp"
 #include "common/process.hpp"
+#include "common/shared_region.hpp"
 #include "ferry/ring.hpp"
 
 namespace ferry::test {
@@ -43,25 +43,23 @@ inline std::uint64_t scaled(std::uint64_t n) {
   return v > 0 ? v : 1;
 }
 
-// Shared anonymous memory (MAP_SHARED), so a forked child writes the same pages.
+// Shared memory (tools/common/shared_region.hpp), so a forked child writes the same pages.
 class SharedBlock {
  public:
-  explicit SharedBlock(std::size_t size) : size_(size) {
-    data_ = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (data_ == MAP_FAILED) {
-      std::perror("mmap");
-      std::abort();
-    }
-  }
-  ~SharedBlock() { munmap(data_, size_); }
-  SharedBlock(const SharedBlock&) = delete;
-  SharedBlock& operator=(const SharedBlock&) = delete;
-  void* data() const { return data_; }
-  std::size_t size() const { return size_; }
+  explicit SharedBlock(std::size_t size) : region_(create(size)) {}
+  void* data() const { return region_.data(); }
+  std::size_t size() const { return region_.size(); }
 
  private:
-  void* data_;
-  std::size_t size_;
+  static tools::SharedRegion create(std::size_t size) {
+    auto region = tools::SharedRegion::create("ferry-test-block", size);
+    if (!region) {
+      std::fprintf(stderr, "SharedBlock: %s\n", region.error().message().c_str());
+      std::abort();
+    }
+    return std::move(*region);
+  }
+  tools::SharedRegion region_;
 };
 
 // A formatted ring in shared memory.

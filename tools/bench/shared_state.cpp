@@ -2,12 +2,8 @@
 // (shared_state.hpp).
 #include "bench/shared_state.hpp"
 
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <cerrno>
+#include <string>
 #include <utility>
 
 namespace ferry::bench {
@@ -24,90 +20,44 @@ std::atomic_ref<std::uint64_t> counter_at(std::byte* p) {
 }  // namespace
 
 Result<SharedState> SharedState::create(std::uint32_t slots) {
-  const int fd = ::memfd_create("ferry-bench-state", MFD_CLOEXEC);
-  if (fd < 0) return Error::from_errno(errno, "memfd_create for the benchmark's shared state");
-  const std::size_t bytes = kLine * (std::size_t{slots} + 1);
-  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return Error::from_errno(err, "sizing the benchmark's shared state");
-  }
-  return attach(fd);
-}
-
-Result<SharedState> SharedState::attach(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return Error::from_errno(err, "descriptor " + std::to_string(fd) + " (shared state)");
-  }
-  const auto bytes = static_cast<std::size_t>(st.st_size);
-  if (bytes < 2 * kLine) {
-    ::close(fd);
-    return Error(Errc::invalid_argument,
-                 "descriptor " + std::to_string(fd) + " is not the benchmark's shared state");
-  }
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) {
-    const int err = errno;
-    ::close(fd);
-    return Error::from_errno(err, "mapping the benchmark's shared state");
-  }
+  auto region = tools::SharedRegion::create("ferry-bench-state", kLine * (std::size_t{slots} + 1));
+  if (!region) return region.error();
   SharedState s;
-  s.base_ = static_cast<std::byte*>(p);
-  s.bytes_ = bytes;
-  s.slots_ = static_cast<std::uint32_t>(bytes / kLine - 1);
-  s.fd_ = fd;
+  s.region_ = std::move(*region);
   return s;
 }
 
-SharedState::SharedState(SharedState&& other) noexcept
-    : base_(std::exchange(other.base_, nullptr)),
-      bytes_(std::exchange(other.bytes_, 0)),
-      slots_(std::exchange(other.slots_, 0)),
-      fd_(std::exchange(other.fd_, -1)) {}
-
-SharedState& SharedState::operator=(SharedState&& other) noexcept {
-  if (this != &other) {
-    reset();
-    base_ = std::exchange(other.base_, nullptr);
-    bytes_ = std::exchange(other.bytes_, 0);
-    slots_ = std::exchange(other.slots_, 0);
-    fd_ = std::exchange(other.fd_, -1);
+Result<SharedState> SharedState::attach(int fd) {
+  const std::string what = "descriptor " + std::to_string(fd) + " (the benchmark's shared state)";
+  auto region = tools::SharedRegion::attach(UniqueFd(fd), what);
+  if (!region) return region.error();
+  if (region->size() < 2 * kLine) {
+    return Error(Errc::invalid_argument, what + " is too small to be one");
   }
-  return *this;
-}
-
-SharedState::~SharedState() {
-  reset();
-}
-
-void SharedState::reset() noexcept {
-  if (base_ != nullptr) ::munmap(base_, bytes_);
-  if (fd_ >= 0) ::close(fd_);
-  base_ = nullptr;
-  fd_ = -1;
+  SharedState s;
+  s.region_ = std::move(*region);
+  return s;
 }
 
 void SharedState::set_go(std::int64_t ns) noexcept {
   // Release: pairs with go()'s acquire (the clients read it after the go pipe closes).
-  word_at(base_).store(ns, std::memory_order_release);
+  word_at(region_.data()).store(ns, std::memory_order_release);
 }
 
 std::int64_t SharedState::go() const noexcept {
-  return word_at(base_).load(std::memory_order_acquire);
+  return word_at(region_.data()).load(std::memory_order_acquire);
 }
 
 void SharedState::set_count(std::uint32_t slot, std::uint64_t count) noexcept {
   // Relaxed: a display value with a single writer.
-  if (slot < slots_) counter_at(base_ + kLine * (slot + 1)).store(count, std::memory_order_relaxed);
+  if (slot < slots())
+    counter_at(region_.data() + kLine * (slot + 1)).store(count, std::memory_order_relaxed);
 }
 
 std::uint64_t SharedState::total() const noexcept {
   std::uint64_t sum = 0;
-  for (std::uint32_t i = 0; i < slots_; ++i) {
-    sum += counter_at(base_ + kLine * (i + 1)).load(std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < slots(); ++i) {
+    sum += counter_at(region_.data() + kLine * (i + 1)).load(std::memory_order_relaxed);
   }
   return sum;
 }

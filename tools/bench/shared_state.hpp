@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/shared_region.hpp"
 #include "ferry/result.hpp"
 
 namespace ferry::bench {
@@ -23,14 +24,7 @@ class SharedState {
   // Maps the state behind an inherited descriptor (which it then owns).
   static Result<SharedState> attach(int fd);
 
-  SharedState() = default;
-  SharedState(SharedState&& other) noexcept;
-  SharedState& operator=(SharedState&& other) noexcept;
-  SharedState(const SharedState&) = delete;
-  SharedState& operator=(const SharedState&) = delete;
-  ~SharedState();
-
-  int fd() const noexcept { return fd_; }
+  int fd() const noexcept { return region_.fd(); }
   // CLOCK_MONOTONIC ns at which the run started (0 before).
   void set_go(std::int64_t ns) noexcept;
   std::int64_t go() const noexcept;
@@ -40,11 +34,10 @@ class SharedState {
 
  private:
   static constexpr std::size_t kLine = 64;
-  void reset() noexcept;
-  std::byte* base_ = nullptr;
-  std::size_t bytes_ = 0;
-  std::uint32_t slots_ = 0;
-  int fd_ = -1;
+  std::uint32_t slots() const noexcept {
+    return static_cast<std::uint32_t>(region_.size() / kLine - 1);
+  }
+  tools::SharedRegion region_;
 };
 
 }  // namespace ferry::bench

@@ -1,7 +1,7 @@
 // tools/demo/board.hpp: what ferry-demo's orchestrator and its participants share.
 //
-// The orchestrator maps one anonymous MAP_SHARED region before it forks anyone; every
-// participant inherits the mapping. It holds the run's schedule (set once everyone is
+// The orchestrator maps one shared region (tools/common/shared_region.hpp) before it forks
+// anyone; every participant inherits the mapping. It holds the run's schedule (set once everyone is
 // ready), the stop flags, and one Slot per participant: live counters (one writer each,
 // relaxed atomics, read only for the progress line) and the final results, which the
 // participant writes before it exits and the orchestrator reads after waitpid().
@@ -17,6 +17,8 @@
 
 #include "common/clock.hpp"
 #include "common/histogram.hpp"
+#include "common/shared_region.hpp"
+#include "ferry/result.hpp"
 
 namespace ferry::demo {
 
@@ -67,24 +69,17 @@ struct alignas(64) Board {
 // The shared region: a Board, then one Slot per participant.
 class Shared {
  public:
-  // Maps and constructs a zeroed region for `participants` slots; nullptr members on
-  // failure (errno says why).
-  static Shared create(std::size_t participants) noexcept;
-  Shared() = default;
-  Shared(const Shared&) = delete;
-  Shared& operator=(const Shared&) = delete;
-  Shared(Shared&& other) noexcept;
-  Shared& operator=(Shared&& other) = delete;
-  ~Shared();
+  // Maps and constructs a zeroed region for `participants` slots.
+  static Result<Shared> create(std::size_t participants);
 
-  explicit operator bool() const noexcept { return board_ != nullptr; }
   Board& board() const noexcept { return *board_; }
   Slot& slot(std::size_t i) const noexcept { return slots_[i]; }  // NOLINT: i < size()
   std::size_t size() const noexcept { return participants_; }
 
  private:
-  void* base_ = nullptr;
-  std::size_t bytes_ = 0;
+  // Board and Slot are trivially destructible in practice (atomics of integers, arrays):
+  // unmapping the region is all there is to do.
+  tools::SharedRegion region_;
   Board* board_ = nullptr;
   Slot* slots_ = nullptr;
   std::size_t participants_ = 0;

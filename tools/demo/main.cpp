@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -233,9 +234,7 @@ class Orchestrator {
   std::uint64_t last_total_ = 0;
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const Plan plan = ferry::demo::parse_options(argc, argv);
 
   // One connection first: a clear message when ferryd is not there, and its socket's name.
@@ -253,11 +252,13 @@ int main(int argc, char** argv) {
     socket = probe->socket_path();
   }
 
-  Shared shared = Shared::create(plan.participants());
-  if (!shared) {
-    std::fprintf(stderr, "ferry-demo: cannot map the shared region: %s\n", std::strerror(errno));
+  auto created = Shared::create(plan.participants());
+  if (!created) {
+    std::fprintf(stderr, "ferry-demo: cannot map the shared region: %s\n",
+                 created.error().message().c_str());
     return 1;
   }
+  Shared& shared = *created;
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -292,4 +293,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   return ferry::demo::print_report(plan, shared, o.children(), true);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // out of memory, in practice
+    std::fprintf(stderr, "ferry-demo: %s\n", e.what());
+    return 1;
+  }
 }

@@ -14,7 +14,6 @@
 // Every echoed message is checked (sequence number and content, fill_payload's pattern);
 // a mismatch counts an error and the exit status is 1. Prints one JSON line in the shape
 // of `ferry bench --json`.
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <array>
@@ -35,6 +34,7 @@
 #include "common/command_line.hpp"
 #include "common/number.hpp"
 #include "common/process.hpp"
+#include "common/shared_region.hpp"
 #include "ferry/ring.hpp"
 
 namespace {
@@ -68,11 +68,6 @@ void naive_recv(NaiveRing& r, std::span<std::byte> m) {
   }
   std::memcpy(m.data(), r.slots[h % kSlots].data(), kSize);
   r.head.store(h + 1, std::memory_order_release);
-}
-
-void* shared_map(std::size_t bytes) {
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  return p == MAP_FAILED ? nullptr : p;
 }
 
 struct Transport {
@@ -143,9 +138,13 @@ int main(int argc, char** argv) {
   config.capacity = 1u << 20;
   config.crc = kind == "ring-crc";
   const std::size_t bytes = naive ? sizeof(NaiveRing) : ferry::ring_bytes(config.capacity);
-  void* a = shared_map(bytes);  // towards the echo
-  void* b = shared_map(bytes);  // back
-  if (a == nullptr || b == nullptr) return usage("mmap failed");
+  auto to_echo = ferry::tools::SharedRegion::create("ferry-floor-to-echo", bytes);
+  auto from_echo = ferry::tools::SharedRegion::create("ferry-floor-from-echo", bytes);
+  if (!to_echo || !from_echo) {
+    return usage((to_echo ? from_echo.error() : to_echo.error()).message().c_str());
+  }
+  void* a = to_echo->data();
+  void* b = from_echo->data();
   if (!naive && (!ferry::ring_format(a, bytes, config) || !ferry::ring_format(b, bytes, config))) {
     return usage("ring_format failed");
   }

@@ -94,18 +94,18 @@ lint:
 
 tidy: build
 	@echo "== clang-tidy"
-	@git ls-files 'src/*.cpp' 'tools/*.cpp' | xargs -P $(JOBS) -n 4 clang-tidy -p build --quiet \
+	@git ls-files 'src/*.cpp' 'tools/*.cpp' 'bench/workload/*.cpp' | xargs -P $(JOBS) -n 4 clang-tidy -p build --quiet \
 	  > build/tidy.log 2>&1; rc=$$?; grep -v "warnings generated" build/tidy.log; exit $$rc
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 bench: build
-	@FERRY_COMMIT=$$(git rev-parse --short HEAD 2>/dev/null) scripts/bench-matrix.sh build/bin
+	@FERRY_COMMIT=$$(git rev-parse --short HEAD 2>/dev/null) bench/scripts/matrix.sh build/bin
 
 perf-gate: build
 	@echo "== performance gate (ferry vs Unix sockets)"
-	@scripts/perf-gate.sh build/bin
+	@bench/scripts/perf-gate.sh build/bin
 
 microbench: build
 	@build/bin/ferry_microbench --benchmark_min_time=0.5

@@ -1,10 +1,10 @@
-// ferry bench: the benchmark workloads (docs/bench.md), run by tools/bench/.
+// ferry bench: the benchmark workloads (docs/bench.md), run by bench/workload/.
 #include <cstdlib>
 #include <string>
 #include <vector>
 
-#include "bench/bench.hpp"
 #include "cli.hpp"
+#include "workload/bench.hpp"
 
 namespace ferry::cli {
 

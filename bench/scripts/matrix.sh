@@ -1,0 +1,503 @@
+#!/usr/bin/env bash
+# The benchmark matrix behind `make bench` (docs/bench.md): every `ferry bench`
+# scenario over ferry with the waits that apply and over Unix sockets, interleaved
+# (ferry, uds, ferry, uds, ...) so that the machine's noise hits both alike; fanin with
+# idle connections beside the busy ones; stream and fanin with ferry's metrics on and off; the
+# idle ferryd's memory with metrics off and on. Writes, in BENCH_OUT:
+#
+#   latest.md     the table (medians, ferry beside uds, ratio, target met/missed)
+#   latest.jsonl  every run: {"run","rep","exit","cmd","result":<ferry bench --json line>}
+#   latest.png    latency percentiles (p50, p99, p99.9) per scenario, ferry beside uds
+#
+# Usage: bench/scripts/matrix.sh [BIN_DIR]  (BIN_DIR holds ferry, ferryd and ferry-pingpong-floor;
+#                                            build/bin)
+# Environment (defaults in brackets):
+#   BENCH_OUT [bench/results]   BENCH_REPS [3]   BENCH_SECONDS [2] (stream, fanin, reqrep, rate)
+#   PINGPONG_SECONDS [10] (cap; pingpong ends after 200k round trips or this, first)
+#   BENCH_IDLE [1000] (idle connections beside fanin's 32 busy)
+#   FERRYD_CLIENTS [100] (idle subscribers for ferryd's per-connection memory)
+#   FERRY_COMMIT [unknown] (written into the header; `make bench` passes the git commit)
+# Exit status: 0 when every run finished with errors 0 (targets missed do not fail it),
+# 1 when a run failed or counted errors (the files are written anyway), 2 usage.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$here/common.sh"
+
+bin_dir=${1:-$root/build/bin}
+[ $# -le 1 ] || { echo "usage: bench/scripts/matrix.sh [BIN_DIR]" >&2; exit 2; }
+FERRY=$bin_dir/ferry
+FERRYD=$bin_dir/ferryd
+FLOOR=$bin_dir/ferry-pingpong-floor
+for b in "$FERRY" "$FERRYD" "$FLOOR"; do
+  [ -x "$b" ] || { echo "bench-matrix: $b not found (make build first)" >&2; exit 2; }
+done
+command -v gnuplot >/dev/null || { echo "bench-matrix: gnuplot is missing (make deps installs gnuplot-nox)" >&2; exit 2; }
+
+OUT=${BENCH_OUT:-$root/bench/results}
+REPS=${BENCH_REPS:-3}
+SECS=${BENCH_SECONDS:-2}
+PP_SECS=${PINGPONG_SECONDS:-10}
+IDLE=${BENCH_IDLE:-1000}
+NSUB=${FERRYD_CLIENTS:-100}
+COMMIT=${FERRY_COMMIT:-}
+[ -n "$COMMIT" ] || COMMIT=unknown
+
+bench_init bench-matrix
+mkdir -p "$OUT"
+JSONL=$BENCH_TMP/latest.jsonl
+: >"$JSONL"
+started=$(date +%s)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------------------------------
+# The matrix. A group is run REPS times; within a repetition its variants run one after
+# the other (ferry, uds, ...), so every ferry figure has a uds figure from the same minutes.
+# A variant whose arguments start with @floor runs ferry-pingpong-floor instead of ferry.
+GROUPS_=()     # "planned_seconds|label=args;label=args;..."
+group() {
+  local planned=$1 spec=""
+  shift
+  local v
+  for v in "$@"; do spec+="${spec:+;}$v"; done
+  GROUPS_+=("$planned|$spec")
+}
+pp=$((PP_SECS + 2)) tp=$((SECS + 1))
+# pingpong spin runs beside the floor under it (docs/performance.md), in the same seconds:
+# the VM's round trip between its two CPUs changed 4x from one minute to the next.
+group "$pp" "floor/naive=@floor --kind naive" "floor/ring=@floor --kind ring" \
+            "floor/ring-crc=@floor --kind ring-crc" \
+            "pingpong/spin/ferry=--scenario pingpong --transport ferry --wait spin --seconds $PP_SECS" \
+            "pingpong/spin/uds=--scenario pingpong --transport uds --seconds $PP_SECS"
+for w in hybrid block; do
+  group "$pp" "pingpong/$w/ferry=--scenario pingpong --transport ferry --wait $w --seconds $PP_SECS" \
+              "pingpong/$w/uds=--scenario pingpong --transport uds --seconds $PP_SECS"
+done
+# The -metrics variants run ferry's server with its metrics on (--metrics on), alternated
+# with the same run with them off: the cost of leaving them on.
+group "$tp" "stream/hybrid/ferry=--scenario stream --transport ferry --wait hybrid --seconds $SECS" \
+            "stream/hybrid/uds=--scenario stream --transport uds --seconds $SECS" \
+            "stream-metrics/hybrid/ferry=--scenario stream --transport ferry --wait hybrid --seconds $SECS --metrics on"
+group "$tp" "stream/spin/ferry=--scenario stream --transport ferry --wait spin --seconds $SECS" \
+            "stream/spin/uds=--scenario stream --transport uds --seconds $SECS"
+group "$tp" "fanin/hybrid/ferry=--scenario fanin --transport ferry --wait hybrid --seconds $SECS" \
+            "fanin/hybrid/uds=--scenario fanin --transport uds --seconds $SECS" \
+            "fanin-metrics/hybrid/ferry=--scenario fanin --transport ferry --wait hybrid --seconds $SECS --metrics on" \
+            "fanin-idle/hybrid/ferry=--scenario fanin --transport ferry --wait hybrid --seconds $SECS --idle $IDLE" \
+            "fanin-idle/hybrid/uds=--scenario fanin --transport uds --seconds $SECS --idle $IDLE"
+group "$tp" "fanin/block/ferry=--scenario fanin --transport ferry --wait block --seconds $SECS" \
+            "fanin/block/uds=--scenario fanin --transport uds --seconds $SECS"
+for s in reqrep rate; do
+  for w in hybrid block; do
+    group "$tp" "$s/$w/ferry=--scenario $s --transport ferry --wait $w --seconds $SECS" \
+                "$s/$w/uds=--scenario $s --transport uds --seconds $SECS"
+  done
+done
+
+total=0
+for g in "${GROUPS_[@]}"; do
+  IFS=';' read -r -a vs <<<"${g#*|}"
+  total=$((total + REPS * ${#vs[@]}))
+done
+
+# ---------------------------------------------------------------------------------------
+# Idle ferryd memory: a private session, VmRSS after 1 s, then with NSUB idle subscribers.
+status_kb() {  # status_kb PID FIELD -> the number of kB, or null
+  awk -v f="$2:" '$1 == f { print $2; found = 1 } END { if (!found) print "null" }' \
+    "/proc/$1/status" 2>/dev/null || echo null
+}
+MEM_OK=1
+declare -A MEM   # MEM[<mode>,<what>]: mode off|on (metrics), what idle|with plus _anon _file _shmem
+ferryd_memory() {  # ferryd_memory off|on
+  local mode=$1 d rt pid i port="" extra=()
+  d=$(mktemp -d "$BENCH_TMP/ferryd.XXXXXX")
+  rt=$d/run
+  mkdir -m 700 "$rt"
+  : >"$d/ferryd.toml"   # an empty configuration: the defaults, whatever ~/.config holds
+  [ "$mode" = off ] || extra=(--metrics-listen 127.0.0.1:0)
+  echo "bench-matrix: idle ferryd memory, metrics $mode ($NSUB idle subscribers)" >&2
+  XDG_RUNTIME_DIR=$rt FERRY_SESSION=bench FERRY_CONFIG=$d/ferryd.toml \
+    "$FERRYD" --log-level info "${extra[@]}" </dev/null >"$d/ferryd.log" 2>&1 &
+  pid=$!
+  BENCH_PIDS+=("$pid")
+  # Ready when it logs "listening": it does once its socket accepts connections. (Not a
+  # probe connection, which would leave its traces in the idle reading.)
+  listening() { grep -q '"event":"listening"' "$d/ferryd.log"; }
+  for ((i = 0; i < 100; i++)); do   # up to 5 s
+    ! listening || break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if ! listening; then
+    echo "bench-matrix: ferryd did not start: $(tail -n 1 "$d/ferryd.log")" >&2
+    MEM_OK=0
+    return 0
+  fi
+  # With metrics on, each reading follows a scrape, so the exporter has done its work.
+  scrape() {
+    [ "$mode" = on ] || return 0
+    [ -n "$port" ] || port=$(jq -r 'select(.event == "metrics_listening") | .port' "$d/ferryd.log" | head -n 1)
+    curl -sf --max-time 5 "http://127.0.0.1:$port/metrics" >"$d/metrics.txt" || {
+      echo "bench-matrix: could not scrape ferryd's metrics (port '$port')" >&2
+      MEM_OK=0
+    }
+  }
+  sleep 1
+  scrape
+  sleep 0.2
+  MEM[$mode,idle]=$(status_kb "$pid" VmRSS) MEM[$mode,idle_anon]=$(status_kb "$pid" RssAnon)
+  MEM[$mode,idle_file]=$(status_kb "$pid" RssFile) MEM[$mode,idle_shmem]=$(status_kb "$pid" RssShmem)
+  local subs=()
+  for ((i = 0; i < NSUB; i++)); do
+    XDG_RUNTIME_DIR=$rt FERRY_SESSION=bench \
+      "$FERRY" subscribe --type 4242 --timeout 600000 --ready-file "$d/ready.$i" \
+      </dev/null >/dev/null 2>>"$d/subscribers.log" &
+    BENCH_PIDS+=("$!")
+    subs+=("$!")
+  done
+  local ready=0
+  for ((i = 0; i < 600; i++)); do   # up to 30 s
+    ready=$(find "$d" -maxdepth 1 -name 'ready.*' | wc -l)
+    [ "$ready" -lt "$NSUB" ] || break
+    sleep 0.05
+  done
+  if [ "$ready" -lt "$NSUB" ]; then
+    echo "bench-matrix: only $ready of $NSUB subscribers connected: $(tail -n 1 "$d/subscribers.log" 2>/dev/null)" >&2
+    MEM_OK=0
+  fi
+  sleep 1
+  scrape
+  sleep 0.2
+  MEM[$mode,with]=$(status_kb "$pid" VmRSS) MEM[$mode,with_anon]=$(status_kb "$pid" RssAnon)
+  MEM[$mode,with_file]=$(status_kb "$pid" RssFile) MEM[$mode,with_shmem]=$(status_kb "$pid" RssShmem)
+  MEM[$mode,connected]=$ready
+  for i in "${subs[@]}"; do kill -TERM "$i" 2>/dev/null || true; done
+  for i in "${subs[@]}"; do wait "$i" 2>/dev/null || true; bench_forget "$i"; done
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  bench_forget "$pid"
+  jq -cn --arg metrics "$mode" --argjson n "$NSUB" --argjson connected "$ready" \
+    --argjson idle "${MEM[$mode,idle]}" --argjson idle_anon "${MEM[$mode,idle_anon]}" \
+    --argjson idle_file "${MEM[$mode,idle_file]}" --argjson idle_shmem "${MEM[$mode,idle_shmem]}" \
+    --argjson with "${MEM[$mode,with]}" --argjson with_anon "${MEM[$mode,with_anon]}" \
+    --argjson with_file "${MEM[$mode,with_file]}" --argjson with_shmem "${MEM[$mode,with_shmem]}" \
+    '{run: "ferryd-memory", metrics: $metrics, clients: $n, connected: $connected,
+      idle_kb: {VmRSS: $idle, RssAnon: $idle_anon, RssFile: $idle_file, RssShmem: $idle_shmem},
+      with_clients_kb: {VmRSS: $with, RssAnon: $with_anon, RssFile: $with_file, RssShmem: $with_shmem}}' \
+    >>"$JSONL"
+}
+ferryd_memory off
+ferryd_memory on
+
+# ---------------------------------------------------------------------------------------
+n=0
+for g in "${GROUPS_[@]}"; do
+  planned=${g%%|*}
+  IFS=';' read -r -a vs <<<"${g#*|}"
+  for ((rep = 1; rep <= REPS; rep++)); do
+    for v in "${vs[@]}"; do
+      label=${v%%=*}
+      read -r -a args <<<"${v#*=}"
+      bin=$FERRY
+      if [ "${args[0]}" = @floor ]; then bin=$FLOOR args=("${args[@]:1}"); fi
+      n=$((n + 1))
+      t0=$(date +%s.%N)
+      bench_run "$JSONL" "$label" "$rep" "$planned" "$bin" "${args[@]}"
+      t1=$(date +%s.%N)
+      if [ "$BENCH_RESULT" != null ]; then
+        summary=$(jq -r '"\(.msgs_per_s) msgs/s" + (if .p50_us then ", p50 \(.p50_us) p99 \(.p99_us) us" else "" end) + (if .errors > 0 then ", errors \(.errors)" else "" end)' <<<"$BENCH_RESULT")
+      else
+        summary="no result"
+      fi
+      [ "$BENCH_RC" -eq 0 ] || summary+=" (exit $BENCH_RC)"
+      printf 'bench-matrix: [%2d/%d] %-26s rep %d: %s  [%.1f s]\n' "$n" "$total" "$label" "$rep" \
+        "$summary" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" >&2
+    done
+  done
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+elapsed=$(($(date +%s) - started))
+
+# ---------------------------------------------------------------------------------------
+# Medians, the table, the targets.
+declare -A R_REPS R_FAILED R_RATE R_P50 R_P99 R_P999 R_ERR R_CMD
+LABELS=()
+while IFS=$'\t' read -r label reps failed rate p50 p99 p999 _max err cmd; do
+  [ "$label" = ferryd-memory ] && continue
+  LABELS+=("$label")
+  R_REPS[$label]=$reps R_FAILED[$label]=$failed R_RATE[$label]=$rate R_P50[$label]=$p50
+  R_P99[$label]=$p99 R_P999[$label]=$p999 R_ERR[$label]=$err R_CMD[$label]=$cmd
+done < <(jq -c 'select(.run != "ferryd-memory")' "$JSONL" | bench_medians /dev/stdin)
+
+FAILED_RUNS=0
+for l in "${LABELS[@]}"; do FAILED_RUNS=$((FAILED_RUNS + R_FAILED[$l])); done
+MET=0 MISSED=0
+
+# target KIND FERRY_LABEL UDS_LABEL -> sets T_TEXT and T_MET
+target() {
+  local kind=$1 f=$2 u=$3 miss=()
+  local rate=${R_RATE[$f]} urate=${R_RATE[$u]} p50=${R_P50[$f]} p99=${R_P99[$f]} up50=${R_P50[$u]}
+  local ratio
+  ratio=$(fdiv "$rate" "$urate")
+  case $kind in
+    pp-spin)
+      T_TEXT="p50 ≤ 0.5 µs"
+      fcmp "$p50" '<=' 0.5 || miss+=("p50 $(fmt_us "$p50") > 0.5") ;;
+    pp-hybrid)
+      T_TEXT="p50 ≤ 1 µs, p99 ≤ 3 µs"
+      fcmp "$p50" '<=' 1 || miss+=("p50 $(fmt_us "$p50") > 1")
+      fcmp "$p99" '<=' 3 || miss+=("p99 $(fmt_us "$p99") > 3") ;;
+    pp-block)
+      T_TEXT="p50 ≤ uds p50"
+      fcmp "$p50" '<=' "$up50" || miss+=("p50 $(fmt_us "$p50") > $(fmt_us "$up50")") ;;
+    stream | fanin)
+      local floor=6000000
+      [ "$kind" = fanin ] && floor=5000000
+      T_TEXT="≥ $((floor / 1000000))M msgs/s, ≥ 5× uds"
+      fcmp "$rate" '>=' $floor || miss+=("$(fmt_rate "$rate") < $(fmt_rate $floor)")
+      fcmp "$ratio" '>=' 5 || miss+=("$(fmt_ratio "$rate" "$urate") < 5×") ;;
+    reqrep)
+      T_TEXT="≥ 350k msgs/s, ≥ 2.5× uds, p99 ≤ 300 µs"
+      fcmp "$rate" '>=' 350000 || miss+=("$(fmt_rate "$rate") < 350k")
+      fcmp "$ratio" '>=' 2.5 || miss+=("$(fmt_ratio "$rate" "$urate") < 2.5×")
+      fcmp "$p99" '<=' 300 || miss+=("p99 $(fmt_us "$p99") > 300") ;;
+    rate)
+      T_TEXT="p99 ≤ 10 µs"
+      fcmp "$p99" '<=' 10 || miss+=("p99 $(fmt_us "$p99") > 10") ;;
+    idle)
+      local alone=${R_RATE[fanin/hybrid/ferry]}
+      T_TEXT="≥ 0.90 × fanin alone ($(fmt_rate "$alone"))"
+      local share
+      share=$(fdiv "$rate" "$alone")
+      if fcmp "$share" '>=' 0.9; then T_TEXT+=": $(fmt_ratio "$rate" "$alone")"
+      else miss+=("$(fmt_ratio "$rate" "$alone") < 0.90×"); fi ;;
+    none)
+      T_TEXT="(reference)"
+      T_MET="—"
+      return 0 ;;
+  esac
+  if [ "${R_FAILED[$f]}" -gt 0 ] || [ "${R_FAILED[$u]}" -gt 0 ]; then
+    T_MET="**run failed**"
+    MISSED=$((MISSED + 1))
+  elif [ ${#miss[@]} -eq 0 ]; then
+    T_MET="met"
+    MET=$((MET + 1))
+  else
+    local IFS=';'
+    T_MET="**missed**: ${miss[*]}"
+    T_MET=${T_MET//;/; }
+    MISSED=$((MISSED + 1))
+  fi
+}
+
+table_row() {  # table_row SCENARIO WAIT KIND FERRY_LABEL UDS_LABEL
+  local scen=$1 wait=$2 kind=$3 f=$4 u=$5
+  target "$kind" "$f" "$u"
+  local lat_f="—" lat_u="—"
+  if [ "${R_P50[$f]}" != null ]; then
+    lat_f="$(fmt_us "${R_P50[$f]}") / $(fmt_us "${R_P99[$f]}")"
+    lat_u="$(fmt_us "${R_P50[$u]}") / $(fmt_us "${R_P99[$u]}")"
+  fi
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$scen" "$wait" \
+    "$(fmt_rate "${R_RATE[$f]}")" "$(fmt_rate "${R_RATE[$u]}")" \
+    "$(fmt_ratio "${R_RATE[$f]}" "${R_RATE[$u]}")" "$lat_f" "$lat_u" "$T_TEXT" "$T_MET"
+}
+
+floor_row() {  # floor_row WHAT LABEL
+  local what=$1 l=$2
+  [ "${R_FAILED[$l]}" -eq 0 ] || what+=" (**run failed**)"
+  printf '| %s | %s | %s |\n' "$what" "$(fmt_us "${R_P50[$l]}")" "$(fmt_us "${R_P99[$l]}")"
+}
+
+metrics_row() {  # metrics_row SCENARIO OFF_LABEL ON_LABEL
+  local off=${R_RATE[$2]} on=${R_RATE[$3]} cost met
+  cost=$(awk -v a="$off" -v b="$on" 'BEGIN { if (a == "null" || b == "null" || a == 0) print "null"; else printf "%.1f", (1 - b / a) * 100 }')
+  if [ "${R_FAILED[$2]}" -gt 0 ] || [ "${R_FAILED[$3]}" -gt 0 ] || [ "$cost" = null ]; then
+    met="**run failed**"; MISSED=$((MISSED + 1))
+  elif fcmp "$cost" '<=' 3; then met=met; MET=$((MET + 1))
+  else met="**missed**: $cost % > 3 %"; MISSED=$((MISSED + 1)); fi
+  printf '| %s | hybrid | %s | %s | %s %% | ≤ 3 %% | %s |\n' "$1" "$(fmt_rate "$off")" \
+    "$(fmt_rate "$on")" "$cost" "$met"
+}
+
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+[ -n "$cpu_model" ] || cpu_model=$(uname -m)
+os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
+
+{
+  echo "# ferry bench: ferry beside Unix sockets"
+  echo
+  echo "Generated by \`make bench\` (\`bench/scripts/matrix.sh\`); do not edit by hand."
+  echo
+  echo "| | |"
+  echo "|---|---|"
+  echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
+  echo "| commit | $COMMIT |"
+  echo "| machine | $(nproc) CPUs, $cpu_model |"
+  echo "| system | ${os_name:-Linux}, kernel $(uname -r) |"
+  echo "| load average (1/5/15 min) | before $load_before, after $load_after |"
+  echo "| runs | $total runs of \`ferry bench\` in $((elapsed / 60)) min $((elapsed % 60)) s, $REPS repetitions per row |"
+  echo
+  echo "Reproduce: \`make bench\` (Release build, then \`bench/scripts/matrix.sh build/bin\`); one"
+  echo "row by hand: the commands under [Commands](#commands), each $REPS times, alternating"
+  echo "ferry and uds."
+  echo
+  echo "Every figure is the median of $REPS repetitions; a row's ferry and uds runs alternate"
+  echo "(ferry, uds, ferry, uds, ...), so that what else the machine does hits both alike. Ratio:"
+  echo "ferry msgs/s ÷ uds msgs/s. Latency: round trip (pingpong, reqrep) or one-way (rate), µs."
+  echo "1024-byte messages; 32 clients for fanin, reqrep and rate."
+  echo
+  echo "| scenario | wait | ferry msgs/s | uds msgs/s | ratio | ferry p50 / p99 µs | uds p50 / p99 µs | target | met? |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  table_row pingpong spin pp-spin pingpong/spin/ferry pingpong/spin/uds
+  table_row pingpong hybrid pp-hybrid pingpong/hybrid/ferry pingpong/hybrid/uds
+  table_row pingpong block pp-block pingpong/block/ferry pingpong/block/uds
+  table_row stream hybrid stream stream/hybrid/ferry stream/hybrid/uds
+  table_row stream spin none stream/spin/ferry stream/spin/uds
+  table_row "fanin 32→1" hybrid fanin fanin/hybrid/ferry fanin/hybrid/uds
+  table_row "fanin 32→1" block none fanin/block/ferry fanin/block/uds
+  table_row "fanin 32→1 + $IDLE idle" hybrid idle fanin-idle/hybrid/ferry fanin-idle/hybrid/uds
+  table_row "reqrep 32" hybrid reqrep reqrep/hybrid/ferry reqrep/hybrid/uds
+  table_row "reqrep 32" block none reqrep/block/ferry reqrep/block/uds
+  table_row "rate 32 × 1k/s" hybrid rate rate/hybrid/ferry rate/hybrid/uds
+  table_row "rate 32 × 1k/s" block none rate/block/ferry rate/block/uds
+  echo
+  echo "## The floor under pingpong"
+  echo
+  echo "Spinning 1 KB round trips between two processes below ferry's API, from the same run"
+  echo "(\`ferry-pingpong-floor\`): the naive ring the pingpong targets were set with"
+  echo "(fixed slots, one copy each way, no header, no CRC, no wake-up handshake), ferry's ring"
+  echo "alone (no server, client, doorbell or dispatch) without and with CRC32C, and ferry's"
+  echo "pingpong spin from the table above. What lies between two rows is what the layer costs."
+  echo
+  echo "| round trip, spin | p50 µs | p99 µs |"
+  echo "|---|---|---|"
+  floor_row "naive ring" floor/naive
+  floor_row "ferry ring, no CRC" floor/ring
+  floor_row "ferry ring, CRC32C" floor/ring-crc
+  floor_row "ferry pingpong (server + client)" pingpong/spin/ferry
+  echo
+  echo "## ferryd memory"
+  echo
+  echo "\`ferryd\` alone in a private session (own \`XDG_RUNTIME_DIR\`, \`FERRY_SESSION=bench\`, an"
+  echo "empty configuration file: the defaults), read from \`/proc/<pid>/status\` 1 s after start,"
+  echo "then again 1 s after $NSUB \`ferry subscribe\` processes connected and subscribed (each a"
+  echo "connection with its own segment, default 1 MiB rings each way)."
+  echo
+  if [ -n "${MEM[off,idle]:-}" ]; then
+    echo "| measure | metrics off | metrics on | target | met? |"
+    echo "|---|---|---|---|---|"
+    per_conn() {  # per_conn MODE SUFFIX -> kB per connection
+      awk -v a="${MEM[$1,with$2]:-null}" -v b="${MEM[$1,idle$2]:-null}" -v n="${MEM[$1,connected]:-0}" \
+        'BEGIN { if (a == "null" || b == "null" || n == 0) print "null"; else printf "%.1f", (a - b) / n }'
+    }
+    mem_of() {  # mem_of MODE WHAT
+      echo "${MEM[$1,$2]:-null} kB (anon ${MEM[$1,$2_anon]:-null}, file ${MEM[$1,$2_file]:-null}, shmem ${MEM[$1,$2_shmem]:-null})"
+    }
+    on_idle=${MEM[on,idle]:-null}
+    if [ "$on_idle" != null ] && fcmp "$on_idle" '<=' 3072; then mem_met=met; MET=$((MET + 1))
+    else mem_met="**missed**: $on_idle kB > 3072 kB with metrics on"; MISSED=$((MISSED + 1)); fi
+    printf '| idle ferryd, VmRSS | %s | %s | ≤ 3 MiB (3072 kB), metrics on | %s |\n' \
+      "$(mem_of off idle)" "$(mem_of on idle)" "$mem_met"
+    printf '| with %s idle clients, VmRSS | %s | %s | | |\n' "${MEM[off,connected]:-0}" \
+      "$(mem_of off with)" "$(mem_of on with)"
+    printf '| per connection, (VmRSS with N − idle) ÷ N | %s kB (anon %s, shmem %s) | %s kB (anon %s, shmem %s) | a few kB besides the rings | |\n' \
+      "$(per_conn off '')" "$(per_conn off _anon)" "$(per_conn off _shmem)" \
+      "$(per_conn on '')" "$(per_conn on _anon)" "$(per_conn on _shmem)"
+    echo
+    echo "Metrics on: \`--metrics-listen 127.0.0.1:0\`, each reading 0.2 s after a scrape of"
+    echo "\`/metrics\`. The exporter is prometheus-cpp, which Debian ships only as shared libraries"
+    echo "on the shared C++ runtime: loading it maps libstdc++.so, libm, civetweb, zlib and"
+    echo "prometheus-cpp, whose touched pages count in RssFile (shared with every other process"
+    echo "using them). See docs/observability.md."
+  else
+    echo "**Not measured**: ferryd did not start (see the output of \`make bench\`)."
+  fi
+  echo
+  echo "## Metrics on and off"
+  echo
+  echo "\`ferry bench --metrics on\`: the server keeps its handler-latency histogram (one call in"
+  echo "16 timed) and its counters are read ten times a second (\`ferry::read_process_stat\`, what"
+  echo "ferryd's exporter does at each scrape), alternated with the same run with metrics off."
+  echo "The counters themselves are always kept (they are part of every figure above)."
+  echo
+  echo "| scenario | wait | metrics off msgs/s | metrics on msgs/s | cost | target | met? |"
+  echo "|---|---|---|---|---|---|---|"
+  metrics_row stream stream/hybrid/ferry stream-metrics/hybrid/ferry
+  metrics_row "fanin 32→1" fanin/hybrid/ferry fanin-metrics/hybrid/ferry
+  echo
+  echo "## Notes"
+  echo
+  echo "- Targets are those of docs/performance.md. For stream, fanin, reqrep and rate they apply to the default"
+  echo "  wait, hybrid; the other waits are shown for reference. $MET targets met, $MISSED missed."
+  echo "- Waits: pingpong runs spin, hybrid and block; stream hybrid and spin (2 processes on 2"
+  echo "  cores). fanin, reqrep and rate run hybrid and block but not spin: with 33 processes on 2"
+  echo "  cores everyone spinning starves everyone (the run finishes, slowly, and measures the"
+  echo "  scheduler). uds always blocks (blocking sockets, epoll on the server)."
+  echo "- pingpong: 20k warm-up round trips, then 200k or ${PP_SECS} s, whichever ends first (a run"
+  echo "  slower than 200k in ${PP_SECS} s, typically block and uds, stops at the cap with fewer samples)."
+  echo "  stream: 5M messages or ${SECS} s. fanin, reqrep, rate: ${SECS} s (reqrep and rate after 0.5 s"
+  echo "  of warm-up)."
+  echo "- fanin + $IDLE idle: the same fanin with $IDLE more connections held open and silent by one"
+  echo "  more process, run alternately with plain fanin; its target compares it with the"
+  echo "  ferry fanin hybrid row above, from the same repetitions."
+  if [ "$FAILED_RUNS" -eq 0 ]; then
+    echo "- Every run exited 0 and reported errors 0 (lost, duplicated, reordered or corrupt messages)."
+  else
+    echo "- **$FAILED_RUNS runs failed or counted errors** (see latest.jsonl: \`exit\`, \`stderr\`,"
+    echo "  \`result.errors\`); their rows show \"run failed\". Medians use the runs that printed a result:"
+    for l in "${LABELS[@]}"; do
+      [ "${R_FAILED[$l]}" -eq 0 ] || echo "  - $l: ${R_FAILED[$l]} of ${R_REPS[$l]} runs, max errors ${R_ERR[$l]}"
+    done
+  fi
+  echo "- The machine is shared and noisy: absolute figures move between runs by 2-3×; the"
+  echo "  ratios, from runs made minutes apart and alternated, move much less."
+  if fcmp "${load_before%% *}" '>' "$(nproc)" || fcmp "${load_after%% *}" '>' "$(nproc)"; then
+    echo "- **The machine was busy** during this run (1-minute load average ${load_before%% *} before,"
+    echo "  ${load_after%% *} after, on $(nproc) CPUs): other processes competed for the CPUs. spin and"
+    echo "  hybrid, which keep a process on a CPU to avoid a wake-up, suffer most when they lose it."
+  fi
+  echo
+  echo "## Commands"
+  echo
+  echo "Each with \`XDG_RUNTIME_DIR\` a fresh private directory and \`FERRY_SESSION=bench\`:"
+  echo
+  echo '```sh'
+  for l in "${LABELS[@]}"; do echo "build/bin/${R_CMD[$l]}"; done | awk '!seen[$0]++'
+  echo '```'
+  echo
+  echo "ferryd memory: \`build/bin/ferryd\` (and \`--metrics-listen 127.0.0.1:0\`), then $NSUB × \`build/bin/ferry subscribe"
+  echo "--type 4242 --timeout 600000 --ready-file F\`, reading \`/proc/<ferryd pid>/status\`."
+} >"$BENCH_TMP/latest.md"
+
+# ---------------------------------------------------------------------------------------
+# The plot: p50, p99, p99.9 of every row with latency, ferry beside uds, log scale.
+{
+  echo "# row ferry_p50 ferry_p99 ferry_p999 uds_p50 uds_p99 uds_p999 (us)"
+  for r in pingpong/spin pingpong/hybrid pingpong/block reqrep/hybrid reqrep/block rate/hybrid rate/block; do
+    f=$r/ferry u=$r/uds
+    printf '"%s\\n%s" %s %s %s %s %s %s\n' "${r%%/*}" "${r#*/}" \
+      "${R_P50[$f]}" "${R_P99[$f]}" "${R_P999[$f]}" "${R_P50[$u]}" "${R_P99[$u]}" "${R_P999[$u]}" |
+      sed 's/ null/ NaN/g'
+  done
+} >"$BENCH_TMP/latency.dat"
+gnuplot -e "datafile='$BENCH_TMP/latency.dat'; outfile='$BENCH_TMP/latest.png'; \
+            subtitle='$(date -u '+%Y-%m-%d') · commit $COMMIT · $(nproc) CPUs · median of $REPS runs'" \
+  "$here/latency.gp"
+
+mv -f "$BENCH_TMP/latest.md" "$OUT/latest.md"
+mv -f "$BENCH_TMP/latest.png" "$OUT/latest.png"
+mv -f "$JSONL" "$OUT/latest.jsonl"
+echo "bench-matrix: wrote $OUT/latest.md, latest.png, latest.jsonl ($((elapsed / 60)) min $((elapsed % 60)) s; targets: $MET met, $MISSED missed)" >&2
+status=0
+if [ "$MEM_OK" -ne 1 ]; then
+  echo "bench-matrix: the ferryd memory measurement failed (see above and $OUT/latest.md)" >&2
+  status=1
+fi
+if [ "$FAILED_RUNS" -gt 0 ]; then
+  echo "bench-matrix: $FAILED_RUNS runs failed or counted errors (see $OUT/latest.md)" >&2
+  status=1
+fi
+exit "$status"

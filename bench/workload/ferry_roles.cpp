@@ -1,0 +1,182 @@
+// bench/workload/ferry_roles.cpp: the participants over ferry (roles.hpp).
+//
+// The server is a ferry::Server with --wait; clients are ferry::Clients with --wait.
+// Data messages (stream, fanin, rate) are written in place with reserve()/commit();
+// pingpong and reqrep use request() and Request::reply(); each client's end marker is a
+// request too, so the client knows the server has seen everything before it leaves.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "ferry/client.hpp"
+#include "ferry/server.hpp"
+#include "ferry/stat.hpp"
+#include "workload/client_loop.hpp"
+#include "workload/receiver.hpp"
+#include "workload/roles.hpp"
+
+namespace ferry::bench {
+
+namespace {
+
+constexpr std::uint16_t kDataType = 1;
+constexpr std::uint16_t kEndType = 2;
+// Long enough for any backpressure or starved scheduler; a dead peer ends waits at once.
+constexpr std::chrono::seconds kPatience{60};
+// After the last end marker, the server waits at most this long for the clients to leave.
+constexpr std::int64_t kLingerNs = 5'000'000'000;
+
+WaitOptions wait_options(const Options& o) {
+  WaitOptions w;
+  w.strategy = o.wait;
+  return w;
+}
+
+ClientOptions client_options(const Options& o, std::string name) {
+  ClientOptions c;
+  c.endpoint = o.endpoint;
+  c.session = o.session;
+  c.name = std::move(name);
+  c.wait = wait_options(o);
+  c.send_timeout = kPatience;
+  return c;
+}
+
+class FerryConn {
+ public:
+  explicit FerryConn(Client client, std::size_t size) : client_(std::move(client)), size_(size) {}
+
+  Result<void> send(std::uint32_t producer, std::uint64_t seq, std::uint64_t stamp_ns) {
+    auto room = client_.reserve(size_);
+    if (!room) return room.error();
+    fill_payload(*room, producer, seq, stamp_ns);
+    client_.commit(size_, kDataType);
+    return {};
+  }
+
+  Result<std::span<const std::byte>> request(std::span<const std::byte> payload) {
+    auto reply = client_.request(kDataType, payload, kPatience);
+    if (!reply) return reply.error();
+    reply_ = std::move(*reply);
+    return std::span<const std::byte>(reply_.payload);
+  }
+
+  Result<void> finish(std::uint32_t producer, std::uint64_t next_seq) {
+    const auto end = encode_end(producer, next_seq);
+    auto ack = client_.request(kEndType, end, kPatience);
+    if (!ack) return ack.error();
+    return {};
+  }
+
+ private:
+  Client client_;
+  std::size_t size_;
+  Reply reply_;
+};
+
+}  // namespace
+
+int run_ferry_server(RoleContext& ctx) {
+  const Options& o = ctx.options();
+  set_process_name("bench-server");
+  install_stop_handlers();
+  ServerOptions so;
+  so.endpoint = o.endpoint;
+  so.session = o.session;
+  so.wait = wait_options(o);
+  so.max_connections = std::max<std::uint32_t>(so.max_connections, o.clients + o.idle + 16);
+  so.handler_histogram = o.metrics;
+  so.payload_copy = o.copy ? PayloadCopy::always : PayloadCopy::never;
+  auto created = Server::create(so);
+  if (!created) return ctx.fail(created.error());
+  Server& server = **created;
+  // --metrics on: what ferryd's exporter does at a scrape, ten times a second.
+  std::jthread scraper;
+  if (o.metrics) {
+    scraper = std::jthread([&server](const std::stop_token& stop) {
+      while (!stop.stop_requested()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        auto seen = read_process_stat(0);
+        const LatencyHistogram h = server.handler_latency();
+        if (!seen || seen->empty() || h.count > seen->front().server.messages_in + 1) {
+          std::fprintf(stderr, "bench-server: a metrics read failed\n");
+        }
+      }
+    });
+  }
+
+  Receiver rx(o, ctx.state());
+  std::uint32_t left = 0;  // connections closed since the start
+  server.on(kDataType, [&](Request& r) {
+    if (!o.request_reply()) {
+      rx.on_data(r.payload(), tools::now_ns());
+      return;
+    }
+    const auto reply = rx.on_request(r.payload());
+    if (auto sent = r.reply(reply); !sent) {
+      if (sent.code() == Errc::would_block) {
+        r.retry_later();  // the client's ring is full: the same request comes again
+        return;
+      }
+      rx.count_error();
+    }
+    rx.accept();
+  });
+  server.on(kEndType, [&](Request& r) {
+    if (auto sent = r.reply({}); !sent && sent.code() == Errc::would_block) {
+      r.retry_later();
+      return;
+    }
+    rx.on_end(r.payload());
+  });
+  server.on_default([&](Request&) { rx.count_error(); });
+  server.on_disconnect([&](const ConnectionInfo&, DisconnectReason reason) {
+    ++left;
+    if (reason == DisconnectReason::protocol_error) rx.count_error();
+  });
+  ctx.say("ready");
+
+  std::int64_t finished_at = 0;
+  while (!stop_requested()) {
+    if (auto r = server.run_once(std::chrono::milliseconds(100)); !r) return ctx.fail(r.error());
+    if (!rx.finished()) continue;
+    // Every producer has ended: let them leave first, so none sees the server vanish.
+    const std::int64_t now = tools::now_ns();
+    if (finished_at == 0) finished_at = now;
+    if (left >= o.clients || now - finished_at > kLingerNs) break;
+  }
+  ctx.say(rx.report().encode());
+  return 0;
+}
+
+int run_ferry_client(RoleContext& ctx) {
+  const Options& o = ctx.options();
+  set_process_name("bench-client");
+  auto client = Client::connect(client_options(o, "bench-client-" + std::to_string(o.id)));
+  if (!client) return ctx.fail(client.error());
+  FerryConn conn(std::move(*client), o.size);
+  ctx.say("ready");
+  return run_client(ctx, conn);
+}
+
+int run_ferry_idle(RoleContext& ctx) {
+  const Options& o = ctx.options();
+  set_process_name("bench-idle");
+  std::vector<Client> idle;
+  idle.reserve(o.idle);
+  for (std::uint32_t i = 0; i < o.idle; ++i) {
+    auto client = Client::connect(client_options(o, "bench-idle"));
+    if (!client) return ctx.fail(client.error());
+    idle.push_back(std::move(*client));
+  }
+  ctx.say("ready");
+  ctx.wait_for_go();  // the orchestrator closes our pipe when the run is over
+  ctx.say(Report{}.encode());
+  return 0;
+}
+
+}  // namespace ferry::bench

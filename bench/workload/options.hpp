@@ -1,0 +1,81 @@
+// bench/workload/options.hpp: the command line of `ferry bench`, and the hidden role
+// arguments the orchestrating process passes to each participant it starts.
+//
+// Thread-safety: plain values and functions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ferry/result.hpp"
+#include "ferry/wait.hpp"
+
+namespace ferry::bench {
+
+enum class Scenario : std::uint8_t { pingpong, stream, fanin, reqrep, rate };
+enum class Transport : std::uint8_t { ferry, uds };
+enum class StampFrom : std::uint8_t { send, intended };
+// parent: the process the user started; the others are participants it starts.
+enum class Role : std::uint8_t { parent, server, client, idle };
+
+std::string_view to_string(Scenario scenario) noexcept;
+std::string_view to_string(Transport transport) noexcept;
+
+// Payload bytes every message needs: time stamp, sequence number, producer id, check word.
+inline constexpr std::size_t kMinSize = 24;
+// The largest payload: a quarter of ferry's default 1 MiB ring.
+inline constexpr std::size_t kMaxSize = 256 * 1024;
+inline constexpr std::uint32_t kMaxClients = 1024;
+inline constexpr std::uint32_t kMaxIdle = 10000;
+
+struct Options {
+  Scenario scenario = Scenario::pingpong;
+  Transport transport = Transport::ferry;
+  std::size_t size = 1024;
+  std::uint32_t clients = 0;  // after parsing: never 0 (the scenario's default filled in)
+  double rate = 32000;        // messages per second, all producers together (rate)
+  WaitStrategy wait = WaitStrategy::hybrid;
+  double seconds = 5;
+  std::uint32_t idle = 0;
+  StampFrom stamp = StampFrom::send;
+  // ferry's server with its metrics on: the handler histogram, and the counters read
+  // (ferry::read_process_stat) ten times a second, as an eager Prometheus would.
+  bool metrics = false;
+  // ferry's server copies payloads before handlers see them (PayloadCopy::always).
+  bool copy = false;
+  bool json = false;
+  bool help = false;
+  bool inject_error = false;  // self-test: producer 0 skips one sequence number
+
+  // Hidden: set by the orchestrator for the participants.
+  Role role = Role::parent;
+  std::uint32_t id = 0;  // client number, 0..clients-1
+  std::string endpoint;
+  std::string session;
+  int state_fd = -1;   // the shared counters (shared_state.hpp)
+  int result_fd = -1;  // where the participant writes "ready" and its result line
+  int go_fd = -1;      // clients: start when it reaches end of file; idle: exit then
+
+  // The wait mode the results are reported under (uds always blocks).
+  std::string_view wait_name() const noexcept;
+  // Pingpong and reqrep measure round trips at the clients; the others one-way at the
+  // consumer.
+  bool request_reply() const noexcept {
+    return scenario == Scenario::pingpong || scenario == Scenario::reqrep;
+  }
+};
+
+// Parses the arguments after "bench". Errors are invalid_argument with a message for the
+// line "ferry bench: <message>".
+Result<Options> parse_options(std::vector<std::string> args);
+
+// The arguments that give a participant the same workload (role arguments not included).
+std::vector<std::string> workload_arguments(const Options& options);
+
+std::string usage();
+
+}  // namespace ferry::bench

@@ -1,0 +1,17 @@
+// bench/workload/orchestrator.hpp: the process the user started. It starts the server, the
+// idle connections and the clients as separate processes, releases the clients together,
+// shows progress, collects every result and prints the run's summary.
+// Thread-safety: the main thread of a process that does nothing else.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "workload/options.hpp"
+
+namespace ferry::bench {
+
+// Returns the exit code: 0, or 1 if the run failed or counted errors.
+int orchestrate(const Options& options, const std::vector<std::string>& self_command);
+
+}  // namespace ferry::bench

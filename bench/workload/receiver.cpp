@@ -1,0 +1,75 @@
+// bench/workload/receiver.cpp: checking, counting and answering (receiver.hpp).
+#include "workload/receiver.hpp"
+
+#include "workload/role.hpp"
+
+namespace ferry::bench {
+
+Receiver::Receiver(const Options& options, SharedState& state)
+    : options_(options), state_(state), sequences_(options.clients), reply_(options.size) {}
+
+std::int64_t Receiver::measure_from() const noexcept {
+  return timetable(options_, state_.go()).start;
+}
+
+void Receiver::on_data(std::span<const std::byte> payload, std::int64_t now_ns) {
+  ++received_;
+  if ((received_ & 63) == 0) state_.set_count(kServerSlot, received_);
+  const auto head = check_payload(payload, options_.size);
+  if (!head || head->producer >= options_.clients) {
+    ++errors_;
+    return;
+  }
+  sequences_.on_message(head->producer, head->seq);
+  if (options_.scenario == Scenario::rate) {
+    if (window_start_ < 0) window_start_ = measure_from();
+    if (static_cast<std::int64_t>(head->stamp_ns) < window_start_) return;  // warm-up
+    const std::int64_t latency = now_ns - static_cast<std::int64_t>(head->stamp_ns);
+    latency_.add(latency > 0 ? static_cast<std::uint64_t>(latency) : 0);
+  }
+  ++measured_;
+  last_ns_ = now_ns;
+}
+
+std::span<const std::byte> Receiver::on_request(std::span<const std::byte> payload) {
+  pending_ = check_payload(payload, options_.size);
+  if (options_.scenario == Scenario::pingpong) return payload;  // the echo
+  const PayloadHead head = pending_.value_or(PayloadHead{});
+  fill_payload(reply_, head.producer | kReplyTag, head.seq, head.stamp_ns);
+  return reply_;
+}
+
+void Receiver::accept() {
+  ++received_;
+  if (!pending_ || pending_->producer >= options_.clients) {
+    ++errors_;
+  } else {
+    sequences_.on_message(pending_->producer, pending_->seq);
+  }
+  pending_.reset();
+}
+
+void Receiver::on_end(std::span<const std::byte> payload) {
+  const auto end = decode_end(payload);
+  if (!end) {
+    ++errors_;
+    return;
+  }
+  sequences_.on_end(end->producer, end->next_seq);
+}
+
+Report Receiver::report() const {
+  Report r;
+  r.errors = errors_ + sequences_.counts().total();
+  if (options_.request_reply()) {
+    r.msgs = received_;  // the clients measure; this is only the server's own count
+    return r;
+  }
+  r.msgs = measured_;
+  const std::int64_t from = options_.scenario == Scenario::rate ? measure_from() : state_.go();
+  r.seconds = last_ns_ > from ? static_cast<double>(last_ns_ - from) / 1e9 : 0;
+  r.latency = latency_;
+  return r;
+}
+
+}  // namespace ferry::bench

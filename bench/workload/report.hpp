@@ -1,0 +1,52 @@
+// bench/workload/report.hpp: what one participant measured, and the run's summary.
+//
+// A participant writes lines to its result pipe: "ready" once it listens or is connected,
+// then "result msgs=N seconds=S errors=E latency=<histogram>" when done, or
+// "error <text>" if it cannot go on. The orchestrator merges the results into a Summary
+// and prints it as one JSON line (docs/bench.md's fields, in its order) or as text.
+//
+// Thread-safety: plain values and functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "workload/histogram.hpp"
+#include "workload/options.hpp"
+
+namespace ferry::bench {
+
+struct Report {
+  std::uint64_t msgs = 0;    // messages (or round trips) measured
+  double seconds = 0;        // over this long
+  std::uint64_t errors = 0;  // lost, duplicated, reordered or corrupt messages seen
+  Histogram latency;         // latency samples, if this participant measures latency
+
+  // The line, without its newline.
+  std::string encode() const;
+  // Parses a line encode() wrote.
+  static std::optional<Report> decode(std::string_view line);
+};
+
+struct Summary {
+  Options options;
+  std::uint64_t msgs = 0;
+  double seconds = 0;
+  bool has_latency = false;  // pingpong, reqrep and rate measure latency
+  Histogram latency;
+  double cpu_s = 0;
+  long peak_rss_kb = 0;
+  std::uint64_t errors = 0;
+
+  double msgs_per_s() const noexcept;
+  double mb_per_s() const noexcept;  // payload bytes, 10^6 per MB
+};
+
+// One line, no newline: {"system":...,"errors":N}
+std::string summary_json(const Summary& summary);
+// A few lines for a person.
+std::string summary_text(const Summary& summary);
+
+}  // namespace ferry::bench

@@ -56,7 +56,7 @@ Result<Report> produce_flat_out(Conn& conn, const Options& o, const Timetable& t
   return report;
 }
 
-// rate: message k of producer i is due at go + (i + k * clients) / rate seconds, an
+// rate, paced fanout: message k of producer i is due at go + (i + k * producers) / rate, an
 // absolute schedule: a late producer sends at once until it has caught up.
 template <class Conn>
 Result<Report> produce_paced(Conn& conn, const Options& o, const Timetable& t) {
@@ -65,7 +65,7 @@ Result<Report> produce_paced(Conn& conn, const Options& o, const Timetable& t) {
   std::uint64_t seq = 0;
   std::uint64_t sent = 0;
   for (std::uint64_t k = 0;; ++k) {
-    const double slot = static_cast<double>(o.id) + static_cast<double>(k) * o.clients;
+    const double slot = static_cast<double>(o.id) + static_cast<double>(k) * o.producers();
     const std::int64_t due = t.go + static_cast<std::int64_t>(std::llround(slot * interval_ns));
     if (due >= t.end) break;
     if (tools::now_ns() < due) {
@@ -183,6 +183,9 @@ int run_client(RoleContext& ctx, Conn& conn) {
     case Scenario::fanin: report = detail::produce_flat_out(conn, o, t); break;
     case Scenario::reqrep: report = detail::reqrep(conn, o, t, ctx.state()); break;
     case Scenario::rate: report = detail::produce_paced(conn, o, t); break;
+    case Scenario::fanout:
+      report = o.paced ? detail::produce_paced(conn, o, t) : detail::produce_flat_out(conn, o, t);
+      break;
   }
   if (!report) return ctx.fail(report.error());
   ctx.say(report->encode());

@@ -1,9 +1,11 @@
 // bench/workload/ferry_roles.cpp: the participants over ferry (roles.hpp).
 //
 // The server is a ferry::Server with --wait; clients are ferry::Clients with --wait.
-// Data messages (stream, fanin, rate) are written in place with reserve()/commit();
+// Data messages (stream, fanin, rate, fanout) are written in place with reserve()/commit();
 // pingpong and reqrep use request() and Request::reply(); each client's end marker is a
 // request too, so the client knows the server has seen everything before it leaves.
+// fanout: the server runs ferryd's bus (tools/ferryd/bus.hpp, the routing ferryd runs), the
+// clients subscribe, and the publisher publishes its data and then its end marker.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +17,7 @@
 #include "ferry/client.hpp"
 #include "ferry/server.hpp"
 #include "ferry/stat.hpp"
+#include "ferryd/bus.hpp"
 #include "workload/client_loop.hpp"
 #include "workload/receiver.hpp"
 #include "workload/roles.hpp"
@@ -48,7 +51,8 @@ ClientOptions client_options(const Options& o, std::string name) {
 
 class FerryConn {
  public:
-  explicit FerryConn(Client client, std::size_t size) : client_(std::move(client)), size_(size) {}
+  FerryConn(Client client, const Options& o)
+      : client_(std::move(client)), size_(o.size), publish_(o.scenario == Scenario::fanout) {}
 
   Result<void> send(std::uint32_t producer, std::uint64_t seq, std::uint64_t stamp_ns) {
     auto room = client_.reserve(size_);
@@ -67,6 +71,8 @@ class FerryConn {
 
   Result<void> finish(std::uint32_t producer, std::uint64_t next_seq) {
     const auto end = encode_end(producer, next_seq);
+    // Published behind the data: the bus keeps a publisher's order for every subscriber.
+    if (publish_) return client_.send(kDataType, end);
     auto ack = client_.request(kEndType, end, kPatience);
     if (!ack) return ack.error();
     return {};
@@ -75,8 +81,56 @@ class FerryConn {
  private:
   Client client_;
   std::size_t size_;
+  bool publish_;
   Reply reply_;
 };
+
+// fanout's server: ferryd's bus until the publisher and every subscriber have come and
+// gone. A full subscriber holds the publisher back (backpressure) as long as the bench
+// waits for anything, not ferryd's default second before dropping: a drop is a loss here.
+int run_bus(RoleContext& ctx, Server& server) {
+  const Options& o = ctx.options();
+  ferryd::BusOptions options;
+  options.slow_subscriber_timeout = kPatience;
+  ferryd::Bus bus(server, options);
+  ctx.say("ready");
+  const std::uint64_t everyone = std::uint64_t{o.clients} + 1 + o.idle;
+  while (!stop_requested()) {
+    if (auto r = server.run_once(bus.next_tick(std::chrono::milliseconds(100))); !r) {
+      return ctx.fail(r.error());
+    }
+    const ServerStats st = server.stats();
+    if (st.accepted >= everyone && st.active <= o.idle) break;
+  }
+  Report report;
+  report.msgs = bus.stats().deliveries;  // the subscribers measure; this is the bus's count
+  report.errors = bus.stats().dropped + server.stats().protocol_errors;
+  ctx.say(report.encode());
+  return 0;
+}
+
+// A fanout subscriber: checks every delivery until the publisher's end marker.
+int run_subscriber(RoleContext& ctx, Client& client) {
+  const Options& o = ctx.options();
+  if (auto r = client.subscribe(kDataType); !r) return ctx.fail(r.error());
+  Receiver rx(o, ctx.state(), 1 + o.id);
+  ctx.say("ready");
+  ctx.wait_for_go();
+  const Client::Handler handler = [&rx](const Message& m) {
+    if (m.payload.size() == kEndBytes) {
+      rx.on_end(m.payload);
+    } else {
+      rx.on_data(m.payload, tools::now_ns());
+    }
+  };
+  while (!rx.finished()) {
+    if (auto n = client.wait(handler, std::chrono::milliseconds(100)); !n) {
+      return ctx.fail(n.error());
+    }
+  }
+  ctx.say(rx.report().encode());
+  return 0;
+}
 
 }  // namespace
 
@@ -94,6 +148,7 @@ int run_ferry_server(RoleContext& ctx) {
   auto created = Server::create(so);
   if (!created) return ctx.fail(created.error());
   Server& server = **created;
+  if (o.scenario == Scenario::fanout) return run_bus(ctx, server);
   // --metrics on: what ferryd's exporter does at a scrape, ten times a second.
   std::jthread scraper;
   if (o.metrics) {
@@ -158,7 +213,18 @@ int run_ferry_client(RoleContext& ctx) {
   set_process_name("bench-client");
   auto client = Client::connect(client_options(o, "bench-client-" + std::to_string(o.id)));
   if (!client) return ctx.fail(client.error());
-  FerryConn conn(std::move(*client), o.size);
+  if (o.scenario == Scenario::fanout) return run_subscriber(ctx, *client);
+  FerryConn conn(std::move(*client), o);
+  ctx.say("ready");
+  return run_client(ctx, conn);
+}
+
+int run_ferry_publisher(RoleContext& ctx) {
+  const Options& o = ctx.options();
+  set_process_name("bench-publisher");
+  auto client = Client::connect(client_options(o, "bench-publisher"));
+  if (!client) return ctx.fail(client.error());
+  FerryConn conn(std::move(*client), o);
   ctx.say("ready");
   return run_client(ctx, conn);
 }

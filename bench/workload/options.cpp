@@ -16,18 +16,19 @@ Error usage_error(std::string message) {
 }
 
 Result<Scenario> parse_scenario(std::string_view text) {
-  for (Scenario s :
-       {Scenario::pingpong, Scenario::stream, Scenario::fanin, Scenario::reqrep, Scenario::rate}) {
+  for (Scenario s : {Scenario::pingpong, Scenario::stream, Scenario::fanin, Scenario::reqrep,
+                     Scenario::rate, Scenario::fanout}) {
     if (text == to_string(s)) return s;
   }
   return usage_error("unknown scenario '" + std::string(text) +
-                     "' (choose pingpong, stream, fanin, reqrep or rate)");
+                     "' (choose pingpong, stream, fanin, reqrep, rate or fanout)");
 }
 
 // One option and its value; `apply` returns the error for a bad value.
 struct Parser {
   Options& options;
   bool scenario_given = false;
+  bool rate_given = false;
 
   Result<void> apply(std::string_view name, std::string_view value) {
     auto bad = [&](std::string_view want) {
@@ -68,6 +69,7 @@ struct Parser {
       auto r = tools::parse_real(value);
       if (!r || *r <= 0 || *r > 1e8) return bad("messages per second, more than 0");
       options.rate = *r;
+      rate_given = true;
     } else if (name == "wait") {
       auto w = parse_wait_strategy(value);
       if (!w) return bad("spin, block or hybrid");
@@ -99,8 +101,10 @@ struct Parser {
         options.role = Role::client;
       } else if (value == "idle") {
         options.role = Role::idle;
+      } else if (value == "publisher") {
+        options.role = Role::publisher;
       } else {
-        return bad("server, client or idle");
+        return bad("server, client, idle or publisher");
       }
     } else if (name == "id") {
       auto n = tools::parse_number<std::uint32_t>(value);
@@ -127,8 +131,11 @@ constexpr tools::Flag kFlags[] = {
     {"--scenario", "NAME", ""},  // in the usage line
     {"--transport", "ferry|uds", "ferry rings, or Unix stream sockets (the baseline)  [ferry]"},
     {"--size", "BYTES", "payload bytes per message, 24..262144                [1024]"},
-    {"--clients", "N", "clients/producers   [32 for fanin, reqrep, rate; 1 otherwise]"},
-    {"--rate", "MSGS", "rate: messages per second, all producers together   [32000]"},
+    {"--clients", "N",
+     "clients (fanout: subscribers) [32 for fanin, reqrep, rate, fanout; 1 otherwise]"},
+    {"--rate", "MSGS",
+     "rate: messages per second, all producers together   [32000];\nfanout: the publisher's pace   "
+     "       [none: flat out]"},
     {"--wait", "spin|block|hybrid", "how ferry waits, on both sides (uds always blocks) [hybrid]"},
     {"--seconds", "S", "how long to run (pingpong: at most)                     [5]"},
     {"--idle", "N", "N more connections, open and silent for the whole run   [0]"},
@@ -162,6 +169,7 @@ std::string_view to_string(Scenario scenario) noexcept {
     case Scenario::fanin: return "fanin";
     case Scenario::reqrep: return "reqrep";
     case Scenario::rate: return "rate";
+    case Scenario::fanout: return "fanout";
   }
   return "unknown";
 }
@@ -193,11 +201,13 @@ Result<Options> parse_options(std::vector<std::string> args) {
   }
   if (options.help) return options;
   if (!parser.scenario_given) {
-    return usage_error("--scenario is required (pingpong, stream, fanin, reqrep or rate)");
+    return usage_error("--scenario is required (pingpong, stream, fanin, reqrep, rate or fanout)");
   }
   const bool single =
       options.scenario == Scenario::pingpong || options.scenario == Scenario::stream;
   if (options.clients == 0) options.clients = single ? 1 : 32;
+  options.paced = options.scenario == Scenario::rate ||
+                  (options.scenario == Scenario::fanout && parser.rate_given);
   if (single && options.clients != 1) {
     return usage_error("--scenario " + std::string(to_string(options.scenario)) +
                        " has exactly one client; use " +
@@ -226,19 +236,22 @@ std::vector<std::string> workload_arguments(const Options& o) {
       "--transport", std::string(to_string(o.transport)),
       "--size",      std::to_string(o.size),
       "--clients",   std::to_string(o.clients),
-      "--rate",      rate,
       "--wait",      std::string(ferry::to_string(o.wait)),
       "--seconds",   seconds,
       "--idle",      std::to_string(o.idle),
       "--stamp",     o.stamp == StampFrom::intended ? "intended" : "send",
       "--metrics",   o.metrics ? "on" : "off",
       "--copy",      o.copy ? "on" : "off"};
+  if (o.scenario != Scenario::fanout || o.paced) {  // fanout without it: flat out
+    args.emplace_back("--rate");
+    args.emplace_back(rate);
+  }
   if (o.inject_error) args.emplace_back("--inject-error");
   return args;
 }
 
 std::string usage() {
-  return R"(usage: ferry bench --scenario pingpong|stream|fanin|reqrep|rate
+  return R"(usage: ferry bench --scenario pingpong|stream|fanin|reqrep|rate|fanout
                    [--transport ferry|uds] [--size 1024] [--clients N] [--rate 32000]
                    [--wait spin|block|hybrid] [--seconds 5] [--idle 0]
                    [--stamp send|intended] [--metrics on|off] [--copy on|off] [--json]
@@ -252,6 +265,8 @@ Scenarios:
   fanin      N producers -> 1 consumer as fast as they can, for --seconds
   reqrep     N clients, 1 server, one request outstanding per client (RTT)
   rate       N producers paced to --rate messages/s in total (one-way latency)
+  fanout     1 publisher -> N subscribers through ferryd's bus (uds: a relay process),
+             flat out, or paced to --rate (one-way latency)
 
 Options:
 )" + tools::flag_help(kFlags, 26) +

@@ -16,11 +16,11 @@
 
 namespace ferry::bench {
 
-enum class Scenario : std::uint8_t { pingpong, stream, fanin, reqrep, rate };
+enum class Scenario : std::uint8_t { pingpong, stream, fanin, reqrep, rate, fanout };
 enum class Transport : std::uint8_t { ferry, uds };
 enum class StampFrom : std::uint8_t { send, intended };
 // parent: the process the user started; the others are participants it starts.
-enum class Role : std::uint8_t { parent, server, client, idle };
+enum class Role : std::uint8_t { parent, server, client, idle, publisher };
 
 std::string_view to_string(Scenario scenario) noexcept;
 std::string_view to_string(Transport transport) noexcept;
@@ -38,6 +38,9 @@ struct Options {
   std::size_t size = 1024;
   std::uint32_t clients = 0;  // after parsing: never 0 (the scenario's default filled in)
   double rate = 32000;        // messages per second, all producers together (rate)
+  // The producers follow a schedule of --rate messages a second: rate, and fanout with
+  // --rate given (without, fanout publishes flat out).
+  bool paced = false;
   WaitStrategy wait = WaitStrategy::hybrid;
   double seconds = 5;
   std::uint32_t idle = 0;
@@ -67,6 +70,8 @@ struct Options {
   bool request_reply() const noexcept {
     return scenario == Scenario::pingpong || scenario == Scenario::reqrep;
   }
+  // Who sends data: the clients, or in fanout the one publisher (the clients subscribe).
+  std::uint32_t producers() const noexcept { return scenario == Scenario::fanout ? 1 : clients; }
 };
 
 // Parses the arguments after "bench". Errors are invalid_argument with a message for the

@@ -87,7 +87,10 @@ class Progress {
     std::fprintf(stderr, "%sferry bench: %s over %s  %.1f s  %" PRIu64 " %s  %.0f/s%s",
                  tty_ ? "\r" : "", std::string(to_string(o_.scenario)).c_str(),
                  std::string(to_string(o_.transport)).c_str(), s, msgs,
-                 o_.request_reply() ? "round trips" : "msgs", rate, tty_ ? "\033[K" : "\n");
+                 o_.request_reply()                ? "round trips"
+                 : o_.scenario == Scenario::fanout ? "deliveries"
+                                                   : "msgs",
+                 rate, tty_ ? "\033[K" : "\n");
     std::fflush(stderr);
   }
   void finish() const {
@@ -153,8 +156,9 @@ class Run {
   SharedState state_;
   Participants ps_;
   std::size_t server_ = 0;
-  std::vector<std::size_t> busy_;  // the server and the clients
-  std::vector<std::size_t> clients_;
+  std::vector<std::size_t> busy_;     // the server and the clients
+  std::vector<std::size_t> clients_;  // fanout: the subscribers
+  std::vector<std::size_t> ready_;    // the clients and fanout's publisher
   std::optional<std::size_t> idle_;
 };
 
@@ -225,9 +229,17 @@ int Run::go() {
     if (!client) return stop(client.error().message());
     clients_.push_back(*client);
     busy_.push_back(*client);
+    ready_.push_back(*client);
+  }
+  if (o_.scenario == Scenario::fanout) {  // the clients subscribe; one publisher sends
+    auto publisher =
+        start("publisher", {"--role", "publisher", "--go-fd", std::to_string(go.read)}, {go.read});
+    if (!publisher) return stop(publisher.error().message());
+    busy_.push_back(*publisher);
+    ready_.push_back(*publisher);
   }
   go.close_read();
-  if (!ps_.wait_ready(clients_, tools::now_ns() + kConnectNs)) {
+  if (!ps_.wait_ready(ready_, tools::now_ns() + kConnectNs)) {
     const Participant* f = ps_.failed();
     return stop(f != nullptr ? failure_text(*f) : "the clients took too long to connect");
   }
@@ -285,7 +297,7 @@ int Run::go() {
 Summary Run::summarize() const {
   Summary s;
   s.options = o_;
-  s.has_latency = o_.scenario != Scenario::stream && o_.scenario != Scenario::fanin;
+  s.has_latency = o_.request_reply() || o_.paced;
   for (std::size_t i = 0; i < ps_.size(); ++i) {
     const Participant& p = ps_[i];
     s.errors += p.report->errors;
@@ -295,8 +307,9 @@ Summary Run::summarize() const {
     s.cpu_s += cpu;
     s.peak_rss_kb = std::max(s.peak_rss_kb, p.usage.ru_maxrss);
   }
-  if (o_.request_reply()) {
-    // The clients measure round trips; the run lasted as long as the longest of them.
+  if (o_.request_reply() || o_.scenario == Scenario::fanout) {
+    // The clients measure round trips (fanout: deliveries); the run lasted as long as the
+    // longest of them.
     for (std::size_t i : clients_) {
       const Report& r = *ps_[i].report;
       s.msgs += r.msgs;

@@ -5,8 +5,12 @@
 
 namespace ferry::bench {
 
-Receiver::Receiver(const Options& options, SharedState& state)
-    : options_(options), state_(state), sequences_(options.clients), reply_(options.size) {}
+Receiver::Receiver(const Options& options, SharedState& state, std::uint32_t slot)
+    : options_(options),
+      state_(state),
+      slot_(slot),
+      sequences_(options.producers()),
+      reply_(options.size) {}
 
 std::int64_t Receiver::measure_from() const noexcept {
   return timetable(options_, state_.go()).start;
@@ -14,14 +18,14 @@ std::int64_t Receiver::measure_from() const noexcept {
 
 void Receiver::on_data(std::span<const std::byte> payload, std::int64_t now_ns) {
   ++received_;
-  if ((received_ & 63) == 0) state_.set_count(kServerSlot, received_);
+  if ((received_ & 63) == 0) state_.set_count(slot_, received_);
   const auto head = check_payload(payload, options_.size);
-  if (!head || head->producer >= options_.clients) {
+  if (!head || head->producer >= options_.producers()) {
     ++errors_;
     return;
   }
   sequences_.on_message(head->producer, head->seq);
-  if (options_.scenario == Scenario::rate) {
+  if (options_.paced) {
     if (window_start_ < 0) window_start_ = measure_from();
     if (static_cast<std::int64_t>(head->stamp_ns) < window_start_) return;  // warm-up
     const std::int64_t latency = now_ns - static_cast<std::int64_t>(head->stamp_ns);
@@ -66,7 +70,7 @@ Report Receiver::report() const {
     return r;
   }
   r.msgs = measured_;
-  const std::int64_t from = options_.scenario == Scenario::rate ? measure_from() : state_.go();
+  const std::int64_t from = options_.paced ? measure_from() : state_.go();
   r.seconds = last_ns_ > from ? static_cast<double>(last_ns_ - from) / 1e9 : 0;
   r.latency = latency_;
   return r;

@@ -1,9 +1,9 @@
 // bench/workload/receiver.hpp: the server side of every scenario, whatever the transport.
 //
-// The ferry and uds servers hand each message here: data messages (stream, fanin, rate)
-// are checked, counted and, for rate, timed; requests (pingpong, reqrep) are checked and
-// answered; end markers close a producer's sequence. The counts, errors and latency
-// histogram become the server's Report.
+// The ferry and uds servers (and fanout's subscribers) hand each message here: data
+// messages (stream, fanin, rate, fanout) are checked, counted and, when paced, timed; requests
+// (pingpong, reqrep) are checked and answered; end markers close a producer's sequence. The counts,
+// errors and latency histogram become the server's Report.
 //
 // Thread-safety: one thread (the server's loop).
 #pragma once
@@ -18,15 +18,17 @@
 #include "workload/options.hpp"
 #include "workload/payload.hpp"
 #include "workload/report.hpp"
+#include "workload/role.hpp"
 #include "workload/shared_state.hpp"
 
 namespace ferry::bench {
 
 class Receiver {
  public:
-  Receiver(const Options& options, SharedState& state);
+  // `slot`: the shared state's progress counter this receiver keeps.
+  Receiver(const Options& options, SharedState& state, std::uint32_t slot = kServerSlot);
 
-  // stream, fanin, rate: a data message, in the consumer's hands since `now_ns`.
+  // stream, fanin, rate, fanout: a data message, in the consumer's hands since `now_ns`.
   void on_data(std::span<const std::byte> payload, std::int64_t now_ns);
   // pingpong, reqrep: checks a request and returns the reply (pingpong: the request's own
   // bytes; reqrep: --size bytes of the reply pattern). Valid until the next call. Call
@@ -47,6 +49,7 @@ class Receiver {
 
   const Options& options_;
   SharedState& state_;
+  std::uint32_t slot_;
   tools::SequenceTracker sequences_;
   Histogram latency_;
   std::uint64_t received_ = 0;

@@ -114,12 +114,15 @@ std::string summary_text(const Summary& s) {
   std::string out;
   std::string idle = o.idle > 0 ? ", " + std::to_string(o.idle) + " idle connections" : "";
   if (o.metrics) idle += ", metrics on";
-  std::snprintf(buf, sizeof buf, "%s over %s: %u client%s, %zu-byte messages, wait %s%s\n",
+  const bool fanout = o.scenario == Scenario::fanout;
+  if (fanout && o.paced) idle += ", " + fixed(o.rate, 0) + " msgs/s published";
+  std::snprintf(buf, sizeof buf, "%s over %s: %u %s%s, %zu-byte messages, wait %s%s\n",
                 std::string(to_string(o.scenario)).c_str(),
-                std::string(to_string(o.transport)).c_str(), o.clients, o.clients == 1 ? "" : "s",
-                o.size, std::string(o.wait_name()).c_str(), idle.c_str());
+                std::string(to_string(o.transport)).c_str(), o.clients,
+                fanout ? "subscriber" : "client", o.clients == 1 ? "" : "s", o.size,
+                std::string(o.wait_name()).c_str(), idle.c_str());
   out += buf;
-  const char* what = o.request_reply() ? "round trips" : "messages";
+  const char* what = o.request_reply() ? "round trips" : fanout ? "deliveries" : "messages";
   std::snprintf(buf, sizeof buf, "  %" PRIu64 " %s in %.2f s: %.0f msgs/s, %.1f MB/s\n", s.msgs,
                 what, s.seconds, s.msgs_per_s(), s.mb_per_s());
   out += buf;

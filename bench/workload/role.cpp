@@ -21,8 +21,7 @@ extern "C" void on_stop_signal(int /*sig*/) {
 
 Timetable timetable(const Options& o, std::int64_t go) {
   const auto run = static_cast<std::int64_t>(std::llround(o.seconds * 1e9));
-  const std::int64_t warm =
-      o.scenario == Scenario::reqrep || o.scenario == Scenario::rate ? kWarmupNs : 0;
+  const std::int64_t warm = o.scenario == Scenario::reqrep || o.paced ? kWarmupNs : 0;
   return Timetable{go, go + warm, go + warm + run};
 }
 

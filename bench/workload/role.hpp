@@ -17,7 +17,7 @@ namespace ferry::bench {
 inline constexpr std::uint64_t kPingpongWarmup = 20'000;
 inline constexpr std::uint64_t kPingpongRounds = 200'000;
 inline constexpr std::uint64_t kStreamMessages = 5'000'000;
-// reqrep and rate: samples of the first half second are not measured.
+// reqrep and the paced scenarios: samples of the first half second are not measured.
 inline constexpr std::int64_t kWarmupNs = 500'000'000;
 // --inject-error: producer 0 skips this sequence number.
 inline constexpr std::uint64_t kInjectedGap = 100;

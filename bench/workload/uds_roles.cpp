@@ -5,17 +5,23 @@
 // level-triggered epoll, one read per ready connection per turn, many frames per read.
 // Clients write one frame per message with one sendmsg() and read with blocking I/O.
 // End markers are 16-byte frames; the server acknowledges each with an empty frame.
+// fanout: the server is a relay, ferryd's counterpart: a subscriber says so with an empty
+// frame, and every frame the publisher sends goes to every subscriber; while a subscriber
+// has more than kBacklog bytes waiting, the relay stops reading the publisher (backpressure,
+// as a full ring holds a ferry publisher back). The end marker is relayed, not acknowledged.
 // Nothing here spins: --wait does not apply, and results say "block".
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -30,10 +36,16 @@ namespace ferry::bench {
 namespace {
 
 constexpr std::int64_t kLingerNs = 5'000'000'000;
+// fanout: the relay stops reading the publisher while a subscriber has this much queued.
+constexpr std::size_t kBacklog = 1 << 20;
 
 class UdsConn {
  public:
-  UdsConn(UniqueFd fd, std::size_t size) : fd_(std::move(fd)), message_(size), in_(size) {}
+  UdsConn(UniqueFd fd, const Options& o)
+      : fd_(std::move(fd)),
+        message_(o.size),
+        in_(o.size),
+        publish_(o.scenario == Scenario::fanout) {}
 
   Result<void> send(std::uint32_t producer, std::uint64_t seq, std::uint64_t stamp_ns) {
     fill_payload(message_, producer, seq, stamp_ns);
@@ -48,6 +60,7 @@ class UdsConn {
   Result<void> finish(std::uint32_t producer, std::uint64_t next_seq) {
     const auto end = encode_end(producer, next_seq);
     if (auto r = uds_send_frame(fd_.get(), end); !r) return r.error();
+    if (publish_) return {};  // relayed behind the data, not acknowledged
     auto ack = uds_read_frame(fd_.get(), in_);
     if (!ack) return ack.error();
     return {};
@@ -57,6 +70,7 @@ class UdsConn {
   UniqueFd fd_;
   std::vector<std::byte> message_;
   FrameBuffer in_;
+  bool publish_;
 };
 
 // One accepted connection on the server.
@@ -66,7 +80,9 @@ struct Peer {
   FrameBuffer in;
   std::vector<std::byte> out;  // what a full socket did not take yet
   bool writing = false;        // EPOLLOUT armed
-  bool ended = false;          // sent its end marker
+  bool ended = false;          // sent its end marker (fanout: was sent the end marker)
+  bool subscriber = false;     // fanout: said it subscribes
+  bool publisher = false;      // fanout: sends the data
 };
 
 class UdsServer {
@@ -76,6 +92,7 @@ class UdsServer {
   Result<void> open();
   Result<void> run();
   const std::string& path() const noexcept { return path_; }
+  std::uint64_t relayed() const noexcept { return relayed_; }
 
  private:
   void accept_all();
@@ -83,6 +100,8 @@ class UdsServer {
   void queue(Peer& peer, std::span<const std::byte> payload);
   void flush(Peer& peer);
   void drop(int fd);
+  void relay(Peer& from, std::span<const std::byte> frame);
+  void watch(Peer& peer);
 
   const Options& o_;
   Receiver& rx_;
@@ -91,6 +110,10 @@ class UdsServer {
   UniqueFd epoll_;
   std::unordered_map<int, std::unique_ptr<Peer>> peers_;
   std::uint32_t ended_and_gone_ = 0;
+  bool fanout_ = o_.scenario == Scenario::fanout;
+  Peer* paused_ = nullptr;  // fanout: the publisher, while a subscriber's backlog is full
+  bool relayed_end_ = false;
+  std::uint64_t relayed_ = 0;  // fanout: frames the publisher sent, relayed to everyone
 };
 
 Result<void> UdsServer::open() {
@@ -140,6 +163,7 @@ void UdsServer::drop(int fd) {
   auto it = peers_.find(fd);
   if (it == peers_.end()) return;
   if (it->second->ended) ++ended_and_gone_;
+  if (it->second.get() == paused_) paused_ = nullptr;
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
   peers_.erase(it);
 }
@@ -158,10 +182,43 @@ void UdsServer::flush(Peer& peer) {
   const bool want = !peer.out.empty();
   if (want != peer.writing) {
     peer.writing = want;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0u);
-    ev.data.fd = peer.fd.get();
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, peer.fd.get(), &ev);
+    watch(peer);
+  }
+  // fanout: the publisher may go on once no subscriber's backlog is full.
+  if (paused_ != nullptr && peer.out.size() <= kBacklog) {
+    const bool full = std::any_of(peers_.begin(), peers_.end(), [](const auto& p) {
+      return p.second->subscriber && p.second->out.size() > kBacklog;
+    });
+    if (!full) {
+      Peer* publisher = std::exchange(paused_, nullptr);
+      watch(*publisher);
+    }
+  }
+}
+
+void UdsServer::watch(Peer& peer) {
+  epoll_event ev{};
+  ev.events = EPOLLRDHUP | (&peer == paused_ ? 0u : EPOLLIN) | (peer.writing ? EPOLLOUT : 0u);
+  ev.data.fd = peer.fd.get();
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, peer.fd.get(), &ev);
+}
+
+void UdsServer::relay(Peer& from, std::span<const std::byte> frame) {
+  from.publisher = true;
+  ++relayed_;
+  bool full = false;
+  for (auto& [fd, peer] : peers_) {
+    if (!peer->subscriber) continue;
+    queue(*peer, frame);
+    full = full || peer->out.size() > kBacklog;
+  }
+  if (frame.size() == kEndBytes) {
+    relayed_end_ = true;
+    for (auto& [fd, peer] : peers_) peer->ended = peer->ended || peer->subscriber;
+  }
+  if (full && paused_ == nullptr) {
+    paused_ = &from;
+    watch(from);
   }
 }
 
@@ -204,7 +261,13 @@ void UdsServer::on_readable(Peer& peer) {
   }
   peer.in.filled(static_cast<std::size_t>(n));
   while (auto frame = peer.in.take()) {
-    if (frame->size() == kEndBytes) {
+    if (fanout_) {
+      if (frame->empty()) {
+        peer.subscriber = true;
+      } else {
+        relay(peer, *frame);
+      }
+    } else if (frame->size() == kEndBytes) {
       rx_.on_end(*frame);
       peer.ended = true;
       queue(peer, {});
@@ -225,7 +288,7 @@ Result<void> UdsServer::run() {
   std::array<epoll_event, 128> events{};
   std::int64_t finished_at = 0;
   while (!stop_requested()) {
-    if (rx_.finished()) {
+    if (fanout_ ? relayed_end_ : rx_.finished()) {
       const std::int64_t now = tools::now_ns();
       if (finished_at == 0) finished_at = now;
       if (ended_and_gone_ >= o_.clients || now - finished_at > kLingerNs) break;
@@ -268,7 +331,9 @@ int run_uds_server(RoleContext& ctx) {
   auto ran = server.run();
   ::unlink(server.path().c_str());
   if (!ran) return ctx.fail(ran.error());
-  ctx.say(rx.report().encode());
+  Report report = rx.report();
+  if (ctx.options().scenario == Scenario::fanout) report.msgs = server.relayed();
+  ctx.say(report.encode());
   return 0;
 }
 
@@ -279,7 +344,38 @@ int run_uds_client(RoleContext& ctx) {
   if (!path) return ctx.fail(path.error());
   auto fd = uds_connect(*path);
   if (!fd) return ctx.fail(fd.error());
-  UdsConn conn(UniqueFd(*fd), o.size);
+  UniqueFd socket(*fd);
+  if (o.scenario == Scenario::fanout) {  // a subscriber
+    if (auto r = uds_send_frame(socket.get(), {}); !r) return ctx.fail(r.error());
+    Receiver rx(o, ctx.state(), 1 + o.id);
+    FrameBuffer in(o.size);
+    ctx.say("ready");
+    ctx.wait_for_go();
+    while (!rx.finished()) {
+      auto frame = uds_read_frame(socket.get(), in);
+      if (!frame) return ctx.fail(frame.error());
+      if (frame->size() == kEndBytes) {
+        rx.on_end(*frame);
+      } else {
+        rx.on_data(*frame, tools::now_ns());
+      }
+    }
+    ctx.say(rx.report().encode());
+    return 0;
+  }
+  UdsConn conn(std::move(socket), o);
+  ctx.say("ready");
+  return run_client(ctx, conn);
+}
+
+int run_uds_publisher(RoleContext& ctx) {
+  const Options& o = ctx.options();
+  set_process_name("bench-publisher");
+  auto path = uds_socket_path(o, false);
+  if (!path) return ctx.fail(path.error());
+  auto fd = uds_connect(*path);
+  if (!fd) return ctx.fail(fd.error());
+  UdsConn conn(UniqueFd(*fd), o);
   ctx.say("ready");
   return run_client(ctx, conn);
 }

@@ -95,6 +95,12 @@ for s in reqrep rate; do
                 "$s/$w/uds=--scenario $s --transport uds --seconds $SECS"
   done
 done
+# fanout: one publisher, 32 subscribers, through ferryd's bus (uds: a relay process); flat
+# out, then paced at 10k msgs/s (320k deliveries/s) for the one-way latency.
+group "$tp" "fanout/hybrid/ferry=--scenario fanout --transport ferry --wait hybrid --seconds $SECS" \
+            "fanout/hybrid/uds=--scenario fanout --transport uds --seconds $SECS"
+group "$tp" "fanout-rate/hybrid/ferry=--scenario fanout --transport ferry --wait hybrid --rate 10000 --seconds $SECS" \
+            "fanout-rate/hybrid/uds=--scenario fanout --transport uds --rate 10000 --seconds $SECS"
 
 total=0
 for g in "${GROUPS_[@]}"; do
@@ -266,6 +272,15 @@ target() {
     rate)
       T_TEXT="p99 ≤ 10 µs"
       fcmp "$p99" '<=' 10 || miss+=("p99 $(fmt_us "$p99") > 10") ;;
+    fanout)
+      T_TEXT="≥ 3M deliveries/s, ≥ 10× uds"
+      fcmp "$rate" '>=' 3000000 || miss+=("$(fmt_rate "$rate") < 3M")
+      fcmp "$ratio" '>=' 10 || miss+=("$(fmt_ratio "$rate" "$urate") < 10×") ;;
+    fanout-rate)
+      local rate_p99=${R_P99[rate/hybrid/ferry]}
+      T_TEXT="p99 ≤ 2 × rate's p99 ($(fmt_us "$rate_p99") µs)"
+      fcmp "$p99" '<=' "$(awk -v x="$rate_p99" 'BEGIN { print 2 * x }')" ||
+        miss+=("p99 $(fmt_us "$p99") > 2 × $(fmt_us "$rate_p99")") ;;
     idle)
       local alone=${R_RATE[fanin/hybrid/ferry]}
       T_TEXT="≥ 0.90 × fanin alone ($(fmt_rate "$alone"))"
@@ -346,8 +361,9 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   echo
   echo "Every figure is the median of $REPS repetitions; a row's ferry and uds runs alternate"
   echo "(ferry, uds, ferry, uds, ...), so that what else the machine does hits both alike. Ratio:"
-  echo "ferry msgs/s ÷ uds msgs/s. Latency: round trip (pingpong, reqrep) or one-way (rate), µs."
-  echo "1024-byte messages; 32 clients for fanin, reqrep and rate."
+  echo "ferry msgs/s ÷ uds msgs/s. Latency: round trip (pingpong, reqrep) or one-way (rate, fanout"
+  echo "at a rate), µs. 1024-byte messages; 32 clients for fanin, reqrep and rate, 32 subscribers"
+  echo "for fanout (msgs/s: deliveries to all of them)."
   echo
   echo "| scenario | wait | ferry msgs/s | uds msgs/s | ratio | ferry p50 / p99 µs | uds p50 / p99 µs | target | met? |"
   echo "|---|---|---|---|---|---|---|---|---|"
@@ -363,6 +379,8 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   table_row "reqrep 32" block none reqrep/block/ferry reqrep/block/uds
   table_row "rate 32 × 1k/s" hybrid rate rate/hybrid/ferry rate/hybrid/uds
   table_row "rate 32 × 1k/s" block none rate/block/ferry rate/block/uds
+  table_row "fanout 1→32 (deliveries)" hybrid fanout fanout/hybrid/ferry fanout/hybrid/uds
+  table_row "fanout 1→32 × 10k/s" hybrid fanout-rate fanout-rate/hybrid/ferry fanout-rate/hybrid/uds
   echo
   echo "## The floor under pingpong"
   echo

@@ -39,12 +39,15 @@ bench_medians "$JSONL" | awk -F'\t' '
   function ratio(a, b) { return (a == "null" || b == "null" || a == 0) ? "-" : sprintf("%.2f", b / a) }
   { split($1, w, " "); row = w[2]; side = w[1]
     failed[row] += $3; rate[side, row] = $4; p50[side, row] = $5; p99[side, row] = $6
+    cpu[side, row] = $10
     if (!(row in seen)) { seen[row] = 1; order[++n] = row } }
   END {
-    printf "%-20s %12s %12s %6s %9s %9s %6s %9s %9s %6s %s\n", "workload", "A msgs/s", "B msgs/s",
-           "B/A", "A p50 us", "B p50 us", "B/A", "A p99 us", "B p99 us", "B/A", "failed"
+    printf "%-20s %12s %12s %6s %9s %9s %6s %9s %9s %6s %9s %9s %6s %s\n", "workload", "A msgs/s",
+           "B msgs/s", "B/A", "A p50 us", "B p50 us", "B/A", "A p99 us", "B p99 us", "B/A",
+           "A cpu/msg", "B cpu/msg", "B/A", "failed"
     for (i = 1; i <= n; i++) { r = order[i]
-      printf "%-20s %12s %12s %6s %9s %9s %6s %9s %9s %6s %s\n", r, rate["A", r], rate["B", r],
-             ratio(rate["A", r], rate["B", r]), p50["A", r], p50["B", r], ratio(p50["A", r], p50["B", r]),
-             p99["A", r], p99["B", r], ratio(p99["A", r], p99["B", r]), failed[r] }
+      printf "%-20s %12s %12s %6s %9s %9s %6s %9s %9s %6s %9s %9s %6s %s\n", r, rate["A", r],
+             rate["B", r], ratio(rate["A", r], rate["B", r]), p50["A", r], p50["B", r],
+             ratio(p50["A", r], p50["B", r]), p99["A", r], p99["B", r], ratio(p99["A", r], p99["B", r]),
+             cpu["A", r], cpu["B", r], ratio(cpu["A", r], cpu["B", r]), failed[r] }
   }'

@@ -228,13 +228,13 @@ elapsed=$(($(date +%s) - started))
 
 # ---------------------------------------------------------------------------------------
 # Medians, the table, the targets.
-declare -A R_REPS R_FAILED R_RATE R_P50 R_P99 R_P999 R_ERR R_CMD
+declare -A R_REPS R_FAILED R_RATE R_P50 R_P99 R_P999 R_ERR R_CPU R_CMD
 LABELS=()
-while IFS=$'\t' read -r label reps failed rate p50 p99 p999 _max err cmd; do
+while IFS=$'\t' read -r label reps failed rate p50 p99 p999 _max err cpu cmd; do
   [ "$label" = ferryd-memory ] && continue
   LABELS+=("$label")
   R_REPS[$label]=$reps R_FAILED[$label]=$failed R_RATE[$label]=$rate R_P50[$label]=$p50
-  R_P99[$label]=$p99 R_P999[$label]=$p999 R_ERR[$label]=$err R_CMD[$label]=$cmd
+  R_P99[$label]=$p99 R_P999[$label]=$p999 R_ERR[$label]=$err R_CPU[$label]=$cpu R_CMD[$label]=$cmd
 done < <(jq -c 'select(.run != "ferryd-memory")' "$JSONL" | bench_medians /dev/stdin)
 
 FAILED_RUNS=0
@@ -315,9 +315,10 @@ table_row() {  # table_row SCENARIO WAIT KIND FERRY_LABEL UDS_LABEL
     lat_f="$(fmt_us "${R_P50[$f]}") / $(fmt_us "${R_P99[$f]}")"
     lat_u="$(fmt_us "${R_P50[$u]}") / $(fmt_us "${R_P99[$u]}")"
   fi
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$scen" "$wait" \
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |\n' "$scen" "$wait" \
     "$(fmt_rate "${R_RATE[$f]}")" "$(fmt_rate "${R_RATE[$u]}")" \
-    "$(fmt_ratio "${R_RATE[$f]}" "${R_RATE[$u]}")" "$lat_f" "$lat_u" "$T_TEXT" "$T_MET"
+    "$(fmt_ratio "${R_RATE[$f]}" "${R_RATE[$u]}")" "$lat_f" "$lat_u" \
+    "$(fmt_us "${R_CPU[$f]}")" "$(fmt_us "${R_CPU[$u]}")" "$T_TEXT" "$T_MET"
 }
 
 floor_row() {  # floor_row WHAT LABEL
@@ -365,8 +366,8 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   echo "at a rate), µs. 1024-byte messages; 32 clients for fanin, reqrep and rate, 32 subscribers"
   echo "for fanout (msgs/s: deliveries to all of them)."
   echo
-  echo "| scenario | wait | ferry msgs/s | uds msgs/s | ratio | ferry p50 / p99 µs | uds p50 / p99 µs | target | met? |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| scenario | wait | ferry msgs/s | uds msgs/s | ratio | ferry p50 / p99 µs | uds p50 / p99 µs | CPU µs/msg ferry / uds | target | met? |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   table_row pingpong spin pp-spin pingpong/spin/ferry pingpong/spin/uds
   table_row pingpong hybrid pp-hybrid pingpong/hybrid/ferry pingpong/hybrid/uds
   table_row pingpong block pp-block pingpong/block/ferry pingpong/block/uds

@@ -69,6 +69,10 @@ double Summary::msgs_per_s() const noexcept {
   return seconds > 0 ? static_cast<double>(msgs) / seconds : 0;
 }
 
+double Summary::cpu_us_per_msg() const noexcept {
+  return msgs > 0 ? cpu_s * 1e6 / static_cast<double>(msgs) : 0;
+}
+
 double Summary::mb_per_s() const noexcept {
   return msgs_per_s() * static_cast<double>(options.size) / 1e6;
 }
@@ -103,6 +107,7 @@ std::string summary_json(const Summary& s) {
   j["p999_us"] = latency(0.999);
   j["max_us"] = latency(1);
   j["cpu_s"] = round_to(s.cpu_s, 100);
+  j["cpu_us_per_msg"] = round_to(s.cpu_us_per_msg(), 1000);
   j["peak_rss_kb"] = s.peak_rss_kb;
   j["errors"] = s.errors;
   return j.dump();
@@ -135,10 +140,11 @@ std::string summary_text(const Summary& s) {
                   s.latency.count());
     out += buf;
   }
-  std::snprintf(buf, sizeof buf,
-                "  cpu %.2f s (all participants), peak RSS %ld kB, errors %" PRIu64 "%s\n", s.cpu_s,
-                s.peak_rss_kb, s.errors,
-                s.errors > 0 ? " (lost, duplicated, reordered or corrupt messages)" : "");
+  std::snprintf(
+      buf, sizeof buf,
+      "  cpu %.2f s (all participants, %.3f us a %s), peak RSS %ld kB, errors %" PRIu64 "%s\n",
+      s.cpu_s, s.cpu_us_per_msg(), o.request_reply() ? "round trip" : "message", s.peak_rss_kb,
+      s.errors, s.errors > 0 ? " (lost, duplicated, reordered or corrupt messages)" : "");
   out += buf;
   return out;
 }

@@ -34,7 +34,7 @@ struct Summary {
   Options options;
   std::uint64_t msgs = 0;
   double seconds = 0;
-  bool has_latency = false;  // pingpong, reqrep and rate measure latency
+  bool has_latency = false;  // pingpong, reqrep and the paced scenarios measure latency
   Histogram latency;
   double cpu_s = 0;
   long peak_rss_kb = 0;
@@ -42,6 +42,8 @@ struct Summary {
 
   double msgs_per_s() const noexcept;
   double mb_per_s() const noexcept;  // payload bytes, 10^6 per MB
+  // All participants' CPU time (the whole run, warm-up and setup too) per message counted.
+  double cpu_us_per_msg() const noexcept;
 };
 
 // One line, no newline: {"system":...,"errors":N}

@@ -7,7 +7,7 @@ ferry=$1
 runtime=$(mktemp -d)
 trap 'rm -rf "$runtime"' EXIT
 export XDG_RUNTIME_DIR=$runtime FERRY_SESSION=bench-smoke
-fields='"system","scenario","size","clients","wait","metrics","copy","msgs","seconds","msgs_per_s","mb_per_s","p50_us","p99_us","p999_us","max_us","cpu_s","peak_rss_kb","errors"'
+fields='"system","scenario","size","clients","wait","metrics","copy","msgs","seconds","msgs_per_s","mb_per_s","p50_us","p99_us","p999_us","max_us","cpu_s","cpu_us_per_msg","peak_rss_kb","errors"'
 for scenario in pingpong stream fanin reqrep rate fanout; do
   for transport in ferry uds; do
     clients=4

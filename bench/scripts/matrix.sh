@@ -73,26 +73,32 @@ group "$pp" "floor/naive=@floor --kind naive" "floor/ring=@floor --kind ring" \
             "pingpong/spin/uds=--scenario pingpong --transport uds --seconds $PP_SECS"
 for w in hybrid block; do
   group "$pp" "pingpong/$w/ferry=--scenario pingpong --transport ferry --wait $w --seconds $PP_SECS" \
-              "pingpong/$w/uds=--scenario pingpong --transport uds --seconds $PP_SECS"
+              "pingpong/$w/uds=--scenario pingpong --transport uds --seconds $PP_SECS" \
+              "pingpong/$w/naive=--scenario pingpong --transport naive --wait $w --seconds $PP_SECS"
 done
 # The -metrics variants run ferry's server with its metrics on (--metrics on), alternated
 # with the same run with them off: the cost of leaving them on.
 group "$tp" "stream/hybrid/ferry=--scenario stream --transport ferry --wait hybrid --seconds $SECS" \
             "stream/hybrid/uds=--scenario stream --transport uds --seconds $SECS" \
+            "stream/hybrid/naive=--scenario stream --transport naive --wait hybrid --seconds $SECS" \
             "stream-metrics/hybrid/ferry=--scenario stream --transport ferry --wait hybrid --seconds $SECS --metrics on"
 group "$tp" "stream/spin/ferry=--scenario stream --transport ferry --wait spin --seconds $SECS" \
-            "stream/spin/uds=--scenario stream --transport uds --seconds $SECS"
+            "stream/spin/uds=--scenario stream --transport uds --seconds $SECS" \
+            "stream/spin/naive=--scenario stream --transport naive --wait spin --seconds $SECS"
 group "$tp" "fanin/hybrid/ferry=--scenario fanin --transport ferry --wait hybrid --seconds $SECS" \
             "fanin/hybrid/uds=--scenario fanin --transport uds --seconds $SECS" \
+            "fanin/hybrid/naive=--scenario fanin --transport naive --wait hybrid --seconds $SECS" \
             "fanin-metrics/hybrid/ferry=--scenario fanin --transport ferry --wait hybrid --seconds $SECS --metrics on" \
             "fanin-idle/hybrid/ferry=--scenario fanin --transport ferry --wait hybrid --seconds $SECS --idle $IDLE" \
             "fanin-idle/hybrid/uds=--scenario fanin --transport uds --seconds $SECS --idle $IDLE"
 group "$tp" "fanin/block/ferry=--scenario fanin --transport ferry --wait block --seconds $SECS" \
-            "fanin/block/uds=--scenario fanin --transport uds --seconds $SECS"
+            "fanin/block/uds=--scenario fanin --transport uds --seconds $SECS" \
+            "fanin/block/naive=--scenario fanin --transport naive --wait block --seconds $SECS"
 for s in reqrep rate; do
   for w in hybrid block; do
     group "$tp" "$s/$w/ferry=--scenario $s --transport ferry --wait $w --seconds $SECS" \
-                "$s/$w/uds=--scenario $s --transport uds --seconds $SECS"
+                "$s/$w/uds=--scenario $s --transport uds --seconds $SECS" \
+                "$s/$w/naive=--scenario $s --transport naive --wait $w --seconds $SECS"
   done
 done
 # fanout: one publisher, 32 subscribers, through ferryd's bus (uds: a relay process); flat
@@ -321,6 +327,19 @@ table_row() {  # table_row SCENARIO WAIT KIND FERRY_LABEL UDS_LABEL
     "$(fmt_us "${R_CPU[$f]}")" "$(fmt_us "${R_CPU[$u]}")" "$T_TEXT" "$T_MET"
 }
 
+naive_row() {  # naive_row SCENARIO WAIT FERRY_LABEL NAIVE_LABEL
+  local f=$3 n=$4 lat_f="—" lat_n="—" what=$1
+  if [ "${R_P50[$f]}" != null ]; then
+    lat_f="$(fmt_us "${R_P50[$f]}") / $(fmt_us "${R_P99[$f]}")"
+    lat_n="$(fmt_us "${R_P50[$n]}") / $(fmt_us "${R_P99[$n]}")"
+  fi
+  [ "${R_FAILED[$f]}" -eq 0 ] && [ "${R_FAILED[$n]}" -eq 0 ] || what+=" (**run failed**)"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s / %s |\n' "$what" "$2" \
+    "$(fmt_rate "${R_RATE[$f]}")" "$(fmt_rate "${R_RATE[$n]}")" \
+    "$(fmt_ratio "${R_RATE[$f]}" "${R_RATE[$n]}")" "$lat_f" "$lat_n" \
+    "$(fmt_us "${R_CPU[$f]}")" "$(fmt_us "${R_CPU[$n]}")"
+}
+
 floor_row() {  # floor_row WHAT LABEL
   local what=$1 l=$2
   [ "${R_FAILED[$l]}" -eq 0 ] || what+=" (**run failed**)"
@@ -382,6 +401,26 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   table_row "rate 32 × 1k/s" block none rate/block/ferry rate/block/uds
   table_row "fanout 1→32 (deliveries)" hybrid fanout fanout/hybrid/ferry fanout/hybrid/uds
   table_row "fanout 1→32 × 10k/s" hybrid fanout-rate fanout-rate/hybrid/ferry fanout-rate/hybrid/uds
+  echo
+  echo "## ferry beside the naive floor"
+  echo
+  echo "The same workloads over \`--transport naive\` (docs/bench.md): a ring of fixed slots each"
+  echo "way per client, one copy, no header, no CRC, no connection or dispatch, a futex wake-up only"
+  echo "when the consumer said it sleeps; the same wait mode as ferry's, from the same minutes."
+  echo "Ratio: ferry msgs/s ÷ naive msgs/s."
+  echo
+  echo "| scenario | wait | ferry msgs/s | naive msgs/s | ratio | ferry p50 / p99 µs | naive p50 / p99 µs | CPU µs/msg ferry / naive |"
+  echo "|---|---|---|---|---|---|---|---|"
+  naive_row pingpong hybrid pingpong/hybrid/ferry pingpong/hybrid/naive
+  naive_row pingpong block pingpong/block/ferry pingpong/block/naive
+  naive_row stream hybrid stream/hybrid/ferry stream/hybrid/naive
+  naive_row stream spin stream/spin/ferry stream/spin/naive
+  naive_row "fanin 32→1" hybrid fanin/hybrid/ferry fanin/hybrid/naive
+  naive_row "fanin 32→1" block fanin/block/ferry fanin/block/naive
+  naive_row "reqrep 32" hybrid reqrep/hybrid/ferry reqrep/hybrid/naive
+  naive_row "reqrep 32" block reqrep/block/ferry reqrep/block/naive
+  naive_row "rate 32 × 1k/s" hybrid rate/hybrid/ferry rate/hybrid/naive
+  naive_row "rate 32 × 1k/s" block rate/block/ferry rate/block/naive
   echo
   echo "## The floor under pingpong"
   echo

@@ -23,6 +23,11 @@ int run_role(const Options& options) {
   }
   raise_fd_limit();
   const bool uds = options.transport == Transport::uds;
+  if (options.transport == Transport::naive) {
+    if (options.role == Role::server) return run_naive_server(*ctx);
+    if (options.role == Role::client) return run_naive_client(*ctx);
+    return 2;  // the naive floor has no idle connections or publisher (parse_options)
+  }
   switch (options.role) {
     case Role::server: return uds ? run_uds_server(*ctx) : run_ferry_server(*ctx);
     case Role::client: return uds ? run_uds_client(*ctx) : run_ferry_client(*ctx);

@@ -45,8 +45,10 @@ struct Parser {
         options.transport = Transport::ferry;
       } else if (value == "uds") {
         options.transport = Transport::uds;
+      } else if (value == "naive") {
+        options.transport = Transport::naive;
       } else {
-        return bad("ferry or uds");
+        return bad("ferry, uds or naive");
       }
     } else if (name == "size") {
       auto n = tools::parse_number<std::size_t>(value);
@@ -114,6 +116,10 @@ struct Parser {
       options.endpoint = value;
     } else if (name == "session") {
       options.session = value;
+    } else if (name == "rings-fd") {
+      auto fd = tools::parse_number<int>(value);
+      if (!fd || *fd < 0) return bad("a descriptor number");
+      options.rings_fd = *fd;
     } else if (name == "state-fd" || name == "result-fd" || name == "go-fd") {
       auto fd = tools::parse_number<int>(value);
       if (!fd || *fd < 0) return bad("a descriptor number");
@@ -129,7 +135,9 @@ struct Parser {
 // orchestrator passes them to its children.
 constexpr tools::Flag kFlags[] = {
     {"--scenario", "NAME", ""},  // in the usage line
-    {"--transport", "ferry|uds", "ferry rings, or Unix stream sockets (the baseline)  [ferry]"},
+    {"--transport", "ferry|uds|naive",
+     "ferry rings, Unix stream sockets (the baseline)     [ferry]\nor naive rings (the floor: "
+     "docs/bench.md)"},
     {"--size", "BYTES", "payload bytes per message, 24..262144                [1024]"},
     {"--clients", "N",
      "clients (fanout: subscribers) [32 for fanin, reqrep, rate, fanout; 1 otherwise]"},
@@ -158,6 +166,7 @@ constexpr tools::Flag kFlags[] = {
     {"--state-fd", "FD", ""},
     {"--result-fd", "FD", ""},
     {"--go-fd", "FD", ""},
+    {"--rings-fd", "FD", ""},
 };
 
 }  // namespace
@@ -175,7 +184,12 @@ std::string_view to_string(Scenario scenario) noexcept {
 }
 
 std::string_view to_string(Transport transport) noexcept {
-  return transport == Transport::ferry ? "ferry" : "uds";
+  switch (transport) {
+    case Transport::ferry: return "ferry";
+    case Transport::uds: return "uds";
+    case Transport::naive: return "naive";
+  }
+  return "unknown";
 }
 
 std::string_view Options::wait_name() const noexcept {
@@ -213,6 +227,14 @@ Result<Options> parse_options(std::vector<std::string> args) {
                        " has exactly one client; use " +
                        (options.scenario == Scenario::pingpong ? "reqrep" : "fanin") +
                        " for --clients " + std::to_string(options.clients));
+  }
+  if (options.transport == Transport::naive) {
+    if (options.scenario == Scenario::fanout || options.idle > 0 || options.metrics ||
+        options.copy) {
+      return usage_error(
+          "the naive floor has no bus, connections or server options: no fanout, --idle, "
+          "--metrics or --copy with --transport naive");
+    }
   }
   if (options.metrics && options.transport == Transport::uds) {
     return usage_error("--metrics on measures ferry's server; the uds baseline has none");
@@ -252,7 +274,7 @@ std::vector<std::string> workload_arguments(const Options& o) {
 
 std::string usage() {
   return R"(usage: ferry bench --scenario pingpong|stream|fanin|reqrep|rate|fanout
-                   [--transport ferry|uds] [--size 1024] [--clients N] [--rate 32000]
+                   [--transport ferry|uds|naive] [--size 1024] [--clients N] [--rate 32000]
                    [--wait spin|block|hybrid] [--seconds 5] [--idle 0]
                    [--stamp send|intended] [--metrics on|off] [--copy on|off] [--json]
 

@@ -17,7 +17,8 @@
 namespace ferry::bench {
 
 enum class Scenario : std::uint8_t { pingpong, stream, fanin, reqrep, rate, fanout };
-enum class Transport : std::uint8_t { ferry, uds };
+// naive: the floor, the least a shared-memory transport does (naive_roles.cpp).
+enum class Transport : std::uint8_t { ferry, uds, naive };
 enum class StampFrom : std::uint8_t { send, intended };
 // parent: the process the user started; the others are participants it starts.
 enum class Role : std::uint8_t { parent, server, client, idle, publisher };
@@ -62,6 +63,7 @@ struct Options {
   int state_fd = -1;   // the shared counters (shared_state.hpp)
   int result_fd = -1;  // where the participant writes "ready" and its result line
   int go_fd = -1;      // clients: start when it reaches end of file; idle: exit then
+  int rings_fd = -1;   // naive: the rings (naive_roles.cpp)
 
   // The wait mode the results are reported under (uds always blocks).
   std::string_view wait_name() const noexcept;

@@ -16,6 +16,7 @@
 #include "workload/participants.hpp"
 #include "workload/report.hpp"
 #include "workload/role.hpp"
+#include "workload/roles.hpp"
 #include "workload/shared_state.hpp"
 
 namespace ferry::bench {
@@ -154,6 +155,7 @@ class Run {
   const std::vector<std::string>& self_;
   std::vector<std::string> base_args_;
   SharedState state_;
+  tools::SharedRegion naive_rings_;  // --transport naive
   Participants ps_;
   std::size_t server_ = 0;
   std::vector<std::size_t> busy_;     // the server and the clients
@@ -173,6 +175,7 @@ Result<std::size_t> Run::start(std::string name, std::vector<std::string> role_a
   std::vector<std::string> args = base_args_;
   args.insert(args.end(), role_args.begin(), role_args.end());
   keep.push_back(state_.fd());
+  if (naive_rings_.fd() >= 0) keep.push_back(naive_rings_.fd());
   return ps_.start(std::move(name), self_, std::move(args), keep);
 }
 
@@ -190,6 +193,13 @@ int Run::go() {
   base_args_.push_back(*session);
   base_args_.emplace_back("--state-fd");
   base_args_.push_back(std::to_string(state_.fd()));
+  if (o_.transport == Transport::naive) {
+    auto rings = create_naive_rings(o_);
+    if (!rings) return complain(rings.error().message());
+    naive_rings_ = std::move(*rings);
+    base_args_.emplace_back("--rings-fd");
+    base_args_.push_back(std::to_string(naive_rings_.fd()));
+  }
 
   const InterruptHandlers interrupts;
 

@@ -3,6 +3,7 @@
 // Thread-safety: one thread per participant process.
 #pragma once
 
+#include "common/shared_region.hpp"
 #include "workload/role.hpp"
 
 namespace ferry::bench {
@@ -18,5 +19,10 @@ int run_uds_server(RoleContext& ctx);  // uds_roles.cpp
 int run_uds_client(RoleContext& ctx);
 int run_uds_idle(RoleContext& ctx);
 int run_uds_publisher(RoleContext& ctx);
+
+int run_naive_server(RoleContext& ctx);  // naive_roles.cpp
+int run_naive_client(RoleContext& ctx);
+// The orchestrator's: the region --rings-fd names, sized for the options' clients.
+Result<tools::SharedRegion> create_naive_rings(const Options& options);
 
 }  // namespace ferry::bench

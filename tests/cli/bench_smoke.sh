@@ -20,6 +20,20 @@ for scenario in pingpong stream fanin reqrep rate fanout; do
     echo "$line" | grep -q "\"system\":\"$transport\"" || { echo "bad system: $line" >&2; exit 1; }
   done
 done
+# The naive floor under every scenario it can run, each wait mode once.
+for run in "pingpong spin 1" "stream block 1" "fanin hybrid 4" "reqrep block 4" "rate hybrid 4"; do
+  read -r scenario wait clients <<<"$run"
+  line=$("$ferry" bench --scenario "$scenario" --transport naive --wait "$wait" \
+         --clients "$clients" --seconds 0.3 --json)
+  echo "$line" | grep -q '"system":"naive".*"errors":0}' ||
+    { echo "bench $scenario/naive/$wait: $line" >&2; exit 1; }
+done
+set +e
+line=$("$ferry" bench --scenario fanin --transport naive --clients 2 --seconds 0.3 --inject-error --json)
+rc=$?
+set -e
+[ $rc -eq 1 ] && echo "$line" | grep -q '"errors":1}' ||
+  { echo "bench naive --inject-error: exit $rc, $line" >&2; exit 1; }
 # Metrics on, and payloads copied: beside the traffic, nothing else changes.
 for scenario in stream reqrep; do
   clients=4

@@ -53,7 +53,8 @@ enum class Words { refuse, end_flags };
 // error is invalid_argument with one line, followed by " (see `see`)":
 //   unknown option '--bogus' | unexpected argument 'stray' | --type needs a value |
 //   --json takes no value
-// The first problem on the command line is the one reported, before any --help.
+// One problem is reported, and it wins over a --help: a flag without its value first, then
+// the first word that is not a flag, then a switch given a value.
 Result<Args> parse_flags(std::vector<std::string> args, std::span<const Flag> flags,
                          std::string_view see, Words words = Words::refuse);
 

@@ -82,7 +82,6 @@ struct Peer {
   bool writing = false;        // EPOLLOUT armed
   bool ended = false;          // sent its end marker (fanout: was sent the end marker)
   bool subscriber = false;     // fanout: said it subscribes
-  bool publisher = false;      // fanout: sends the data
 };
 
 class UdsServer {
@@ -204,7 +203,6 @@ void UdsServer::watch(Peer& peer) {
 }
 
 void UdsServer::relay(Peer& from, std::span<const std::byte> frame) {
-  from.publisher = true;
   ++relayed_;
   bool full = false;
   for (auto& [fd, peer] : peers_) {

@@ -101,9 +101,8 @@ Result<Args> parse_flags(std::vector<std::string> args, std::span<const Flag> fl
 Result<Args> parse_flags(int argc, char** argv, std::span<const Flag> flags, std::string_view see,
                          Words words) {
   const std::span<char* const> all(argv, argc > 0 ? static_cast<std::size_t>(argc) : 0);
-  std::vector<std::string> args;
-  if (!all.empty()) args.assign(all.begin() + 1, all.end());
-  return parse_flags(std::move(args), flags, see, words);
+  return parse_flags(std::vector<std::string>(all.begin() + (all.empty() ? 0 : 1), all.end()),
+                     flags, see, words);
 }
 
 std::string flag_help(std::span<const Flag> flags, std::size_t column) {

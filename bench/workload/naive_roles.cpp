@@ -230,10 +230,10 @@ class NaiveConn {
   std::vector<std::byte> reply_;
 };
 
-// Sends `payload` to client `id` and wakes it.
+// Sends `payload` (empty: an end marker's acknowledgement) to a client and wakes it.
 void answer(const Options& o, Ring ring, std::span<const std::byte> payload) {
   std::span<std::byte> room = ring.room(o, payload.size());
-  std::memcpy(room.data(), payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(room.data(), payload.data(), payload.size());
   ring.push();
   wake(ring.head().consumer);
 }

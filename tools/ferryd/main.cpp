@@ -14,6 +14,7 @@
 #include "ferryd/bus.hpp"
 #include "ferryd/config.hpp"
 #include "ferryd/log.hpp"
+#include "ferryd/memory.hpp"
 #include "ferryd/metrics.hpp"
 #include "ferryd/notify.hpp"
 
@@ -175,6 +176,12 @@ int run(int argc, char** argv) {
              {"socket", (*server)->socket_path()},
              {"session", (*server)->session()},
              {"pid", std::int64_t{::getpid()}}});
+  // Start-up is over: the code only it ran need not stay resident (memory.hpp).
+  const ferryd::Dropped dropped = ferryd::drop_code_pages();
+  log.write(LogLevel::debug, "server", "code_pages_dropped",
+            "dropped the resident pages of " + std::to_string(dropped.mappings) +
+                " code mappings (" + std::to_string(dropped.bytes / 1024) + " kB mapped)",
+            {{"endpoint", endpoint}, {"mappings", std::uint64_t{dropped.mappings}}});
   // The socket listens (it appears only then) and everything else is set up.
   tell_service_manager(log, "READY=1");
   auto r = serve(**server, bus);

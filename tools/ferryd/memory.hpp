@@ -1,0 +1,29 @@
+// tools/ferryd/memory.hpp: an idle ferryd keeps only the code it runs while idle.
+//
+// Start-up runs code that never runs again: the TOML and command-line parsers, the C++
+// runtime's locale set-up, the library's endpoint set-up. Its pages stay mapped (and counted
+// in VmRSS) although the idle loop never touches them. Once everything is set up, ferryd
+// unmaps the pages of its executable code (every file-backed, read-and-execute mapping:
+// ferryd's own text, libc's, the loader's, the metrics module's) with
+// madvise(MADV_DONTNEED). The pages stay in the page cache, shared with every other process
+// that maps them; the idle loop's code comes back at once with a minor fault, as does any
+// other code when it next runs. Read-only data is left alone: part of it (RELRO) was written
+// by the loader, and dropping a written private page would undo that.
+// Thread-safety: call it while no other thread runs code that is being unmapped (it is
+// safe, only slower: a thread faults its code back in).
+#pragma once
+
+#include <cstddef>
+
+namespace ferry::ferryd {
+
+struct Dropped {
+  std::size_t mappings = 0;  // file-backed executable mappings dropped
+  std::size_t bytes = 0;     // their size (not all of it was resident)
+};
+
+// Drops the resident pages of every file-backed executable mapping of this process. Never
+// fails: a mapping madvise() refuses is left as it is.
+Dropped drop_code_pages() noexcept;
+
+}  // namespace ferry::ferryd

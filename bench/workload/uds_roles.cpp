@@ -6,7 +6,8 @@
 // Clients write one frame per message with one sendmsg() and read with blocking I/O.
 // End markers are 16-byte frames; the server acknowledges each with an empty frame.
 // fanout: the server is a relay, ferryd's counterpart: a subscriber says so with an empty
-// frame, and every frame the publisher sends goes to every subscriber; while a subscriber
+// frame and is answered with one, and every frame the publisher sends goes to every
+// subscriber; while a subscriber
 // has more than kBacklog bytes waiting, the relay stops reading the publisher (backpressure,
 // as a full ring holds a ferry publisher back). The end marker is relayed, not acknowledged.
 // Nothing here spins: --wait does not apply, and results say "block".
@@ -262,6 +263,7 @@ void UdsServer::on_readable(Peer& peer) {
     if (fanout_) {
       if (frame->empty()) {
         peer.subscriber = true;
+        queue(peer, {});  // from now on it gets every frame: it may say it is ready
       } else {
         relay(peer, *frame);
       }
@@ -344,9 +346,15 @@ int run_uds_client(RoleContext& ctx) {
   if (!fd) return ctx.fail(fd.error());
   UniqueFd socket(*fd);
   if (o.scenario == Scenario::fanout) {  // a subscriber
-    if (auto r = uds_send_frame(socket.get(), {}); !r) return ctx.fail(r.error());
-    Receiver rx(o, ctx.state(), 1 + o.id);
+    // Subscribed once the relay answers: a subscriber that said ready before the relay knew
+    // it missed the publisher's first frames (seen beside CPU hogs).
     FrameBuffer in(o.size);
+    if (auto r = uds_send_frame(socket.get(), {}); !r) return ctx.fail(r.error());
+    if (auto ack = uds_read_frame(socket.get(), in); !ack || !ack->empty()) {
+      return ctx.fail(ack ? Error(Errc::corrupt, "the relay answered with data, not an ack")
+                          : ack.error());
+    }
+    Receiver rx(o, ctx.state(), 1 + o.id);
     ctx.say("ready");
     ctx.wait_for_go();
     while (!rx.finished()) {

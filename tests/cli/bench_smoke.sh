@@ -3,6 +3,8 @@
 # one JSON line of the documented fields; a run with a deliberately skipped sequence number
 # must report it and exit 1. (Speed is not checked here: that is `make bench`.)
 set -euo pipefail
+# A run that exits non-zero stops the script: say where, and what it printed.
+trap 'echo "bench smoke: failed at line $LINENO (exit $?): ${line:-}" >&2' ERR
 ferry=$1
 runtime=$(mktemp -d)
 trap 'rm -rf "$runtime"' EXIT

@@ -30,9 +30,9 @@ int run_role(const Options& options) {
   }
   switch (options.role) {
     case Role::server: return uds ? run_uds_server(*ctx) : run_ferry_server(*ctx);
-    case Role::client: return uds ? run_uds_client(*ctx) : run_ferry_client(*ctx);
+    case Role::client:
+    case Role::publisher: return uds ? run_uds_client(*ctx) : run_ferry_client(*ctx);
     case Role::idle: return uds ? run_uds_idle(*ctx) : run_ferry_idle(*ctx);
-    case Role::publisher: return uds ? run_uds_publisher(*ctx) : run_ferry_publisher(*ctx);
     case Role::parent: break;
   }
   return 2;

@@ -210,20 +210,12 @@ int run_ferry_server(RoleContext& ctx) {
 
 int run_ferry_client(RoleContext& ctx) {
   const Options& o = ctx.options();
-  set_process_name("bench-client");
-  auto client = Client::connect(client_options(o, "bench-client-" + std::to_string(o.id)));
+  const bool publisher = o.role == Role::publisher;
+  set_process_name(publisher ? "bench-publisher" : "bench-client");
+  auto client = Client::connect(client_options(
+      o, publisher ? std::string("bench-publisher") : "bench-client-" + std::to_string(o.id)));
   if (!client) return ctx.fail(client.error());
-  if (o.scenario == Scenario::fanout) return run_subscriber(ctx, *client);
-  FerryConn conn(std::move(*client), o);
-  ctx.say("ready");
-  return run_client(ctx, conn);
-}
-
-int run_ferry_publisher(RoleContext& ctx) {
-  const Options& o = ctx.options();
-  set_process_name("bench-publisher");
-  auto client = Client::connect(client_options(o, "bench-publisher"));
-  if (!client) return ctx.fail(client.error());
+  if (o.scenario == Scenario::fanout && !publisher) return run_subscriber(ctx, *client);
   FerryConn conn(std::move(*client), o);
   ctx.say("ready");
   return run_client(ctx, conn);

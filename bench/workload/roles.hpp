@@ -9,16 +9,14 @@
 namespace ferry::bench {
 
 // fanout: the server is the bus (ferryd's, or the uds relay), the clients subscribe and
-// the publisher sends.
+// the publisher (a client with Role::publisher) sends.
 int run_ferry_server(RoleContext& ctx);  // ferry_roles.cpp
 int run_ferry_client(RoleContext& ctx);
 int run_ferry_idle(RoleContext& ctx);
-int run_ferry_publisher(RoleContext& ctx);
 
 int run_uds_server(RoleContext& ctx);  // uds_roles.cpp
 int run_uds_client(RoleContext& ctx);
 int run_uds_idle(RoleContext& ctx);
-int run_uds_publisher(RoleContext& ctx);
 
 int run_naive_server(RoleContext& ctx);  // naive_roles.cpp
 int run_naive_client(RoleContext& ctx);

@@ -339,13 +339,14 @@ int run_uds_server(RoleContext& ctx) {
 
 int run_uds_client(RoleContext& ctx) {
   const Options& o = ctx.options();
-  set_process_name("bench-client");
+  const bool publisher = o.role == Role::publisher;
+  set_process_name(publisher ? "bench-publisher" : "bench-client");
   auto path = uds_socket_path(o, false);
   if (!path) return ctx.fail(path.error());
   auto fd = uds_connect(*path);
   if (!fd) return ctx.fail(fd.error());
   UniqueFd socket(*fd);
-  if (o.scenario == Scenario::fanout) {  // a subscriber
+  if (o.scenario == Scenario::fanout && !publisher) {  // a subscriber
     // Subscribed once the relay answers: a subscriber that said ready before the relay knew
     // it missed the publisher's first frames (seen beside CPU hogs).
     FrameBuffer in(o.size);
@@ -370,18 +371,6 @@ int run_uds_client(RoleContext& ctx) {
     return 0;
   }
   UdsConn conn(std::move(socket), o);
-  ctx.say("ready");
-  return run_client(ctx, conn);
-}
-
-int run_uds_publisher(RoleContext& ctx) {
-  const Options& o = ctx.options();
-  set_process_name("bench-publisher");
-  auto path = uds_socket_path(o, false);
-  if (!path) return ctx.fail(path.error());
-  auto fd = uds_connect(*path);
-  if (!fd) return ctx.fail(fd.error());
-  UdsConn conn(UniqueFd(*fd), o);
   ctx.say("ready");
   return run_client(ctx, conn);
 }

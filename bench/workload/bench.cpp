@@ -33,6 +33,9 @@ int run_role(const Options& options) {
     case Role::client:
     case Role::publisher: return uds ? run_uds_client(*ctx) : run_ferry_client(*ctx);
     case Role::idle: return uds ? run_uds_idle(*ctx) : run_ferry_idle(*ctx);
+    case Role::subscriber:  // the bus scenario's, over ferry only (parse_options)
+    case Role::requester:
+    case Role::responder: return run_ferry_client(*ctx);
     case Role::parent: break;
   }
   return 2;

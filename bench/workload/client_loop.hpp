@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -56,20 +57,22 @@ Result<Report> produce_flat_out(Conn& conn, const Options& o, const Timetable& t
   return report;
 }
 
-// rate, paced fanout: message k of producer i is due at go + (i + k * producers) / rate, an
-// absolute schedule: a late producer sends at once until it has caught up.
+// rate, paced fanout, bus: message k of producer i is due at go + (i + k * producers) /
+// rate, an absolute schedule: a late producer sends at once until it has caught up. On the
+// bus a producer sleeps a tick at least, then sends everything that has come due.
 template <class Conn>
 Result<Report> produce_paced(Conn& conn, const Options& o, const Timetable& t) {
   ::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);  // 1 us, not the default 50 us
   const double interval_ns = 1e9 / o.rate;
+  const std::int64_t tick = o.scenario == Scenario::bus ? kBusTickNs : 0;
   std::uint64_t seq = 0;
   std::uint64_t sent = 0;
   for (std::uint64_t k = 0;; ++k) {
     const double slot = static_cast<double>(o.id) + static_cast<double>(k) * o.producers();
     const std::int64_t due = t.go + static_cast<std::int64_t>(std::llround(slot * interval_ns));
     if (due >= t.end) break;
-    if (tools::now_ns() < due) {
-      const timespec at = tools::to_timespec(due);
+    if (const std::int64_t now = tools::now_ns(); now < due) {
+      const timespec at = tools::to_timespec(std::max(due, now + tick));
       while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR) {
       }
     }
@@ -141,10 +144,12 @@ Result<Report> pingpong(Conn& conn, const Options& o, SharedState& state) {
   }
   if (auto r = conn.finish(o.id, seq); !r) return r.error();
   report.seconds = static_cast<double>(last - start) / 1e9;
-  report.errors = requester.errors();
+  report.errors.corrupt = requester.errors();
   return report;
 }
 
+// reqrep, bus: closed loops until the end. On the bus a request that times out or that
+// the bus refuses (no responder) counts as failed, and the loop goes on.
 template <class Conn>
 Result<Report> reqrep(Conn& conn, const Options& o, const Timetable& t, SharedState& state) {
   Requester<Conn> requester(conn, o);
@@ -154,7 +159,14 @@ Result<Report> reqrep(Conn& conn, const Options& o, const Timetable& t, SharedSt
   for (;;) {
     seq = next_seq(o, seq);
     auto r = requester.round(seq++);
-    if (!r) return r.error();
+    if (!r) {
+      const bool counted =
+          o.scenario == Scenario::bus && (r.code() == Errc::timed_out || r.code() == Errc::remote);
+      if (!counted) return r.error();
+      ++report.errors.failed;
+      if (tools::now_ns() >= t.end) break;
+      continue;
+    }
     if (r->first >= t.start) {
       report.latency.add(static_cast<std::uint64_t>(r->second - r->first));
       last = r->second;
@@ -165,7 +177,7 @@ Result<Report> reqrep(Conn& conn, const Options& o, const Timetable& t, SharedSt
   }
   if (auto r = conn.finish(o.id, seq); !r) return r.error();
   report.seconds = static_cast<double>(last - t.start) / 1e9;
-  report.errors = requester.errors();
+  report.errors.corrupt = requester.errors();
   return report;
 }
 
@@ -183,6 +195,10 @@ int run_client(RoleContext& ctx, Conn& conn) {
     case Scenario::fanin: report = detail::produce_flat_out(conn, o, t); break;
     case Scenario::reqrep: report = detail::reqrep(conn, o, t, ctx.state()); break;
     case Scenario::rate: report = detail::produce_paced(conn, o, t); break;
+    case Scenario::bus:
+      report = o.role == Role::publisher ? detail::produce_paced(conn, o, t)
+                                         : detail::reqrep(conn, o, t, ctx.state());
+      break;
     case Scenario::fanout:
       report = o.paced ? detail::produce_paced(conn, o, t) : detail::produce_flat_out(conn, o, t);
       break;

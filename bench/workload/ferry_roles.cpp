@@ -6,9 +6,14 @@
 // request too, so the client knows the server has seen everything before it leaves.
 // fanout: the server runs ferryd's bus (tools/ferryd/bus.hpp, the routing ferryd runs), the
 // clients subscribe, and the publisher publishes its data and then its end marker.
+// bus (ferry-demo): no server of ours, a running ferryd; publishers publish as in fanout to
+// the subscribers, requesters send requests that the bus routes to the responders.
+#include <poll.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,7 +57,14 @@ ClientOptions client_options(const Options& o, std::string name) {
 class FerryConn {
  public:
   FerryConn(Client client, const Options& o)
-      : client_(std::move(client)), size_(o.size), publish_(o.scenario == Scenario::fanout) {}
+      : client_(std::move(client)),
+        size_(o.size),
+        // A publisher's end marker travels behind its data, a bus requester has none.
+        finish_(o.role == Role::publisher   ? Finish::publish
+                : o.role == Role::requester ? Finish::none
+                                            : Finish::request),
+        patience_(o.scenario == Scenario::bus ? std::chrono::nanoseconds(kBusRequestTimeoutNs)
+                                              : kPatience) {}
 
   Result<void> send(std::uint32_t producer, std::uint64_t seq, std::uint64_t stamp_ns) {
     auto room = client_.reserve(size_);
@@ -63,7 +75,7 @@ class FerryConn {
   }
 
   Result<std::span<const std::byte>> request(std::span<const std::byte> payload) {
-    auto reply = client_.request(kDataType, payload, kPatience);
+    auto reply = client_.request(kDataType, payload, patience_);
     if (!reply) return reply.error();
     reply_ = std::move(*reply);
     return std::span<const std::byte>(reply_.payload);
@@ -71,17 +83,23 @@ class FerryConn {
 
   Result<void> finish(std::uint32_t producer, std::uint64_t next_seq) {
     const auto end = encode_end(producer, next_seq);
-    // Published behind the data: the bus keeps a publisher's order for every subscriber.
-    if (publish_) return client_.send(kDataType, end);
+    switch (finish_) {
+      case Finish::none: return {};
+      // Published behind the data: the bus keeps a publisher's order for every subscriber.
+      case Finish::publish: return client_.send(kDataType, end);
+      case Finish::request: break;
+    }
     auto ack = client_.request(kEndType, end, kPatience);
     if (!ack) return ack.error();
     return {};
   }
 
  private:
+  enum class Finish : std::uint8_t { request, publish, none };
   Client client_;
   std::size_t size_;
-  bool publish_;
+  Finish finish_;
+  std::chrono::nanoseconds patience_;
   Reply reply_;
 };
 
@@ -104,18 +122,20 @@ int run_bus(RoleContext& ctx, Server& server) {
   }
   Report report;
   report.msgs = bus.stats().deliveries;  // the subscribers measure; this is the bus's count
-  report.errors = bus.stats().dropped + server.stats().protocol_errors;
+  report.errors.lost = bus.stats().dropped;
+  report.errors.corrupt = server.stats().protocol_errors;
   ctx.say(report.encode());
   return 0;
 }
 
-// A fanout subscriber: checks every delivery until the publisher's end marker.
+// A fanout or bus subscriber: checks every delivery until every publisher's end marker
+// (on the bus, until kBusDrainNs after the end at most).
 int run_subscriber(RoleContext& ctx, Client& client) {
   const Options& o = ctx.options();
   if (auto r = client.subscribe(kDataType); !r) return ctx.fail(r.error());
   Receiver rx(o, ctx.state(), 1 + o.id);
   ctx.say("ready");
-  ctx.wait_for_go();
+  const Timetable t = timetable(o, ctx.wait_for_go());
   const Client::Handler handler = [&rx](const Message& m) {
     if (m.payload.size() == kEndBytes) {
       rx.on_end(m.payload);
@@ -124,9 +144,43 @@ int run_subscriber(RoleContext& ctx, Client& client) {
     }
   };
   while (!rx.finished()) {
+    if (o.scenario == Scenario::bus && tools::now_ns() > t.end + kBusDrainNs) {
+      return ctx.fail(Error(Errc::timed_out, "only " + std::to_string(rx.ended()) + " of " +
+                                                 std::to_string(o.producers()) +
+                                                 " publishers' end markers arrived within " +
+                                                 std::to_string(kBusDrainNs / 1'000'000'000) +
+                                                 " s of the end"));
+    }
     if (auto n = client.wait(handler, std::chrono::milliseconds(100)); !n) {
       return ctx.fail(n.error());
     }
+  }
+  ctx.say(rx.report().encode());
+  return 0;
+}
+
+// A bus responder: answers the requests the bus routes to it until the orchestrator closes
+// its go pipe (after the requesters are done).
+int run_responder(RoleContext& ctx, Client& client) {
+  const Options& o = ctx.options();
+  if (auto r = client.serve(kDataType); !r) return ctx.fail(r.error());
+  Receiver rx(o, ctx.state(), kNoSlot);
+  ctx.say("ready");
+  std::optional<Error> failure;
+  const Client::Handler handler = [&](const Message& m) {
+    if (!m.is_request() || failure) return;
+    if (auto sent = client.reply(m, rx.on_request(m.payload)); !sent) {
+      failure = sent.error();
+      return;
+    }
+    rx.accept();
+  };
+  pollfd hold{o.go_fd, POLLIN, 0};
+  while (::poll(&hold, 1, 0) == 0) {  // end of file (or an error) ends the run
+    if (auto n = client.wait(handler, std::chrono::milliseconds(20)); !n) {
+      return ctx.fail(n.error());
+    }
+    if (failure) return ctx.fail(*failure);
   }
   ctx.say(rx.report().encode());
   return 0;
@@ -210,12 +264,14 @@ int run_ferry_server(RoleContext& ctx) {
 
 int run_ferry_client(RoleContext& ctx) {
   const Options& o = ctx.options();
-  const bool publisher = o.role == Role::publisher;
-  set_process_name(publisher ? "bench-publisher" : "bench-client");
-  auto client = Client::connect(client_options(
-      o, publisher ? std::string("bench-publisher") : "bench-client-" + std::to_string(o.id)));
+  const std::string role(to_string(o.role));
+  set_process_name(("bench-" + role).c_str());
+  auto client = Client::connect(client_options(o, "bench-" + role + "-" + std::to_string(o.id)));
   if (!client) return ctx.fail(client.error());
-  if (o.scenario == Scenario::fanout && !publisher) return run_subscriber(ctx, *client);
+  if (o.role == Role::responder) return run_responder(ctx, *client);
+  if (o.role == Role::subscriber || (o.scenario == Scenario::fanout && o.role == Role::client)) {
+    return run_subscriber(ctx, *client);
+  }
   FerryConn conn(std::move(*client), o);
   ctx.say("ready");
   return run_client(ctx, conn);

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <optional>
+#include <utility>
 
 #include "common/command_line.hpp"
 #include "common/number.hpp"
@@ -17,11 +18,26 @@ Error usage_error(std::string message) {
 
 Result<Scenario> parse_scenario(std::string_view text) {
   for (Scenario s : {Scenario::pingpong, Scenario::stream, Scenario::fanin, Scenario::reqrep,
-                     Scenario::rate, Scenario::fanout}) {
+                     Scenario::rate, Scenario::fanout, Scenario::bus}) {
     if (text == to_string(s)) return s;
   }
   return usage_error("unknown scenario '" + std::string(text) +
                      "' (choose pingpong, stream, fanin, reqrep, rate or fanout)");
+}
+
+constexpr std::pair<Role, std::string_view> kRoles[] = {{Role::server, "server"},
+                                                        {Role::client, "client"},
+                                                        {Role::idle, "idle"},
+                                                        {Role::publisher, "publisher"},
+                                                        {Role::subscriber, "subscriber"},
+                                                        {Role::requester, "requester"},
+                                                        {Role::responder, "responder"}};
+
+std::optional<Role> parse_role(std::string_view text) {
+  for (const auto& [role, name] : kRoles) {
+    if (text == name) return role;
+  }
+  return std::nullopt;
 }
 
 // One option and its value; `apply` returns the error for a bad value.
@@ -61,12 +77,13 @@ struct Parser {
                            std::to_string(kMaxSize) + " at most");
       }
       options.size = *n;
-    } else if (name == "clients") {
+    } else if (name == "clients" || name == "publishers") {  // publishers: the bus's
       auto n = tools::parse_number<std::uint32_t>(value);
       if (!n || *n == 0 || *n > kMaxClients) {
-        return bad("a number of clients from 1 to " + std::to_string(kMaxClients));
+        return bad("a number of " + std::string(name) + " from 1 to " +
+                   std::to_string(kMaxClients));
       }
-      options.clients = *n;
+      (name == "clients" ? options.clients : options.publishers) = *n;
     } else if (name == "rate") {
       auto r = tools::parse_real(value);
       if (!r || *r <= 0 || *r > 1e8) return bad("messages per second, more than 0");
@@ -97,17 +114,9 @@ struct Parser {
         return bad("send or intended");
       }
     } else if (name == "role") {
-      if (value == "server") {
-        options.role = Role::server;
-      } else if (value == "client") {
-        options.role = Role::client;
-      } else if (value == "idle") {
-        options.role = Role::idle;
-      } else if (value == "publisher") {
-        options.role = Role::publisher;
-      } else {
-        return bad("server, client, idle or publisher");
-      }
+      auto r = parse_role(value);
+      if (!r) return bad("a participant's role");
+      options.role = *r;
     } else if (name == "id") {
       auto n = tools::parse_number<std::uint32_t>(value);
       if (!n) return bad("a number");
@@ -160,6 +169,7 @@ constexpr tools::Flag kFlags[] = {
     {"--inject-error", "", "self-test: producer 0 skips one sequence number (errors > 0)"},
     {"--help", "", "this text"},
     {"--role", "NAME", ""},
+    {"--publishers", "N", ""},
     {"--id", "N", ""},
     {"--endpoint", "NAME", ""},
     {"--session", "NAME", ""},
@@ -179,6 +189,7 @@ std::string_view to_string(Scenario scenario) noexcept {
     case Scenario::reqrep: return "reqrep";
     case Scenario::rate: return "rate";
     case Scenario::fanout: return "fanout";
+    case Scenario::bus: return "bus";
   }
   return "unknown";
 }
@@ -190,6 +201,13 @@ std::string_view to_string(Transport transport) noexcept {
     case Transport::naive: return "naive";
   }
   return "unknown";
+}
+
+std::string_view to_string(Role role) noexcept {
+  for (const auto& [r, name] : kRoles) {
+    if (r == role) return name;
+  }
+  return "parent";
 }
 
 std::string_view Options::wait_name() const noexcept {
@@ -217,10 +235,14 @@ Result<Options> parse_options(std::vector<std::string> args) {
   if (!parser.scenario_given) {
     return usage_error("--scenario is required (pingpong, stream, fanin, reqrep, rate or fanout)");
   }
+  if (options.scenario == Scenario::bus &&
+      (options.role == Role::parent || options.transport != Transport::ferry)) {
+    return usage_error("--scenario bus is ferry-demo's workload, over ferry: run ferry-demo");
+  }
   const bool single =
       options.scenario == Scenario::pingpong || options.scenario == Scenario::stream;
   if (options.clients == 0) options.clients = single ? 1 : 32;
-  options.paced = options.scenario == Scenario::rate ||
+  options.paced = options.scenario == Scenario::rate || options.scenario == Scenario::bus ||
                   (options.scenario == Scenario::fanout && parser.rate_given);
   if (single && options.clients != 1) {
     return usage_error("--scenario " + std::string(to_string(options.scenario)) +
@@ -242,7 +264,8 @@ Result<Options> parse_options(std::vector<std::string> args) {
   if (options.copy && options.transport == Transport::uds) {
     return usage_error("--copy on measures ferry's server; the uds baseline copies anyway");
   }
-  if (options.role == Role::client && options.id >= options.clients) {
+  if ((options.role == Role::client || options.role == Role::requester) &&
+      options.id >= options.clients) {
     return usage_error("--id " + std::to_string(options.id) + " is not below --clients");
   }
   return options;
@@ -267,6 +290,10 @@ std::vector<std::string> workload_arguments(const Options& o) {
   if (o.scenario != Scenario::fanout || o.paced) {  // fanout without it: flat out
     args.emplace_back("--rate");
     args.emplace_back(rate);
+  }
+  if (o.scenario == Scenario::bus) {
+    args.emplace_back("--publishers");
+    args.push_back(std::to_string(o.publishers));
   }
   if (o.inject_error) args.emplace_back("--inject-error");
   return args;

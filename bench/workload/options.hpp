@@ -16,15 +16,29 @@
 
 namespace ferry::bench {
 
-enum class Scenario : std::uint8_t { pingpong, stream, fanin, reqrep, rate, fanout };
+// bus: ferry-demo's mix through a running ferryd (tools/demo): requesters and responders,
+// publishers and subscribers at once. ferry-demo starts its participants; ferry bench
+// accepts it only for them.
+enum class Scenario : std::uint8_t { pingpong, stream, fanin, reqrep, rate, fanout, bus };
 // naive: the floor, the least a shared-memory transport does (naive_roles.cpp).
 enum class Transport : std::uint8_t { ferry, uds, naive };
 enum class StampFrom : std::uint8_t { send, intended };
-// parent: the process the user started; the others are participants it starts.
-enum class Role : std::uint8_t { parent, server, client, idle, publisher };
+// parent: the process the user started; the others are participants it starts. The bus
+// scenario's are publisher, subscriber, requester and responder.
+enum class Role : std::uint8_t {
+  parent,
+  server,
+  client,
+  idle,
+  publisher,
+  subscriber,
+  requester,
+  responder
+};
 
 std::string_view to_string(Scenario scenario) noexcept;
 std::string_view to_string(Transport transport) noexcept;
+std::string_view to_string(Role role) noexcept;
 
 // Payload bytes every message needs: time stamp, sequence number, producer id, check word.
 inline constexpr std::size_t kMinSize = 24;
@@ -37,8 +51,10 @@ struct Options {
   Scenario scenario = Scenario::pingpong;
   Transport transport = Transport::ferry;
   std::size_t size = 1024;
-  std::uint32_t clients = 0;  // after parsing: never 0 (the scenario's default filled in)
-  double rate = 32000;        // messages per second, all producers together (rate)
+  // After parsing: never 0 (the scenario's default filled in). bus: the requesters.
+  std::uint32_t clients = 0;
+  std::uint32_t publishers = 1;  // bus: the publishers (fanout has one)
+  double rate = 32000;           // messages per second, all producers together (rate)
   // The producers follow a schedule of --rate messages a second: rate, and fanout with
   // --rate given (without, fanout publishes flat out).
   bool paced = false;
@@ -62,7 +78,7 @@ struct Options {
   std::string session;
   int state_fd = -1;   // the shared counters (shared_state.hpp)
   int result_fd = -1;  // where the participant writes "ready" and its result line
-  int go_fd = -1;      // clients: start when it reaches end of file; idle: exit then
+  int go_fd = -1;      // clients: start when it reaches end of file; idle, responders: exit then
   int rings_fd = -1;   // naive: the rings (naive_roles.cpp)
 
   // The wait mode the results are reported under (uds always blocks).
@@ -72,8 +88,10 @@ struct Options {
   bool request_reply() const noexcept {
     return scenario == Scenario::pingpong || scenario == Scenario::reqrep;
   }
-  // Who sends data: the clients, or in fanout the one publisher (the clients subscribe).
-  std::uint32_t producers() const noexcept { return scenario == Scenario::fanout ? 1 : clients; }
+  // Who sends data: the clients, or the publishers (fanout: one; the clients subscribe).
+  std::uint32_t producers() const noexcept {
+    return scenario == Scenario::fanout || scenario == Scenario::bus ? publishers : clients;
+  }
 };
 
 // Parses the arguments after "bench". Errors are invalid_argument with a message for the

@@ -1,7 +1,6 @@
 // bench/workload/orchestrator.cpp: running one benchmark (orchestrator.hpp).
 #include "workload/orchestrator.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cinttypes>
@@ -33,34 +32,6 @@ volatile std::sig_atomic_t g_interrupted = 0;
 extern "C" void on_interrupt(int /*sig*/) {
   g_interrupted = 1;
 }
-
-// A pipe whose two ends close with their owners.
-struct Pipe {
-  int read = -1;
-  int write = -1;
-  Pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) == 0) {
-      read = fds[0];
-      write = fds[1];
-    }
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-  ~Pipe() {
-    close_read();
-    close_write();
-  }
-  bool ok() const noexcept { return read >= 0; }
-  void close_read() noexcept {
-    if (read >= 0) ::close(read);
-    read = -1;
-  }
-  void close_write() noexcept {
-    if (write >= 0) ::close(write);
-    write = -1;
-  }
-};
 
 // The progress line on stderr: after the first second, refreshed in place on a terminal,
 // a line a second otherwise, none with --json unless stderr is a terminal.
@@ -310,7 +281,7 @@ Summary Run::summarize() const {
   s.has_latency = o_.request_reply() || o_.paced;
   for (std::size_t i = 0; i < ps_.size(); ++i) {
     const Participant& p = ps_[i];
-    s.errors += p.report->errors;
+    s.errors += p.report->errors.total();
     const double cpu =
         static_cast<double>(p.usage.ru_utime.tv_sec + p.usage.ru_stime.tv_sec) +
         static_cast<double>(p.usage.ru_utime.tv_usec + p.usage.ru_stime.tv_usec) / 1e6;

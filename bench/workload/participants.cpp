@@ -193,6 +193,29 @@ void Participants::reap_all(int timeout_ms) {
   for (Participant& p : list_) reap(p, true);
 }
 
+Pipe::Pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) == 0) {
+    read = fds[0];
+    write = fds[1];
+  }
+}
+
+Pipe::~Pipe() {
+  close_read();
+  close_write();
+}
+
+void Pipe::close_read() noexcept {
+  if (read >= 0) ::close(read);
+  read = -1;
+}
+
+void Pipe::close_write() noexcept {
+  if (write >= 0) ::close(write);
+  write = -1;
+}
+
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {

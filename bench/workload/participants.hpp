@@ -70,6 +70,21 @@ class Participants {
   std::vector<Participant> list_;
 };
 
+// A pipe whose two ends close with their owners. Participants block on the read end of a
+// go pipe (or, holding on, poll it) until the orchestrator closes the write end: end of
+// file is the signal, for all of them at once.
+struct Pipe {
+  int read = -1;
+  int write = -1;
+  Pipe();  // both -1 when pipe2() failed
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
+  ~Pipe();
+  bool ok() const noexcept { return read >= 0; }
+  void close_read() noexcept;
+  void close_write() noexcept;
+};
+
 // "exited with status 3", "killed by signal 9 (Killed)".
 std::string describe_status(int status);
 

@@ -47,7 +47,8 @@ void Receiver::accept() {
   ++received_;
   if (!pending_ || pending_->producer >= options_.clients) {
     ++errors_;
-  } else {
+  } else if (options_.scenario != Scenario::bus) {
+    // (On the bus each responder sees only some of a requester's requests.)
     sequences_.on_message(pending_->producer, pending_->seq);
   }
   pending_.reset();
@@ -64,7 +65,11 @@ void Receiver::on_end(std::span<const std::byte> payload) {
 
 Report Receiver::report() const {
   Report r;
-  r.errors = errors_ + sequences_.counts().total();
+  const tools::SequenceTracker::Counts c = sequences_.counts();
+  r.errors.lost = c.lost;
+  r.errors.duplicated = c.duplicated;
+  r.errors.reordered = c.reordered;
+  r.errors.corrupt = errors_ + c.unexpected;
   if (options_.request_reply()) {
     r.msgs = received_;  // the clients measure; this is only the server's own count
     return r;

@@ -42,6 +42,8 @@ class Receiver {
 
   // Every producer sent its end marker.
   bool finished() const noexcept { return sequences_.all_ended(); }
+  // How many producers sent their end marker.
+  std::size_t ended() const noexcept { return sequences_.ended_count(); }
   Report report() const;
 
  private:

@@ -25,7 +25,11 @@ std::string fixed(double value, int decimals) {
 
 std::string Report::encode() const {
   return "result msgs=" + std::to_string(msgs) + " seconds=" + fixed(seconds, 9) +
-         " errors=" + std::to_string(errors) + " latency=" + latency.encode();
+         " lost=" + std::to_string(errors.lost) +
+         " duplicated=" + std::to_string(errors.duplicated) +
+         " reordered=" + std::to_string(errors.reordered) +
+         " corrupt=" + std::to_string(errors.corrupt) + " failed=" + std::to_string(errors.failed) +
+         " latency=" + latency.encode();
 }
 
 std::optional<Report> Report::decode(std::string_view line) {
@@ -51,8 +55,16 @@ std::optional<Report> Report::decode(std::string_view line) {
       ok = read(r.msgs);
     } else if (key == "seconds") {
       ok = read(r.seconds);
-    } else if (key == "errors") {
-      ok = read(r.errors);
+    } else if (key == "lost") {
+      ok = read(r.errors.lost);
+    } else if (key == "duplicated") {
+      ok = read(r.errors.duplicated);
+    } else if (key == "reordered") {
+      ok = read(r.errors.reordered);
+    } else if (key == "corrupt") {
+      ok = read(r.errors.corrupt);
+    } else if (key == "failed") {
+      ok = read(r.errors.failed);
     } else if (key == "latency") {
       auto h = Histogram::decode(value);
       ok = h.has_value();
@@ -61,7 +73,7 @@ std::optional<Report> Report::decode(std::string_view line) {
     if (!ok) return std::nullopt;
     ++fields;
   }
-  if (fields != 4) return std::nullopt;
+  if (fields != 8) return std::nullopt;
   return r;
 }
 

@@ -1,7 +1,8 @@
 // bench/workload/report.hpp: what one participant measured, and the run's summary.
 //
 // A participant writes lines to its result pipe: "ready" once it listens or is connected,
-// then "result msgs=N seconds=S errors=E latency=<histogram>" when done, or
+// then "result msgs=N seconds=S lost=L duplicated=D reordered=R corrupt=C failed=F
+// latency=<histogram>" when done, or
 // "error <text>" if it cannot go on. The orchestrator merges the results into a Summary
 // and prints it as one JSON line (docs/bench.md's fields, in its order) or as text.
 //
@@ -18,11 +19,29 @@
 
 namespace ferry::bench {
 
+// What a participant found wrong (all 0 in a good run).
+struct ErrorCounts {
+  std::uint64_t lost = 0;        // sent, never arrived
+  std::uint64_t duplicated = 0;  // arrived twice
+  std::uint64_t reordered = 0;   // arrived after a later message of the same producer
+  std::uint64_t corrupt = 0;     // content, size or sender not what was sent
+  std::uint64_t failed = 0;      // requests without a reply (ferry-demo's requesters)
+
+  std::uint64_t total() const noexcept { return lost + duplicated + reordered + corrupt + failed; }
+  void add(const ErrorCounts& e) noexcept {
+    lost += e.lost;
+    duplicated += e.duplicated;
+    reordered += e.reordered;
+    corrupt += e.corrupt;
+    failed += e.failed;
+  }
+};
+
 struct Report {
-  std::uint64_t msgs = 0;    // messages (or round trips) measured
-  double seconds = 0;        // over this long
-  std::uint64_t errors = 0;  // lost, duplicated, reordered or corrupt messages seen
-  Histogram latency;         // latency samples, if this participant measures latency
+  std::uint64_t msgs = 0;  // messages (or round trips) measured
+  double seconds = 0;      // over this long
+  ErrorCounts errors;
+  Histogram latency;  // latency samples, if this participant measures latency
 
   // The line, without its newline.
   std::string encode() const;

@@ -21,8 +21,15 @@ inline constexpr std::uint64_t kStreamMessages = 5'000'000;
 inline constexpr std::int64_t kWarmupNs = 500'000'000;
 // --inject-error: producer 0 skips this sequence number.
 inline constexpr std::uint64_t kInjectedGap = 100;
-// The shared state's counter slot of the server (clients use 1 + id).
+// The shared state's counter slot of the server (clients use 1 + id); kNoSlot counts nowhere.
 inline constexpr std::uint32_t kServerSlot = 0;
+inline constexpr std::uint32_t kNoSlot = UINT32_MAX;
+// bus (ferry-demo): a publisher wakes at most this often and sends what has come due; a
+// subscriber gives up on the end markers this long after the end; a request without a
+// reply this long counts as failed.
+inline constexpr std::int64_t kBusTickNs = 1'000'000;
+inline constexpr std::int64_t kBusDrainNs = 15'000'000'000;
+inline constexpr std::int64_t kBusRequestTimeoutNs = 5'000'000'000;
 
 // When things happen, in CLOCK_MONOTONIC ns (pingpong keeps its own after warm-up).
 struct Timetable {

@@ -5,6 +5,7 @@
 #   2. --inject-error (publisher 0 skips a message) makes it exit 1 with the loss counted;
 #   3. with a ferryd already serving session demo it says so, exits 1, leaves that one be;
 #   4. Ctrl-C typed into a terminal (a pseudo-terminal, `script`) stops it with status 130;
+#   5. a subscriber killed mid-run: the demo names it, stops everyone and exits 1;
 # and after each, no process it started is left and no socket remains.
 set -uo pipefail
 bin=$(cd "$1" && pwd)
@@ -115,4 +116,22 @@ else
   grep -q 'ferry-demo: interrupted' "$out" || fail "ctrl-c: ferry-demo did not report the interrupt"
   check_clean "ctrl-c"
 fi
+echo "== 5. a subscriber killed mid-run: named as the problem, exit 1"
+"$demo" --seconds 30 > "$out" 2>&1 &
+demo_pid=$!
+for _ in $(seq 600); do grep -q ' s of ' "$out" 2>/dev/null && break; sleep 0.05; done
+victim=
+for p in $(pgrep -f -- '--role subscriber --id'); do  # this test's, not another run's
+  if grep -qsz "^XDG_RUNTIME_DIR=$runtime\$" "/proc/$p/environ"; then victim=$p; break; fi
+done
+[ -n "$victim" ] || fail "kill: no subscriber process found"
+kill -KILL "$victim"
+wait "$demo_pid"
+rc=$?
+[ "$rc" -eq 1 ] || fail "kill: exit status $rc, expected 1"
+grep -Eq 'problem: subscriber [0-9]+: ended without a result \(killed by signal 9' "$out" ||
+  fail "kill: the killed subscriber is not named as the problem"
+grep -q '^ferry-demo: FAILED' "$out" || fail "kill: no FAILED line"
+check_clean "kill"
+grep -E 'problem|FAILED' "$out"
 echo "demo_smoke: all passed"

@@ -58,7 +58,7 @@ void expect_close_to_oracle(std::uint64_t seed) {
 TEST(LogHistogram, PercentilesAreWithinHalfABucketOfTheSortedSamples) {
   for (std::uint64_t seed = 1; seed <= 3; ++seed) {
     expect_close_to_oracle<LogHistogram<7>>(seed);  // ferry bench's
-    expect_close_to_oracle<LogHistogram<5>>(seed);  // the demo's
+    expect_close_to_oracle<LogHistogram<5>>(seed);  // a coarser one
   }
 }
 

@@ -1,13 +1,13 @@
 // tools/common/histogram.hpp: latency samples (nanoseconds) in a log-linear histogram, for
-// ferry bench and the demo.
+// ferry bench and the demo (which runs the bench's participants).
 //
 // LogHistogram<B>: below 2^(B+1) ns every value has its own bucket; above, each power of two
 // is split into 2^B buckets, so a bucket is at most 1/2^B of its lower bound wide and a
 // percentile (reported at its bucket's middle, never above the maximum) is within 1/2^(B+1)
 // of the exact one. The maximum is kept exactly. A fixed array and nothing else, so that it
 // can live in memory shared between processes; encode()/decode() carry one as text.
-// ferry bench uses B = 7 (within 0.4%, 59 KiB), the demo B = 5 (within 1.6%, 15 KiB, one
-// per participant in its shared region).
+// ferry bench uses B = 7 (within 0.4%, 59 KiB); the tests check other B against a sorted
+// array.
 // Thread-safety: a plain value.
 #pragma once
 

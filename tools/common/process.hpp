@@ -1,5 +1,5 @@
 // tools/common/process.hpp: a function run in a child process, and its exit status. The
-// benchmark's and the demo's participants, the tests' clients and servers are such children.
+// pingpong floor's two sides, the tests' clients and servers are such children.
 // Thread-safety: fork_child() copies only the calling thread into the child; call it where
 // the child's function needs nothing another thread holds (a lock, a half-written buffer).
 #pragma once

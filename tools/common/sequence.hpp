@@ -85,6 +85,7 @@ class SequenceTracker {
     return sender < senders_.size() && senders_[sender].ended;
   }
   bool all_ended() const noexcept { return ended_ == senders_.size(); }
+  std::size_t ended_count() const noexcept { return ended_; }
   // What was found so far; the numbers still missing count as lost.
   Counts counts() const noexcept {
     Counts c = counts_;

@@ -1,52 +1,48 @@
 // ferry-demo: many client processes talking through ferryd at once, checked and measured.
 //
-// The orchestrator (this file; the command line in options.cpp, the table in report.cpp)
-// forks the participants (participants.hpp): servers and
-// requesters doing request/response, publishers and subscribers doing publish/subscribe,
-// every one a ferry::Client of ferryd's bus. It starts them together once all are
-// connected, shows a live progress line on stderr, and prints a table of what happened
-// (docs/demo.md). Exit status: 0 when every message arrived once, in order and intact and
-// every request was answered correctly; 1 otherwise; 2 usage; 3 cannot connect to ferryd;
-// 128 + the signal when interrupted (SIGINT, SIGTERM, SIGHUP), after stopping everyone.
+// A front end over `ferry bench`'s bus roles (bench/workload): every participant is this
+// program again (`ferry-demo --participant` and the bench's role arguments), one
+// ferry::Client of ferryd's bus: servers (the bench's responders) answering requesters,
+// publishers streaming to subscribers. This file starts them, releases them together once
+// all are connected, shows a live progress line on stderr and prints the table of what
+// happened (report.cpp; docs/demo.md); options.cpp is the command line. Exit status: 0 when
+// every message arrived once, in order and intact and every request was answered
+// correctly; 1 otherwise; 2 usage; 3 cannot connect to ferryd; 128 + the signal when
+// interrupted (SIGINT, SIGTERM, SIGHUP), after stopping everyone.
 //
 //   ferry-demo [--seconds 10] [--clients 32] [--rate 100000] [--size 1024]
 //              [--session NAME] [--endpoint NAME]
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cmath>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
-#include "board.hpp"
-#include "common/process.hpp"
+#include "common/clock.hpp"
 #include "ferry/client.hpp"
 #include "options.hpp"
-#include "participants.hpp"
-#include "payload.hpp"
 #include "report.hpp"
+#include "workload/bench.hpp"
+#include "workload/options.hpp"
+#include "workload/participants.hpp"
+#include "workload/shared_state.hpp"
 
 namespace {
 
-using ferry::demo::Board;
-using ferry::demo::Child;
+using ferry::demo::Cast;
 using ferry::demo::counted;
 using ferry::demo::grouped;
 using ferry::demo::Plan;
-using ferry::demo::Role;
-using ferry::demo::Shared;
 using ferry::tools::now_ns;
-using namespace std::chrono_literals;
+
+// The first argument of a participant: what follows is `ferry bench`'s role arguments.
+constexpr std::string_view kParticipant = "--participant";
+constexpr std::int64_t kSecond = 1'000'000'000;
 
 volatile std::sig_atomic_t g_signal = 0;
 
@@ -54,137 +50,167 @@ extern "C" void on_signal(int signal) {
   if (g_signal == 0) g_signal = signal;  // the first one names the cause
 }
 
+// The bench's workload for the plan: the bus scenario, over ferry, waiting the default way
+// (spin briefly, then sleep: with 33 processes on a few cores nobody may spin for long).
+ferry::bench::Options workload(const Plan& plan) {
+  ferry::bench::Options o;
+  o.scenario = ferry::bench::Scenario::bus;
+  o.transport = ferry::bench::Transport::ferry;
+  o.size = plan.size;
+  o.clients = plan.requesters;
+  o.publishers = plan.publishers;
+  o.rate = plan.rate;
+  o.paced = true;
+  o.wait = ferry::WaitStrategy::hybrid;
+  o.seconds = plan.seconds;
+  o.inject_error = plan.inject_error;
+  return o;
+}
+
 class Orchestrator {
  public:
-  Orchestrator(const Plan& plan, Shared& shared) : plan_(plan), shared_(shared) {}
+  explicit Orchestrator(const Plan& plan) : plan_(plan) {}
 
-  const std::vector<Child>& children() const noexcept { return children_; }
+  const ferry::bench::Participants& participants() const noexcept { return ps_; }
+  const Cast& cast() const noexcept { return cast_; }
 
-  // Forks every participant; false (with everyone stopped) when a fork failed.
+  // Starts every participant; false when one could not be started.
   bool start() {
-    const std::pair<Role, std::uint32_t> roles[] = {{Role::server, plan_.servers},
-                                                    {Role::requester, plan_.requesters},
-                                                    {Role::publisher, plan_.publishers},
-                                                    {Role::subscriber, plan_.subscribers}};
+    auto state = ferry::bench::SharedState::create(plan_.requesters + plan_.subscribers + 1);
+    if (!state) return problem("cannot map the shared state: " + state.error().message());
+    state_ = std::move(*state);
+    if (!go_.ok() || !hold_.ok()) return problem("cannot create a pipe");
+    std::vector<std::string> base = ferry::bench::workload_arguments(workload(plan_));
+    base.insert(base.end(),
+                {"--endpoint", plan_.endpoint, "--state-fd", std::to_string(state_.fd())});
+    if (!plan_.session.empty()) base.insert(base.end(), {"--session", plan_.session});
+    // Progress slots: requester i counts in 1 + i, subscriber j in 1 + requesters + j.
+    const struct {
+      const char* role;
+      const char* name;
+      std::uint32_t count;
+      std::uint32_t first_id;
+      const Pipe& pipe;
+      std::vector<std::size_t>& members;
+    } parts[] = {
+        {"responder", "server", plan_.servers, 0, hold_, cast_.servers},
+        {"requester", "requester", plan_.requesters, 0, go_, cast_.requesters},
+        {"publisher", "publisher", plan_.publishers, 0, go_, cast_.publishers},
+        {"subscriber", "subscriber", plan_.subscribers, plan_.requesters, go_, cast_.subscribers},
+    };
     std::fflush(stdout);
     std::fflush(stderr);
-    for (const auto& [role_of, n] : roles) {
-      const Role role = role_of;  // a lambda may not capture a structured binding (clang)
-      for (std::uint32_t i = 0; i < n; ++i) {
-        const std::size_t slot = children_.size();
-        // Dies with the orchestrator, whatever kills it; SIGINT/SIGTERM kill it too.
-        const pid_t pid = ferry::tools::fork_child([&] {
-          std::signal(SIGINT, SIG_DFL);
-          std::signal(SIGTERM, SIG_DFL);
-          std::signal(SIGHUP, SIG_DFL);
-          return ferry::demo::run_participant(role, i, slot, plan_, shared_);
-        });
-        if (pid < 0) {
-          std::fprintf(stderr, "ferry-demo: fork: %s\n", std::strerror(errno));
-          stop_all(SIGKILL);
-          return false;
-        }
-        children_.push_back(Child{pid, role, i, true, 0});
+    for (const auto& part : parts) {
+      for (std::uint32_t i = 0; i < part.count; ++i) {
+        std::vector<std::string> args = base;
+        args.insert(args.end(), {"--role", part.role, "--id", std::to_string(part.first_id + i),
+                                 "--go-fd", std::to_string(part.pipe.read)});
+        const int keep[] = {state_.fd(), part.pipe.read};
+        auto started =
+            ps_.start(std::string(part.name) + " " + std::to_string(i),
+                      {"/proc/self/exe", std::string(kParticipant)}, std::move(args), keep);
+        if (!started) return problem(started.error().message());
+        part.members.push_back(*started);
+        all_.push_back(*started);
+        if (&part.pipe == &go_) busy_.push_back(*started);
       }
     }
+    go_.close_read();
+    hold_.close_read();
     return true;
   }
 
   // Waits for every participant to be connected (and subscribed or serving), then starts
   // the run. False when one failed, a signal came, or it took too long.
   bool go() {
-    const std::int64_t deadline = now_ns() + 30'000'000'000;
-    while (board().ready.load(std::memory_order_acquire) < children_.size()) {
-      reap();
-      if (g_signal != 0 || failed_early() || now_ns() > deadline) {
-        if (g_signal == 0 && !failed_early()) {
-          std::fprintf(stderr, "ferry-demo: participants not ready after 30 s\n");
-        }
-        return false;
-      }
-      std::this_thread::sleep_for(2ms);
+    const std::int64_t deadline = now_ns() + 30 * kSecond;
+    while (!ps_.wait_ready(all_, std::min(deadline, now_ns() + kSecond / 10))) {
+      if (g_signal != 0 || ps_.failed() != nullptr) return false;
+      if (now_ns() > deadline) return problem("participants not ready after 30 s");
     }
-    const std::int64_t go = now_ns() + 20'000'000;
-    board().end_ns.store(go + static_cast<std::int64_t>(plan_.seconds * 1e9),
-                         std::memory_order_release);
-    board().go_ns.store(go, std::memory_order_release);
+    const std::int64_t go = now_ns();
+    end_ = go + static_cast<std::int64_t>(plan_.seconds * 1e9);
+    state_.set_go(go);
+    go_.close_write();  // every waiting participant's read() returns: go
     return true;
   }
 
-  // Runs until every participant has exited, showing progress. False when interrupted or
-  // something hung (everyone is stopped then).
+  // Runs until every participant has ended, showing progress. False when interrupted, one
+  // failed or something hung.
   bool watch() {
     tty_ = ::isatty(STDERR_FILENO) != 0;
-    const std::int64_t end = board().end_ns.load(std::memory_order_acquire);
-    const std::int64_t hard_deadline = end + 40'000'000'000;  // drain (15 s) and more
-    const std::int64_t every = tty_ ? 200'000'000 : 1'000'000'000;
-    std::int64_t next_line = board().go_ns.load(std::memory_order_acquire) + every;
-    while (running() > 0) {
-      std::this_thread::sleep_for(10ms);
-      reap();
-      if (g_signal != 0) {
-        end_progress();
-        return false;
-      }
-      if (running_besides_servers() == 0) board().stop_servers.store(1);
+    const std::int64_t hard_deadline = end_ + 40 * kSecond;  // drain (15 s) and more
+    const std::int64_t every = tty_ ? kSecond / 5 : kSecond;
+    const std::int64_t go = state_.go();
+    std::int64_t next_line = go + every;
+    for (;;) {
+      if (ps_.all_closed(busy_)) hold_.close_write();  // the servers may go now
+      if (ps_.all_closed(all_)) break;
+      ps_.pump(10);
+      if (g_signal != 0 || ps_.failed() != nullptr) break;
       const std::int64_t now = now_ns();
       if (now > hard_deadline) {
         end_progress();
-        std::fprintf(stderr, "ferry-demo: %zu participants still running 40 s after the end\n",
-                     running());
-        return false;
+        return problem("participants still running 40 s after the end");
       }
       if (now >= next_line) {
-        progress(now);
+        progress(now, false);
         next_line = now + every;
       }
     }
+    if (g_signal != 0 || ps_.failed() != nullptr) {
+      end_progress();
+      return false;
+    }
     progress(now_ns(), true);
     end_progress();
+    ps_.reap_all(10'000);
+    for (std::size_t i : all_) {
+      const ferry::bench::Participant& p = ps_[i];
+      if (p.status != 0) return problem(p.name + " " + ferry::bench::describe_status(p.status));
+    }
     return true;
   }
 
-  // Sends `signal` to every participant still running and reaps them (SIGKILL after 2 s).
-  void stop_all(int signal) {
-    for (const Child& c : children_) {
-      if (c.running) ::kill(c.pid, signal);
+  // What went wrong: the orchestrator's own problems, else what the participants said. Call
+  // before stop_all(): those it stops are the consequence, not the cause.
+  std::vector<std::string> problems() const {
+    std::vector<std::string> all = problems_;
+    for (std::size_t i : all_) {
+      if (!ps_[i].error.empty()) all.push_back(ps_[i].name + ": " + ps_[i].error);
     }
-    const std::int64_t deadline = now_ns() + 2'000'000'000;
-    while (running() > 0) {
-      reap();
-      if (running() == 0) break;
-      if (now_ns() > deadline) {
-        for (const Child& c : children_) {
-          if (c.running) ::kill(c.pid, SIGKILL);
-        }
-        while (running() > 0) reap(true);
-        break;
-      }
-      std::this_thread::sleep_for(5ms);
-    }
+    return all;
+  }
+
+  // Stops every participant still running and reaps them (SIGKILL after 2 s).
+  void stop_all() {
+    ps_.signal_all(SIGTERM);
+    ps_.reap_all(2000);
   }
 
  private:
-  Board& board() const noexcept { return shared_.board(); }
+  bool problem(std::string what) {
+    problems_.push_back(std::move(what));
+    return false;
+  }
 
   // One progress line: elapsed time, messages so far (pub/sub deliveries and request/
   // response round trips), and the rate since the previous line (the last line: over the
   // whole run). In place on a terminal (short enough for 80 columns), else a line a second.
-  void progress(std::int64_t now, bool last = false) {
-    const std::int64_t go = board().go_ns.load(std::memory_order_acquire);
-    const std::int64_t end = board().end_ns.load(std::memory_order_acquire);
-    const std::uint64_t total = sum(Role::subscriber) + sum(Role::requester);
+  void progress(std::int64_t now, bool last) {
+    const std::int64_t go = state_.go();
+    const std::uint64_t total = state_.total();
     const std::int64_t since = last_at_ == 0 ? go : last_at_;
     const double dt = static_cast<double>(now - since) / 1e9;
     double rate = dt > 0 ? static_cast<double>(total - last_total_) / dt : 0;
     if (last) rate = static_cast<double>(total) / plan_.seconds;
     last_total_ = total;
     last_at_ = now;
-    const double elapsed = static_cast<double>(std::min(now, end) - go) / 1e9;
+    const double elapsed = static_cast<double>(std::min(now, end_) - go) / 1e9;
     std::fprintf(stderr, "%sferry-demo: %5.1f s of %g s  %13s messages  %11s msgs/s%s%s",
                  tty_ ? "\r\033[K" : "", elapsed, plan_.seconds, grouped(total).c_str(),
                  grouped(static_cast<std::uint64_t>(rate)).c_str(),
-                 now > end && running() > 0 ? "  draining" : "", tty_ ? "" : "\n");
+                 now > end_ && !last ? "  draining" : "", tty_ ? "" : "\n");
     std::fflush(stderr);
     printed_ = true;
   }
@@ -193,41 +219,17 @@ class Orchestrator {
     printed_ = false;
   }
 
-  void reap(bool block = false) {
-    for (;;) {
-      int status = 0;
-      const pid_t pid = ::waitpid(-1, &status, block ? 0 : WNOHANG);
-      if (pid <= 0) return;
-      for (Child& c : children_) {
-        if (c.pid == pid) {
-          c.running = false;
-          c.status = status;
-        }
-      }
-      if (block) return;
-    }
-  }
-
-  std::size_t running() const noexcept {
-    return static_cast<std::size_t>(std::count_if(children_.begin(), children_.end(),
-                                                  [](const Child& c) { return c.running; }));
-  }
-  std::size_t running_besides_servers() const noexcept {
-    return static_cast<std::size_t>(
-        std::count_if(children_.begin(), children_.end(),
-                      [](const Child& c) { return c.running && c.role != Role::server; }));
-  }
-  bool failed_early() const noexcept {
-    return std::any_of(children_.begin(), children_.end(),
-                       [](const Child& c) { return !c.running; });
-  }
-  std::uint64_t sum(Role role) const noexcept {
-    return ferry::demo::sum_counts(shared_, children_, role);
-  }
-
+  using Pipe = ferry::bench::Pipe;
   const Plan& plan_;
-  Shared& shared_;
-  std::vector<Child> children_;
+  ferry::bench::SharedState state_;
+  ferry::bench::Participants ps_;
+  Cast cast_;
+  std::vector<std::size_t> all_;
+  std::vector<std::size_t> busy_;  // all but the servers
+  Pipe go_;                        // closed: go
+  Pipe hold_;                      // closed: the servers stop
+  std::vector<std::string> problems_;
+  std::int64_t end_ = 0;
   bool tty_ = false;
   bool printed_ = false;
   std::int64_t last_at_ = 0;
@@ -252,13 +254,6 @@ int run(int argc, char** argv) {
     socket = probe->socket_path();
   }
 
-  auto created = Shared::create(plan.participants());
-  if (!created) {
-    std::fprintf(stderr, "ferry-demo: cannot map the shared region: %s\n",
-                 created.error().message().c_str());
-    return 1;
-  }
-  Shared& shared = *created;
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -277,28 +272,31 @@ int run(int argc, char** argv) {
               counted(plan.subscribers, "subscriber").c_str());
   std::fflush(stdout);
 
-  Orchestrator o(plan, shared);
-  if (!o.start()) return 1;
-  const bool started = o.go();
+  Orchestrator o(plan);
+  const bool started = o.start() && o.go();
   const bool finished = started && o.watch();
   if (!finished) {
     const int sig = g_signal;
-    o.stop_all(SIGTERM);
+    const std::vector<std::string> problems = o.problems();
+    o.stop_all();
     if (sig != 0) {
       std::fprintf(stderr, "ferry-demo: interrupted (%s): stopped all %u participants\n",
                    strsignal(sig), plan.participants());
       return 128 + sig;
     }
-    (void)ferry::demo::print_report(plan, shared, o.children(), started);
+    (void)ferry::demo::print_report(plan, o.participants(), o.cast(), problems, started);
     return 1;
   }
-  return ferry::demo::print_report(plan, shared, o.children(), true);
+  return ferry::demo::print_report(plan, o.participants(), o.cast(), o.problems(), true);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
+    if (argc > 1 && argv[1] == kParticipant) {
+      return ferry::bench::run_bench(std::vector<std::string>(argv + 2, argv + argc), {});
+    }
     return run(argc, argv);
   } catch (const std::exception& e) {  // out of memory, in practice
     std::fprintf(stderr, "ferry-demo: %s\n", e.what());

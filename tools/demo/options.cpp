@@ -9,11 +9,14 @@
 
 #include "common/command_line.hpp"
 #include "common/number.hpp"
-#include "payload.hpp"
 
 namespace ferry::demo {
 
 namespace {
+
+// Payload sizes as docs/demo.md gives them: multiples of 8 from 40 to 64 KiB.
+constexpr std::size_t kMinSize = 40;
+constexpr std::size_t kMaxSize = 65536;
 
 constexpr tools::Flag kFlags[] = {
     {"--seconds", "S", "how long publishers and requesters run (10)"},
@@ -80,7 +83,7 @@ Plan parse_options(int argc, char** argv) {
       if (plan.rate < 1 || plan.rate > 1e8) usage_error("--rate: expected 1..100000000");
     } else if (arg == "--size") {
       const double size = parse_number(arg, value);
-      if (size < static_cast<double>(kMinSize) || size > 65536 ||
+      if (size < static_cast<double>(kMinSize) || size > static_cast<double>(kMaxSize) ||
           size != static_cast<double>(static_cast<std::size_t>(size)) ||
           static_cast<std::size_t>(size) % 8 != 0) {
         usage_error("--size: expected a multiple of 8 from 40 to 65536");

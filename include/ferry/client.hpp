@@ -123,6 +123,14 @@ class FERRY_API Client {
   // meanwhile are kept for poll()/wait(). An error reply is Errc::remote with its text.
   Result<Reply> request(std::uint16_t type, std::span<const std::byte> payload,
                         std::chrono::nanoseconds timeout);
+  // Sends a request without waiting for its reply, which comes to poll()'s and wait()'s
+  // handler as a Message with is_reply() and the correlation id returned here (an error
+  // reply: is_error(), its text the payload). Many may be outstanding; request() keeps their
+  // replies for poll(). If the connection is lost first, each outstanding one gets an error
+  // reply saying so (the server may or may not have handled it). The server or ferryd
+  // times requests out (ferryd: request_timeout_ms); a caller with a shorter patience keeps
+  // its own clock.
+  Result<std::uint32_t> send_request(std::uint16_t type, std::span<const std::byte> payload);
   // Answers a request received through poll()/wait() (when this client serves a type).
   Result<void> reply(const Message& request, std::span<const std::byte> payload);
   Result<void> reply_error(const Message& request, std::string_view text);

@@ -151,12 +151,16 @@ Result<Message> Client::Impl::unpack(const RecordView& record) {
   return m;
 }
 
+namespace {
+Error reserved_type(std::uint16_t type) {
+  return Error(Errc::invalid_argument, "message type " + std::to_string(type) +
+                                           " is reserved for ferry; use 0 to " +
+                                           std::to_string(kReservedTypes - 1));
+}
+}  // namespace
+
 Result<void> Client::send(std::uint16_t type, std::span<const std::byte> payload) {
-  if (type >= kReservedTypes) {
-    return Error(Errc::invalid_argument, "message type " + std::to_string(type) +
-                                             " is reserved for ferry; use 0 to " +
-                                             std::to_string(kReservedTypes - 1));
-  }
+  if (type >= kReservedTypes) return reserved_type(type);
   return impl_->send(type, payload, 0, 0);
 }
 
@@ -171,6 +175,14 @@ void Client::commit(std::size_t n, std::uint16_t type) {
 Result<Reply> Client::request(std::uint16_t type, std::span<const std::byte> payload,
                               std::chrono::nanoseconds timeout) {
   return impl_->request(type, payload, timeout);
+}
+
+Result<std::uint32_t> Client::send_request(std::uint16_t type, std::span<const std::byte> payload) {
+  if (type >= kReservedTypes) return reserved_type(type);
+  const std::uint32_t corr = impl_->correlation();
+  if (auto r = impl_->send(type, payload, corr, 0); !r) return r.error();
+  impl_->requests_out.emplace(corr, type);
+  return corr;
 }
 
 Result<Reply> Client::Impl::request(std::uint16_t type, std::span<const std::byte> payload,
@@ -211,11 +223,12 @@ Result<Reply> Client::Impl::request(std::uint16_t type, std::span<const std::byt
       in.release();
       return ring_error(m.error());
     }
-    if (m->is_reply()) {
-      if (m->correlation != corr) {
-        in.release();  // the late reply to a request that timed out: nobody waits for it
-        continue;
-      }
+    if (m->is_reply() && m->correlation != corr &&
+        requests_out.find(m->correlation) == requests_out.end()) {
+      in.release();  // the late reply to a request that timed out: nobody waits for it
+      continue;
+    }
+    if (m->is_reply() && m->correlation == corr) {
       Reply reply;
       reply.type = m->type;
       reply.flags = m->flags;
@@ -268,6 +281,7 @@ Result<std::size_t> Client::poll(const Handler& handler, std::size_t max) {
   while (n < max && !c.stored.empty()) {
     detail::StoredMessage s = std::move(c.stored.front());
     c.stored.pop_front();
+    if ((s.flags & wire::kFlagReply) != 0) c.requests_out.erase(s.correlation);
     handler(Message{s.type, s.flags, s.correlation, s.payload});
     ++n;
   }
@@ -298,6 +312,7 @@ Result<std::size_t> Client::poll(const Handler& handler, std::size_t max) {
       return c.ring_error(m.error());
     }
     if (m->is_request()) c.requests_in.insert(m->correlation);
+    if (m->is_reply()) c.requests_out.erase(m->correlation);
     handler(*m);
     c.in.release(Publish::later);
     ++n;

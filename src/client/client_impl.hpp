@@ -7,6 +7,7 @@
 #include <deque>
 #include <new>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -54,6 +55,8 @@ struct Client::Impl {
   std::unordered_set<std::uint32_t> requests_in;  // served requests received, not answered
 
   std::uint32_t next_correlation = 1;
+  // send_request()s without their reply yet: correlation id -> message type.
+  std::unordered_map<std::uint32_t, std::uint16_t> requests_out;
   std::deque<detail::StoredMessage> stored;
   std::vector<std::byte> scratch;
 

@@ -195,12 +195,12 @@ void Client::Impl::lose(const std::string& reason) {
   event.kind = LinkEvent::Kind::lost;
   event.reason = reason;
   // What the server published before it died is still ours to read. Replies have nobody
-  // waiting for them any more: their requests fail.
+  // waiting for them any more (their requests fail), except those to send_request()s.
   for (;;) {
     auto record = in.peek();
     if (!record) break;
     auto m = unpack(*record);
-    if (m && !m->is_reply()) {
+    if (m && (!m->is_reply() || requests_out.count(m->correlation) != 0)) {
       stored.push_back(
           detail::StoredMessage{m->type, m->flags, m->correlation,
                                 std::vector<std::byte>(m->payload.begin(), m->payload.end())});
@@ -252,6 +252,20 @@ void Client::Impl::lose(const std::string& reason) {
     }
     resend.clear();
   }
+  // The send_request()s still unanswered never will be: each gets an error reply.
+  for (const detail::StoredMessage& s : stored) {
+    if ((s.flags & wire::kFlagReply) != 0) requests_out.erase(s.correlation);
+  }
+  for (const auto& [corr, type] : requests_out) {
+    const std::string text = "the server at " + socket_path +
+                             " went away before replying to message type " + std::to_string(type) +
+                             " (it may or may not have handled the request): " + reason;
+    const auto* bytes = reinterpret_cast<const std::byte*>(text.data());  // NOLINT
+    stored.push_back(
+        detail::StoredMessage{type, static_cast<std::uint8_t>(wire::kFlagReply | wire::kFlagError),
+                              corr, std::vector<std::byte>(bytes, bytes + text.size())});
+  }
+  requests_out.clear();
   close_link();
   lost_reason = reason;
   lost_at_ns = detail::monotonic_ns();

@@ -9,7 +9,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -72,6 +74,93 @@ TEST(ServerClient, RequestReplyAndOneWay) {
   // The server counts on its own thread; a request after them is served after them.
   ASSERT_TRUE(client->request(1, as_bytes("sync"), 5s));
   EXPECT_EQ(echo.received.load(), 1000);
+}
+
+// send_request(): replies (and error replies) come to the handler, matched by correlation id.
+TEST(ServerClient, AsyncRequestsAreAnsweredThroughTheHandler) {
+  test::ScopedSession session;
+  EchoServer echo;
+  auto client = Client::connect();
+  ASSERT_TRUE(client) << client.error().message();
+  std::map<std::uint32_t, std::string> sent;
+  for (int i = 0; i < 50; ++i) {
+    const std::string text = "async " + std::to_string(i);
+    auto corr = client->send_request(1, as_bytes(text));
+    ASSERT_TRUE(corr) << corr.error().message();
+    EXPECT_TRUE(sent.emplace(*corr, text).second) << "a correlation id came twice";
+  }
+  auto unknown = client->send_request(77, as_bytes("?"));
+  ASSERT_TRUE(unknown);
+  EXPECT_FALSE(client->send_request(kReservedTypes, {}));
+  std::map<std::uint32_t, std::string> replies;
+  std::string error;
+  const Client::Handler handler = [&](const Message& m) {
+    ASSERT_TRUE(m.is_reply());
+    if (m.correlation == *unknown) {
+      EXPECT_TRUE(m.is_error());
+      error = std::string(m.text());
+      return;
+    }
+    replies.emplace(m.correlation, std::string(m.text()));
+  };
+  for (int i = 0; i < 500 && (replies.size() < sent.size() || error.empty()); ++i) {
+    ASSERT_TRUE(client->wait(handler, 100ms));
+  }
+  ASSERT_EQ(replies.size(), sent.size());
+  for (const auto& [corr, text] : sent) {
+    std::string upper = text;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    EXPECT_EQ(replies[corr], upper);
+  }
+  EXPECT_NE(error.find("77"), std::string::npos) << error;
+}
+
+// A blocking request() keeps the replies to send_request()s that arrive while it waits.
+TEST(ServerClient, AsyncRepliesSurviveABlockingRequest) {
+  test::ScopedSession session;
+  EchoServer echo;
+  auto client = Client::connect();
+  ASSERT_TRUE(client);
+  auto corr = client->send_request(1, as_bytes("first"));
+  ASSERT_TRUE(corr);
+  auto reply = client->request(1, as_bytes("second"), 5s);
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->text(), "SECOND");
+  std::string got;
+  ASSERT_TRUE(client->poll([&](const Message& m) {
+    EXPECT_EQ(m.correlation, *corr);
+    got = std::string(m.text());
+  }));
+  EXPECT_EQ(got, "FIRST");
+}
+
+// When the server goes away, every send_request() still unanswered gets an error reply.
+TEST(ServerClient, ALostServerFailsOutstandingAsyncRequests) {
+  test::ScopedSession session;
+  auto echo = std::make_unique<EchoServer>();
+  echo->server->on(5, [](Request&) {});  // never answers
+  auto client = Client::connect();
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->request(1, as_bytes("x"), 5s));  // the handler for 5 is in place
+  std::vector<std::uint32_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto corr = client->send_request(5, as_bytes("never answered"));
+    ASSERT_TRUE(corr);
+    ids.push_back(*corr);
+  }
+  ASSERT_TRUE(client->request(1, as_bytes("y"), 5s));  // the three were consumed
+  echo.reset();
+  std::vector<std::uint32_t> failed;
+  std::string text;
+  const Client::Handler handler = [&](const Message& m) {
+    EXPECT_TRUE(m.is_reply() && m.is_error());
+    failed.push_back(m.correlation);
+    text = std::string(m.text());
+  };
+  for (int i = 0; i < 100 && failed.size() < ids.size(); ++i) (void)client->wait(handler, 50ms);
+  std::sort(failed.begin(), failed.end());
+  EXPECT_EQ(failed, ids);
+  EXPECT_NE(text.find("went away before replying to message type 5"), std::string::npos) << text;
 }
 
 TEST(ServerClient, StatsAreReadableWhileServingAndTheHistogramSamplesHandlers) {

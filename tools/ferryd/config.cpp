@@ -22,9 +22,8 @@
 #include <utility>
 #include <vector>
 
-#include <toml++/toml.h>
-
 #include "common/command_line.hpp"
+#include "common/config_file.hpp"
 #include "common/file.hpp"
 #include "common/number.hpp"
 #include "common/quoted.hpp"
@@ -51,129 +50,12 @@ constexpr std::uint64_t kMaxRequestTimeoutMs = 86400000;  // a day
 
 using ferry::tools::quoted;
 
-// 1048576 -> "1MiB"; sizes that are not a whole number of KiB stay in bytes.
-std::string format_size(std::uint64_t n) {
-  constexpr std::string_view kUnits[] = {"GiB", "MiB", "KiB"};
-  constexpr std::uint64_t kScales[] = {std::uint64_t{1} << 30, std::uint64_t{1} << 20, 1024};
-  for (std::size_t i = 0; i < 3; ++i) {
-    if (n != 0 && n % kScales[i] == 0)
-      return std::to_string(n / kScales[i]) + std::string(kUnits[i]);
-  }
-  return std::to_string(n);
-}
-
 bool is_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::string_view type_name(toml::node_type type) {
-  switch (type) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a floating-point number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::none: break;
-  }
-  return "nothing";
-}
-
-// One value to apply: from the file (a TOML node) or from a flag (its text).
-struct Input {
-  const toml::node* node = nullptr;
-  std::string_view text;
-  std::string where;  // "path:line: key" or "--flag"
-
-  Error fail(std::string_view problem) const {
-    return Error(Errc::invalid_argument, where + ": " + std::string(problem));
-  }
-  Error wrong_type(std::string_view expected) const {
-    return fail("expected " + std::string(expected) + ", got " +
-                std::string(type_name(node->type())));
-  }
-
-  Result<std::string> string() const {
-    if (node == nullptr) return std::string(text);
-    if (const auto* s = node->as_string()) return s->get();
-    return wrong_type("a string");
-  }
-
-  Result<bool> boolean() const {
-    if (node != nullptr) {
-      if (const auto* b = node->as_boolean()) return b->get();
-      return wrong_type("a boolean (true or false)");
-    }
-    if (text == "true") return true;
-    if (text == "false") return false;
-    return fail("expected true or false, got " + quoted(text));
-  }
-
-  // A whole number in [min, max].
-  Result<std::uint64_t> integer(std::uint64_t min, std::uint64_t max) const {
-    const std::string range = "an integer " + std::to_string(min) + ".." + std::to_string(max);
-    std::uint64_t n = 0;
-    if (node != nullptr) {
-      const auto* i = node->as_integer();
-      if (i == nullptr) return wrong_type(range);
-      if (i->get() < 0) return fail("expected " + range + ", got " + std::to_string(i->get()));
-      n = static_cast<std::uint64_t>(i->get());
-    } else {
-      const auto parsed = tools::parse_number<std::uint64_t>(text);
-      if (!parsed) return fail("expected " + range + ", got " + quoted(text));
-      n = *parsed;
-    }
-    if (n < min || n > max) return fail("expected " + range + ", got " + std::to_string(n));
-    return n;
-  }
-
-  // A byte count: an integer, or a size string ("64KiB").
-  Result<std::uint64_t> size() const {
-    constexpr std::string_view kExpected = "a byte count (an integer or a string like \"64KiB\")";
-    if (node != nullptr) {
-      if (const auto* i = node->as_integer()) {
-        if (i->get() < 0) return fail("expected a byte count, got " + std::to_string(i->get()));
-        return static_cast<std::uint64_t>(i->get());
-      }
-      const auto* s = node->as_string();
-      if (s == nullptr) return wrong_type(kExpected);
-      auto n = parse_size(s->get());
-      if (!n) return fail(n.error().message());
-      return *n;
-    }
-    auto n = parse_size(text);
-    if (!n) return fail(n.error().message());
-    return *n;
-  }
-
-  // Names or numeric ids: a TOML array of strings and integers, or one flag value. Each
-  // comes with its own `where` (array elements may sit on their own lines).
-  Result<std::vector<std::pair<std::string, std::string>>> names(std::string_view what) const {
-    std::vector<std::pair<std::string, std::string>> out;
-    if (node == nullptr) {
-      out.emplace_back(std::string(text), where);
-      return out;
-    }
-    const auto* array = node->as_array();
-    const std::string expected = "an array of " + std::string(what) + " names or ids";
-    if (array == nullptr) return wrong_type(expected);
-    for (const auto& element : *array) {
-      if (const auto* s = element.as_string()) {
-        out.emplace_back(s->get(), where);
-      } else if (const auto* i = element.as_integer(); i != nullptr && i->get() >= 0) {
-        out.emplace_back(std::to_string(i->get()), where);
-      } else {
-        return fail("expected " + expected + ", found an element that is " +
-                    (element.is_integer() ? std::string("negative")
-                                          : std::string(type_name(element.type()))));
-      }
-    }
-    return out;
-  }
-};
+using Input = tools::ConfigValue;
+using tools::format_size;
 
 // getpwnam_r / getgrnam_r with a growing buffer. Returns the id, or nullopt when the name
 // is unknown; an Error when the lookup itself failed.
@@ -250,16 +132,10 @@ Result<void> set_ms(const Input& in, std::uint64_t min, std::uint64_t max,
 }
 
 // One setting: its TOML key and flag, how --help shows it, how a value is applied.
-struct Option {
-  std::string_view key;  // in the file; empty for flags only
-  std::string_view flag;
-  std::string_view arg;  // the value's name in --help; empty for switches
-  std::string_view help;
-  Result<void> (*apply)(FerrydConfig&, const Input&);
-};
+using Option = tools::ConfigOption<FerrydConfig>;
 
 Result<void> apply_users(FerrydConfig& c, const Input& in) {
-  auto items = in.names("user");
+  auto items = in.items("user names or ids");
   if (!items) return items.error();
   for (const auto& [text, where] : *items) {
     auto id = resolve_id<uid_t>(text, where, true);
@@ -270,7 +146,7 @@ Result<void> apply_users(FerrydConfig& c, const Input& in) {
 }
 
 Result<void> apply_groups(FerrydConfig& c, const Input& in) {
-  auto items = in.names("group");
+  auto items = in.items("group names or ids");
   if (!items) return items.error();
   for (const auto& [text, where] : *items) {
     auto id = resolve_id<gid_t>(text, where, false);
@@ -455,30 +331,6 @@ const Option kOptions[] = {
      }},
 };
 
-const Option* find_key(std::string_view key) {
-  for (const auto& o : kOptions) {
-    if (!o.key.empty() && o.key == key) return &o;
-  }
-  return nullptr;
-}
-
-const Option* find_flag(std::string_view flag) {
-  for (const auto& o : kOptions) {
-    if (!o.flag.empty() && o.flag == flag) return &o;
-  }
-  return nullptr;
-}
-
-std::string known_keys() {
-  std::string out;
-  for (const auto& o : kOptions) {
-    if (o.key.empty()) continue;
-    if (!out.empty()) out += ", ";
-    out += o.key;
-  }
-  return out;
-}
-
 std::optional<std::string> env(const char* name) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') return std::nullopt;
@@ -506,87 +358,16 @@ std::string default_config_path() {
   return {};
 }
 
-Result<void> apply_file(FerrydConfig& config, const std::string& path) {
-  auto text = ferry::tools::read_file(path, "config file");
-  if (!text) return text.error();
-  toml::table table;
-  try {
-    table = toml::parse(*text, path);
-  } catch (const toml::parse_error& e) {
-    const auto& at = e.source().begin;
-    return Error(Errc::invalid_argument, path + ":" + std::to_string(at.line) + ":" +
-                                             std::to_string(at.column) + ": " +
-                                             std::string(e.description()));
-  }
-  // In the order of the file, so that the first mistake is the one reported.
-  struct Entry {
-    std::uint32_t line;
-    std::string key;
-    const toml::node* node;
-  };
-  std::vector<Entry> entries;
-  for (const auto& [key, node] : table) {
-    entries.push_back({key.source().begin.line, std::string(key.str()), &node});
-  }
-  std::sort(entries.begin(), entries.end(),
-            [](const Entry& a, const Entry& b) { return a.line < b.line; });
-  for (const auto& e : entries) {
-    const std::string at = path + ":" + std::to_string(e.line);
-    const Option* option = find_key(e.key);
-    if (option == nullptr) {
-      return Error(Errc::invalid_argument,
-                   at + ": unknown key " + quoted(e.key) + " (known: " + known_keys() + ")");
-    }
-    Input in;
-    in.node = e.node;
-    in.where = path + ":" + std::to_string(e.node->source().begin.line) + ": " + e.key;
-    if (auto r = option->apply(config, in); !r) return r;
-  }
-  return {};
-}
-
 // Every flag: --config, the options' flags, --help and --version, in --help's order.
 std::vector<tools::Flag> all_flags() {
   std::vector<tools::Flag> flags{{"--config", "PATH", "read this TOML file (it must exist)"}};
-  for (const auto& o : kOptions) {
-    if (!o.flag.empty()) flags.push_back({o.flag, o.arg, o.help});
-  }
+  for (const tools::Flag& f : tools::config_flags<FerrydConfig>(kOptions)) flags.push_back(f);
   flags.push_back({"--help", "", "print this help and exit"});
   flags.push_back({"--version", "", "print the version and exit"});
   return flags;
 }
 
 }  // namespace
-
-Result<std::uint64_t> parse_size(std::string_view text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  std::string_view suffix = text.substr(digits);
-  while (!suffix.empty() && suffix.front() == ' ') suffix.remove_prefix(1);
-  const auto bad = [&](std::string_view why) {
-    return Error(Errc::invalid_argument, "bad size " + quoted(text) + ": " + std::string(why));
-  };
-  const auto n = tools::parse_number<std::uint64_t>(text.substr(0, digits));
-  if (!n) {
-    return bad(digits == 0 ? "expected a number of bytes, optionally with B, KiB, MiB or GiB"
-                           : "too large");
-  }
-  unsigned shift = 0;
-  if (suffix.empty() || suffix == "B") {
-    shift = 0;
-  } else if (suffix == "K" || suffix == "KiB" || suffix == "k") {
-    shift = 10;
-  } else if (suffix == "M" || suffix == "MiB") {
-    shift = 20;
-  } else if (suffix == "G" || suffix == "GiB") {
-    shift = 30;
-  } else {
-    return bad("unknown unit " + quoted(suffix) + " (use B, KiB, MiB or GiB)");
-  }
-  constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max();
-  if (*n > (kMax >> shift)) return bad("too large");
-  return *n << shift;
-}
 
 std::string ferryd_usage() {
   std::string out =
@@ -631,19 +412,16 @@ Result<FerrydConfig> parse_ferryd_args(int argc, char** argv, std::string* outpu
   }
   config.config_path = config_flag ? *config_flag : default_config_path();
   if (!config.config_path.empty()) {
-    if (auto r = apply_file(config, config.config_path); !r) return r.error();
+    if (auto r = tools::apply_config_file<FerrydConfig>(config, config.config_path, kOptions); !r) {
+      return r.error();
+    }
   }
 
   // The allow lists add up over repeated flags, which replace the file's list.
   if (given->has("--allow-user")) config.server.allow_uids.clear();
   if (given->has("--allow-group")) config.server.allow_gids.clear();
-  for (const auto& [flag, value] : given->given()) {
-    const Option* option = find_flag(flag);
-    if (option == nullptr) continue;  // --config, read above
-    Input in;
-    in.text = value;
-    in.where = flag;
-    if (auto r = option->apply(config, in); !r) return r.error();
+  if (auto r = tools::apply_config_flags<FerrydConfig>(config, *given, kOptions); !r) {
+    return r.error();
   }
 
   const auto& s = config.server;

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/config_file.hpp"
 #include "ferry/result.hpp"
 #include "ferry/server.hpp"
 #include "ferryd/bus.hpp"
@@ -35,10 +36,8 @@ ferry::Result<FerrydConfig> parse_ferryd_args(int argc, char** argv, std::string
 // The --help text.
 std::string ferryd_usage();
 
-// "4096", "64KiB", "1 MiB", "2G": a byte count with an optional binary suffix (B, K/KiB,
-// M/MiB, G/GiB). invalid_argument, naming the text, for anything else or for more than
-// 2^63 - 1 bytes.
-ferry::Result<std::uint64_t> parse_size(std::string_view text);
+// Byte counts as the file and the flags take them ("64KiB"; tools/common/config_file.hpp).
+using tools::parse_size;
 
 // "9464" -> "127.0.0.1:9464", ":9464" -> "127.0.0.1:9464", "0.0.0.0:9464" as given:
 // loopback unless the operator names another address. invalid_argument, naming the text,

@@ -1,0 +1,119 @@
+// tools/common/config_file.hpp: a tool's settings from a TOML file and from its flags, both
+// through one table of options (ferryd, ferry-gateway). Each option names its key in the
+// file, its flag, its help line, and one function that applies a value, whichever way the
+// value came: so a key and its flag cannot drift apart, and every error names where the
+// value came from ("ferryd.toml:3: batch: ..." or "--batch: ...").
+// Thread-safety: plain functions.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/command_line.hpp"
+#include "ferry/result.hpp"
+
+namespace ferry::tools {
+
+// One value to apply: a TOML node from the file, or the text of a flag.
+class ConfigValue {
+ public:
+  // A flag's value; `where` is the flag ("--batch").
+  ConfigValue(std::string_view text, std::string where);
+  // A node of a parsed TOML file (a toml::node); `where` is "path:line: key".
+  ConfigValue(const void* toml_node, std::string where);
+
+  const std::string& where() const noexcept { return where_; }
+  // invalid_argument: "<where>: <problem>".
+  Error fail(std::string_view problem) const;
+
+  Result<std::string> string() const;
+  Result<bool> boolean() const;  // a TOML boolean; a flag's "true" or "false"
+  // A whole number in [min, max].
+  Result<std::uint64_t> integer(std::uint64_t min, std::uint64_t max) const;
+  // A byte count: an integer, or a size string ("64KiB"; parse_size()).
+  Result<std::uint64_t> size() const;
+  // A TOML array of strings (and non-negative integers, as text), each with its own
+  // `where`; a flag: its one value. `what` names an element in errors ("user").
+  Result<std::vector<std::pair<std::string, std::string>>> items(std::string_view what) const;
+
+ private:
+  Error wrong_type(std::string_view expected) const;
+  const void* node_ = nullptr;
+  std::string text_;
+  std::string where_;
+};
+
+template <class Config>
+struct ConfigOption {
+  std::string_view key;   // in the file; empty for flags only
+  std::string_view flag;  // empty for file keys only
+  std::string_view arg;   // the value's name in --help; empty for switches
+  std::string_view help;
+  Result<void> (*apply)(Config&, const ConfigValue&);
+};
+
+// Reads the TOML file at `path` and calls `apply(key, value)` for each top-level key, in
+// the order of the file (so that the first mistake is the one reported); `at` is
+// "path:line" of the key. The first error ends it; a file that does not parse is
+// invalid_argument "path:line:column: what".
+Result<void> read_config_file(
+    const std::string& path,
+    const std::function<Result<void>(std::string_view key, std::string_view at,
+                                     const ConfigValue& value)>& apply);
+
+// The file's keys through `options`; an unknown key is an error listing the known ones.
+template <class Config>
+Result<void> apply_config_file(Config& config, const std::string& path,
+                               std::span<const ConfigOption<Config>> options) {
+  return read_config_file(
+      path,
+      [&](std::string_view key, std::string_view at, const ConfigValue& value) -> Result<void> {
+        std::string known;
+        for (const auto& o : options) {
+          if (o.key.empty()) continue;
+          if (o.key == key) return o.apply(config, value);
+          known += (known.empty() ? "" : ", ") + std::string(o.key);
+        }
+        return Error(Errc::invalid_argument, std::string(at) + ": unknown key '" +
+                                                 std::string(key) + "' (known: " + known + ")");
+      });
+}
+
+// The flags given, in command-line order, through `options` (flags not in the table, such
+// as --config, are skipped: the caller handles them).
+template <class Config>
+Result<void> apply_config_flags(Config& config, const Args& given,
+                                std::span<const ConfigOption<Config>> options) {
+  for (const auto& [flag, text] : given.given()) {
+    for (const auto& o : options) {
+      if (o.flag.empty() || o.flag != flag) continue;
+      if (auto r = o.apply(config, ConfigValue(text, flag)); !r) return r;
+      break;
+    }
+  }
+  return {};
+}
+
+// The options' flags, for parse_flags() and flag_help(), in the table's order.
+template <class Config>
+std::vector<Flag> config_flags(std::span<const ConfigOption<Config>> options) {
+  std::vector<Flag> flags;
+  for (const auto& o : options) {
+    if (!o.flag.empty()) flags.push_back({o.flag, o.arg, o.help});
+  }
+  return flags;
+}
+
+// "4096", "64KiB", "1 MiB", "2G": a byte count with an optional binary suffix (B, K/KiB,
+// M/MiB, G/GiB). invalid_argument, naming the text, for anything else or for more than
+// 2^63 - 1 bytes.
+Result<std::uint64_t> parse_size(std::string_view text);
+// 1048576 -> "1MiB"; sizes that are not a whole number of KiB stay in bytes.
+std::string format_size(std::uint64_t n);
+
+}  // namespace ferry::tools

@@ -223,8 +223,7 @@ Result<Reply> Client::Impl::request(std::uint16_t type, std::span<const std::byt
       in.release();
       return ring_error(m.error());
     }
-    if (m->is_reply() && m->correlation != corr &&
-        requests_out.find(m->correlation) == requests_out.end()) {
+    if (m->is_reply() && m->correlation != corr && !requests_out.contains(m->correlation)) {
       in.release();  // the late reply to a request that timed out: nobody waits for it
       continue;
     }

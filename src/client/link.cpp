@@ -200,7 +200,7 @@ void Client::Impl::lose(const std::string& reason) {
     auto record = in.peek();
     if (!record) break;
     auto m = unpack(*record);
-    if (m && (!m->is_reply() || requests_out.count(m->correlation) != 0)) {
+    if (m && (!m->is_reply() || requests_out.contains(m->correlation))) {
       stored.push_back(
           detail::StoredMessage{m->type, m->flags, m->correlation,
                                 std::vector<std::byte>(m->payload.begin(), m->payload.end())});

@@ -100,6 +100,7 @@ struct FerrydOptions {
   std::string endpoint = "bus";
   std::string log;            // ferryd's stdout and stderr appended to this file; empty: ours
   std::string notify_socket;  // its NOTIFY_SOCKET, a path or "@name"; empty: a fresh name
+  std::string binary;         // empty: ferryd (FERRYD_PATH); ferry-gateway says READY=1 too
 };
 
 // A ferryd with `args` whose stdout and stderr are appended to `log`.
@@ -146,6 +147,8 @@ class FerrydProcess {
   }
   pid_t pid() const { return pid_; }
   const std::string& socket_path() const { return socket_; }
+  // The message that said READY=1 (with whatever else it said: "STATUS=...").
+  const std::string& ready_message() const { return ready_message_; }
   // The next message ferryd sent to its NOTIFY_SOCKET after READY=1 (STOPPING=1, ...).
   std::optional<std::string> notification(std::chrono::milliseconds timeout) {
     return notify_.receive(timeout);
@@ -180,7 +183,8 @@ class FerrydProcess {
 
   void start(const FerrydOptions& options) {
     // Everything the child needs is made before fork(): it only dup2()s and exec()s.
-    std::string path = FERRYD_PATH;
+    std::string path = options.binary.empty() ? std::string(FERRYD_PATH) : options.binary;
+    name_ = path.substr(path.rfind('/') + 1);
     std::vector<std::string> args = {path};
     args.insert(args.end(), options.args.begin(), options.args.end());
     std::vector<char*> argv;
@@ -220,27 +224,30 @@ class FerrydProcess {
       if (auto message = notify_.receive(std::chrono::milliseconds(20));
           message && has_line(*message, "READY=1")) {
         ready_ = true;
+        ready_message_ = *message;
         return;
       }
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
-        error_ = "ferryd exited with status " + std::to_string(tools::exit_code(status)) +
+        error_ = name_ + " exited with status " + std::to_string(tools::exit_code(status)) +
                  " before it was ready" + where;
         return;
       }
       if (std::chrono::steady_clock::now() > deadline) {
-        error_ = "ferryd (pid " + std::to_string(pid_) + ") did not say READY=1 on " +
+        error_ = name_ + " (pid " + std::to_string(pid_) + ") did not say READY=1 on " +
                  notify_.address() + " within 10 s" + where;
         return;
       }
     }
-    error_ = "ferryd could not be started (fork failed)";
+    error_ = name_ + " could not be started (fork failed)";
   }
 
   NotifySocket notify_;
   pid_t pid_ = -1;
   bool ready_ = false;
+  std::string ready_message_;
+  std::string name_ = "ferryd";
   std::string error_;
   std::string socket_;
 };

@@ -161,6 +161,19 @@ Result<void> read_config_file(
   return {};
 }
 
+Result<std::string> one_of(const ConfigValue& in, std::initializer_list<std::string_view> choices) {
+  auto s = in.string();
+  if (!s) return s.error();
+  std::string expected;
+  std::size_t i = 0;
+  for (std::string_view c : choices) {
+    if (*s == c) return s;
+    expected += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + std::string(c);
+    ++i;
+  }
+  return in.fail("expected " + expected + ", got " + quoted(*s));
+}
+
 Result<std::uint64_t> parse_size(std::string_view text) {
   std::size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
@@ -55,6 +56,8 @@ struct ConfigOption {
   std::string_view arg;   // the value's name in --help; empty for switches
   std::string_view help;
   Result<void> (*apply)(Config&, const ConfigValue&);
+  // Lists: the flag repeats, and the first time it is given it empties the file's list.
+  void (*clear)(Config&) = nullptr;
 };
 
 // Reads the TOML file at `path` and calls `apply(key, value)` for each top-level key, in
@@ -85,10 +88,13 @@ Result<void> apply_config_file(Config& config, const std::string& path,
 }
 
 // The flags given, in command-line order, through `options` (flags not in the table, such
-// as --config, are skipped: the caller handles them).
+// as --config, are skipped: the caller handles them). A list's flags replace the file's list.
 template <class Config>
 Result<void> apply_config_flags(Config& config, const Args& given,
                                 std::span<const ConfigOption<Config>> options) {
+  for (const auto& o : options) {
+    if (o.clear != nullptr && !o.flag.empty() && given.has(o.flag)) o.clear(config);
+  }
   for (const auto& [flag, text] : given.given()) {
     for (const auto& o : options) {
       if (o.flag.empty() || o.flag != flag) continue;
@@ -99,15 +105,61 @@ Result<void> apply_config_flags(Config& config, const Args& given,
   return {};
 }
 
-// The options' flags, for parse_flags() and flag_help(), in the table's order.
+// Every flag of a tool with a config file, in --help's order: --config PATH, the options'
+// flags, --help and --version.
 template <class Config>
 std::vector<Flag> config_flags(std::span<const ConfigOption<Config>> options) {
-  std::vector<Flag> flags;
+  std::vector<Flag> flags{{"--config", "PATH", "read this TOML file (it must exist)"}};
   for (const auto& o : options) {
     if (!o.flag.empty()) flags.push_back({o.flag, o.arg, o.help});
   }
+  flags.push_back({"--help", "", "print this help and exit"});
+  flags.push_back({"--version", "", "print the version and exit"});
   return flags;
 }
+
+// A tool's whole command line: `--help` and `--version` (their text in *output, and
+// *exit_now set), else the file (--config PATH, or `default_path` when not given; "" for
+// none) and then the flags over it. Config has a `config_path` member, set to the file read.
+struct ConfigCommand {
+  std::string_view program;  // "ferryd"
+  std::string_view version;
+  std::string (*usage)();
+  std::string (*default_path)();
+};
+template <class Config>
+Result<Config> parse_config_command(int argc, char** argv,
+                                    std::span<const ConfigOption<Config>> options,
+                                    const ConfigCommand& command, std::string* output,
+                                    bool* exit_now) {
+  Config config;
+  if (exit_now != nullptr) *exit_now = false;
+  const std::string see = std::string(command.program) + " --help";
+  const auto given = parse_flags(argc, argv, config_flags(options), see);
+  if (!given) return given.error();
+  if (given->has("--help") || given->has("--version")) {
+    if (output != nullptr) {
+      *output = given->has("--help")
+                    ? command.usage()
+                    : std::string(command.program) + " " + std::string(command.version) + "\n";
+    }
+    if (exit_now != nullptr) *exit_now = true;
+    return Config{};
+  }
+  const std::string* path = given->get("--config");
+  if (path != nullptr && path->empty()) {
+    return Error(Errc::invalid_argument, "--config needs a file name (see " + see + ")");
+  }
+  config.config_path = path != nullptr ? *path : command.default_path();
+  if (!config.config_path.empty()) {
+    if (auto r = apply_config_file(config, config.config_path, options); !r) return r.error();
+  }
+  if (auto r = apply_config_flags(config, *given, options); !r) return r.error();
+  return config;
+}
+
+// `in`'s string if it is one of `choices`, else "expected a, b or c, got 'x'".
+Result<std::string> one_of(const ConfigValue& in, std::initializer_list<std::string_view> choices);
 
 // "4096", "64KiB", "1 MiB", "2G": a byte count with an optional binary suffix (B, K/KiB,
 // M/MiB, G/GiB). invalid_argument, naming the text, for anything else or for more than

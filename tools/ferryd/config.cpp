@@ -208,10 +208,10 @@ const Option kOptions[] = {
        c.server.crc = false;
        return {};
      }},
-    {"allow_users", "--allow-user", "USER", "also let this user (name or uid) connect",
-     apply_users},
+    {"allow_users", "--allow-user", "USER", "also let this user (name or uid) connect", apply_users,
+     [](FerrydConfig& c) { c.server.allow_uids.clear(); }},
     {"allow_groups", "--allow-group", "GROUP", "also let its members (name or gid) connect",
-     apply_groups},
+     apply_groups, [](FerrydConfig& c) { c.server.allow_gids.clear(); }},
     {"wait", "--wait", "MODE", "how to idle: spin, block or hybrid (hybrid)",
      [](FerrydConfig& c, const Input& in) -> Result<void> {
        auto s = in.string();
@@ -280,19 +280,15 @@ const Option kOptions[] = {
      }},
     {"log_level", "--log-level", "LEVEL", "error, warn, info or debug (info)",
      [](FerrydConfig& c, const Input& in) -> Result<void> {
-       auto s = in.string();
+       auto s = tools::one_of(in, {"error", "warn", "info", "debug"});
        if (!s) return s.error();
-       if (*s != "error" && *s != "warn" && *s != "info" && *s != "debug") {
-         return in.fail("expected error, warn, info or debug, got " + quoted(*s));
-       }
        c.log_level = std::move(*s);
        return {};
      }},
     {"log_format", "--log-format", "FORMAT", "json (one object a line) or text (json)",
      [](FerrydConfig& c, const Input& in) -> Result<void> {
-       auto s = in.string();
+       auto s = tools::one_of(in, {"json", "text"});
        if (!s) return s.error();
-       if (*s != "json" && *s != "text") return in.fail("expected json or text, got " + quoted(*s));
        c.log_format = std::move(*s);
        return {};
      }},
@@ -358,15 +354,6 @@ std::string default_config_path() {
   return {};
 }
 
-// Every flag: --config, the options' flags, --help and --version, in --help's order.
-std::vector<tools::Flag> all_flags() {
-  std::vector<tools::Flag> flags{{"--config", "PATH", "read this TOML file (it must exist)"}};
-  for (const tools::Flag& f : tools::config_flags<FerrydConfig>(kOptions)) flags.push_back(f);
-  flags.push_back({"--help", "", "print this help and exit"});
-  flags.push_back({"--version", "", "print the version and exit"});
-  return flags;
-}
-
 }  // namespace
 
 std::string ferryd_usage() {
@@ -378,7 +365,7 @@ std::string ferryd_usage() {
       "through it (see `ferry --help`). Defaults in parentheses.\n"
       "\n"
       "Options (each also a key of the config file, with _ for -; see docs/ferryd.md):\n";
-  out += tools::flag_help(all_flags(), 30);
+  out += tools::flag_help(tools::config_flags<FerrydConfig>(kOptions), 30);
   out +=
       "\n"
       "SIZE is a byte count, optionally with B, KiB, MiB or GiB (\"1MiB\", \"65536\");\n"
@@ -393,37 +380,11 @@ std::string ferryd_usage() {
 }
 
 Result<FerrydConfig> parse_ferryd_args(int argc, char** argv, std::string* output, bool* exit_now) {
-  FerrydConfig config;
-  if (exit_now != nullptr) *exit_now = false;
-  const auto given = tools::parse_flags(argc, argv, all_flags(), "ferryd --help");
-  if (!given) return given.error();
-  const auto output_only = [&](std::string text) {
-    if (output != nullptr) *output = std::move(text);
-    if (exit_now != nullptr) *exit_now = true;
-    return FerrydConfig{};
-  };
-  if (given->has("--help")) return output_only(ferryd_usage());
-  if (given->has("--version")) return output_only(std::string("ferryd ") + FERRY_VERSION + "\n");
-
-  // The file first, so that the flags override it.
-  const std::string* config_flag = given->get("--config");
-  if (config_flag != nullptr && config_flag->empty()) {
-    return Error(Errc::invalid_argument, "--config needs a file name (see ferryd --help)");
-  }
-  config.config_path = config_flag ? *config_flag : default_config_path();
-  if (!config.config_path.empty()) {
-    if (auto r = tools::apply_config_file<FerrydConfig>(config, config.config_path, kOptions); !r) {
-      return r.error();
-    }
-  }
-
-  // The allow lists add up over repeated flags, which replace the file's list.
-  if (given->has("--allow-user")) config.server.allow_uids.clear();
-  if (given->has("--allow-group")) config.server.allow_gids.clear();
-  if (auto r = tools::apply_config_flags<FerrydConfig>(config, *given, kOptions); !r) {
-    return r.error();
-  }
-
+  const tools::ConfigCommand command{"ferryd", FERRY_VERSION, ferryd_usage, default_config_path};
+  auto parsed =
+      tools::parse_config_command<FerrydConfig>(argc, argv, kOptions, command, output, exit_now);
+  if (!parsed || (exit_now != nullptr && *exit_now)) return parsed;
+  FerrydConfig& config = *parsed;
   const auto& s = config.server;
   if (s.ring_capacity > s.max_ring_capacity) {
     return Error(Errc::invalid_argument, "ring_capacity " + format_size(s.ring_capacity) +
@@ -431,7 +392,7 @@ Result<FerrydConfig> parse_ferryd_args(int argc, char** argv, std::string* outpu
                                              format_size(s.max_ring_capacity) +
                                              ": raise max_ring_capacity or lower ring_capacity");
   }
-  return config;
+  return parsed;
 }
 
 Result<std::string> normalize_metrics_listen(std::string_view text) {

@@ -44,15 +44,15 @@ ferry::Result<LogFormat> parse_log_format(std::string_view text) {
                       "log format '" + std::string(text) + "': use json or text");
 }
 
-Log::Log(LogLevel level, LogFormat format)
+Log::Log(LogLevel level, LogFormat format, std::string_view program)
     : level_(level),
       format_(format),
-      logger_(std::make_shared<spdlog::logger>("ferryd",
+      logger_(std::make_shared<spdlog::logger>(std::string(program),
                                                std::make_shared<spdlog::sinks::stderr_sink_st>())) {
   // The JSON line's first two fields come from the pattern, the rest (%v) from emit().
   logger_->set_pattern(format == LogFormat::json
                            ? R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})"
-                           : "%Y-%m-%d %H:%M:%S.%e %l ferryd: %v",
+                           : "%Y-%m-%d %H:%M:%S.%e %l %n: %v",
                        spdlog::pattern_time_type::utc);
   logger_->set_level(to_spdlog(level));
   logger_->flush_on(spdlog::level::trace);

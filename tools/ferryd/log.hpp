@@ -44,7 +44,8 @@ class Log {
  public:
   static constexpr int kLimitPerSecond = 10;
 
-  Log(LogLevel level, LogFormat format);
+  // `program` names the writer in text lines ("ferryd: ..."); ferry-gateway shares the format.
+  Log(LogLevel level, LogFormat format, std::string_view program = "ferryd");
   ~Log();
   Log(const Log&) = delete;
   Log& operator=(const Log&) = delete;

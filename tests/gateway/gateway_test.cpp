@@ -1,0 +1,297 @@
+// tests/gateway/gateway_test.cpp: two buses (two ferryds, two sessions) joined by two
+// ferry-gateways on loopback, all real processes: requests and publications both ways,
+// every message checked; the errors a requester meets (type not accepted by the peer, no
+// service there, the peer gone) and what the listener says to a request that is not a
+// ferry.v1 Upgrade.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ferry/client.hpp"
+#include "support/endpoint_support.hpp"
+#include "support/ferryd_process.hpp"
+
+namespace ferry {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::span<const std::byte> bytes(const std::string& s) {
+  return std::as_bytes(std::span(s.data(), s.size()));
+}
+
+// A loopback port held (bound with SO_REUSEADDR, not listening) until release(): the gateway
+// binds it too and listens, and no other process can take it in between.
+class PortReservation {
+ public:
+  PortReservation() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);  // NOLINT
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);  // NOLINT
+    port_ = ntohs(addr.sin_port);
+  }
+  ~PortReservation() { release(); }
+  PortReservation(const PortReservation&) = delete;
+  PortReservation& operator=(const PortReservation&) = delete;
+  void release() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+ClientOptions on(const std::string& session) {
+  ClientOptions o;
+  o.session = session;
+  return o;
+}
+
+// Serves `type` on a session's bus from a thread: answers "<prefix><request>".
+class Responder {
+ public:
+  Responder(const std::string& session, std::uint16_t type, std::string prefix)
+      : thread_([this, session, type, prefix] {
+          auto c = Client::connect(on(session));
+          if (!c || !c->serve(type)) {
+            failed_ = true;
+            ready_ = true;
+            return;
+          }
+          ready_ = true;
+          while (!stop_) {
+            (void)c->wait(
+                [&](const Message& m) {
+                  if (m.is_request()) (void)c->reply(m, bytes(prefix + std::string(m.text())));
+                },
+                20ms);
+          }
+        }) {
+    while (!ready_) std::this_thread::sleep_for(1ms);
+  }
+  ~Responder() {
+    stop_ = true;
+    thread_.join();
+  }
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+  bool ok() const { return !failed_; }
+
+ private:
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> failed_{false};
+  std::thread thread_;
+};
+
+// Two sessions, "a" and "b", each with its ferryd and its gateway; each gateway routes
+// its types to the other and accepts the other's.
+class GatewayPair : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bus_a_ = std::make_unique<test::FerrydProcess>(
+        test::with_log(session_.dir() + "/ferryd-a.log", {"--session", "a"}));
+    bus_b_ = std::make_unique<test::FerrydProcess>(
+        test::with_log(session_.dir() + "/ferryd-b.log", {"--session", "b"}));
+    ASSERT_TRUE(bus_a_->ok());
+    ASSERT_TRUE(bus_b_->ok());
+    gw_a_ =
+        start_gateway("a", port_a_, port_b_,
+                      {"--route", "publish 7 b", "--route", "request 8 b", "--route", "request 9 b",
+                       "--route", "request 10 b", "--accept", "17", "--accept", "18"});
+    gw_b_ = start_gateway("b", port_b_, port_a_,
+                          {"--route", "publish 17 a", "--route", "request 18 a", "--accept", "7",
+                           "--accept", "8", "--accept", "10"});
+    ASSERT_TRUE(gw_a_->ok());
+    ASSERT_TRUE(gw_b_->ok());
+    port_a_.release();
+    port_b_.release();
+  }
+
+  std::unique_ptr<test::FerrydProcess> start_gateway(const std::string& session,
+                                                     const PortReservation& mine,
+                                                     const PortReservation& peer,
+                                                     std::vector<std::string> routes) {
+    test::FerrydOptions o;
+    o.binary = GATEWAY_PATH;
+    o.log = session_.dir() + "/gateway-" + session + ".log";
+    const std::string other = session == "a" ? "b" : "a";
+    o.args = {"--session",
+              session,
+              "--node",
+              "host-" + session,
+              "--listen",
+              mine.address(),
+              "--plain",
+              "--upstream",
+              other + "=ws://" + peer.address() + "/",
+              "--request-timeout-ms",
+              "3000",
+              "--log-level",
+              "debug"};
+    o.args.insert(o.args.end(), routes.begin(), routes.end());
+    return std::make_unique<test::FerrydProcess>(o);
+  }
+
+  test::ScopedSession session_;
+  PortReservation port_a_;
+  PortReservation port_b_;
+  std::unique_ptr<test::FerrydProcess> bus_a_;
+  std::unique_ptr<test::FerrydProcess> bus_b_;
+  std::unique_ptr<test::FerrydProcess> gw_a_;
+  std::unique_ptr<test::FerrydProcess> gw_b_;
+};
+
+TEST_F(GatewayPair, SaysWhereItListens) {
+  EXPECT_NE(gw_a_->ready_message().find("STATUS=listening on 127.0.0.1:"), std::string::npos)
+      << gw_a_->ready_message();
+}
+
+TEST_F(GatewayPair, RequestsCrossBothWaysAndEveryReplyIsTheRightOne) {
+  Responder on_b("b", 8, "b:");
+  Responder on_a("a", 18, "a:");
+  ASSERT_TRUE(on_b.ok());
+  ASSERT_TRUE(on_a.ok());
+  auto a = Client::connect(on("a"));
+  auto b = Client::connect(on("b"));
+  ASSERT_TRUE(a && b);
+  for (int i = 0; i < 200; ++i) {
+    const std::string q = "question " + std::to_string(i);
+    auto r = a->request(8, bytes(q), 5s);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->text(), "b:" + q);
+    auto back = b->request(18, bytes(q), 5s);
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->text(), "a:" + q);
+  }
+  // Many in flight at once, from one client: replies matched by correlation id.
+  std::map<std::uint32_t, std::string> sent;
+  for (int i = 0; i < 300; ++i) {
+    const std::string q = "async " + std::to_string(i);
+    auto corr = a->send_request(8, bytes(q));
+    ASSERT_TRUE(corr) << corr.error().message();
+    sent[*corr] = q;
+  }
+  std::size_t answered = 0;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (answered < sent.size() && std::chrono::steady_clock::now() < until) {
+    ASSERT_TRUE(a->wait(
+        [&](const Message& m) {
+          ASSERT_TRUE(m.is_reply());
+          ASSERT_FALSE(m.is_error()) << m.text();
+          EXPECT_EQ(m.text(), "b:" + sent.at(m.correlation));
+          ++answered;
+        },
+        100ms));
+  }
+  EXPECT_EQ(answered, sent.size());
+}
+
+TEST_F(GatewayPair, PublicationsArriveOnceInOrderBothWays) {
+  auto sub_b = Client::connect(on("b"));
+  auto sub_a = Client::connect(on("a"));
+  ASSERT_TRUE(sub_b && sub_a);
+  ASSERT_TRUE(sub_b->subscribe(7));
+  ASSERT_TRUE(sub_a->subscribe(17));
+  auto pub_a = Client::connect(on("a"));
+  auto pub_b = Client::connect(on("b"));
+  ASSERT_TRUE(pub_a && pub_b);
+  constexpr int kCount = 2000;
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(pub_a->send(7, bytes("a" + std::to_string(i) + std::string(100, 'x'))));
+    ASSERT_TRUE(pub_b->send(17, bytes("b" + std::to_string(i))));
+  }
+  const auto receive = [](Client& c, const std::string& prefix, const std::string& tail) {
+    int next = 0;
+    const auto until = std::chrono::steady_clock::now() + 15s;
+    while (next < kCount && std::chrono::steady_clock::now() < until) {
+      EXPECT_TRUE(c.wait(
+          [&](const Message& m) {
+            EXPECT_EQ(m.text(), prefix + std::to_string(next) + tail) << "out of order or corrupt";
+            ++next;
+          },
+          100ms));
+    }
+    return next;
+  };
+  EXPECT_EQ(receive(*sub_b, "a", std::string(100, 'x')), kCount);
+  EXPECT_EQ(receive(*sub_a, "b", ""), kCount);
+}
+
+TEST_F(GatewayPair, ARequesterIsToldWhyInWordsItCanActOn) {
+  auto a = Client::connect(on("a"));
+  ASSERT_TRUE(a);
+  auto refused = a->request(9, bytes("?"), 5s);  // routed by a, not accepted by b
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.code(), Errc::remote);
+  EXPECT_NE(refused.error().message().find("message type 9 is not accepted from peers by host-b"),
+            std::string::npos)
+      << refused.error().message();
+  auto nobody = a->request(10, bytes("?"), 5s);  // accepted by b, but nobody serves it there
+  ASSERT_FALSE(nobody);
+  EXPECT_EQ(nobody.code(), Errc::remote);
+  EXPECT_NE(nobody.error().message().find("10"), std::string::npos) << nobody.error().message();
+}
+
+TEST_F(GatewayPair, APeerGoneFailsRequestsWithinTheTimeoutNamingTheUpstream) {
+  Responder on_b("b", 8, "b:");
+  auto a = Client::connect(on("a"));
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->request(8, bytes("before"), 5s));
+  EXPECT_EQ(gw_b_->stop(SIGKILL), 128 + SIGKILL);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = a->request(8, bytes("after"), 10s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.code(), Errc::remote) << r.error().message();
+  EXPECT_NE(r.error().message().find("upstream b"), std::string::npos) << r.error().message();
+  EXPECT_LT(took, 4s) << "not failed within the gateway's request timeout (3 s)";
+}
+
+TEST_F(GatewayPair, AnythingButAFerryUpgradeGetsAnHttpErrorThatSaysWhy) {
+  // (port_a_ was released after the gateway bound it; the gateway still listens there.)
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  const std::string listen = gw_a_->ready_message();
+  const auto colon = listen.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1))));
+  ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);  // NOLINT
+  const std::string get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(fd, get.data(), get.size()), static_cast<ssize_t>(get.size()));
+  std::string answer;
+  char buf[1024];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+    answer.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  EXPECT_NE(answer.find("HTTP/1.1 400"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("not a WebSocket Upgrade"), std::string::npos) << answer;
+  // The gateway is still there for everyone else.
+  Responder on_b("b", 8, "b:");
+  auto a = Client::connect(on("a"));
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->request(8, bytes("still"), 5s));
+}
+
+}  // namespace
+}  // namespace ferry

@@ -102,9 +102,8 @@ class Responder {
   std::thread thread_;
 };
 
-// Two sessions, "a" and "b", each with its ferryd and its gateway; each gateway routes
-// its types to the other and accepts the other's.
-class GatewayPair : public ::testing::Test {
+// Two sessions, "a" and "b", each with its ferryd; gateways are started by the tests.
+class TwoBuses : public ::testing::Test {
  protected:
   void SetUp() override {
     bus_a_ = std::make_unique<test::FerrydProcess>(
@@ -113,49 +112,57 @@ class GatewayPair : public ::testing::Test {
         test::with_log(session_.dir() + "/ferryd-b.log", {"--session", "b"}));
     ASSERT_TRUE(bus_a_->ok());
     ASSERT_TRUE(bus_b_->ok());
-    gw_a_ =
-        start_gateway("a", port_a_, port_b_,
-                      {"--route", "publish 7 b", "--route", "request 8 b", "--route", "request 9 b",
-                       "--route", "request 10 b", "--accept", "17", "--accept", "18"});
-    gw_b_ = start_gateway("b", port_b_, port_a_,
-                          {"--route", "publish 17 a", "--route", "request 18 a", "--accept", "7",
-                           "--accept", "8", "--accept", "10"});
-    ASSERT_TRUE(gw_a_->ok());
-    ASSERT_TRUE(gw_b_->ok());
-    port_a_.release();
-    port_b_.release();
   }
 
+  // A gateway on `session`'s bus, listening on `mine`, with `args` after the common ones.
   std::unique_ptr<test::FerrydProcess> start_gateway(const std::string& session,
                                                      const PortReservation& mine,
-                                                     const PortReservation& peer,
-                                                     std::vector<std::string> routes) {
+                                                     std::vector<std::string> args) {
     test::FerrydOptions o;
     o.binary = GATEWAY_PATH;
     o.log = session_.dir() + "/gateway-" + session + ".log";
-    const std::string other = session == "a" ? "b" : "a";
     o.args = {"--session",
               session,
               "--node",
               "host-" + session,
               "--listen",
               mine.address(),
-              "--plain",
-              "--upstream",
-              other + "=ws://" + peer.address() + "/",
               "--request-timeout-ms",
               "3000",
               "--log-level",
               "debug"};
-    o.args.insert(o.args.end(), routes.begin(), routes.end());
+    o.args.insert(o.args.end(), args.begin(), args.end());
     return std::make_unique<test::FerrydProcess>(o);
   }
 
   test::ScopedSession session_;
-  PortReservation port_a_;
-  PortReservation port_b_;
   std::unique_ptr<test::FerrydProcess> bus_a_;
   std::unique_ptr<test::FerrydProcess> bus_b_;
+};
+
+// Each bus with its gateway (ws:// on loopback); each routes its types to the other and
+// accepts the other's.
+class GatewayPair : public TwoBuses {
+ protected:
+  void SetUp() override {
+    TwoBuses::SetUp();
+    if (HasFatalFailure()) return;
+    gw_a_ = start_gateway("a", port_a_,
+                          {"--plain", "--upstream", "b=ws://" + port_b_.address() + "/", "--route",
+                           "publish 7 b", "--route", "request 8 b", "--route", "request 9 b",
+                           "--route", "request 10 b", "--accept", "17", "--accept", "18"});
+    gw_b_ = start_gateway(
+        "b", port_b_,
+        {"--plain", "--upstream", "a=ws://" + port_a_.address() + "/", "--route", "publish 17 a",
+         "--route", "request 18 a", "--accept", "7", "--accept", "8", "--accept", "10"});
+    ASSERT_TRUE(gw_a_->ok());
+    ASSERT_TRUE(gw_b_->ok());
+    port_a_.release();
+    port_b_.release();
+  }
+
+  PortReservation port_a_;
+  PortReservation port_b_;
   std::unique_ptr<test::FerrydProcess> gw_a_;
   std::unique_ptr<test::FerrydProcess> gw_b_;
 };
@@ -291,6 +298,121 @@ TEST_F(GatewayPair, AnythingButAFerryUpgradeGetsAnHttpErrorThatSaysWhy) {
   auto a = Client::connect(on("a"));
   ASSERT_TRUE(a);
   EXPECT_TRUE(a->request(8, bytes("still"), 5s));
+}
+
+}  // namespace
+}  // namespace ferry
+
+namespace ferry {
+namespace {
+
+// wss:// from a to b with the certificates of tests/gateway/make_certs.sh: what works, and
+// each certificate problem with its own message, as the requester on a's bus reads it.
+class GatewayTls : public TwoBuses {
+ protected:
+  static void SetUpTestSuite() {
+    certs_ = "/tmp/ferry-gateway-certs-" + std::to_string(::getpid());
+    const std::string make = std::string(GATEWAY_TEST_DIR) + "/make_certs.sh '" + certs_ + "'";
+    ASSERT_EQ(std::system(make.c_str()), 0) << make;  // NOLINT(cert-env33-c)
+  }
+  static void TearDownTestSuite() {
+    std::system(("rm -rf '" + certs_ + "'").c_str());  // NOLINT(cert-env33-c)
+  }
+  static std::string cert(const std::string& name) { return certs_ + "/" + name; }
+  // The listener's flags for certificate NAME.
+  static std::vector<std::string> serving(const std::string& name) {
+    return {"--tls-cert", cert(name + ".crt"), "--tls-key", cert(name + ".key")};
+  }
+
+  // b listens with `b_args` (TLS), a's upstream is wss://localhost:port/ with `a_args`; a
+  // serves type 8 through it and b accepts 8 (answered by a responder on b).
+  void link(std::vector<std::string> b_args, std::vector<std::string> a_args) {
+    PortReservation port_b;
+    PortReservation port_a;
+    b_args.insert(b_args.end(), {"--accept", "8"});
+    gw_b_ = start_gateway("b", port_b, b_args);
+    ASSERT_TRUE(gw_b_->ok());
+    port_b.release();
+    const std::string port = port_b.address().substr(port_b.address().rfind(':') + 1);
+    a_args.insert(a_args.end(), {"--plain", "--upstream", "b=wss://localhost:" + port + "/",
+                                 "--route", "request 8 b", "--connect-timeout-ms", "1000"});
+    gw_a_ = start_gateway("a", port_a, a_args);
+    ASSERT_TRUE(gw_a_->ok());
+  }
+
+  // What a request from a's bus gets: the reply, or the error's text.
+  std::string ask() {
+    auto a = Client::connect(on("a"));
+    if (!a) return "cannot connect: " + a.error().message();
+    auto r = a->request(8, bytes("hello"), 10s);
+    return r ? std::string(r->text()) : "error: " + r.error().message();
+  }
+
+  static inline std::string certs_;
+  std::unique_ptr<test::FerrydProcess> gw_a_;
+  std::unique_ptr<test::FerrydProcess> gw_b_;
+};
+
+TEST_F(GatewayTls, RequestsCrossOverTlsWithAndWithoutClientCertificates) {
+  Responder on_b("b", 8, "b:");
+  auto b_args = serving("server");
+  b_args.insert(b_args.end(),
+                {"--tls-client-ca", cert("ca.crt"), "--tls-client-allow", "CN=host-a"});
+  link(b_args, {"--tls-ca", cert("ca.crt"), "--tls-upstream-cert", cert("host-a.crt"),
+                "--tls-upstream-key", cert("host-a.key")});
+  EXPECT_EQ(ask(), "b:hello");
+}
+
+TEST_F(GatewayTls, AnUnknownCaIsNamed) {
+  Responder on_b("b", 8, "b:");
+  link(serving("unknown-ca"), {"--tls-ca", cert("ca.crt")});
+  const std::string answer = ask();
+  EXPECT_NE(answer.find("upstream b"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("the peer's certificate was refused: unable to get local issuer "
+                        "certificate"),
+            std::string::npos)
+      << answer;
+}
+
+TEST_F(GatewayTls, AHostNameMismatchIsNamed) {
+  Responder on_b("b", 8, "b:");
+  link(serving("wrong-host"), {"--tls-ca", cert("ca.crt")});
+  const std::string answer = ask();
+  EXPECT_NE(answer.find("the peer's certificate was refused: hostname mismatch"), std::string::npos)
+      << answer;
+}
+
+TEST_F(GatewayTls, AnExpiredCertificateIsNamed) {
+  Responder on_b("b", 8, "b:");
+  link(serving("expired"), {"--tls-ca", cert("ca.crt")});
+  const std::string answer = ask();
+  EXPECT_NE(answer.find("the peer's certificate was refused: certificate has expired"),
+            std::string::npos)
+      << answer;
+}
+
+TEST_F(GatewayTls, AMissingClientCertificateIsNamed) {
+  Responder on_b("b", 8, "b:");
+  auto b_args = serving("server");
+  b_args.insert(b_args.end(), {"--tls-client-ca", cert("ca.crt")});
+  link(b_args, {"--tls-ca", cert("ca.crt")});
+  const std::string answer = ask();
+  EXPECT_NE(answer.find("a client certificate is required and none was given"), std::string::npos)
+      << answer;
+}
+
+TEST_F(GatewayTls, AClientCertificateNotAllowedIsRefusedWithHttp403) {
+  Responder on_b("b", 8, "b:");
+  auto b_args = serving("server");
+  b_args.insert(b_args.end(),
+                {"--tls-client-ca", cert("ca.crt"), "--tls-client-allow", "CN=someone-else"});
+  link(b_args, {"--tls-ca", cert("ca.crt"), "--tls-upstream-cert", cert("host-a.crt"),
+                "--tls-upstream-key", cert("host-a.key")});
+  const std::string answer = ask();
+  EXPECT_NE(answer.find("the upstream refused the Upgrade: HTTP 403: client certificate "
+                        "(CN=host-a, DNS:host-a.example) is not in tls_client_allow"),
+            std::string::npos)
+      << answer;
 }
 
 }  // namespace

@@ -503,9 +503,17 @@ class WsLink final : public Link {
     ws_.async_handshake(
         response_, up.host + ":" + up.port, up.target,
         [self = self(), raw](const beast::error_code& ec) {
-          if (ec) {
-            return self->connect_failed("WebSocket Upgrade refused: " + text_of(ec));
+          if (ec == websocket::error::upgrade_declined) {
+            std::string body = self->response_.body();
+            while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+            return self->connect_failed("the upstream refused the Upgrade: HTTP " +
+                                        std::to_string(self->response_.result_int()) +
+                                        (body.empty() ? "" : ": " + body));
           }
+          if (ec && ec.category() == net::error::get_ssl_category()) {
+            return self->connect_failed(tls_failure(self->ssl_handle(), ec));
+          }
+          if (ec) return self->connect_failed("the WebSocket Upgrade failed: " + text_of(ec));
           if (!raw && self->response_[http::field::sec_websocket_protocol] !=
                           beast::string_view(kSubprotocol.data(), kSubprotocol.size())) {
             return self->connect_failed(

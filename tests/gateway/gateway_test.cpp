@@ -300,6 +300,42 @@ TEST_F(GatewayPair, AnythingButAFerryUpgradeGetsAnHttpErrorThatSaysWhy) {
   EXPECT_TRUE(a->request(8, bytes("still"), 5s));
 }
 
+// The Python client of tests/gateway/ferry_v1_client.py, written from the protocol's
+// document alone, against gateway b: `args` after the URL; its output and exit status.
+std::pair<std::string, int> python_client(const test::FerrydProcess& gateway,
+                                          const std::string& args) {
+  const std::string& ready = gateway.ready_message();
+  const std::string listen = ready.substr(ready.rfind(' ') + 1);
+  return test::run("/usr/bin/python3 " + std::string(GATEWAY_TEST_DIR) +
+                   "/ferry_v1_client.py ws://" + listen + "/ " + args + " 2>&1");
+}
+
+TEST_F(GatewayPair, APythonClientWrittenFromTheDocumentTalksToIt) {
+  Responder on_b("b", 8, "b:");
+  auto sub = Client::connect(on("b"));
+  ASSERT_TRUE(sub);
+  ASSERT_TRUE(sub->subscribe(7));
+  auto [reply, status] = python_client(*gw_b_, "8 hello");
+  EXPECT_EQ(status, 0) << reply;
+  EXPECT_EQ(reply, "b:hello\n");
+  auto [refused, refused_status] = python_client(*gw_b_, "9 what");
+  EXPECT_EQ(refused_status, 1) << refused;
+  EXPECT_NE(refused.find("message type 9 is not accepted from peers by host-b"), std::string::npos)
+      << refused;
+  auto [published, publish_status] = python_client(*gw_b_, "7 from-python --publish");
+  EXPECT_EQ(publish_status, 0) << published;
+  std::string got;
+  for (int i = 0; i < 50 && got.empty(); ++i) {
+    ASSERT_TRUE(sub->wait([&](const Message& m) { got = std::string(m.text()); }, 100ms));
+  }
+  EXPECT_EQ(got, "from-python");
+  auto [closed, closed_status] = python_client(*gw_b_, "8 hello --bad-crc");
+  EXPECT_EQ(closed_status, 0) << closed;
+  EXPECT_NE(closed.find("1002 protocol error: frame 1 of the message"), std::string::npos)
+      << closed;
+  EXPECT_NE(closed.find("crc"), std::string::npos) << closed;
+}
+
 }  // namespace
 }  // namespace ferry
 
@@ -413,6 +449,40 @@ TEST_F(GatewayTls, AClientCertificateNotAllowedIsRefusedWithHttp403) {
                         "(CN=host-a, DNS:host-a.example) is not in tls_client_allow"),
             std::string::npos)
       << answer;
+}
+
+// Raw mode: a WebSocket service that does not speak ferry.v1 (tests/gateway/raw_upstream.py,
+// over TLS, answering in upper case): a publication goes out as one message and what comes
+// back is published as the raw type; a request is answered by the next message.
+TEST_F(GatewayTls, ARawUpstreamTakesPayloadsAndItsMessagesArePublished) {
+  test::FerrydOptions o;
+  o.binary = "/usr/bin/python3";
+  o.args = {std::string(GATEWAY_TEST_DIR) + "/raw_upstream.py", cert("server.crt"),
+            cert("server.key")};
+  o.log = session_.dir() + "/raw-upstream.log";
+  test::FerrydProcess upstream(o);
+  ASSERT_TRUE(upstream.ok());
+  const std::string& ready = upstream.ready_message();
+  const std::string port = ready.substr(ready.rfind(':') + 1);
+  PortReservation unused;
+  gw_a_ = start_gateway(
+      "a", unused,
+      {"--plain", "--upstream", "feed=wss://localhost:" + port + "/;raw=19", "--tls-ca",
+       cert("ca.crt"), "--route", "publish 7 feed", "--route", "request 8 feed"});
+  ASSERT_TRUE(gw_a_->ok());
+  auto sub = Client::connect(on("a"));
+  auto pub = Client::connect(on("a"));
+  ASSERT_TRUE(sub && pub);
+  ASSERT_TRUE(sub->subscribe(19));
+  ASSERT_TRUE(pub->send(7, bytes("quiet words")));
+  std::string got;
+  for (int i = 0; i < 50 && got.empty(); ++i) {
+    ASSERT_TRUE(sub->wait([&](const Message& m) { got = std::string(m.text()); }, 100ms));
+  }
+  EXPECT_EQ(got, "QUIET WORDS");
+  auto reply = pub->request(8, bytes("a question"), 5s);
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->text(), "A QUESTION");
 }
 
 }  // namespace

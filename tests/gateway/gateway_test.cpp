@@ -273,6 +273,35 @@ TEST_F(GatewayPair, APeerGoneFailsRequestsWithinTheTimeoutNamingTheUpstream) {
   EXPECT_LT(took, 4s) << "not failed within the gateway's request timeout (3 s)";
 }
 
+// A stopped peer (SIGSTOP: the TCP connection stays up, nothing answers) is found by the
+// health checks: its connection is ejected within ping interval + timeout, and a request
+// waiting on it fails then, saying so, instead of at the request timeout.
+TEST_F(TwoBuses, AStalledPeerIsEjectedByTheHealthChecks) {
+  PortReservation port_a;
+  PortReservation port_b;
+  Responder on_b("b", 8, "b:");
+  auto gw_b = start_gateway("b", port_b, {"--plain", "--accept", "8"});
+  ASSERT_TRUE(gw_b->ok());
+  port_b.release();
+  auto gw_a = start_gateway("a", port_a,
+                            {"--plain", "--upstream", "b=ws://" + port_b.address() + "/", "--route",
+                             "request 8 b", "--ping-interval-ms", "200", "--ping-timeout-ms", "300",
+                             "--eject-after", "1", "--request-timeout-ms", "20000"});
+  ASSERT_TRUE(gw_a->ok());
+  auto a = Client::connect(on("a"));
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->request(8, bytes("awake"), 5s));
+  ASSERT_EQ(::kill(gw_b->pid(), SIGSTOP), 0);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = a->request(8, bytes("asleep"), 30s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::kill(gw_b->pid(), SIGCONT);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("no pong to 1 pings in a row"), std::string::npos)
+      << r.error().message();
+  EXPECT_LT(took, 5s) << "not ejected by the health checks (interval 200 ms, timeout 300 ms)";
+}
+
 TEST_F(GatewayPair, AnythingButAFerryUpgradeGetsAnHttpErrorThatSaysWhy) {
   // (port_a_ was released after the gateway bound it; the gateway still listens there.)
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

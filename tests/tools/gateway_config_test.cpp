@@ -85,6 +85,15 @@ TEST(GatewayConfig, FlagsOverTheFileAndListsReplaceIt) {
   std::system(("rm -rf '" + std::string(dir) + "'").c_str());  // NOLINT(cert-env33-c)
 }
 
+// packaging/ferry-gateway.toml, the example a user starts from, is a valid configuration.
+TEST(GatewayConfig, TheExampleFileParses) {
+  auto c = parse({"--config", std::string(FERRY_SOURCE_DIR) + "/packaging/ferry-gateway.toml"});
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->node, "host-a");
+  EXPECT_EQ(c->routes.size(), 2u);
+  EXPECT_EQ(c->accept, (std::vector<std::uint16_t>{17, 18}));
+}
+
 TEST(GatewayConfig, TheSettingsTogetherAreChecked) {
   EXPECT_EQ(error_of({"--listen", "0.0.0.0:9443", "--plain"}),
             "plain ws:// listens on loopback addresses only, not 0.0.0.0:9443: use TLS "

@@ -59,6 +59,15 @@ class PortReservation {
   std::uint16_t port_ = 0;
 };
 
+// What a gateway's READY=1 message says after `what` ("listening on ", "metrics on "), up to
+// the next comma or line.
+std::string status_of(const std::string& ready, const std::string& what) {
+  const std::size_t at = ready.find(what);
+  if (at == std::string::npos) return {};
+  const std::size_t from = at + what.size();
+  return ready.substr(from, ready.find_first_of(",\n", from) - from);
+}
+
 ClientOptions on(const std::string& session) {
   ClientOptions o;
   o.session = session;
@@ -147,10 +156,11 @@ class GatewayPair : public TwoBuses {
   void SetUp() override {
     TwoBuses::SetUp();
     if (HasFatalFailure()) return;
-    gw_a_ = start_gateway("a", port_a_,
-                          {"--plain", "--upstream", "b=ws://" + port_b_.address() + "/", "--route",
-                           "publish 7 b", "--route", "request 8 b", "--route", "request 9 b",
-                           "--route", "request 10 b", "--accept", "17", "--accept", "18"});
+    gw_a_ = start_gateway(
+        "a", port_a_,
+        {"--plain", "--metrics-listen", "127.0.0.1:0", "--upstream",
+         "b=ws://" + port_b_.address() + "/", "--route", "publish 7 b", "--route", "request 8 b",
+         "--route", "request 9 b", "--route", "request 10 b", "--accept", "17", "--accept", "18"});
     gw_b_ = start_gateway(
         "b", port_b_,
         {"--plain", "--upstream", "a=ws://" + port_a_.address() + "/", "--route", "publish 17 a",
@@ -210,6 +220,34 @@ TEST_F(GatewayPair, RequestsCrossBothWaysAndEveryReplyIsTheRightOne) {
         100ms));
   }
   EXPECT_EQ(answered, sent.size());
+}
+
+// Prometheus metrics of the pool, checked by value and by promtool (Debian's prometheus).
+TEST_F(GatewayPair, MetricsShowThePoolAndPassPromtool) {
+  Responder on_b("b", 8, "b:");
+  auto a = Client::connect(on("a"));
+  ASSERT_TRUE(a);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(a->request(8, bytes("m"), 5s));
+  const std::string url = status_of(gw_a_->ready_message(), "metrics on ");
+  ASSERT_FALSE(url.empty()) << gw_a_->ready_message();
+  auto [text, status] = test::run("curl -sS --max-time 5 " + url);
+  ASSERT_EQ(status, 0) << text;
+  const auto value = [&](const std::string& series) -> std::string {
+    const std::size_t at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return "(missing)";
+    const std::size_t from = at + series.size() + 2;
+    return text.substr(from, text.find('\n', from) - from);
+  };
+  EXPECT_EQ(value(R"(ferry_gateway_pool_requests_total{upstream="b"})"), "20") << text;
+  EXPECT_EQ(value(R"(ferry_gateway_pool_up{upstream="b"})"), "1");
+  EXPECT_EQ(value(R"(ferry_gateway_pool_connections{upstream="b",state="idle"})"), "1");
+  EXPECT_EQ(value(R"(ferry_gateway_pool_request_seconds_count{upstream="b"})"), "20");
+  EXPECT_EQ(value(R"(ferry_gateway_pool_connects_total{upstream="b",result="ok"})"), "1");
+  // All but the first request, which may have waited for the first connection, reused one.
+  EXPECT_GE(std::stoi(value(R"(ferry_gateway_pool_reused_total{upstream="b"})")), 19);
+  auto [lint, lint_status] =
+      test::run("curl -sS --max-time 5 " + url + " | promtool check metrics 2>&1");
+  EXPECT_EQ(lint_status, 0) << lint;
 }
 
 TEST_F(GatewayPair, PublicationsArriveOnceInOrderBothWays) {
@@ -306,7 +344,7 @@ TEST_F(GatewayPair, AnythingButAFerryUpgradeGetsAnHttpErrorThatSaysWhy) {
   // (port_a_ was released after the gateway bound it; the gateway still listens there.)
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(fd, 0);
-  const std::string listen = gw_a_->ready_message();
+  const std::string listen = status_of(gw_a_->ready_message(), "listening on ");
   const auto colon = listen.rfind(':');
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -333,8 +371,7 @@ TEST_F(GatewayPair, AnythingButAFerryUpgradeGetsAnHttpErrorThatSaysWhy) {
 // document alone, against gateway b: `args` after the URL; its output and exit status.
 std::pair<std::string, int> python_client(const test::FerrydProcess& gateway,
                                           const std::string& args) {
-  const std::string& ready = gateway.ready_message();
-  const std::string listen = ready.substr(ready.rfind(' ') + 1);
+  const std::string listen = status_of(gateway.ready_message(), "listening on ");
   return test::run("/usr/bin/python3 " + std::string(GATEWAY_TEST_DIR) +
                    "/ferry_v1_client.py ws://" + listen + "/ " + args + " 2>&1");
 }

@@ -231,6 +231,17 @@ const Option kOptions[] = {
     {"max_lifetime_ms", "--max-lifetime-ms", "MS",
      "replace a pooled connection after about this long (600000)",
      [](GatewayConfig& c, const ConfigValue& in) { return set_ms(in, 100, &c.max_lifetime); }},
+    {"metrics_listen", "--metrics-listen", "ADDR:PORT",
+     "serve Prometheus metrics at http://ADDR:PORT/metrics (none)",
+     [](GatewayConfig& c, const ConfigValue& in) -> Result<void> {
+       auto s = in.string();
+       if (!s) return s.error();
+       if (!s->empty()) {
+         if (auto ok = check_listen(*s); !ok) return in.fail(ok.error().message());
+       }
+       c.metrics_listen = std::move(*s);
+       return {};
+     }},
     {"log_level", "--log-level", "LEVEL", "error, warn, info or debug (info)",
      [](GatewayConfig& c, const ConfigValue& in) -> Result<void> {
        auto s = tools::one_of(in, {"error", "warn", "info", "debug"});

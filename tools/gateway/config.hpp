@@ -77,6 +77,7 @@ struct GatewayConfig {
   std::chrono::milliseconds pool_idle_timeout{60'000};
   std::chrono::milliseconds max_lifetime{600'000};
 
+  std::string metrics_listen;  // "ADDRESS:PORT" for GET /metrics; empty: none
   std::string log_level = "info";
   std::string log_format = "json";
   std::string config_path;

@@ -30,6 +30,7 @@
 #include "ferry/client.hpp"
 #include "ferryd/notify.hpp"
 #include "gateway/link.hpp"
+#include "gateway/metrics.hpp"
 
 namespace ferry::gateway {
 
@@ -98,6 +99,7 @@ class Link : public std::enable_shared_from_this<Link> {
     std::uint32_t bus_correlation = 0;
     Clock::time_point deadline;
     std::string trace;
+    Clock::time_point sent_at = Clock::now();
   };
 
   Link(Gateway& g, std::string peer, Pool* pool) : g_(g), peer_(std::move(peer)), pool_(pool) {}
@@ -156,6 +158,7 @@ class Link : public std::enable_shared_from_this<Link> {
   std::map<std::uint32_t, Outstanding> outstanding_;
   std::uint32_t next_correlation_ = 1;
   std::string pending_trace_;  // from a trace frame, for the next frame
+  Clock::time_point created_at_ = Clock::now();
   Clock::time_point opened_at_ = Clock::now();
   Clock::time_point last_used_ = Clock::now();
   std::optional<Clock::time_point> ping_sent_;
@@ -182,14 +185,14 @@ class Pool {
                std::string trace);
   // Every kTick: connections to open or close, waiting messages to place.
   void maintain(Clock::time_point now);
-  void on_link_open();
+  void on_link_open(Clock::duration handshake);
   void on_link_closed(Link* link, const std::string& why);
   void on_connect_failed(const std::string& why);
   void drain_all();
   std::size_t size() const noexcept { return links_.size(); }
+  PoolView view() const;
 
-  std::uint64_t requests = 0;
-  std::uint64_t reused = 0;  // requests sent on a link that was already open
+  PoolStats stats;
 
  private:
   struct Waiting {
@@ -205,6 +208,7 @@ class Pool {
   void place_waiting();
   void fail_waiting(const std::string& why);
   void send_request(const std::shared_ptr<Link>& link, Waiting& w, bool reused_link);
+  void fail(std::uint16_t type, std::uint32_t bus_corr, const std::string& why);
 
   Gateway& g_;
   Upstream up_;
@@ -241,10 +245,12 @@ class Gateway {
 
   ssl::context& client_tls() noexcept { return client_tls_; }
   bool stopping() const noexcept { return stopping_; }
+  std::string metrics() const;
 
   const GatewayConfig& config;
   ferryd::Log& log;
   net::io_context ioc;
+  GatewayStats stats;
 
  private:
   struct PendingIn {  // a peer's request, sent on the local bus
@@ -274,6 +280,7 @@ class Gateway {
   net::steady_timer tick_;
   net::signal_set signals_;
   std::optional<tcp::acceptor> acceptor_;
+  std::optional<MetricsServer> metrics_;
   std::map<std::string, std::unique_ptr<Pool>> pools_;
   std::unordered_map<std::uint16_t, std::pair<Route::Kind, Pool*>> routes_;
   std::set<std::uint16_t> accept_;
@@ -282,7 +289,6 @@ class Gateway {
   bool stopping_ = false;
   Clock::time_point stop_by_{};
   int exit_code_ = 0;
-  std::uint64_t dropped_ = 0;
 };
 
 // ----------------------------------------------------------------------- WsLink<Stream>
@@ -614,6 +620,10 @@ void Link::send(std::uint16_t type, std::uint8_t flags, std::uint32_t correlatio
                 std::span<const std::byte> payload, std::string_view traceparent) {
   if (state_ == State::closed) return;
   last_used_ = Clock::now();
+  if (type < kFirstLinkType) {
+    ++g_.stats.frames_out;
+    g_.stats.bytes_out += payload.size();
+  }
   if (raw()) {
     out_.emplace_back(payload.begin(), payload.end());
     queued_ += payload.size();
@@ -626,6 +636,7 @@ void Link::send(std::uint16_t type, std::uint8_t flags, std::uint32_t correlatio
     queued_ += out_.back().size() - before;
   }
   if (queued_ > g_.config.queue_bytes) {
+    ++g_.stats.cut_off;
     close("the peer is too slow: " + std::to_string(queued_) + " bytes wait to be written " +
               "(queue_bytes " + std::to_string(g_.config.queue_bytes) + ")",
           websocket::close_code::try_again_later);
@@ -673,7 +684,7 @@ void Link::on_open() {
   }
   g_.log.write(LogLevel::info, "link", "open", pool_ ? "connected to upstream" : "peer connected",
                {{"peer", peer_}});
-  if (pool_ != nullptr) pool_->on_link_open();
+  if (pool_ != nullptr) pool_->on_link_open(opened_at_ - created_at_);
   write_next();
 }
 
@@ -715,7 +726,10 @@ void Link::on_message(std::span<const std::byte> bytes, bool text) {
     pending_trace_.clear();
     return g_.on_frame(*this, f, trace);
   });
-  if (!r) close("protocol error: " + r.error().message(), websocket::close_code::protocol_error);
+  if (!r) {
+    ++g_.stats.protocol_errors;
+    close("protocol error: " + r.error().message(), websocket::close_code::protocol_error);
+  }
 }
 
 void Link::on_written() {
@@ -737,7 +751,9 @@ void Link::health_check(Clock::time_point now) {
   if (ping_sent_ && now - *ping_sent_ >= c.ping_timeout) {
     ++failed_pings_;
     ping_sent_.reset();
+    if (pool_ != nullptr) ++pool_->stats.ping_failures;
     if (failed_pings_ >= c.eject_after) {
+      if (pool_ != nullptr) ++pool_->stats.ejections;
       close("no pong to " + std::to_string(failed_pings_) + " pings in a row (ping_timeout_ms " +
                 std::to_string(c.ping_timeout.count()) + "): ejected",
             websocket::close_code::going_away);
@@ -785,12 +801,14 @@ std::shared_ptr<Link> Pool::pick(bool for_request) {
 void Pool::publish(std::uint16_t type, std::span<const std::byte> payload) {
   if (auto link = pick(false)) return link->send(type, 0, 0, payload);
   if (connect_failures_ >= kDownAfter) {
+    ++g_.stats.dropped_no_upstream;
     g_.log.limited(LogLevel::warn, "pool", "dropped", 0,
                    "upstream is down: a publication was dropped",
                    {{"upstream", up_.name}, {"type", std::int64_t{type}}});
     return;
   }
   if (waiting_.size() >= kMaxWaiting) {
+    ++g_.stats.dropped_no_upstream;
     g_.log.limited(LogLevel::warn, "pool", "dropped", 1,
                    "too many messages wait for the upstream: a publication was dropped",
                    {{"upstream", up_.name}, {"type", std::int64_t{type}}});
@@ -805,19 +823,18 @@ void Pool::request(std::uint16_t type, std::span<const std::byte> payload, std::
   Waiting w{true, type, {payload.begin(), payload.end()}, bus_corr, std::move(trace), Clock::now()};
   if (auto link = pick(true)) return send_request(link, w, true);
   if (connect_failures_ >= kDownAfter) {
-    return g_.fail_bus_request(type, bus_corr,
-                               "upstream " + up_.name + " is down: " + last_failure_);
+    return fail(type, bus_corr, "upstream " + up_.name + " is down: " + last_failure_);
   }
   if (waiting_.size() >= kMaxWaiting) {
-    return g_.fail_bus_request(type, bus_corr, "too many requests wait for upstream " + up_.name);
+    return fail(type, bus_corr, "too many requests wait for upstream " + up_.name);
   }
   waiting_.push_back(std::move(w));
   maintain(Clock::now());
 }
 
 void Pool::send_request(const std::shared_ptr<Link>& link, Waiting& w, bool reused_link) {
-  ++requests;
-  if (reused_link) ++reused;
+  ++stats.requests;
+  if (reused_link) ++stats.reused;
   Link::Outstanding what{w.type, w.bus_corr, Clock::now() + g_.config.request_timeout,
                          w.trace.empty() ? new_traceparent() : w.trace};
   g_.log.write(
@@ -842,9 +859,34 @@ void Pool::place_waiting() {
 
 void Pool::fail_waiting(const std::string& why) {
   for (Waiting& w : waiting_) {
-    if (w.is_request) g_.fail_bus_request(w.type, w.bus_corr, why);
+    if (w.is_request) fail(w.type, w.bus_corr, why);
   }
   waiting_.clear();
+}
+
+void Pool::fail(std::uint16_t type, std::uint32_t bus_corr, const std::string& why) {
+  ++stats.requests_failed;
+  g_.fail_bus_request(type, bus_corr, why);
+}
+
+PoolView Pool::view() const {
+  PoolView v;
+  v.upstream = up_.name;
+  for (const auto& l : links_) {
+    switch (l->state()) {
+      case Link::State::open:
+        ++v.open;
+        if (l->inflight() > 0) ++v.busy;
+        break;
+      case Link::State::connecting: ++v.connecting; break;
+      case Link::State::draining: ++v.draining; break;
+      case Link::State::closed: break;
+    }
+  }
+  v.waiting = waiting_.size();
+  v.up = connect_failures_ < kDownAfter;
+  v.stats = &stats;
+  return v;
 }
 
 void Pool::open_link() {
@@ -894,17 +936,19 @@ void Pool::maintain(Clock::time_point now) {
   while (!waiting_.empty() && now - waiting_.front().since > c.request_timeout) {
     Waiting& w = waiting_.front();
     if (w.is_request) {
-      g_.fail_bus_request(w.type, w.bus_corr,
-                          "no connection to upstream " + up_.name + " within " +
-                              std::to_string(c.request_timeout.count()) + " ms" +
-                              (last_failure_.empty() ? "" : ": " + last_failure_));
+      fail(w.type, w.bus_corr,
+           "no connection to upstream " + up_.name + " within " +
+               std::to_string(c.request_timeout.count()) + " ms" +
+               (last_failure_.empty() ? "" : ": " + last_failure_));
     }
     waiting_.pop_front();
   }
   for (const auto& l : std::vector(links_)) l->health_check(now);
 }
 
-void Pool::on_link_open() {
+void Pool::on_link_open(Clock::duration handshake) {
+  ++stats.connects;
+  stats.handshake.observe(std::chrono::duration<double>(handshake).count());
   if (connect_failures_ >= kDownAfter) {
     g_.log.write(LogLevel::info, "pool", "up", "upstream is reachable again",
                  {{"upstream", up_.name}});
@@ -916,6 +960,7 @@ void Pool::on_link_open() {
 
 void Pool::on_connect_failed(const std::string& why) {
   ++connect_failures_;
+  ++stats.connect_failures;
   last_failure_ = why;
   const auto base = std::min<std::int64_t>(kMaxBackoff.count(),
                                            std::int64_t{50} << std::min(connect_failures_, 7u));
@@ -936,7 +981,7 @@ void Pool::on_connect_failed(const std::string& why) {
 
 void Pool::on_link_closed(Link* link, const std::string& why) {
   for (auto& [corr, o] : link->outstanding()) {
-    g_.fail_bus_request(
+    fail(
         o.type, o.bus_correlation,
         "the connection to upstream " + up_.name + " was lost before the reply came (" + why + ")");
   }
@@ -1126,15 +1171,21 @@ void Gateway::answer_bus_request(std::uint16_t type, std::uint32_t bus_corr,
 
 Result<void> Gateway::on_frame(Link& link, const LinkFrame& f, const std::string& trace) {
   const std::uint16_t type = f.header.type;
+  ++stats.frames_in;
+  stats.bytes_in += f.payload.size();
   if (f.is_reply()) {
     auto& out = link.outstanding();
     auto it = out.find(f.header.correlation);
     if (it == out.end()) {
-      ++dropped_;  // a late reply: its request timed out
+      ++stats.late_replies;  // its request timed out
       return {};
     }
     const Link::Outstanding o = std::move(it->second);
     out.erase(it);
+    if (link.pool() != nullptr) {
+      link.pool()->stats.rtt.observe(
+          std::chrono::duration<double>(Clock::now() - o.sent_at).count());
+    }
     answer_bus_request(o.type, o.bus_correlation, f);
     if (link.state() == Link::State::draining && out.empty()) {
       link.close("drained", websocket::close_code::going_away);
@@ -1165,14 +1216,14 @@ Result<void> Gateway::on_frame(Link& link, const LinkFrame& f, const std::string
     return {};
   }
   if (!accepted) {
-    ++dropped_;
+    ++stats.dropped_not_accepted;
     log.limited(LogLevel::warn, "link", "not_accepted", type,
                 "a publication of a type not accepted from peers was dropped",
                 {{"peer", link.peer()}, {"type", std::int64_t{type}}});
     return {};
   }
   if (auto sent = bus_.send(type, f.payload); !sent) {
-    ++dropped_;
+    ++stats.dropped_bus;
     log.limited(LogLevel::warn, "bus", "publish_failed", type,
                 "a publication from a peer could not be published: " + sent.error().message(),
                 {{"peer", link.peer()}, {"type", std::int64_t{type}}});
@@ -1181,6 +1232,8 @@ Result<void> Gateway::on_frame(Link& link, const LinkFrame& f, const std::string
 }
 
 void Gateway::on_raw_message(Link& link, std::span<const std::byte> bytes) {
+  ++stats.frames_in;
+  stats.bytes_in += bytes.size();
   // A raw upstream's message: the answer to the oldest request waiting on this link, or a
   // publication of its configured type.
   auto& out = link.outstanding();
@@ -1194,7 +1247,7 @@ void Gateway::on_raw_message(Link& link, std::span<const std::byte> bytes) {
     (void)bus_.reply(m, bytes);
     return;
   }
-  if (auto sent = bus_.send(link.pool()->upstream().raw_type, bytes); !sent) ++dropped_;
+  if (auto sent = bus_.send(link.pool()->upstream().raw_type, bytes); !sent) ++stats.dropped_bus;
 }
 
 void Gateway::on_link_gone(Link& link, const std::string& why) {
@@ -1263,10 +1316,19 @@ void Gateway::stop(const char* why) {
     beast::error_code ignored;
     acceptor_->close(ignored);
   }
+  if (metrics_) metrics_->close();
   for (auto& [name, pool] : pools_) pool->drain_all();
   for (const auto& link : std::vector(inbound_.begin(), inbound_.end())) {
     link->drain("the gateway is stopping");
   }
+}
+
+std::string Gateway::metrics() const {
+  GatewayStats g = stats;
+  g.inbound = inbound_.size();
+  std::vector<PoolView> views;
+  for (const auto& [name, pool] : pools_) views.push_back(pool->view());
+  return exposition(g, views);
 }
 
 int Gateway::run() {
@@ -1288,6 +1350,16 @@ int Gateway::run() {
     log.write(LogLevel::error, "listener", "listen", r.error().message());
     return 1;
   }
+  std::string metrics_at;
+  if (!config.metrics_listen.empty()) {
+    metrics_.emplace(ioc, [this] { return metrics(); });
+    auto at = metrics_->listen(config.metrics_listen);
+    if (!at) {
+      log.write(LogLevel::error, "metrics", "listen", at.error().message());
+      return 1;
+    }
+    metrics_at = *at;
+  }
   signals_.async_wait([this](const beast::error_code& ec, int sig) {
     if (!ec) stop(sig == SIGINT ? "SIGINT" : "SIGTERM");
   });
@@ -1299,10 +1371,15 @@ int Gateway::run() {
         ":" + std::to_string(ep.port());
   }
   log.write(LogLevel::info, "gateway", "started", "ferry-gateway is running",
-            {{"node", config.node}, {"listen", listening}, {"bus", bus_.socket_path()}});
+            {{"node", config.node},
+             {"listen", listening},
+             {"metrics", metrics_at.empty() ? std::string_view("none") : metrics_at},
+             {"bus", bus_.socket_path()}});
   // A Type=notify unit (and the tests) learn that it is ready, and where it listens (a
   // listen port of 0 picks a free one).
-  (void)ferryd::notify_service_manager("READY=1\nSTATUS=listening on " + listening);
+  (void)ferryd::notify_service_manager(
+      "READY=1\nSTATUS=listening on " + listening +
+      (metrics_at.empty() ? "" : ", metrics on http://" + metrics_at + "/metrics"));
   arm_bus();
   on_tick();
   ioc.run();

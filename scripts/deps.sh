@@ -10,7 +10,7 @@ PACKAGES="
   liblz4-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler libtomlplusplus-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   prometheus-cpp-dev prometheus curl
-  libboost-dev libssl-dev openssl python3 python3-websockets
+  libboost-dev libssl-dev openssl python3 python3-websockets nginx-light
   util-linux procps
   jq gnuplot-nox
 "

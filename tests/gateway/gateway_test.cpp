@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -66,6 +67,14 @@ std::string status_of(const std::string& ready, const std::string& what) {
   if (at == std::string::npos) return {};
   const std::size_t from = at + what.size();
   return ready.substr(from, ready.find_first_of(",\n", from) - from);
+}
+
+// One series' value in a gateway's /metrics ("(missing)" when it is not there).
+std::string metric(const std::string& text, const std::string& series) {
+  const std::size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return "(missing)";
+  const std::size_t from = at + series.size() + 2;
+  return text.substr(from, text.find('\n', from) - from);
 }
 
 ClientOptions on(const std::string& session) {
@@ -232,12 +241,7 @@ TEST_F(GatewayPair, MetricsShowThePoolAndPassPromtool) {
   ASSERT_FALSE(url.empty()) << gw_a_->ready_message();
   auto [text, status] = test::run("curl -sS --max-time 5 " + url);
   ASSERT_EQ(status, 0) << text;
-  const auto value = [&](const std::string& series) -> std::string {
-    const std::size_t at = text.find("\n" + series + " ");
-    if (at == std::string::npos) return "(missing)";
-    const std::size_t from = at + series.size() + 2;
-    return text.substr(from, text.find('\n', from) - from);
-  };
+  const auto value = [&](const std::string& series) { return metric(text, series); };
   EXPECT_EQ(value(R"(ferry_gateway_pool_requests_total{upstream="b"})"), "20") << text;
   EXPECT_EQ(value(R"(ferry_gateway_pool_up{upstream="b"})"), "1");
   EXPECT_EQ(value(R"(ferry_gateway_pool_connections{upstream="b",state="idle"})"), "1");
@@ -549,6 +553,99 @@ TEST_F(GatewayTls, ARawUpstreamTakesPayloadsAndItsMessagesArePublished) {
   auto reply = pub->request(8, bytes("a question"), 5s);
   ASSERT_TRUE(reply) << reply.error().message();
   EXPECT_EQ(reply->text(), "A QUESTION");
+}
+
+// nginx (Debian's nginx-light) as a TLS-terminating WebSocket reverse proxy between the
+// gateways: it closes connections idle for 1 s and is reloaded while requests flow. The pool
+// reconnects by itself; no request is lost to either.
+TEST_F(GatewayTls, ThroughAnNginxProxyThatClosesIdleConnectionsAndReloads) {
+  Responder on_b("b", 8, "b:");
+  PortReservation port_b;
+  PortReservation port_a;
+  PortReservation port_proxy;
+  gw_b_ = start_gateway("b", port_b, {"--plain", "--accept", "8"});
+  ASSERT_TRUE(gw_b_->ok());
+  port_b.release();
+  const std::string dir = session_.dir() + "/nginx";
+  ASSERT_EQ(std::system(("mkdir -p '" + dir + "/tmp'").c_str()), 0);  // NOLINT(cert-env33-c)
+  const std::string conf = dir + "/nginx.conf";
+  std::ofstream(conf) << "worker_processes 1;\n"
+                         "pid "
+                      << dir << "/nginx.pid;\nerror_log " << dir
+                      << "/error.log warn;\n"
+                         "events { worker_connections 64; }\n"
+                         "http {\n"
+                         "  access_log off;\n"
+                         "  client_body_temp_path "
+                      << dir << "/tmp;\n  proxy_temp_path " << dir
+                      << "/tmp;\n"
+                         "  server {\n"
+                         "    listen "
+                      << port_proxy.address()
+                      << " ssl;\n"
+                         "    ssl_certificate "
+                      << cert("server.crt") << ";\n    ssl_certificate_key " << cert("server.key")
+                      << ";\n"
+                         "    location / {\n"
+                         "      proxy_pass http://"
+                      << port_b.address()
+                      << ";\n"
+                         "      proxy_http_version 1.1;\n"
+                         "      proxy_set_header Upgrade $http_upgrade;\n"
+                         "      proxy_set_header Connection \"upgrade\";\n"
+                         "      proxy_read_timeout 1s;\n"
+                         "    }\n"
+                         "  }\n"
+                         "}\n";
+  port_proxy.release();
+  // nginx does not say READY=1: start it as a plain child and wait for its port.
+  const pid_t nginx = tools::fork_child([&] {
+    ::execl("/usr/sbin/nginx", "nginx", "-c", conf.c_str(), "-g", "daemon off;", nullptr);
+    return 127;
+  });
+  ASSERT_GT(nginx, 0);
+  const auto stop_nginx = [&] {
+    ::kill(nginx, SIGQUIT);
+    (void)tools::wait_child(nginx);
+  };
+  const std::string proxy_port = port_proxy.address().substr(port_proxy.address().rfind(':') + 1);
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    up = test::run("curl -sk --max-time 1 -o /dev/null https://localhost:" + proxy_port + "/")
+             .second == 0;
+    if (!up) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(up) << test::read_file(dir + "/error.log");
+  gw_a_ = start_gateway(
+      "a", port_a,
+      {"--plain", "--upstream", "b=wss://localhost:" + proxy_port + "/", "--tls-ca", cert("ca.crt"),
+       "--route", "request 8 b", "--ping-interval-ms", "5000", "--metrics-listen", "127.0.0.1:0"});
+  ASSERT_TRUE(gw_a_->ok());
+  auto a = Client::connect(on("a"));
+  ASSERT_TRUE(a);
+  int answered = 0;
+  const auto ask_some = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto r = a->request(8, bytes("through nginx"), 5s);
+      EXPECT_TRUE(r) << r.error().message();
+      if (r && r->text() == "b:through nginx") ++answered;
+    }
+  };
+  ask_some(20);
+  std::this_thread::sleep_for(1500ms);  // nginx closes the idle connection
+  ask_some(20);
+  ::kill(nginx, SIGHUP);  // reload: new workers, the old ones finish what they have
+  ask_some(20);
+  std::this_thread::sleep_for(300ms);
+  ask_some(20);
+  stop_nginx();
+  EXPECT_EQ(answered, 80);
+  // The pool did reconnect after nginx closed the idle connection.
+  const std::string url = status_of(gw_a_->ready_message(), "metrics on ");
+  const std::string text = test::run("curl -sS --max-time 5 " + url).first;
+  const std::string connects =
+      metric(text, R"(ferry_gateway_pool_connects_total{upstream="b",result="ok"})");
+  EXPECT_GE(std::atoi(connects.c_str()), 2) << text;
 }
 
 }  // namespace

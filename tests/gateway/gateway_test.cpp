@@ -344,6 +344,143 @@ TEST_F(TwoBuses, AStalledPeerIsEjectedByTheHealthChecks) {
   EXPECT_LT(took, 5s) << "not ejected by the health checks (interval 200 ms, timeout 300 ms)";
 }
 
+// Serves `type` on a session's bus slowly: each answer after `delay`, from its own thread,
+// so that several requests wait at once.
+class SlowResponder {
+ public:
+  SlowResponder(const std::string& session, std::uint16_t type, std::chrono::milliseconds delay)
+      : thread_([this, session, type, delay] {
+          auto c = Client::connect(on(session));
+          if (!c || !c->serve(type)) {
+            ready_ = true;
+            return;
+          }
+          ready_ = true;
+          std::vector<std::pair<Message, std::chrono::steady_clock::time_point>> held;
+          std::vector<std::string> payloads;
+          while (!stop_) {
+            (void)c->wait(
+                [&](const Message& m) {
+                  if (m.is_request()) {
+                    Message kept = m;
+                    kept.payload = {};
+                    held.emplace_back(kept, std::chrono::steady_clock::now() + delay);
+                  }
+                },
+                5ms);
+            const auto now = std::chrono::steady_clock::now();
+            for (auto it = held.begin(); it != held.end();) {
+              if (it->second > now) {
+                ++it;
+                continue;
+              }
+              (void)c->reply(it->first, bytes("slow"));
+              it = held.erase(it);
+            }
+          }
+        }) {
+    while (!ready_) std::this_thread::sleep_for(1ms);
+  }
+  ~SlowResponder() {
+    stop_ = true;
+    thread_.join();
+  }
+  SlowResponder(const SlowResponder&) = delete;
+  SlowResponder& operator=(const SlowResponder&) = delete;
+
+ private:
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// The pool grows while every connection has pool_max_inflight requests waiting and shrinks
+// back to pool_min once the extra connections are idle.
+TEST_F(TwoBuses, ThePoolGrowsUnderLoadAndShrinksWhenIdle) {
+  PortReservation port_a;
+  PortReservation port_b;
+  SlowResponder slow("b", 8, 100ms);
+  auto gw_b = start_gateway("b", port_b, {"--plain", "--accept", "8"});
+  ASSERT_TRUE(gw_b->ok());
+  port_b.release();
+  auto gw_a =
+      start_gateway("a", port_a,
+                    {"--plain", "--upstream", "b=ws://" + port_b.address() + "/", "--route",
+                     "request 8 b", "--pool-min", "1", "--pool-max", "4", "--pool-max-inflight",
+                     "1", "--pool-idle-timeout-ms", "300", "--metrics-listen", "127.0.0.1:0"});
+  ASSERT_TRUE(gw_a->ok());
+  const std::string url = status_of(gw_a->ready_message(), "metrics on ");
+  const auto scrape = [&](const std::string& series) {
+    return metric(test::run("curl -sS --max-time 5 " + url).first, series);
+  };
+  const std::string busy = R"(ferry_gateway_pool_connections{upstream="b",state="busy"})";
+  const std::string idle = R"(ferry_gateway_pool_connections{upstream="b",state="idle"})";
+  auto a = Client::connect(on("a"));
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->request(8, bytes("first"), 5s));
+  // Four at a time for a while: the pool opens connections up to pool_max.
+  int most = 0;
+  for (int round = 0; round < 10; ++round) {
+    std::vector<std::uint32_t> ids;
+    for (int i = 0; i < 4; ++i) ids.push_back(a->send_request(8, bytes("x")).value());
+    std::size_t answered = 0;
+    while (answered < ids.size()) {
+      ASSERT_TRUE(a->wait(
+          [&](const Message& m) {
+            EXPECT_FALSE(m.is_error()) << m.text();
+            ++answered;
+          },
+          5s));
+      most = std::max(most, std::atoi(scrape(busy).c_str()) + std::atoi(scrape(idle).c_str()));
+    }
+  }
+  EXPECT_GE(most, 3) << "the pool did not grow under load";
+  // Idle: back to pool_min.
+  std::string open;
+  for (int i = 0; i < 50; ++i) {
+    open = scrape(idle);
+    if (open == "1") break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(open, "1") << "the pool did not shrink back to pool_min";
+}
+
+// Connections older than max_lifetime are replaced (after a goaway that lets their requests
+// finish) while requests flow, and none of them fails.
+TEST_F(TwoBuses, OldConnectionsAreRenewedWithoutFailingARequest) {
+  PortReservation port_a;
+  PortReservation port_b;
+  Responder on_b("b", 8, "b:");
+  auto gw_b = start_gateway("b", port_b, {"--plain", "--accept", "8"});
+  ASSERT_TRUE(gw_b->ok());
+  port_b.release();
+  auto gw_a =
+      start_gateway("a", port_a,
+                    {"--plain", "--upstream", "b=ws://" + port_b.address() + "/", "--route",
+                     "request 8 b", "--max-lifetime-ms", "300", "--metrics-listen", "127.0.0.1:0"});
+  ASSERT_TRUE(gw_a->ok());
+  auto a = Client::connect(on("a"));
+  ASSERT_TRUE(a);
+  const auto until = std::chrono::steady_clock::now() + 1500ms;
+  int answered = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    auto r = a->request(8, bytes("r"), 5s);
+    ASSERT_TRUE(r) << r.error().message();
+    ++answered;
+    std::this_thread::sleep_for(5ms);
+  }
+  const std::string url = status_of(gw_a->ready_message(), "metrics on ");
+  const std::string text = test::run("curl -sS --max-time 5 " + url).first;
+  EXPECT_GE(
+      std::atoi(
+          metric(text, R"(ferry_gateway_pool_connects_total{upstream="b",result="ok"})").c_str()),
+      3)
+      << "connections older than max_lifetime were not renewed\n"
+      << text;
+  EXPECT_EQ(metric(text, R"(ferry_gateway_pool_requests_failed_total{upstream="b"})"), "0");
+  EXPECT_GT(answered, 50);
+}
+
 TEST_F(GatewayPair, AnythingButAFerryUpgradeGetsAnHttpErrorThatSaysWhy) {
   // (port_a_ was released after the gateway bound it; the gateway still listens there.)
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

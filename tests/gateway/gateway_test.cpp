@@ -83,26 +83,13 @@ ClientOptions on(const std::string& session) {
   return o;
 }
 
-// Serves `type` on a session's bus from a thread: answers "<prefix><request>".
+// Serves `type` on a session's bus from a thread: answers "<prefix><request>", each after
+// `delay` (several requests then wait at once).
 class Responder {
  public:
-  Responder(const std::string& session, std::uint16_t type, std::string prefix)
-      : thread_([this, session, type, prefix] {
-          auto c = Client::connect(on(session));
-          if (!c || !c->serve(type)) {
-            failed_ = true;
-            ready_ = true;
-            return;
-          }
-          ready_ = true;
-          while (!stop_) {
-            (void)c->wait(
-                [&](const Message& m) {
-                  if (m.is_request()) (void)c->reply(m, bytes(prefix + std::string(m.text())));
-                },
-                20ms);
-          }
-        }) {
+  Responder(const std::string& session, std::uint16_t type, std::string prefix,
+            std::chrono::milliseconds delay = 0ms)
+      : thread_([this, session, type, prefix, delay] { serve(session, type, prefix, delay); }) {
     while (!ready_) std::this_thread::sleep_for(1ms);
   }
   ~Responder() {
@@ -114,6 +101,43 @@ class Responder {
   bool ok() const { return !failed_; }
 
  private:
+  struct Held {
+    Message request;  // its type and correlation id
+    std::string answer;
+    std::chrono::steady_clock::time_point due;
+  };
+  void serve(const std::string& session, std::uint16_t type, const std::string& prefix,
+             std::chrono::milliseconds delay) {
+    auto c = Client::connect(on(session));
+    if (!c || !c->serve(type)) {
+      failed_ = true;
+      ready_ = true;
+      return;
+    }
+    ready_ = true;
+    std::vector<Held> held;
+    while (!stop_) {
+      (void)c->wait(
+          [&](const Message& m) {
+            if (!m.is_request()) return;
+            Message kept = m;
+            kept.payload = {};
+            held.push_back(
+                {kept, prefix + std::string(m.text()), std::chrono::steady_clock::now() + delay});
+          },
+          delay.count() > 0 ? 5ms : 20ms);
+      const auto now = std::chrono::steady_clock::now();
+      for (auto it = held.begin(); it != held.end();) {
+        if (it->due > now) {
+          ++it;
+          continue;
+        }
+        (void)c->reply(it->request, bytes(it->answer));
+        it = held.erase(it);
+      }
+    }
+  }
+
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_{false};
   std::atomic<bool> failed_{false};
@@ -344,62 +368,12 @@ TEST_F(TwoBuses, AStalledPeerIsEjectedByTheHealthChecks) {
   EXPECT_LT(took, 5s) << "not ejected by the health checks (interval 200 ms, timeout 300 ms)";
 }
 
-// Serves `type` on a session's bus slowly: each answer after `delay`, from its own thread,
-// so that several requests wait at once.
-class SlowResponder {
- public:
-  SlowResponder(const std::string& session, std::uint16_t type, std::chrono::milliseconds delay)
-      : thread_([this, session, type, delay] {
-          auto c = Client::connect(on(session));
-          if (!c || !c->serve(type)) {
-            ready_ = true;
-            return;
-          }
-          ready_ = true;
-          std::vector<std::pair<Message, std::chrono::steady_clock::time_point>> held;
-          std::vector<std::string> payloads;
-          while (!stop_) {
-            (void)c->wait(
-                [&](const Message& m) {
-                  if (m.is_request()) {
-                    Message kept = m;
-                    kept.payload = {};
-                    held.emplace_back(kept, std::chrono::steady_clock::now() + delay);
-                  }
-                },
-                5ms);
-            const auto now = std::chrono::steady_clock::now();
-            for (auto it = held.begin(); it != held.end();) {
-              if (it->second > now) {
-                ++it;
-                continue;
-              }
-              (void)c->reply(it->first, bytes("slow"));
-              it = held.erase(it);
-            }
-          }
-        }) {
-    while (!ready_) std::this_thread::sleep_for(1ms);
-  }
-  ~SlowResponder() {
-    stop_ = true;
-    thread_.join();
-  }
-  SlowResponder(const SlowResponder&) = delete;
-  SlowResponder& operator=(const SlowResponder&) = delete;
-
- private:
-  std::atomic<bool> ready_{false};
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 // The pool grows while every connection has pool_max_inflight requests waiting and shrinks
 // back to pool_min once the extra connections are idle.
 TEST_F(TwoBuses, ThePoolGrowsUnderLoadAndShrinksWhenIdle) {
   PortReservation port_a;
   PortReservation port_b;
-  SlowResponder slow("b", 8, 100ms);
+  Responder slow("b", 8, "", 100ms);
   auto gw_b = start_gateway("b", port_b, {"--plain", "--accept", "8"});
   ASSERT_TRUE(gw_b->ok());
   port_b.release();

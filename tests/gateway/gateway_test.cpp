@@ -278,6 +278,26 @@ TEST_F(GatewayPair, MetricsShowThePoolAndPassPromtool) {
   EXPECT_EQ(lint_status, 0) << lint;
 }
 
+// A request carries a W3C traceparent across the link: the trace id a's log gives it is the
+// one b's log gives it, so one request can be followed from host to host.
+TEST_F(GatewayPair, ARequestsTraceIdIsTheSameInBothGatewaysLogs) {
+  Responder on_b("b", 8, "b:");
+  auto a = Client::connect(on("a"));
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->request(8, bytes("traced"), 5s));
+  std::string sent;
+  std::string received;
+  for (int i = 0; i < 50 && (sent.empty() || received.empty()); ++i) {
+    const auto out = test::log_events(session_.dir() + "/gateway-a.log", "request");
+    const auto in = test::log_events(session_.dir() + "/gateway-b.log", "request");
+    if (!out.empty()) sent = out.back().value("trace_id", "");
+    if (!in.empty()) received = in.back().value("trace_id", "");
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(sent.size(), 32u) << sent;
+  EXPECT_EQ(sent, received);
+}
+
 TEST_F(GatewayPair, PublicationsArriveOnceInOrderBothWays) {
   auto sub_b = Client::connect(on("b"));
   auto sub_a = Client::connect(on("a"));

@@ -600,6 +600,39 @@ TEST_F(GatewayTls, RequestsCrossOverTlsWithAndWithoutClientCertificates) {
   EXPECT_EQ(ask(), "b:hello");
 }
 
+// New connections to an upstream resume the TLS session of an earlier one (a ticket), with
+// and without client certificates.
+TEST_F(GatewayTls, NewConnectionsResumeTheTlsSession) {
+  for (const bool mutual : {false, true}) {
+    Responder on_b("b", 8, "b:");
+    auto b_args = serving("server");
+    std::vector<std::string> a_args = {"--tls-ca", cert("ca.crt"),     "--max-lifetime-ms",
+                                       "200",      "--metrics-listen", "127.0.0.1:0"};
+    if (mutual) {
+      b_args.insert(b_args.end(), {"--tls-client-ca", cert("ca.crt")});
+      a_args.insert(a_args.end(), {"--tls-upstream-cert", cert("host-a.crt"), "--tls-upstream-key",
+                                   cert("host-a.key")});
+    }
+    link(b_args, a_args);
+    const auto until = std::chrono::steady_clock::now() + 1200ms;
+    while (std::chrono::steady_clock::now() < until) {
+      ASSERT_EQ(ask(), "b:hello");
+      std::this_thread::sleep_for(10ms);
+    }
+    const std::string url = status_of(gw_a_->ready_message(), "metrics on ");
+    const std::string text = test::run("curl -sS --max-time 5 " + url).first;
+    const int connects = std::atoi(
+        metric(text, R"(ferry_gateway_pool_connects_total{upstream="b",result="ok"})").c_str());
+    const int resumed =
+        std::atoi(metric(text, R"(ferry_gateway_pool_tls_resumed_total{upstream="b"})").c_str());
+    EXPECT_GE(connects, 3) << text;
+    EXPECT_GE(resumed, connects - 2) << (mutual ? "with" : "without") << " client certificates\n"
+                                     << text;
+    gw_a_.reset();
+    gw_b_.reset();
+  }
+}
+
 TEST_F(GatewayTls, AnUnknownCaIsNamed) {
   Responder on_b("b", 8, "b:");
   link(serving("unknown-ca"), {"--tls-ca", cert("ca.crt")});

@@ -178,6 +178,19 @@ class Link : public std::enable_shared_from_this<Link> {
 class Pool {
  public:
   Pool(Gateway& g, Upstream upstream) : g_(g), up_(std::move(upstream)) {}
+  ~Pool() {
+    if (tls_session_ != nullptr) SSL_SESSION_free(tls_session_);
+  }
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // TLS session resumption: the newest session the upstream gave us (a ticket), offered by
+  // the next connection so that its handshake skips the certificate exchange.
+  SSL_SESSION* tls_session() const noexcept { return tls_session_; }
+  void keep_tls_session(SSL_SESSION* session) noexcept {  // takes the reference
+    if (tls_session_ != nullptr) SSL_SESSION_free(tls_session_);
+    tls_session_ = session;
+  }
 
   const Upstream& upstream() const noexcept { return up_; }
   void publish(std::uint16_t type, std::span<const std::byte> payload);
@@ -218,7 +231,14 @@ class Pool {
   Clock::time_point next_connect_{};
   std::string last_failure_;
   std::mt19937 jitter_{std::random_device{}()};
+  SSL_SESSION* tls_session_ = nullptr;
 };
+
+// Which pool an outbound TLS connection belongs to, for OpenSSL's new-session callback.
+int pool_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
 
 // ---------------------------------------------------------------------------- Gateway
 
@@ -488,9 +508,12 @@ class WsLink final : public Link {
       SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                const_cast<char*>(host.c_str()));  // SSL_set_tlsext_host_name, without its cast
       SSL_set1_host(ssl, host.c_str());
+      SSL_set_ex_data(ssl, pool_index(), pool_);
+      if (pool_->tls_session() != nullptr) SSL_set_session(ssl, pool_->tls_session());
       ws_.next_layer().async_handshake(
           ssl::stream_base::client, [self = self()](const beast::error_code& ec) {
             if (ec) return self->connect_failed(tls_failure(self->ssl_handle(), ec));
+            if (SSL_session_reused(self->ssl_handle()) == 1) ++self->pool_->stats.resumed;
             self->upgrade();
           });
     } else {
@@ -1018,6 +1041,19 @@ Result<void> Gateway::setup_tls() {
       server_tls_.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
     }
   }
+  // Resumption: servers take back sessions they issued (the id context is needed once
+  // client certificates are verified); clients keep the newest ticket per upstream.
+  static constexpr unsigned char kSessionContext[] = "ferry-gateway";
+  SSL_CTX_set_session_id_context(server_tls_.native_handle(), kSessionContext,
+                                 sizeof kSessionContext - 1);
+  SSL_CTX_set_session_cache_mode(client_tls_.native_handle(),
+                                 SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(client_tls_.native_handle(), [](SSL* ssl, SSL_SESSION* session) {
+    auto* pool = static_cast<Pool*>(SSL_get_ex_data(ssl, pool_index()));
+    if (pool == nullptr) return 0;
+    pool->keep_tls_session(session);
+    return 1;  // the pool holds the reference now
+  });
   client_tls_.set_verify_mode(ssl::verify_peer);
   if (c.tls_ca.empty()) {
     client_tls_.set_default_verify_paths(ec);

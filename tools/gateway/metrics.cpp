@@ -115,6 +115,8 @@ std::string exposition(const GatewayStats& g, const std::vector<PoolView>& pools
        "requests sent on a connection that was already open"},
       {"ferry_gateway_pool_reuse_ratio", "gauge", "reused requests / requests"},
       {"ferry_gateway_pool_connects_total", "counter", "connects by result"},
+      {"ferry_gateway_pool_tls_resumed_total", "counter",
+       "connects whose TLS handshake resumed an earlier session"},
       {"ferry_gateway_pool_ping_failures_total", "counter",
        "health-check pings not answered in time"},
       {"ferry_gateway_pool_ejections_total", "counter", "connections closed by the health checks"},
@@ -152,6 +154,8 @@ std::string exposition(const GatewayStats& g, const std::vector<PoolView>& pools
       } else if (name == "ferry_gateway_pool_connects_total") {
         line(out, name, up + ",result=\"ok\"", s.connects);
         line(out, name, up + ",result=\"failed\"", s.connect_failures);
+      } else if (name == "ferry_gateway_pool_tls_resumed_total") {
+        line(out, name, up, s.resumed);
       } else if (name == "ferry_gateway_pool_ping_failures_total") {
         line(out, name, up, s.ping_failures);
       } else if (name == "ferry_gateway_pool_ejections_total") {

@@ -37,6 +37,7 @@ struct PoolStats {
   std::uint64_t requests = 0;
   std::uint64_t reused = 0;  // requests sent on a connection that was open before them
   std::uint64_t connects = 0;
+  std::uint64_t resumed = 0;  // connects whose TLS handshake resumed an earlier session
   std::uint64_t connect_failures = 0;
   std::uint64_t ping_failures = 0;
   std::uint64_t ejections = 0;

@@ -6,6 +6,7 @@
 #                suite, TSan ring tests, libFuzzer runs, the install check, a build
 #                without metrics, clang-format and clang-tidy
 #   make demo    build, start ferryd, run 32 checked client processes through it for 10 s
+#   make gateway-demo  two buses talking through two ferry-gateways, with the pool's state
 #   make bench   benchmark matrix, ferry beside Unix sockets: bench/results/latest.md, .png
 #   make perf-gate  ferry vs Unix sockets on fanin and reqrep, fails below 3x / 1.5x (<1 min)
 #   make microbench  micro-benchmarks (build/bin/ferry_microbench)
@@ -23,7 +24,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 CONFIGURE = $(CMAKE) -S . -G Ninja -Wno-dev --log-level=WARNING \
   $(if $(CCACHE),-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
-.PHONY: all help demo deps build test test-release test-asan test-tsan test-fuzz test-install test-nometrics \
+.PHONY: all help demo gateway-demo deps build test test-release test-asan test-tsan test-fuzz test-install test-nometrics \
         lint tidy format bench microbench perf-gate clean
 
 all: build
@@ -36,6 +37,10 @@ deps:
 
 demo: build
 	@scripts/demo.sh
+
+# Two buses talking through two ferry-gateways, with the pool's state (docs/gateway.md).
+gateway-demo: build
+	@scripts/gateway-demo.sh
 
 build: deps
 	@$(CONFIGURE) -B build -DCMAKE_BUILD_TYPE=Release -DFERRY_WERROR=ON

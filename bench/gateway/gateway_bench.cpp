@@ -1,0 +1,254 @@
+// bench/gateway/gateway_bench.cpp: the participants of the gateway benchmark
+// (bench/scripts/gateway.sh, docs/gateway.md "Benchmarks"), one program in four roles:
+//
+//   echo-server --cert C --key K          a plain Boost.Beast TLS WebSocket echo on
+//                                         127.0.0.1 (a free port, printed), the baseline
+//   echo-client --port P --ca CA [--connections N] [--seconds S] [--size B]
+//                                         closed loops against it, one per connection
+//   bus-echo --session S --type T         a ferry::Client serving T, echoing each payload
+//   bus-client --session S --type T [--clients N] [--seconds S] [--size B]
+//                                         closed-loop requesters, one thread and Client each
+//
+// The clients print one JSON line: {"msgs":..,"msgs_per_s":..,"p50_us":..,"p99_us":..}.
+// Thread-safety: each role owns its process; the clients' threads share nothing but the
+// result they add at the end (under a mutex).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>  // (before Boost 1.74's Asio, which uses std::exchange without it)
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include "ferry/client.hpp"
+
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using Wss = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
+std::string arg(int argc, char** argv, std::string_view name, std::string fallback = {}) {
+  for (int i = 2; i + 1 < argc; ++i) {
+    if (argv[i] == name) return argv[i + 1];
+  }
+  return fallback;
+}
+
+// Round-trip samples of all threads, and the one JSON line about them.
+struct Results {
+  std::mutex lock;
+  std::vector<double> rtt_us;
+  void add(std::vector<double>& mine) {
+    const std::lock_guard<std::mutex> hold(lock);
+    rtt_us.insert(rtt_us.end(), mine.begin(), mine.end());
+  }
+  void print(double seconds) {
+    std::sort(rtt_us.begin(), rtt_us.end());
+    const auto at = [&](double q) {
+      return rtt_us.empty()
+                 ? 0.0
+                 : rtt_us[static_cast<std::size_t>(q * static_cast<double>(rtt_us.size() - 1))];
+    };
+    std::printf("{\"msgs\":%zu,\"msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
+                rtt_us.size(), static_cast<double>(rtt_us.size()) / seconds, at(0.5), at(0.99));
+  }
+};
+
+// ------------------------------------------------------------------- the WebSocket echo
+
+class EchoSession : public std::enable_shared_from_this<EchoSession> {
+ public:
+  EchoSession(tcp::socket socket, ssl::context& tls) : ws_(std::move(socket), tls) {}
+  void start() {
+    ws_.next_layer().async_handshake(ssl::stream_base::server,
+                                     [self = shared_from_this()](const beast::error_code& ec) {
+                                       if (!ec) self->accept();
+                                     });
+  }
+
+ private:
+  void accept() {
+    ws_.async_accept([self = shared_from_this()](const beast::error_code& ec) {
+      if (!ec) self->read();
+    });
+  }
+  void read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+      if (ec) return;
+      self->ws_.binary(true);
+      self->ws_.async_write(self->buffer_.data(), [self](const beast::error_code& e, std::size_t) {
+        if (e) return;
+        self->buffer_.consume(self->buffer_.size());
+        self->read();
+      });
+    });
+  }
+  Wss ws_;
+  beast::flat_buffer buffer_;
+};
+
+int echo_server(int argc, char** argv) {
+  net::io_context ioc;
+  ssl::context tls(ssl::context::tls_server);
+  tls.use_certificate_chain_file(arg(argc, argv, "--cert"));
+  tls.use_private_key_file(arg(argc, argv, "--key"), ssl::context::pem);
+  tcp::acceptor acceptor(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  std::printf("listening on 127.0.0.1:%u\n", acceptor.local_endpoint().port());
+  std::fflush(stdout);
+  std::function<void()> accept = [&] {
+    acceptor.async_accept([&](const beast::error_code& ec, tcp::socket socket) {
+      if (!ec) std::make_shared<EchoSession>(std::move(socket), tls)->start();
+      accept();
+    });
+  };
+  accept();
+  ioc.run();
+  return 0;
+}
+
+int echo_client(int argc, char** argv) {
+  const std::string port = arg(argc, argv, "--port");
+  const int connections = std::atoi(arg(argc, argv, "--connections", "1").c_str());
+  const double seconds = std::atof(arg(argc, argv, "--seconds", "5").c_str());
+  const auto size = static_cast<std::size_t>(std::atoi(arg(argc, argv, "--size", "1024").c_str()));
+  ssl::context tls(ssl::context::tls_client);
+  tls.load_verify_file(arg(argc, argv, "--ca"));
+  tls.set_verify_mode(ssl::verify_peer);
+  Results results;
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> threads;
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  for (int c = 0; c < connections; ++c) {
+    threads.emplace_back([&] {
+      try {
+        net::io_context ioc;
+        tcp::resolver resolver(ioc);
+        Wss ws(ioc, tls);
+        beast::get_lowest_layer(ws).connect(resolver.resolve("localhost", port));
+        ws.next_layer().handshake(ssl::stream_base::client);
+        ws.handshake("localhost:" + port, "/");
+        ws.binary(true);
+        const std::string payload(size, 'x');
+        beast::flat_buffer buffer;
+        std::vector<double> mine;
+        while (Clock::now() < end) {
+          const auto t0 = Clock::now();
+          ws.write(net::buffer(payload));
+          ws.read(buffer);
+          mine.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+          buffer.consume(buffer.size());
+        }
+        results.add(mine);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "echo-client: %s\n", e.what());
+        failed = true;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (failed) return 1;
+  results.print(seconds);
+  return 0;
+}
+
+// ----------------------------------------------------------------------- the local bus
+
+ferry::ClientOptions on(const std::string& session) {
+  ferry::ClientOptions o;
+  o.session = session;
+  o.name = "gateway-bench";
+  return o;
+}
+
+int bus_echo(int argc, char** argv) {
+  const auto type = static_cast<std::uint16_t>(std::atoi(arg(argc, argv, "--type", "8").c_str()));
+  auto c = ferry::Client::connect(on(arg(argc, argv, "--session")));
+  if (!c || !c->serve(type)) {
+    std::fprintf(stderr, "bus-echo: cannot serve type %u\n", type);
+    return 1;
+  }
+  std::printf("serving\n");
+  std::fflush(stdout);
+  for (;;) {
+    auto n = c->wait(
+        [&](const ferry::Message& m) {
+          if (m.is_request()) (void)c->reply(m, m.payload);
+        },
+        std::chrono::seconds(1));
+    if (!n) return 1;
+  }
+}
+
+int bus_client(int argc, char** argv) {
+  const std::string session = arg(argc, argv, "--session");
+  const auto type = static_cast<std::uint16_t>(std::atoi(arg(argc, argv, "--type", "8").c_str()));
+  const int clients = std::atoi(arg(argc, argv, "--clients", "1").c_str());
+  const double seconds = std::atof(arg(argc, argv, "--seconds", "5").c_str());
+  const auto size = static_cast<std::size_t>(std::atoi(arg(argc, argv, "--size", "1024").c_str()));
+  Results results;
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> threads;
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&] {
+      auto c = ferry::Client::connect(on(session));
+      if (!c) {
+        failed = true;
+        return;
+      }
+      const std::vector<std::byte> payload(size, std::byte{'x'});
+      std::vector<double> mine;
+      while (Clock::now() < end) {
+        const auto t0 = Clock::now();
+        auto r = c->request(type, payload, std::chrono::seconds(10));
+        if (!r || r->payload.size() != size) {
+          std::fprintf(stderr, "bus-client: %s\n",
+                       r ? "a reply of the wrong size" : r.error().message().c_str());
+          failed = true;
+          return;
+        }
+        mine.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      }
+      results.add(mine);
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (failed) return 1;
+  results.print(seconds);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string_view role = argc > 1 ? argv[1] : "";
+  try {
+    if (role == "echo-server") return echo_server(argc, argv);
+    if (role == "echo-client") return echo_client(argc, argv);
+    if (role == "bus-echo") return bus_echo(argc, argv);
+    if (role == "bus-client") return bus_client(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ferry-gateway-bench: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr,
+               "usage: ferry-gateway-bench echo-server|echo-client|bus-echo|bus-client ... "
+               "(see bench/gateway/gateway_bench.cpp)\n");
+  return 2;
+}

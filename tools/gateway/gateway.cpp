@@ -115,6 +115,8 @@ class Link : public std::enable_shared_from_this<Link> {
   std::size_t queued_bytes() const noexcept { return queued_; }
   Clock::time_point opened_at() const noexcept { return opened_at_; }
   Clock::time_point last_used() const noexcept { return last_used_; }
+  Clock::time_point renew_at() const noexcept { return renew_at_; }
+  void set_renew_at(Clock::time_point at) noexcept { renew_at_ = at; }
   std::map<std::uint32_t, Outstanding>& outstanding() noexcept { return outstanding_; }
 
   // Queues one frame (ferry.v1) or one message (raw).
@@ -161,6 +163,7 @@ class Link : public std::enable_shared_from_this<Link> {
   Clock::time_point created_at_ = Clock::now();
   Clock::time_point opened_at_ = Clock::now();
   Clock::time_point last_used_ = Clock::now();
+  Clock::time_point renew_at_{};  // set by the pool once open
   std::optional<Clock::time_point> ping_sent_;
   Clock::time_point last_ping_ = Clock::now();
   std::uint32_t failed_pings_ = 0;
@@ -934,11 +937,14 @@ void Pool::maintain(Clock::time_point now) {
     if (l->state() != Link::State::open) continue;
     ++usable;
     if (l->inflight() < c.pool_max_inflight) all_busy = false;
-    // Renewed after about max_lifetime (±10%, so that a pool's links do not all go at once).
-    const auto age = now - l->opened_at();
-    const double jitter = 0.9 + 0.2 * std::uniform_real_distribution<double>(0, 1)(jitter_);
-    if (age > std::chrono::duration_cast<Clock::duration>(c.max_lifetime * jitter) &&
-        links_.size() < c.pool_max + 1) {
+    // Renewed after about max_lifetime (±10%, drawn once per link, so that a pool's links
+    // do not all go at once).
+    if (l->renew_at() == Clock::time_point{}) {
+      const double jitter = 0.9 + 0.2 * std::uniform_real_distribution<double>(0, 1)(jitter_);
+      l->set_renew_at(l->opened_at() +
+                      std::chrono::duration_cast<Clock::duration>(c.max_lifetime * jitter));
+    }
+    if (now >= l->renew_at() && links_.size() < c.pool_max + 1) {
       l->drain("max_lifetime reached");
       continue;
     }
@@ -1323,7 +1329,8 @@ void Gateway::on_tick() {
   for (auto& [name, pool] : pools_) {
     pool->maintain(now);
   }
-  for (const auto& link : std::vector(inbound_.begin(), inbound_.end())) link->health_check(now);
+  // (Peers' connections are watched by the WebSocket idle timeout and its keep-alive ping;
+  // each peer's own pool pings them too.)
   if (stopping_) {
     bool busy = !pending_in_.empty();
     for (auto& [name, pool] : pools_) busy |= pool->size() > 0;

@@ -329,6 +329,41 @@ TEST_F(GatewayPair, PublicationsArriveOnceInOrderBothWays) {
   EXPECT_EQ(receive(*sub_a, "b", ""), kCount);
 }
 
+// The local bus dies and comes back: the gateway's client reconnects by itself, serves its
+// routed types again, and requests cross once more (its event loop watches the new
+// connection, not the dead one).
+TEST_F(GatewayPair, ARestartedLocalBusIsUsedAgain) {
+  Responder on_b("b", 8, "b:");
+  {
+    auto a = Client::connect(on("a"));
+    ASSERT_TRUE(a);
+    ASSERT_TRUE(a->request(8, bytes("before"), 5s));
+  }
+  EXPECT_EQ(bus_a_->stop(SIGKILL), 128 + SIGKILL);
+  bus_a_ = std::make_unique<test::FerrydProcess>(
+      test::with_log(session_.dir() + "/ferryd-a.log", {"--session", "a"}));
+  ASSERT_TRUE(bus_a_->ok());
+  std::string answer;
+  for (int i = 0; i < 50 && answer != "b:again"; ++i) {
+    auto a = Client::connect(on("a"));
+    auto r = a ? a->request(8, bytes("again"), 1s) : Result<Reply>(a.error());
+    if (r) {
+      answer = std::string(r->text());
+    } else {
+      answer = r.error().message();
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  EXPECT_EQ(answer, "b:again");
+  // Both ways still: b's requests reach a's bus through the same gateway.
+  Responder on_a("a", 18, "a:");
+  auto b = Client::connect(on("b"));
+  ASSERT_TRUE(b);
+  auto back = b->request(18, bytes("to a"), 5s);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->text(), "a:to a");
+}
+
 TEST_F(GatewayPair, ARequesterIsToldWhyInWordsItCanActOn) {
   auto a = Client::connect(on("a"));
   ASSERT_TRUE(a);

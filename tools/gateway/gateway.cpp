@@ -300,6 +300,7 @@ class Gateway {
   net::posix::stream_descriptor bus_fd_;
   int bus_fd_number_ = -1;
   bool bus_waiting_ = false;
+  bool bus_relinked_ = false;  // the Client lost or remade its connection since the last poll
   net::steady_timer tick_;
   net::signal_set signals_;
   std::optional<tcp::acceptor> acceptor_;
@@ -1082,6 +1083,18 @@ Result<void> Gateway::connect_bus() {
   o.session = config.session;
   o.name = "ferry-gateway";
   o.send_timeout = milliseconds(100);  // a full bus ring: drop and count, never block the loop
+  // A lost or new connection to ferryd means a new descriptor (perhaps with the old number):
+  // the armed wait is cancelled and the next poll registers the descriptor afresh.
+  o.on_link = [this](const LinkEvent& event) {
+    bus_relinked_ = true;
+    log.write(event.kind == LinkEvent::Kind::lost ? LogLevel::warn : LogLevel::info, "bus",
+              event.kind == LinkEvent::Kind::lost ? "lost" : "restored",
+              event.kind == LinkEvent::Kind::lost ? "lost the local bus: " + event.reason
+                                                  : "the local bus is back");
+    net::post(ioc, [this] {
+      if (bus_fd_.is_open()) bus_fd_.cancel();
+    });
+  };
   auto c = Client::connect(o);
   if (!c) return c.error();
   bus_ = std::move(*c);
@@ -1158,11 +1171,12 @@ void Gateway::poll_bus() {
   if (!n) {
     log.limited(LogLevel::warn, "bus", "poll_failed", 0, "the local bus: " + n.error().message());
   }
-  // The descriptor may have changed (a reconnect): let go of the old one before it closes.
-  if (bus_.fd() != bus_fd_number_ && bus_fd_.is_open()) {
+  // After a reconnect: let go of the old registration (the next arm_bus() makes a new one).
+  if ((bus_relinked_ || bus_.fd() != bus_fd_number_) && bus_fd_.is_open()) {
     (void)bus_fd_.release();
     bus_fd_number_ = -1;
   }
+  bus_relinked_ = false;
   arm_bus();
 }
 
@@ -1342,7 +1356,10 @@ void Gateway::on_tick() {
       return;
     }
   }
-  poll_bus();  // also reconnects the bus when it went away
+  // While a wait on the bus is armed it fires by itself (a message, or ferryd gone); without
+  // one (the bus is down) the tick polls, which reconnects. (Polling with a wait armed would
+  // arm a second one, and so on every tick.)
+  if (!bus_waiting_) poll_bus();
   tick_.expires_after(kTick);
   tick_.async_wait([this](const beast::error_code& ec) {
     if (!ec) on_tick();

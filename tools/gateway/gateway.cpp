@@ -167,8 +167,7 @@ class Link : public std::enable_shared_from_this<Link> {
   std::optional<Clock::time_point> ping_sent_;
   Clock::time_point last_ping_ = Clock::now();
   std::uint32_t failed_pings_ = 0;
-  bool gone_ = false;                      // the gateway was told
-  std::deque<std::uint32_t> raw_waiting_;  // raw: requests in order, answered in order
+  bool gone_ = false;  // the gateway was told
 };
 
 // ------------------------------------------------------------------------------- Pool
@@ -678,7 +677,6 @@ std::uint32_t Link::request(std::uint16_t type, std::span<const std::byte> paylo
   const std::uint32_t corr = next_correlation_++;
   const std::string trace = what.trace;
   outstanding_.emplace(corr, std::move(what));
-  if (raw()) raw_waiting_.push_back(corr);
   send(type, 0, corr, payload, trace);
   return corr;
 }
@@ -946,7 +944,8 @@ void Pool::maintain(Clock::time_point now) {
                       std::chrono::duration_cast<Clock::duration>(c.max_lifetime * jitter));
     }
     if (now >= l->renew_at() && links_.size() < c.pool_max + 1) {
-      l->drain("max_lifetime reached");
+      l->drain("max_lifetime reached");  // its replacement opens below, before it closes
+      --usable;
       continue;
     }
     // Shrunk when idle beyond pool_min.

@@ -423,6 +423,31 @@ TEST_F(TwoBuses, AStalledPeerIsEjectedByTheHealthChecks) {
   EXPECT_LT(took, 5s) << "not ejected by the health checks (interval 200 ms, timeout 300 ms)";
 }
 
+// An upstream that answers pings but not the request: the requester hears so after the
+// gateway's own request timeout, not the peer's.
+TEST_F(TwoBuses, AnUnansweredRequestFailsAtTheGatewaysTimeout) {
+  PortReservation port_a;
+  PortReservation port_b;
+  Responder never("b", 8, "", 30s);
+  auto gw_b =
+      start_gateway("b", port_b, {"--plain", "--accept", "8", "--request-timeout-ms", "20000"});
+  ASSERT_TRUE(gw_b->ok());
+  port_b.release();
+  auto gw_a = start_gateway("a", port_a,
+                            {"--plain", "--upstream", "b=ws://" + port_b.address() + "/", "--route",
+                             "request 8 b", "--request-timeout-ms", "500"});
+  ASSERT_TRUE(gw_a->ok());
+  auto a = Client::connect(on("a"));
+  ASSERT_TRUE(a);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = a->request(8, bytes("anyone?"), 10s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("no reply from upstream b within 500 ms"), std::string::npos)
+      << r.error().message();
+  EXPECT_LT(took, 5s);
+}
+
 // The pool grows while every connection has pool_max_inflight requests waiting and shrinks
 // back to pool_min once the extra connections are idle.
 TEST_F(TwoBuses, ThePoolGrowsUnderLoadAndShrinksWhenIdle) {

@@ -972,7 +972,21 @@ void Pool::maintain(Clock::time_point now) {
     }
     waiting_.pop_front();
   }
-  for (const auto& l : std::vector(links_)) l->health_check(now);
+  for (const auto& l : std::vector(links_)) {
+    // Requests the upstream did not answer in time (its reply, if it comes, is dropped).
+    auto& out = l->outstanding();
+    for (auto it = out.begin(); it != out.end();) {
+      if (now < it->second.deadline) {
+        ++it;
+        continue;
+      }
+      fail(it->second.type, it->second.bus_correlation,
+           "no reply from upstream " + up_.name + " within " +
+               std::to_string(c.request_timeout.count()) + " ms");
+      it = out.erase(it);
+    }
+    l->health_check(now);
+  }
 }
 
 void Pool::on_link_open(Clock::duration handshake) {
@@ -1338,10 +1352,8 @@ void Gateway::on_tick() {
     }
     it = pending_in_.erase(it);
   }
-  // Requests sent to upstreams that did not answer in time.
-  for (auto& [name, pool] : pools_) {
-    pool->maintain(now);
-  }
+  // The pools: connections to open or close, requests that waited too long, health checks.
+  for (auto& [name, pool] : pools_) pool->maintain(now);
   // (Peers' connections are watched by the WebSocket idle timeout and its keep-alive ping;
   // each peer's own pool pings them too.)
   if (stopping_) {

@@ -1,6 +1,6 @@
 // ferryd: the local message bus. Runs one endpoint (default "bus") in the foreground until
 // SIGINT or SIGTERM; configuration from its TOML file and flags (docs/ferryd.md). Logs go
-// to stderr, one JSON object a line by default (ferryd/log.hpp).
+// to stderr, one JSON object a line by default (tools/common/log.hpp).
 #include <unistd.h>
 
 #include <csignal>
@@ -9,17 +9,20 @@
 #include <string>
 #include <string_view>
 
+#include "common/log.hpp"
+#include "common/service_notify.hpp"
 #include "ferry/server.hpp"
 #include "ferry/session.hpp"
 #include "ferryd/bus.hpp"
 #include "ferryd/config.hpp"
-#include "ferryd/log.hpp"
 #include "ferryd/memory.hpp"
 #include "ferryd/metrics.hpp"
-#include "ferryd/notify.hpp"
 
 namespace ferry::ferryd {
 namespace {
+
+using tools::Log;
+using tools::LogLevel;
 
 ferry::Server* g_server = nullptr;
 volatile std::sig_atomic_t g_stopping = 0;
@@ -66,7 +69,7 @@ void clean_up(Log& log, const std::string& session_option, const char* when,
 // Tells systemd (a Type=notify unit) that ferryd is ready or stopping. A failure is worth a
 // warning, not a stop: without the unit, nobody is waiting.
 void tell_service_manager(Log& log, std::string_view state) {
-  if (auto told = ferryd::notify_service_manager(state); !told) {
+  if (auto told = tools::notify_service_manager(state); !told) {
     log.write(
         LogLevel::warn, "server", "notify_failed",
         "cannot tell the service manager " + std::string(state) + ": " + told.error().message());
@@ -86,8 +89,8 @@ int run(int argc, char** argv) {
     return 2;
   }
   // Both were checked by the configuration parser.
-  Log log(ferryd::parse_log_level(config->log_level).value(),
-          ferryd::parse_log_format(config->log_format).value());
+  Log log(tools::parse_log_level(config->log_level).value(),
+          tools::parse_log_format(config->log_format).value());
   // Stale objects of dead owners in our session go first; live owners' stay.
   ferryd::DaemonCounters counters;
   clean_up(log, config->server.session, "start-up", counters);

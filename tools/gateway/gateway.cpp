@@ -27,8 +27,8 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include "common/service_notify.hpp"
 #include "ferry/client.hpp"
-#include "ferryd/notify.hpp"
 #include "gateway/link.hpp"
 #include "gateway/metrics.hpp"
 
@@ -43,8 +43,8 @@ namespace websocket = beast::websocket;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
-using ferryd::LogLevel;
 using std::chrono::milliseconds;
+using tools::LogLevel;
 
 constexpr std::size_t kMaxWaiting = 10'000;  // messages a pool holds while it has no link
 constexpr milliseconds kTick{50};
@@ -246,7 +246,7 @@ int pool_index() {
 
 class Gateway {
  public:
-  Gateway(const GatewayConfig& c, ferryd::Log& l)
+  Gateway(const GatewayConfig& c, tools::Log& l)
       : config(c),
         log(l),
         server_tls_(ssl::context::tls_server),
@@ -270,7 +270,7 @@ class Gateway {
   std::string metrics() const;
 
   const GatewayConfig& config;
-  ferryd::Log& log;
+  tools::Log& log;
   net::io_context ioc;
   GatewayStats stats;
 
@@ -1382,7 +1382,7 @@ void Gateway::stop(const char* why) {
   stopping_ = true;
   stop_by_ = Clock::now() + kDrain;
   log.write(LogLevel::info, "gateway", "stopping", std::string("stopping: ") + why);
-  (void)ferryd::notify_service_manager("STOPPING=1");
+  (void)tools::notify_service_manager("STOPPING=1");
   if (acceptor_) {
     beast::error_code ignored;
     acceptor_->close(ignored);
@@ -1448,7 +1448,7 @@ int Gateway::run() {
              {"bus", bus_.socket_path()}});
   // A Type=notify unit (and the tests) learn that it is ready, and where it listens (a
   // listen port of 0 picks a free one).
-  (void)ferryd::notify_service_manager(
+  (void)tools::notify_service_manager(
       "READY=1\nSTATUS=listening on " + listening +
       (metrics_at.empty() ? "" : ", metrics on http://" + metrics_at + "/metrics"));
   arm_bus();
@@ -1461,7 +1461,7 @@ int Gateway::run() {
 
 }  // namespace
 
-int run_gateway(const GatewayConfig& config, ferryd::Log& log) {
+int run_gateway(const GatewayConfig& config, tools::Log& log) {
   Gateway g(config, log);
   return g.run();
 }

@@ -12,7 +12,7 @@
 // Thread-safety: run_gateway() owns the calling thread until the gateway stops.
 #pragma once
 
-#include "ferryd/log.hpp"
+#include "common/log.hpp"
 #include "gateway/config.hpp"
 
 namespace ferry::gateway {
@@ -20,6 +20,6 @@ namespace ferry::gateway {
 // Runs until SIGINT or SIGTERM (then drains: requests in flight get up to a second, links
 // are told goaway) or until it cannot go on. Returns the process's exit status: 0 after a
 // signal, 1 when the gateway failed (logged), 3 when the local bus cannot be reached.
-int run_gateway(const GatewayConfig& config, ferryd::Log& log);
+int run_gateway(const GatewayConfig& config, tools::Log& log);
 
 }  // namespace ferry::gateway

@@ -6,7 +6,7 @@
 #include <exception>
 #include <string>
 
-#include "ferryd/log.hpp"
+#include "common/log.hpp"
 #include "gateway/config.hpp"
 #include "gateway/gateway.hpp"
 
@@ -23,9 +23,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "ferry-gateway: %s\n", config.error().message().c_str());
       return 2;
     }
-    ferry::ferryd::Log log(ferry::ferryd::parse_log_level(config->log_level).value(),
-                           ferry::ferryd::parse_log_format(config->log_format).value(),
-                           "ferry-gateway");
+    ferry::tools::Log log(ferry::tools::parse_log_level(config->log_level).value(),
+                          ferry::tools::parse_log_format(config->log_format).value(),
+                          "ferry-gateway");
     return ferry::gateway::run_gateway(*config, log);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ferry-gateway: %s\n", e.what());

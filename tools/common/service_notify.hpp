@@ -1,5 +1,5 @@
-// tools/ferryd/notify.hpp: telling systemd that ferryd is ready, or stopping (a unit with
-// Type=notify waits for READY=1 before it counts ferryd as started).
+// tools/common/service_notify.hpp: telling systemd that a daemon (ferryd, ferry-gateway) is
+// ready, or stopping (a unit with Type=notify waits for READY=1 before it counts it started).
 // Thread-safety: a plain function; it reads the environment.
 #pragma once
 
@@ -7,7 +7,7 @@
 
 #include "ferry/result.hpp"
 
-namespace ferry::ferryd {
+namespace ferry::tools {
 
 // Sends `state` ("READY=1", "STOPPING=1", ...) to the service manager's notification socket
 // named by $NOTIFY_SOCKET: an AF_UNIX datagram socket, a path or, starting with '@', an
@@ -15,4 +15,4 @@ namespace ferry::ferryd {
 // Errors name the socket and the cause.
 ferry::Result<void> notify_service_manager(std::string_view state);
 
-}  // namespace ferry::ferryd
+}  // namespace ferry::tools

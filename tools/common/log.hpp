@@ -1,5 +1,5 @@
-// tools/ferryd/log.hpp: ferryd's log. One JSON object a line on stderr (journald keeps it
-// under systemd), or a line of text with --log-format text:
+// tools/common/log.hpp: the log of ferryd and ferry-gateway. One JSON object a line on
+// stderr (journald keeps it under systemd), or a line of text with --log-format text:
 //
 //   {"time":"2026-11-27T10:02:03.123456Z","level":"info","component":"server",
 //    "event":"connected","msg":"...","endpoint":"bus","conn":7,"pid":4242,"name":"app"}
@@ -9,7 +9,7 @@
 // Events a peer can cause again and again go through limited(), at most kLimitPerSecond
 // lines per (event, key) each second; the next line that passes says how many were
 // suppressed.
-// Thread-safety: one thread (ferryd's loop).
+// Thread-safety: one thread (the daemon's loop).
 #pragma once
 
 #include <cstdint>
@@ -27,7 +27,7 @@ namespace spdlog {
 class logger;
 }
 
-namespace ferry::ferryd {
+namespace ferry::tools {
 
 enum class LogLevel : std::uint8_t { error, warn, info, debug };
 enum class LogFormat : std::uint8_t { json, text };
@@ -73,4 +73,4 @@ class Log {
   std::map<std::pair<std::string, std::uint64_t>, Window> windows_;
 };
 
-}  // namespace ferry::ferryd
+}  // namespace ferry::tools

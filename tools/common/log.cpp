@@ -1,12 +1,12 @@
-// ferryd's log (log.hpp).
-#include "ferryd/log.hpp"
+// tools/common/log.cpp: the daemons' log (log.hpp).
+#include "common/log.hpp"
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
-namespace ferry::ferryd {
+namespace ferry::tools {
 
 namespace {
 
@@ -118,4 +118,4 @@ void Log::emit(LogLevel level, std::string_view component, std::string_view even
   logger_->log(to_spdlog(level), "{}", line);
 }
 
-}  // namespace ferry::ferryd
+}  // namespace ferry::tools

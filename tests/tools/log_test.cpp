@@ -1,4 +1,4 @@
-// ferryd's log (tools/ferryd/log.cpp): every line one JSON object with the fixed fields,
+// The daemons' log (tools/common/log.cpp): every line one JSON object with the fixed fields,
 // values escaped, levels filtered, a repeating event limited per key; the text format.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "ferryd/log.hpp"
+#include "common/log.hpp"
 
-namespace ferry::ferryd {
+namespace ferry::tools {
 namespace {
 
 // Runs fn with stderr sent to a temporary file and returns the lines written.
@@ -97,10 +97,10 @@ TEST(FerrydLog, TextFormatAndBadNames) {
   });
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find("debug ferryd: connected: app conn=3"), std::string::npos) << lines[0];
-  EXPECT_FALSE(ferryd::parse_log_level("loud"));
-  EXPECT_FALSE(ferryd::parse_log_format("xml"));
-  EXPECT_TRUE(ferryd::parse_log_format("json"));
+  EXPECT_FALSE(parse_log_level("loud"));
+  EXPECT_FALSE(parse_log_format("xml"));
+  EXPECT_TRUE(parse_log_format("json"));
 }
 
 }  // namespace
-}  // namespace ferry::ferryd
+}  // namespace ferry::tools

@@ -1,4 +1,5 @@
-// The sd_notify(3) datagram protocol, spoken directly (notify.hpp).
+// tools/common/service_notify.cpp: the sd_notify(3) datagram protocol, spoken directly
+// (service_notify.hpp).
 //
 // Why not libsystemd's sd_notify(): ferryd is linked statically with a small footprint
 // (FERRY_STATIC_DAEMON), and Debian ships libsystemd as a shared library only, which ferryd
@@ -6,7 +7,7 @@
 // documents it as an interface: "Notification socket protocol" in sd_notify(3)): one
 // datagram of "KEY=VALUE" lines to the AF_UNIX socket in $NOTIFY_SOCKET, whose name is a
 // path, or an abstract name written with a leading '@'.
-#include "ferryd/notify.hpp"
+#include "common/service_notify.hpp"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -20,7 +21,7 @@
 
 #include "ferry/result.hpp"
 
-namespace ferry::ferryd {
+namespace ferry::tools {
 
 ferry::Result<void> notify_service_manager(std::string_view state) {
   const char* env = std::getenv("NOTIFY_SOCKET");
@@ -61,4 +62,4 @@ ferry::Result<void> notify_service_manager(std::string_view state) {
   return {};
 }
 
-}  // namespace ferry::ferryd
+}  // namespace ferry::tools

@@ -24,21 +24,9 @@ for b in ferryd ferry ferry-gateway; do
 done
 
 say() { printf 'gateway-demo: %s\n' "$*"; }
-work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-gateway-demo.XXXXXX")
-export XDG_RUNTIME_DIR=$work/run
-mkdir -m 700 "$XDG_RUNTIME_DIR"
-unset FERRY_SESSION FERRY_CONFIG FERRY_GATEWAY_CONFIG
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source-path=SCRIPTDIR source=private-runtime.sh
+. "$root/scripts/private-runtime.sh" gateway-demo
 trap 'echo; say "interrupted"; exit 130' INT TERM
-
-start() { "$@" >>"$work/log" 2>&1 & pids+=($!); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start "$bin/ferryd" --session gw-a
 start "$bin/ferryd" --session gw-b

@@ -15,19 +15,8 @@ secs=${1:-5}
 for b in ferryd ferry-gateway ferry-gateway-bench; do
   [ -x "$bin/$b" ] || { echo "gateway.sh: $bin/$b is missing (make build)" >&2; exit 1; }
 done
-work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-gateway-bench.XXXXXX")
-export XDG_RUNTIME_DIR=$work/run
-mkdir -m 700 "$XDG_RUNTIME_DIR"
-unset FERRY_SESSION FERRY_CONFIG FERRY_GATEWAY_CONFIG
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-start() { "$@" >>"$work/log" 2>&1 & pids+=($!); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source-path=SCRIPTDIR source=../../scripts/private-runtime.sh
+. scripts/private-runtime.sh gateway-bench
 json() { python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

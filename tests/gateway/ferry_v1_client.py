@@ -6,6 +6,8 @@ Debian's python3-websockets: proof that the document is enough to talk to a gate
   ferry_v1_client.py URL TYPE TEXT --publish  a publication (then a hello round trip)
   ferry_v1_client.py URL TYPE TEXT --bad-crc  a request with a wrong CRC; prints the close
                                               code and reason the gateway answers with
+  ferry_v1_client.py URL TYPE TEXT --flood    20,000 requests of 1 KiB, and no reading for
+                                              2 s; prints the close code and reason
 
 Exit status: 0 done, 1 an error reply or an unexpected answer (said on stderr).
 """
@@ -98,6 +100,18 @@ async def main(url, type_, text, mode):
                 print(closed.code, closed.reason)
                 return 0
             raise SystemExit("the gateway took a frame with a wrong CRC")
+        if mode == "--flood":
+            payload = (text * 1024)[:1024].encode()
+            for _ in range(200):
+                await ws.send(b"".join(link.frame(type_, 0, 1 + (link.sent % 1000000), payload)
+                                       for _ in range(100)))
+            await asyncio.sleep(2)
+            try:
+                while True:
+                    await ws.recv()
+            except websockets.ConnectionClosed as closed:
+                print(closed.code, closed.reason)
+                return 0
         if mode == "--publish":
             await ws.send(link.frame(type_, 0, 0, text.encode()))
             return 0

@@ -77,6 +77,15 @@ std::string metric(const std::string& text, const std::string& series) {
   return text.substr(from, text.find('\n', from) - from);
 }
 
+// The Python client of tests/gateway/ferry_v1_client.py, written from the protocol's
+// document alone, against gateway b: `args` after the URL; its output and exit status.
+std::pair<std::string, int> python_client(const test::FerrydProcess& gateway,
+                                          const std::string& args) {
+  const std::string listen = status_of(gateway.ready_message(), "listening on ");
+  return test::run("/usr/bin/python3 " + std::string(GATEWAY_TEST_DIR) +
+                   "/ferry_v1_client.py ws://" + listen + "/ " + args + " 2>&1");
+}
+
 ClientOptions on(const std::string& session) {
   ClientOptions o;
   o.session = session;
@@ -423,6 +432,34 @@ TEST_F(TwoBuses, AStalledPeerIsEjectedByTheHealthChecks) {
   EXPECT_LT(took, 5s) << "not ejected by the health checks (interval 200 ms, timeout 300 ms)";
 }
 
+// A peer that sends requests and does not read the replies is cut off once queue_bytes of
+// them wait, and counted; everyone else is still served.
+TEST_F(TwoBuses, APeerThatDoesNotReadIsCutOffAndOthersAreServed) {
+  PortReservation port_a;
+  PortReservation port_b;
+  Responder on_b("b", 8, "");
+  auto gw_b = start_gateway(
+      "b", port_b,
+      {"--plain", "--accept", "8", "--queue-bytes", "65536", "--metrics-listen", "127.0.0.1:0"});
+  ASSERT_TRUE(gw_b->ok());
+  port_b.release();
+  auto gw_a = start_gateway(
+      "a", port_a,
+      {"--plain", "--upstream", "b=ws://" + port_b.address() + "/", "--route", "request 8 b"});
+  ASSERT_TRUE(gw_a->ok());
+  auto [closed, status] = python_client(*gw_b, "8 x --flood");
+  EXPECT_EQ(status, 0) << closed;
+  EXPECT_NE(closed.find("1013 the peer is too slow"), std::string::npos) << closed;
+  auto a = Client::connect(on("a"));
+  ASSERT_TRUE(a);
+  auto r = a->request(8, bytes("still served"), 5s);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->text(), "still served");
+  const std::string url = status_of(gw_b->ready_message(), "metrics on ");
+  const std::string text = test::run("curl -sS --max-time 5 " + url).first;
+  EXPECT_EQ(metric(text, "ferry_gateway_cut_off_total"), "1") << text;
+}
+
 // An upstream that answers pings but not the request: the requester hears so after the
 // gateway's own request timeout, not the peer's.
 TEST_F(TwoBuses, AnUnansweredRequestFailsAtTheGatewaysTimeout) {
@@ -560,15 +597,6 @@ TEST_F(GatewayPair, AnythingButAFerryUpgradeGetsAnHttpErrorThatSaysWhy) {
   auto a = Client::connect(on("a"));
   ASSERT_TRUE(a);
   EXPECT_TRUE(a->request(8, bytes("still"), 5s));
-}
-
-// The Python client of tests/gateway/ferry_v1_client.py, written from the protocol's
-// document alone, against gateway b: `args` after the URL; its output and exit status.
-std::pair<std::string, int> python_client(const test::FerrydProcess& gateway,
-                                          const std::string& args) {
-  const std::string listen = status_of(gateway.ready_message(), "listening on ");
-  return test::run("/usr/bin/python3 " + std::string(GATEWAY_TEST_DIR) +
-                   "/ferry_v1_client.py ws://" + listen + "/ " + args + " 2>&1");
 }
 
 TEST_F(GatewayPair, APythonClientWrittenFromTheDocumentTalksToIt) {

@@ -74,7 +74,10 @@ struct Results {
 
 class EchoSession : public std::enable_shared_from_this<EchoSession> {
  public:
-  EchoSession(tcp::socket socket, ssl::context& tls) : ws_(std::move(socket), tls) {}
+  EchoSession(tcp::socket socket, ssl::context& tls) : ws_(std::move(socket), tls) {
+    beast::error_code ignored;  // as the gateway does: no Nagle delay on small messages
+    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
+  }
   void start() {
     ws_.next_layer().async_handshake(ssl::stream_base::server,
                                      [self = shared_from_this()](const beast::error_code& ec) {
@@ -141,6 +144,7 @@ int echo_client(int argc, char** argv) {
         tcp::resolver resolver(ioc);
         Wss ws(ioc, tls);
         beast::get_lowest_layer(ws).connect(resolver.resolve("localhost", port));
+        beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true));
         ws.next_layer().handshake(ssl::stream_base::client);
         ws.handshake("localhost:" + port, "/");
         ws.binary(true);

@@ -381,7 +381,15 @@ class WsLink final : public Link {
   }
 
   // ---- inbound: TLS, the HTTP Upgrade (checked), then the WebSocket
+  // Frames go out at once: without TCP_NODELAY, Nagle holds a small frame while an earlier
+  // one is unacknowledged, and the peer's delayed ACK makes that up to 40 ms.
+  void no_delay() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
+  }
+
   void accept() {
+    no_delay();
     beast::get_lowest_layer(ws_).expires_after(g_.config.connect_timeout);
     if constexpr (kTls<Stream>) {
       ws_.next_layer().async_handshake(
@@ -499,6 +507,7 @@ class WsLink final : public Link {
           beast::get_lowest_layer(self->ws_).async_connect(
               found, [self](const beast::error_code& e, const tcp::endpoint&) {
                 if (e) return self->connect_failed("cannot connect: " + text_of(e));
+                self->no_delay();
                 self->tls_handshake();
               });
         });

@@ -59,7 +59,9 @@ struct Limits {
 };
 
 // Writes `h` (its crc field ignored) into out[0..24) and sets bytes 20..24 to the CRC32C
-// of out[0..20) followed by `payload`. Returns the CRC written.
+// of those 20 header bytes followed by `payload`. Returns the CRC written. The header
+// bytes the CRC covers are built privately, never read back from `out`: in shared memory
+// another process may write there meanwhile, and must not get its fields signed.
 FERRY_API std::uint32_t encode(const Header& h, std::span<const std::byte> payload,
                                std::byte* out) noexcept;
 

@@ -88,9 +88,11 @@ void store_fields(const Header& h, std::byte* out) noexcept {
 }
 
 std::uint32_t encode(const Header& h, std::span<const std::byte> payload, std::byte* out) noexcept {
-  store_fields(h, out);
-  const std::uint32_t crc = frame_crc(out, payload);
-  store_le<kCrc>(out, crc);
+  alignas(8) std::byte raw[kHeaderSize];
+  store_fields(h, raw);
+  const std::uint32_t crc = frame_crc(raw, payload);
+  store_le<kCrc>(raw, crc);
+  std::memcpy(out, raw, kHeaderSize);
   return crc;
 }
 

@@ -129,8 +129,8 @@ class Link : public std::enable_shared_from_this<Link> {
   // Closes now; what was in flight fails with `reason`.
   void close(const std::string& reason, websocket::close_code code = websocket::close_code::normal);
 
-  // Health: a ping now (if none is out), and whether one is overdue.
-  void health_check(Clock::time_point now);
+  // Health: whether the ping out is overdue, and on a ping round a new ping (if none is out).
+  void health_check(Clock::time_point now, bool ping_round);
 
   virtual void start() = 0;
 
@@ -165,7 +165,6 @@ class Link : public std::enable_shared_from_this<Link> {
   Clock::time_point last_used_ = Clock::now();
   Clock::time_point renew_at_{};  // set by the pool once open
   std::optional<Clock::time_point> ping_sent_;
-  Clock::time_point last_ping_ = Clock::now();
   std::uint32_t failed_pings_ = 0;
   bool gone_ = false;  // the gateway was told
 };
@@ -231,6 +230,9 @@ class Pool {
   std::deque<Waiting> waiting_;
   std::uint32_t connect_failures_ = 0;
   Clock::time_point next_connect_{};
+  // Health-check pings go out in rounds, every open link at once: an idle pool then wakes
+  // both ends once per ping_interval, not once per link.
+  Clock::time_point next_ping_round_ = Clock::now();
   std::string last_failure_;
   std::mt19937 jitter_{std::random_device{}()};
   SSL_SESSION* tls_session_ = nullptr;
@@ -779,7 +781,7 @@ void Link::on_pong() {
   failed_pings_ = 0;
 }
 
-void Link::health_check(Clock::time_point now) {
+void Link::health_check(Clock::time_point now, bool ping_round) {
   if (state_ != State::open && state_ != State::draining) return;
   const GatewayConfig& c = g_.config;
   if (ping_sent_ && now - *ping_sent_ >= c.ping_timeout) {
@@ -794,9 +796,8 @@ void Link::health_check(Clock::time_point now) {
       return;
     }
   }
-  if (!ping_sent_ && now - last_ping_ >= c.ping_interval) {
+  if (ping_round && !ping_sent_) {
     ping_sent_ = now;
-    last_ping_ = now;
     ping();
   }
 }
@@ -940,7 +941,10 @@ void Pool::maintain(Clock::time_point now) {
   std::size_t usable = 0;
   std::size_t connecting = 0;
   bool all_busy = true;
-  for (const auto& l : std::vector(links_)) {  // (a drain may close, and remove, a link)
+  // Drained after the walk: a drain may close a link, which removes it from links_. (The
+  // walk runs every tick over every link, so it copies nothing.)
+  std::vector<std::pair<std::shared_ptr<Link>, const char*>> to_drain;
+  for (const auto& l : links_) {
     if (l->state() == Link::State::connecting) ++connecting;
     if (l->state() != Link::State::open) continue;
     ++usable;
@@ -953,16 +957,17 @@ void Pool::maintain(Clock::time_point now) {
                       std::chrono::duration_cast<Clock::duration>(c.max_lifetime * jitter));
     }
     if (now >= l->renew_at() && links_.size() < c.pool_max + 1) {
-      l->drain("max_lifetime reached");  // its replacement opens below, before it closes
+      to_drain.emplace_back(l, "max_lifetime reached");  // its replacement opens below first
       --usable;
       continue;
     }
     // Shrunk when idle beyond pool_min.
     if (usable > c.pool_min && l->inflight() == 0 && now - l->last_used() > c.pool_idle_timeout) {
-      l->drain("idle");
+      to_drain.emplace_back(l, "idle");
       --usable;
     }
   }
+  for (const auto& [l, why] : to_drain) l->drain(why);
   const bool want_more = usable + connecting < c.pool_min ||
                          (!waiting_.empty() && connecting == 0) ||
                          (all_busy && usable > 0 && connecting == 0);
@@ -981,9 +986,13 @@ void Pool::maintain(Clock::time_point now) {
     }
     waiting_.pop_front();
   }
-  for (const auto& l : std::vector(links_)) {
+  const bool ping_round = now >= next_ping_round_;
+  if (ping_round) next_ping_round_ = now + c.ping_interval;
+  // From the back: an ejected link removes itself (only itself) from links_.
+  for (std::size_t i = links_.size(); i-- > 0;) {
+    Link& l = *links_[i];  // (a closing link keeps itself alive until it returns)
     // Requests the upstream did not answer in time (its reply, if it comes, is dropped).
-    auto& out = l->outstanding();
+    auto& out = l.outstanding();
     for (auto it = out.begin(); it != out.end();) {
       if (now < it->second.deadline) {
         ++it;
@@ -994,7 +1003,7 @@ void Pool::maintain(Clock::time_point now) {
                std::to_string(c.request_timeout.count()) + " ms");
       it = out.erase(it);
     }
-    l->health_check(now);
+    l.health_check(now, ping_round);
   }
 }
 

@@ -7,7 +7,8 @@
 #                without metrics, clang-format and clang-tidy
 #   make demo    build, start ferryd, run 32 checked client processes through it for 10 s
 #   make gateway-demo  two buses talking through two ferry-gateways, with the pool's state
-#   make bench   benchmark matrix, ferry beside Unix sockets: bench/results/latest.md, .png
+#   make bench   benchmark matrix, ferry beside Unix sockets: bench/results/latest.md, .png;
+#                the gateway beside a plain TLS WebSocket echo: bench/results/gateway.md
 #   make perf-gate  ferry vs Unix sockets on fanin and reqrep, fails below 3x / 1.5x (<1 min)
 #   make microbench  micro-benchmarks (build/bin/ferry_microbench)
 #   make format  reformat the sources with clang-format
@@ -107,6 +108,9 @@ format:
 
 bench: build
 	@FERRY_COMMIT=$$(git rev-parse --short HEAD 2>/dev/null) bench/scripts/matrix.sh build/bin
+	@echo "== ferry-gateway beside a plain TLS WebSocket echo: bench/results/gateway.md"
+	@bench/scripts/gateway.sh > bench/results/gateway.md.new && mv bench/results/gateway.md.new bench/results/gateway.md
+	@cat bench/results/gateway.md
 
 perf-gate: build
 	@echo "== performance gate (ferry vs Unix sockets)"

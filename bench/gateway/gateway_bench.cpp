@@ -6,10 +6,19 @@
 //   echo-client --port P --ca CA [--connections N] [--seconds S] [--size B]
 //                                         closed loops against it, one per connection
 //   bus-echo --session S --type T         a ferry::Client serving T, echoing each payload
-//   bus-client --session S --type T [--clients N] [--seconds S] [--size B]
-//                                         closed-loop requesters, one thread and Client each
+//   bus-client --session S --type T [--clients N] [--seconds S] [--size B] [--swing-ms P]
+//                                         closed-loop requesters, one thread and Client each;
+//                                         with --swing-ms all but one pause every other P ms
+//                                         (the load swings between 1 and N requesters)
+//   connect --port P --ca CA [--count N] [--resume] [--ferry TYPE] [--size B]
+//                                         N new connections one after another, each timed
+//                                         from the TCP connect to the first reply: to the
+//                                         echo, or with --ferry to a gateway (ferry.v1: hello
+//                                         and a request of TYPE); --resume offers the TLS
+//                                         session of the connection before
 //
-// The clients print one JSON line: {"msgs":..,"msgs_per_s":..,"p50_us":..,"p99_us":..}.
+// The clients print one JSON line: {"msgs":..,"msgs_per_s":..,"p50_us":..,"p99_us":..}
+// (connect adds "resumed", the connections whose TLS session was resumed).
 // Thread-safety: each role owns its process; the clients' threads share nothing but the
 // result they add at the end (under a mutex).
 #include <algorithm>
@@ -32,6 +41,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "ferry/client.hpp"
+#include "gateway/link.hpp"
 
 namespace {
 
@@ -49,6 +59,12 @@ std::string arg(int argc, char** argv, std::string_view name, std::string fallba
   }
   return fallback;
 }
+bool flag(int argc, char** argv, std::string_view name) {
+  for (int i = 2; i < argc; ++i) {
+    if (argv[i] == name) return true;
+  }
+  return false;
+}
 
 // Round-trip samples of all threads, and the one JSON line about them.
 struct Results {
@@ -58,15 +74,17 @@ struct Results {
     const std::lock_guard<std::mutex> hold(lock);
     rtt_us.insert(rtt_us.end(), mine.begin(), mine.end());
   }
-  void print(double seconds) {
+  // `extra`: more JSON members, each with its leading comma.
+  void print(double seconds, const std::string& extra = {}) {
     std::sort(rtt_us.begin(), rtt_us.end());
     const auto at = [&](double q) {
       return rtt_us.empty()
                  ? 0.0
                  : rtt_us[static_cast<std::size_t>(q * static_cast<double>(rtt_us.size() - 1))];
     };
-    std::printf("{\"msgs\":%zu,\"msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
-                rtt_us.size(), static_cast<double>(rtt_us.size()) / seconds, at(0.5), at(0.99));
+    std::printf("{\"msgs\":%zu,\"msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f%s}\n",
+                rtt_us.size(), static_cast<double>(rtt_us.size()) / seconds, at(0.5), at(0.99),
+                extra.c_str());
   }
 };
 
@@ -171,6 +189,90 @@ int echo_client(int argc, char** argv) {
   return 0;
 }
 
+// One new connection after another, each timed from the TCP connect to its first reply.
+int connect_loop(int argc, char** argv) {
+  const std::string port = arg(argc, argv, "--port");
+  const int count = std::atoi(arg(argc, argv, "--count", "200").c_str());
+  const bool resume = flag(argc, argv, "--resume");
+  const std::string ferry_type = arg(argc, argv, "--ferry");
+  const auto size = static_cast<std::size_t>(std::atoi(arg(argc, argv, "--size", "1024").c_str()));
+  ssl::context tls(ssl::context::tls_client);
+  tls.load_verify_file(arg(argc, argv, "--ca"));
+  tls.set_verify_mode(ssl::verify_peer);
+  // TLS 1.3 tickets come after the handshake: a client cache keeps them for the next one.
+  SSL_CTX_set_session_cache_mode(tls.native_handle(), SSL_SESS_CACHE_CLIENT);
+  net::io_context ioc;
+  const auto endpoints = tcp::resolver(ioc).resolve("localhost", port);
+  const std::vector<std::byte> payload(size, std::byte{'x'});
+  Results results;
+  std::vector<double> mine;
+  SSL_SESSION* session = nullptr;
+  int resumed = 0;
+  const auto begin = Clock::now();
+  for (int i = 0; i < count; ++i) {
+    const auto t0 = Clock::now();
+    Wss ws(ioc, tls);
+    beast::get_lowest_layer(ws).connect(endpoints);
+    beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true));
+    SSL* ssl = ws.next_layer().native_handle();
+    SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>("localhost"));  // SSL_set_tlsext_host_name, without its cast
+    if (resume && session != nullptr) SSL_set_session(ssl, session);
+    ws.next_layer().handshake(ssl::stream_base::client);
+    if (SSL_session_reused(ssl) == 1) ++resumed;
+    ws.binary(true);
+    beast::flat_buffer buffer;
+    if (ferry_type.empty()) {
+      ws.handshake("localhost:" + port, "/");
+      ws.write(net::buffer(payload));
+      ws.read(buffer);
+    } else {
+      namespace fg = ferry::gateway;
+      ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+        req.set(beast::http::field::sec_websocket_protocol, std::string(fg::kSubprotocol));
+      }));
+      ws.handshake("localhost:" + port, "/");
+      fg::LinkWriter writer;
+      std::vector<std::byte> message;
+      const std::string hello = fg::hello_payload("connect-bench", 1u << 20);
+      writer.append(message, fg::kHelloType, 0, 0, std::as_bytes(std::span(hello)));
+      writer.append(message, static_cast<std::uint16_t>(std::atoi(ferry_type.c_str())), 0, 1,
+                    payload);
+      ws.write(net::buffer(message));
+      fg::LinkReader reader(1u << 20);
+      for (bool replied = false; !replied;) {
+        ws.read(buffer);
+        const auto data = buffer.cdata();
+        auto ok = reader.read(std::span(static_cast<const std::byte*>(data.data()), data.size()),
+                              [&](const fg::LinkFrame& f) -> ferry::Result<void> {
+                                if (f.is_reply() && f.header.correlation == 1) {
+                                  if (f.is_error() || f.payload.size() != size) {
+                                    return ferry::Error(ferry::Errc::invalid_argument,
+                                                        "a bad reply: " + std::string(f.text()));
+                                  }
+                                  replied = true;
+                                }
+                                return {};
+                              });
+        if (!ok) throw std::runtime_error(ok.error().message());
+        buffer.consume(buffer.size());
+      }
+    }
+    mine.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    if (resume) {
+      if (session != nullptr) SSL_SESSION_free(session);
+      session = SSL_get1_session(ssl);
+    }
+    beast::error_code ignored;
+    ws.close(websocket::close_code::normal, ignored);
+  }
+  if (session != nullptr) SSL_SESSION_free(session);
+  results.add(mine);
+  results.print(std::chrono::duration<double>(Clock::now() - begin).count(),
+                ",\"resumed\":" + std::to_string(resumed));
+  return 0;
+}
+
 // ----------------------------------------------------------------------- the local bus
 
 ferry::ClientOptions on(const std::string& session) {
@@ -205,12 +307,14 @@ int bus_client(int argc, char** argv) {
   const int clients = std::atoi(arg(argc, argv, "--clients", "1").c_str());
   const double seconds = std::atof(arg(argc, argv, "--seconds", "5").c_str());
   const auto size = static_cast<std::size_t>(std::atoi(arg(argc, argv, "--size", "1024").c_str()));
+  const std::chrono::milliseconds swing(std::atoi(arg(argc, argv, "--swing-ms", "0").c_str()));
   Results results;
   std::atomic<bool> failed{false};
   std::vector<std::thread> threads;
-  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration<double>(seconds);
   for (int i = 0; i < clients; ++i) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, i] {
       auto c = ferry::Client::connect(on(session));
       if (!c) {
         failed = true;
@@ -220,6 +324,11 @@ int bus_client(int argc, char** argv) {
       std::vector<double> mine;
       while (Clock::now() < end) {
         const auto t0 = Clock::now();
+        if (swing.count() > 0 && i > 0 && (t0 - start) / swing % 2 == 0) {
+          // A quiet phase: only requester 0 goes on; the others wait for the busy one.
+          std::this_thread::sleep_until(start + ((t0 - start) / swing + 1) * swing);
+          continue;
+        }
         auto r = c->request(type, payload, std::chrono::seconds(10));
         if (!r || r->payload.size() != size) {
           std::fprintf(stderr, "bus-client: %s\n",
@@ -247,12 +356,13 @@ int main(int argc, char** argv) {
     if (role == "echo-client") return echo_client(argc, argv);
     if (role == "bus-echo") return bus_echo(argc, argv);
     if (role == "bus-client") return bus_client(argc, argv);
+    if (role == "connect") return connect_loop(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ferry-gateway-bench: %s\n", e.what());
     return 1;
   }
   std::fprintf(stderr,
-               "usage: ferry-gateway-bench echo-server|echo-client|bus-echo|bus-client ... "
+               "usage: ferry-gateway-bench echo-server|echo-client|bus-echo|bus-client|connect ... "
                "(see bench/gateway/gateway_bench.cpp)\n");
   return 2;
 }

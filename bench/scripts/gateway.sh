@@ -75,12 +75,17 @@ start "$bin/ferry-gateway" --session a --node idle --upstream "b=wss://localhost
   --tls-ca "$c/ca.crt" --route "request 9 b" --pool-min 1000 --pool-max 1000 \
   --ping-interval-ms 5000 --metrics-listen "127.0.0.1:$idle_port" --log-level error
 gw_idle=${pids[-1]}
-for _ in $(seq 300); do
+for _ in $(seq 1200); do
   open=$( (curl -s "http://127.0.0.1:$idle_port/metrics" || true) |
     awk '/^ferry_gateway_pool_connections\{upstream="b",state="idle"\}/ {print $2}')
   [ "${open:-0}" -ge 1000 ] && break
   sleep 0.1
 done
+if [ "${open:-0}" -lt 1000 ]; then
+  echo "gateway.sh: the idle pool has ${open:-0} of 1000 connections open after 2 minutes" >&2
+  exit 1
+fi
+sleep 1  # (the last handshakes' work on the accepting side)
 p0=$(cpu_ticks "$gw_idle") a0=$(cpu_ticks "$gw_b")
 sleep 20
 p1=$(cpu_ticks "$gw_idle") a1=$(cpu_ticks "$gw_b")

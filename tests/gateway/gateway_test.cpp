@@ -536,6 +536,34 @@ TEST_F(TwoBuses, ThePoolGrowsUnderLoadAndShrinksWhenIdle) {
   EXPECT_EQ(open, "1") << "the pool did not shrink back to pool_min";
 }
 
+// A pool fills to pool_min several connects at a time, and opens no more than that.
+TEST_F(TwoBuses, ThePoolFillsToPoolMinAndNoFurther) {
+  PortReservation port_a;
+  PortReservation port_b;
+  auto gw_b = start_gateway("b", port_b, {"--plain", "--accept", "8"});
+  ASSERT_TRUE(gw_b->ok());
+  port_b.release();
+  auto gw_a = start_gateway(
+      "a", port_a,
+      {"--plain", "--upstream", "b=ws://" + port_b.address() + "/", "--route", "request 8 b",
+       "--pool-min", "20", "--pool-max", "30", "--metrics-listen", "127.0.0.1:0"});
+  ASSERT_TRUE(gw_a->ok());
+  const std::string url = status_of(gw_a->ready_message(), "metrics on ");
+  const std::string idle = R"(ferry_gateway_pool_connections{upstream="b",state="idle"})";
+  const std::string connects = R"(ferry_gateway_pool_connects_total{upstream="b",result="ok"})";
+  std::string text;
+  for (int i = 0; i < 300 && metric(text, idle) != "20"; ++i) {
+    if (i > 0) std::this_thread::sleep_for(100ms);
+    text = test::run("curl -sS --max-time 5 " + url).first;
+  }
+  ASSERT_EQ(metric(text, idle), "20") << text;
+  // A while later: still those 20, and never a 21st.
+  std::this_thread::sleep_for(500ms);
+  text = test::run("curl -sS --max-time 5 " + url).first;
+  EXPECT_EQ(metric(text, idle), "20") << text;
+  EXPECT_EQ(metric(text, connects), "20") << text;
+}
+
 // Connections older than max_lifetime are replaced (after a goaway that lets their requests
 // finish) while requests flow, and none of them fails.
 TEST_F(TwoBuses, OldConnectionsAreRenewedWithoutFailingARequest) {

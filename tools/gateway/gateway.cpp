@@ -50,7 +50,9 @@ constexpr std::size_t kMaxWaiting = 10'000;  // messages a pool holds while it h
 constexpr milliseconds kTick{50};
 constexpr milliseconds kMaxBackoff{5'000};
 constexpr milliseconds kDrain{1'000};
-constexpr std::uint32_t kDownAfter = 3;  // failed connects in a row: the upstream is down
+constexpr std::uint32_t kDownAfter = 3;      // failed connects in a row: the upstream is down
+constexpr std::size_t kMaxConnecting = 8;    // connects at once while a pool fills to pool_min
+constexpr milliseconds kResolveTtl{30'000};  // how long a pool keeps an upstream's addresses
 
 std::span<const std::byte> as_bytes(std::string_view s) {
   return std::as_bytes(std::span(s.data(), s.size()));
@@ -173,9 +175,10 @@ class Link : public std::enable_shared_from_this<Link> {
 
 // The links to one upstream: kept between pool_min and pool_max, grown while every link
 // has pool_max_inflight requests waiting, shrunk after pool_idle_timeout unused and
-// renewed after about max_lifetime. Connects back off exponentially after failures; after
-// kDownAfter in a row the upstream is down and what waits for it fails at once, until a
-// connect succeeds again.
+// renewed after about max_lifetime. Below pool_min it opens up to kMaxConnecting at once,
+// else one at a time. Connects back off exponentially after failures; after kDownAfter in a
+// row the upstream is down and what waits for it fails at once, until a connect succeeds
+// again.
 class Pool {
  public:
   Pool(Gateway& g, Upstream upstream) : g_(g), up_(std::move(upstream)) {}
@@ -194,6 +197,15 @@ class Pool {
   }
 
   const Upstream& upstream() const noexcept { return up_; }
+  // The upstream's addresses, resolved by an earlier connect and kept kResolveTtl (a failed
+  // connect forgets them), so that a new connection skips the resolver; null: resolve.
+  const tcp::resolver::results_type* endpoints(Clock::time_point now) const noexcept {
+    return !endpoints_.empty() && now - resolved_at_ < kResolveTtl ? &endpoints_ : nullptr;
+  }
+  void keep_endpoints(tcp::resolver::results_type found) {
+    endpoints_ = std::move(found);
+    resolved_at_ = Clock::now();
+  }
   void publish(std::uint16_t type, std::span<const std::byte> payload);
   void request(std::uint16_t type, std::span<const std::byte> payload, std::uint32_t bus_corr,
                std::string trace);
@@ -230,6 +242,8 @@ class Pool {
   std::deque<Waiting> waiting_;
   std::uint32_t connect_failures_ = 0;
   Clock::time_point next_connect_{};
+  tcp::resolver::results_type endpoints_;
+  Clock::time_point resolved_at_{};
   // Health-check pings go out in rounds, every open link at once: an idle pool then wakes
   // both ends once per ping_interval, not once per link.
   Clock::time_point next_ping_round_ = Clock::now();
@@ -502,16 +516,22 @@ class WsLink final : public Link {
   void connect() {
     const Upstream& up = pool_->upstream();
     beast::get_lowest_layer(ws_).expires_after(g_.config.connect_timeout);
+    if (const auto* known = pool_->endpoints(Clock::now())) return tcp_connect(*known);
     resolver_->async_resolve(
         up.host, up.port,
         [self = self()](const beast::error_code& ec, const tcp::resolver::results_type& found) {
           if (ec) return self->connect_failed("cannot resolve: " + text_of(ec));
-          beast::get_lowest_layer(self->ws_).async_connect(
-              found, [self](const beast::error_code& e, const tcp::endpoint&) {
-                if (e) return self->connect_failed("cannot connect: " + text_of(e));
-                self->no_delay();
-                self->tls_handshake();
-              });
+          self->pool_->keep_endpoints(found);
+          self->tcp_connect(found);
+        });
+  }
+
+  void tcp_connect(const tcp::resolver::results_type& endpoints) {
+    beast::get_lowest_layer(ws_).async_connect(
+        endpoints, [self = self()](const beast::error_code& e, const tcp::endpoint&) {
+          if (e) return self->connect_failed("cannot connect: " + text_of(e));
+          self->no_delay();
+          self->tls_handshake();
         });
   }
 
@@ -968,11 +988,16 @@ void Pool::maintain(Clock::time_point now) {
     }
   }
   for (const auto& [l, why] : to_drain) l->drain(why);
-  const bool want_more = usable + connecting < c.pool_min ||
-                         (!waiting_.empty() && connecting == 0) ||
+  const bool below_min = usable + connecting < c.pool_min;
+  const bool want_more = below_min || (!waiting_.empty() && connecting == 0) ||
                          (all_busy && usable > 0 && connecting == 0);
   if (want_more && links_.size() < c.pool_max && now >= next_connect_) {
-    open_link();
+    std::size_t n = 1;
+    if (below_min && connect_failures_ == 0) {
+      n = std::min(c.pool_min - usable - connecting,
+                   kMaxConnecting - std::min(connecting, kMaxConnecting));
+    }
+    for (n = std::min(n, c.pool_max - links_.size()); n > 0; --n) open_link();
   }
   place_waiting();
   // Requests that waited too long for a link.
@@ -1017,9 +1042,11 @@ void Pool::on_link_open(Clock::duration handshake) {
   connect_failures_ = 0;
   next_connect_ = {};
   place_waiting();
+  maintain(Clock::now());  // the next connects while below pool_min
 }
 
 void Pool::on_connect_failed(const std::string& why) {
+  endpoints_ = {};
   ++connect_failures_;
   ++stats.connect_failures;
   last_failure_ = why;

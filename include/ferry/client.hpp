@@ -76,6 +76,9 @@ struct ClientOptions {
   WaitOptions wait;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::nanoseconds send_timeout = std::chrono::seconds(5);
+  // Whether this client receives its own publications of the types it subscribes to (off:
+  // a bridge between buses, which must not send back out what it brought in).
+  bool echo = true;
   // Reconnect by itself when the server goes away (see above); off: every call after the
   // loss fails with Errc::disconnected.
   bool reconnect = true;
@@ -150,6 +153,8 @@ class FERRY_API Client {
   // ... or receive the requests of `type`, to answer with reply().
   Result<void> serve(std::uint16_t type,
                      std::chrono::nanoseconds timeout = std::chrono::seconds(5));
+  Result<void> unserve(std::uint16_t type,
+                       std::chrono::nanoseconds timeout = std::chrono::seconds(5));
 
   // For an event loop of your own: fd() (the connection's socket) becomes readable when a
   // message may be waiting, but only after prepare_wait() returned true (it reads the

@@ -343,11 +343,13 @@ Result<std::size_t> Client::wait(const Handler& handler, std::chrono::nanosecond
   return poll(handler);
 }
 
-namespace {
-std::array<std::byte, 2> type_payload(std::uint16_t type) {
-  return {std::byte(type & 0xff), std::byte(type >> 8)};
+std::vector<std::byte> Client::Impl::bus_payload(std::uint16_t control, std::uint16_t type) const {
+  std::vector<std::byte> p{std::byte(type & 0xff), std::byte(type >> 8)};
+  if (control == bus::kSubscribe && !options.echo) p.push_back(std::byte{bus::kSubscribeNoEcho});
+  return p;
 }
 
+namespace {
 void remember(std::vector<std::uint16_t>& list, std::uint16_t type, bool on) {
   auto it = std::find(list.begin(), list.end(), type);
   if (on && it == list.end()) list.push_back(type);
@@ -356,23 +358,30 @@ void remember(std::vector<std::uint16_t>& list, std::uint16_t type, bool on) {
 }  // namespace
 
 Result<void> Client::subscribe(std::uint16_t type, std::chrono::nanoseconds timeout) {
-  auto r = request(bus::kSubscribe, type_payload(type), timeout);
+  auto r = request(bus::kSubscribe, impl_->bus_payload(bus::kSubscribe, type), timeout);
   if (!r) return r.error();
   remember(impl_->subscribed, type, true);
   return {};
 }
 
 Result<void> Client::unsubscribe(std::uint16_t type, std::chrono::nanoseconds timeout) {
-  auto r = request(bus::kUnsubscribe, type_payload(type), timeout);
+  auto r = request(bus::kUnsubscribe, impl_->bus_payload(bus::kUnsubscribe, type), timeout);
   if (!r) return r.error();
   remember(impl_->subscribed, type, false);
   return {};
 }
 
 Result<void> Client::serve(std::uint16_t type, std::chrono::nanoseconds timeout) {
-  auto r = request(bus::kServe, type_payload(type), timeout);
+  auto r = request(bus::kServe, impl_->bus_payload(bus::kServe, type), timeout);
   if (!r) return r.error();
   remember(impl_->served, type, true);
+  return {};
+}
+
+Result<void> Client::unserve(std::uint16_t type, std::chrono::nanoseconds timeout) {
+  auto r = request(bus::kUnserve, impl_->bus_payload(bus::kUnserve, type), timeout);
+  if (!r) return r.error();
+  remember(impl_->served, type, false);
   return {};
 }
 

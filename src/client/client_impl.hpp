@@ -107,6 +107,9 @@ struct Client::Impl {
   // After reconnecting: subscriptions, served types, then the messages to send again.
   Result<void> restore(const detail::Deadline& deadline);
   Result<void> flush_resend(const detail::Deadline& deadline);
+  // The payload of a bus control request about `type` (ferry/bus.hpp): with `control` a
+  // subscribe, the flags this client's options ask for.
+  std::vector<std::byte> bus_payload(std::uint16_t control, std::uint16_t type) const;
   bool peer_gone() const noexcept { return detail::hung_up(socket.get()); }
 
   Result<void> send(std::uint16_t type, std::span<const std::byte> payload,

@@ -313,9 +313,7 @@ Result<void> Client::Impl::restore(const detail::Deadline& deadline) {
   Result<void> r;
   const auto patience = options.connect_timeout;
   for (const std::uint16_t type : subscribed) {
-    auto a =
-        request(bus::kSubscribe,
-                std::array<std::byte, 2>{std::byte(type & 0xff), std::byte(type >> 8)}, patience);
+    auto a = request(bus::kSubscribe, bus_payload(bus::kSubscribe, type), patience);
     if (!a) {
       r = a.error();
       break;
@@ -323,9 +321,7 @@ Result<void> Client::Impl::restore(const detail::Deadline& deadline) {
   }
   for (const std::uint16_t type : served) {
     if (!r) break;
-    auto a =
-        request(bus::kServe, std::array<std::byte, 2>{std::byte(type & 0xff), std::byte(type >> 8)},
-                patience);
+    auto a = request(bus::kServe, bus_payload(bus::kServe, type), patience);
     if (!a) r = a.error();
   }
   restoring = false;

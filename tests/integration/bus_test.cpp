@@ -260,6 +260,60 @@ TEST(Bus, SubscribeUnsubscribeAndSelfDelivery) {
   EXPECT_EQ(*n, 0u);
 }
 
+// A client with echo off (a bridge between buses) does not get its own publications back;
+// the others' it does, and its publications still reach the other subscribers.
+TEST(Bus, AClientWithEchoOffDoesNotGetItsOwnPublications) {
+  test::ScopedSession session("bus-echo");
+  test::FerrydProcess ferryd;
+  ASSERT_TRUE(ferryd.ok());
+  ClientOptions quiet;
+  quiet.echo = false;
+  auto a = Client::connect(quiet);
+  auto b = Client::connect();
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->subscribe(7));
+  ASSERT_TRUE(b->subscribe(7));
+  ASSERT_TRUE(a->send(7, as_bytes("from a")));
+  ASSERT_TRUE(b->send(7, as_bytes("from b")));
+  std::vector<std::string> to_b;
+  while (to_b.size() < 2) {
+    auto n = b->wait([&](const Message& m) { to_b.emplace_back(m.text()); }, 5s);
+    ASSERT_TRUE(n && *n > 0);
+  }
+  std::sort(to_b.begin(), to_b.end());
+  EXPECT_EQ(to_b, (std::vector<std::string>{"from a", "from b"}));
+  // b's publication was routed before b got it, a's before b's reply below: both are in
+  // a's ring by the time the request returns.
+  EXPECT_FALSE(a->request(9, {}, 5s));
+  std::vector<std::string> to_a;
+  ASSERT_TRUE(a->wait([&](const Message& m) { to_a.emplace_back(m.text()); }, 200ms));
+  EXPECT_EQ(to_a, (std::vector<std::string>{"from b"}));
+}
+
+// serve() and unserve(): requests reach a serving client until it stops serving; then the
+// bus says nobody serves the type.
+TEST(Bus, UnserveStopsRequestsComingToAClient) {
+  test::ScopedSession session("bus-unserve");
+  test::FerrydProcess ferryd;
+  ASSERT_TRUE(ferryd.ok());
+  auto server = Client::connect();
+  auto asker = Client::connect();
+  ASSERT_TRUE(server && asker);
+  ASSERT_TRUE(server->serve(11));
+  auto corr = asker->send_request(11, as_bytes("q"));
+  ASSERT_TRUE(corr);
+  bool answered = false;
+  while (!answered) {
+    auto n =
+        server->wait([&](const Message& m) { answered = server->reply(m, m.payload).ok(); }, 5s);
+    ASSERT_TRUE(n && *n > 0);
+  }
+  ASSERT_TRUE(server->unserve(11));
+  auto r = asker->request(11, as_bytes("q"), 5s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("serves"), std::string::npos) << r.error().message();
+}
+
 // ---------------------------------------------------------------------------- slow subscribers
 
 constexpr std::uint16_t kTick = 300;                  // to the slow and the keeping-up subscriber

@@ -132,6 +132,7 @@ void Bus::publish(Request& r) {
   Peer& publisher = peers_[r.connection()];
   std::vector<ConnectionId>& delivered = publisher.delivered;
   for (ConnectionId to : it->second) {
+    if (to == r.connection() && publisher.no_echo) continue;
     if (std::find(delivered.begin(), delivered.end(), to) != delivered.end()) continue;
     // A publication sent again after a ferryd died stays marked for its subscribers.
     auto sent = server_.send(to, m.type, m.payload, 0,
@@ -432,9 +433,11 @@ std::chrono::nanoseconds Bus::next_tick(std::chrono::nanoseconds idle) const {
 
 void Bus::on_control(Request& r) {
   const ferry::Message& m = r.message();
-  if (!m.is_request() || m.payload.size() != 2) {
+  const bool flagged = m.type == ferry::bus::kSubscribe && m.payload.size() == 3;
+  if (!m.is_request() || (m.payload.size() != 2 && !flagged)) {
     if (m.is_request()) {
-      auto ok = r.reply_error("a bus control request carries one 2-byte message type");
+      auto ok = r.reply_error(
+          "a bus control request carries one 2-byte message type (a subscribe: and a flags byte)");
       if (must_wait(ok)) r.retry_later();
     }
     return;
@@ -443,6 +446,14 @@ void Bus::on_control(Request& r) {
                                                (std::to_integer<unsigned>(m.payload[1]) << 8));
   if (type >= ferry::kReservedTypes) {
     auto ok = r.reply_error(type_name(type) + " is reserved for ferry; use 0 to 65279");
+    if (must_wait(ok)) r.retry_later();
+    return;
+  }
+  if (flagged &&
+      (std::to_integer<unsigned>(m.payload[2]) & ~unsigned{ferry::bus::kSubscribeNoEcho}) != 0) {
+    auto ok = r.reply_error("unknown subscribe flags " +
+                            std::to_string(std::to_integer<unsigned>(m.payload[2])) +
+                            " (this ferryd knows 1, no echo)");
     if (must_wait(ok)) r.retry_later();
     return;
   }
@@ -457,7 +468,11 @@ void Bus::on_control(Request& r) {
     mine.erase(std::remove(mine.begin(), mine.end(), type), mine.end());
   };
   switch (m.type) {
-    case ferry::bus::kSubscribe: add(subscribers_[type], peer.subscribed); break;
+    case ferry::bus::kSubscribe:
+      add(subscribers_[type], peer.subscribed);
+      peer.no_echo =
+          flagged && (std::to_integer<unsigned>(m.payload[2]) & ferry::bus::kSubscribeNoEcho) != 0;
+      break;
     case ferry::bus::kUnsubscribe: remove(subscribers_[type], peer.subscribed); break;
     case ferry::bus::kServe: add(servers_[type], peer.served); break;
     case ferry::bus::kUnserve: remove(servers_[type], peer.served); break;

@@ -129,6 +129,7 @@ class Bus {
   struct Peer {
     std::vector<std::uint16_t> subscribed;
     std::vector<std::uint16_t> served;
+    bool no_echo = false;  // its own publications are not delivered to it (its last subscribe)
     // As a publisher: the receivers a held-back publication already reached, and since
     // when it is held (0: not held).
     std::vector<ferry::ConnectionId> delivered;

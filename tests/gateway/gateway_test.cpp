@@ -20,62 +20,19 @@
 #include "ferry/client.hpp"
 #include "support/endpoint_support.hpp"
 #include "support/ferryd_process.hpp"
+#include "support/test_support.hpp"
+#include "support/two_buses.hpp"
 
 namespace ferry {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::span<const std::byte> bytes(const std::string& s) {
-  return std::as_bytes(std::span(s.data(), s.size()));
-}
-
-// A loopback port held (bound with SO_REUSEADDR, not listening) until release(): the gateway
-// binds it too and listens, and no other process can take it in between.
-class PortReservation {
- public:
-  PortReservation() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);  // NOLINT
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);  // NOLINT
-    port_ = ntohs(addr.sin_port);
-  }
-  ~PortReservation() { release(); }
-  PortReservation(const PortReservation&) = delete;
-  PortReservation& operator=(const PortReservation&) = delete;
-  void release() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-};
-
-// What a gateway's READY=1 message says after `what` ("listening on ", "metrics on "), up to
-// the next comma or line.
-std::string status_of(const std::string& ready, const std::string& what) {
-  const std::size_t at = ready.find(what);
-  if (at == std::string::npos) return {};
-  const std::size_t from = at + what.size();
-  return ready.substr(from, ready.find_first_of(",\n", from) - from);
-}
-
-// One series' value in a gateway's /metrics ("(missing)" when it is not there).
-std::string metric(const std::string& text, const std::string& series) {
-  const std::size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return "(missing)";
-  const std::size_t from = at + series.size() + 2;
-  return text.substr(from, text.find('\n', from) - from);
-}
+using test::bytes;
+using test::metric;
+using test::on;
+using test::PortReservation;
+using test::Responder;
+using test::status_of;
 
 // The Python client of tests/gateway/ferry_v1_client.py, written from the protocol's
 // document alone, against gateway b: `args` after the URL; its output and exit status.
@@ -86,85 +43,9 @@ std::pair<std::string, int> python_client(const test::FerrydProcess& gateway,
                    "/ferry_v1_client.py ws://" + listen + "/ " + args + " 2>&1");
 }
 
-ClientOptions on(const std::string& session) {
-  ClientOptions o;
-  o.session = session;
-  return o;
-}
-
-// Serves `type` on a session's bus from a thread: answers "<prefix><request>", each after
-// `delay` (several requests then wait at once).
-class Responder {
- public:
-  Responder(const std::string& session, std::uint16_t type, std::string prefix,
-            std::chrono::milliseconds delay = 0ms)
-      : thread_([this, session, type, prefix, delay] { serve(session, type, prefix, delay); }) {
-    while (!ready_) std::this_thread::sleep_for(1ms);
-  }
-  ~Responder() {
-    stop_ = true;
-    thread_.join();
-  }
-  Responder(const Responder&) = delete;
-  Responder& operator=(const Responder&) = delete;
-  bool ok() const { return !failed_; }
-
- private:
-  struct Held {
-    Message request;  // its type and correlation id
-    std::string answer;
-    std::chrono::steady_clock::time_point due;
-  };
-  void serve(const std::string& session, std::uint16_t type, const std::string& prefix,
-             std::chrono::milliseconds delay) {
-    auto c = Client::connect(on(session));
-    if (!c || !c->serve(type)) {
-      failed_ = true;
-      ready_ = true;
-      return;
-    }
-    ready_ = true;
-    std::vector<Held> held;
-    while (!stop_) {
-      (void)c->wait(
-          [&](const Message& m) {
-            if (!m.is_request()) return;
-            Message kept = m;
-            kept.payload = {};
-            held.push_back(
-                {kept, prefix + std::string(m.text()), std::chrono::steady_clock::now() + delay});
-          },
-          delay.count() > 0 ? 5ms : 20ms);
-      const auto now = std::chrono::steady_clock::now();
-      for (auto it = held.begin(); it != held.end();) {
-        if (it->due > now) {
-          ++it;
-          continue;
-        }
-        (void)c->reply(it->request, bytes(it->answer));
-        it = held.erase(it);
-      }
-    }
-  }
-
-  std::atomic<bool> ready_{false};
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> failed_{false};
-  std::thread thread_;
-};
-
 // Two sessions, "a" and "b", each with its ferryd; gateways are started by the tests.
-class TwoBuses : public ::testing::Test {
+class TwoBuses : public test::BusPair {
  protected:
-  void SetUp() override {
-    bus_a_ = std::make_unique<test::FerrydProcess>(
-        test::with_log(session_.dir() + "/ferryd-a.log", {"--session", "a"}));
-    bus_b_ = std::make_unique<test::FerrydProcess>(
-        test::with_log(session_.dir() + "/ferryd-b.log", {"--session", "b"}));
-    ASSERT_TRUE(bus_a_->ok());
-    ASSERT_TRUE(bus_b_->ok());
-  }
-
   // A gateway on `session`'s bus, listening on `mine`, with `args` after the common ones.
   std::unique_ptr<test::FerrydProcess> start_gateway(const std::string& session,
                                                      const PortReservation& mine,
@@ -185,10 +66,6 @@ class TwoBuses : public ::testing::Test {
     o.args.insert(o.args.end(), args.begin(), args.end());
     return std::make_unique<test::FerrydProcess>(o);
   }
-
-  test::ScopedSession session_;
-  std::unique_ptr<test::FerrydProcess> bus_a_;
-  std::unique_ptr<test::FerrydProcess> bus_b_;
 };
 
 // Each bus with its gateway (ws:// on loopback); each routes its types to the other and
@@ -203,14 +80,31 @@ class GatewayPair : public TwoBuses {
         {"--plain", "--metrics-listen", "127.0.0.1:0", "--upstream",
          "b=ws://" + port_b_.address() + "/", "--route", "publish 7 b", "--route", "request 8 b",
          "--route", "request 9 b", "--route", "request 10 b", "--accept", "17", "--accept", "18"});
-    gw_b_ = start_gateway(
-        "b", port_b_,
-        {"--plain", "--upstream", "a=ws://" + port_a_.address() + "/", "--route", "publish 17 a",
-         "--route", "request 18 a", "--accept", "7", "--accept", "8", "--accept", "10"});
+    gw_b_ =
+        start_gateway("b", port_b_,
+                      {"--plain", "--metrics-listen", "127.0.0.1:0", "--upstream",
+                       "a=ws://" + port_a_.address() + "/", "--route", "publish 17 a", "--route",
+                       "request 18 a", "--accept", "7", "--accept", "8", "--accept", "10"});
     ASSERT_TRUE(gw_a_->ok());
     ASSERT_TRUE(gw_b_->ok());
     port_a_.release();
     port_b_.release();
+    // Each started before the other listened: its first connects may have failed, and a pool
+    // whose connects keep failing counts its upstream as down (what waits for it fails at
+    // once) until a probe gets through. The tests begin once both pools have a connection.
+    wait_open(*gw_a_, "b");
+    wait_open(*gw_b_, "a");
+  }
+
+  static void wait_open(const test::FerrydProcess& gateway, const std::string& upstream) {
+    const std::string url = status_of(gateway.ready_message(), "metrics on ");
+    const std::string series =
+        "ferry_gateway_pool_connections{upstream=\"" + upstream + "\",state=\"idle\"}";
+    std::string text;
+    ASSERT_TRUE(test::wait_for([&] {
+      text = test::run("curl -sS --max-time 5 " + url).first;
+      return metric(text, series) != "0" && metric(text, series) != "(missing)";
+    })) << text;
   }
 
   PortReservation port_a_;

@@ -1,7 +1,10 @@
 // tools/common/config_file.cpp: settings from TOML files and flags (config_file.hpp).
 #include "common/config_file.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <array>
 #include <limits>
 
 #include <toml++/toml.h>
@@ -9,6 +12,8 @@
 #include "common/file.hpp"
 #include "common/number.hpp"
 #include "common/quoted.hpp"
+#include "ferry/message.hpp"
+#include "ferry/session.hpp"
 
 namespace ferry::tools {
 
@@ -172,6 +177,114 @@ Result<std::string> one_of(const ConfigValue& in, std::initializer_list<std::str
     ++i;
   }
   return in.fail("expected " + expected + ", got " + quoted(*s));
+}
+
+Result<std::uint16_t> parse_message_type(std::string_view text, std::string_view what) {
+  const auto t = parse_number<std::uint16_t>(text);
+  if (!t || *t >= kReservedTypes) {
+    return Error(Errc::invalid_argument, std::string(what) + " " + quoted(text) +
+                                             " is not a message type 0.." +
+                                             std::to_string(kReservedTypes - 1));
+  }
+  return *t;
+}
+
+Result<void> check_listen(std::string_view text) {
+  const auto bad = [&](std::string_view why) {
+    return Error(Errc::invalid_argument, "listen address " + quoted(text) + ": " +
+                                             std::string(why) +
+                                             " (use ADDRESS:PORT, e.g. 127.0.0.1:9443)");
+  };
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return bad("no port");
+  const auto port = parse_number<std::uint16_t>(text.substr(colon + 1));
+  if (!port) return bad("the port must be a number from 0 to 65535");
+  std::string host(text.substr(0, colon));
+  std::array<unsigned char, 16> addr{};
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), addr.data()) == 1) return {};
+  } else if (::inet_pton(AF_INET, host.c_str(), addr.data()) == 1) {
+    return {};
+  }
+  return bad("the address must be a numeric IPv4 address or [IPv6]");
+}
+
+Result<void> set_string(const ConfigValue& in, std::string* out) {
+  auto s = in.string();
+  if (!s) return s.error();
+  *out = std::move(*s);
+  return {};
+}
+
+Result<void> set_ms(const ConfigValue& in, std::uint64_t min, std::chrono::milliseconds* out) {
+  constexpr std::uint64_t kDayMs = 86'400'000;
+  return set_ms(in, min, kDayMs, out);
+}
+
+Result<void> set_ms(const ConfigValue& in, std::uint64_t min, std::uint64_t max,
+                    std::chrono::milliseconds* out) {
+  auto n = in.integer(min, max);
+  if (!n) return n.error();
+  *out = std::chrono::milliseconds(*n);
+  return {};
+}
+
+Result<void> set_u32(const ConfigValue& in, std::uint64_t min, std::uint64_t max,
+                     std::uint32_t* out) {
+  auto n = in.integer(min, max);
+  if (!n) return n.error();
+  *out = static_cast<std::uint32_t>(*n);
+  return {};
+}
+
+Result<void> set_size(const ConfigValue& in, std::uint64_t min, std::uint64_t max,
+                      std::uint32_t* out) {
+  auto n = in.size();
+  if (!n) return n.error();
+  if (*n < min || *n > max)
+    return in.fail("expected " + format_size(min) + " to " + format_size(max));
+  *out = static_cast<std::uint32_t>(*n);
+  return {};
+}
+
+Result<void> set_session(const ConfigValue& in, std::string* out) {
+  auto s = in.string();
+  if (!s) return s.error();
+  if (auto ok = check_session_name(*s); !ok) return in.fail(ok.error().message());
+  *out = std::move(*s);
+  return {};
+}
+
+Result<void> set_endpoint(const ConfigValue& in, std::string* out) {
+  auto s = in.string();
+  if (!s) return s.error();
+  if (auto ok = check_endpoint_name(*s); !ok) return in.fail(ok.error().message());
+  *out = std::move(*s);
+  return {};
+}
+
+Result<void> set_listen(const ConfigValue& in, std::string* out) {
+  auto s = in.string();
+  if (!s) return s.error();
+  if (!s->empty()) {
+    if (auto ok = check_listen(*s); !ok) return in.fail(ok.error().message());
+  }
+  *out = std::move(*s);
+  return {};
+}
+
+Result<void> set_log_level(const ConfigValue& in, std::string* out) {
+  auto s = one_of(in, {"error", "warn", "info", "debug"});
+  if (!s) return s.error();
+  *out = std::move(*s);
+  return {};
+}
+
+Result<void> set_log_format(const ConfigValue& in, std::string* out) {
+  auto s = one_of(in, {"json", "text"});
+  if (!s) return s.error();
+  *out = std::move(*s);
+  return {};
 }
 
 Result<std::uint64_t> parse_size(std::string_view text) {

@@ -2,10 +2,12 @@
 // through one table of options (ferryd, ferry-gateway). Each option names its key in the
 // file, its flag, its help line, and one function that applies a value, whichever way the
 // value came: so a key and its flag cannot drift apart, and every error names where the
-// value came from ("ferryd.toml:3: batch: ..." or "--batch: ...").
+// value came from ("ferryd.toml:3: batch: ..." or "--batch: ..."). The set_* helpers below
+// are those functions' common parts (ferryd, ferry-gateway, ferry-bridge).
 // Thread-safety: plain functions.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -160,6 +162,51 @@ Result<Config> parse_config_command(int argc, char** argv,
 
 // `in`'s string if it is one of `choices`, else "expected a, b or c, got 'x'".
 Result<std::string> one_of(const ConfigValue& in, std::initializer_list<std::string_view> choices);
+
+// An application's message type, 0..kReservedTypes - 1 (ferry/message.hpp): else
+// invalid_argument "<what> 'x' is not a message type 0..65279".
+Result<std::uint16_t> parse_message_type(std::string_view text, std::string_view what);
+
+// "ADDRESS:PORT" with a numeric IPv4 address or a bracketed IPv6 one ("127.0.0.1:9443",
+// "[::1]:0"): else invalid_argument "listen address 'x': <why> (use ADDRESS:PORT, ...)".
+Result<void> check_listen(std::string_view text);
+
+// The set_* helpers: `in` checked and stored in *out; an error is "<where>: <problem>".
+Result<void> set_string(const ConfigValue& in, std::string* out);
+// A whole number of milliseconds in [min, max]; the first form up to a day.
+Result<void> set_ms(const ConfigValue& in, std::uint64_t min, std::chrono::milliseconds* out);
+Result<void> set_ms(const ConfigValue& in, std::uint64_t min, std::uint64_t max,
+                    std::chrono::milliseconds* out);
+// A whole number in [min, max] (max at most 2^32 - 1).
+Result<void> set_u32(const ConfigValue& in, std::uint64_t min, std::uint64_t max,
+                     std::uint32_t* out);
+// A byte count (ConfigValue::size()) in [min, max] (max at most 2^32 - 1): else "expected
+// 4KiB to 1GiB".
+Result<void> set_size(const ConfigValue& in, std::uint64_t min, std::uint64_t max,
+                      std::uint32_t* out);
+// A session or an endpoint name as ferry takes it (ferry/session.hpp's checks).
+Result<void> set_session(const ConfigValue& in, std::string* out);
+Result<void> set_endpoint(const ConfigValue& in, std::string* out);
+// "" (none) or an address check_listen() takes.
+Result<void> set_listen(const ConfigValue& in, std::string* out);
+// The daemons' log_level (error, warn, info or debug) and log_format (json or text).
+Result<void> set_log_level(const ConfigValue& in, std::string* out);
+Result<void> set_log_format(const ConfigValue& in, std::string* out);
+
+// Every element of an array (or a flag's value) through `parse` (text -> Result<T>),
+// appended to `out`; an element's error is "<where>: <its message>".
+template <class T, class Parse>
+Result<void> add_items(const ConfigValue& in, std::string_view what, std::vector<T>* out,
+                       Parse parse) {
+  auto items = in.items(what);
+  if (!items) return items.error();
+  for (const auto& [text, where] : *items) {
+    auto v = parse(text);
+    if (!v) return Error(Errc::invalid_argument, where + ": " + v.error().message());
+    out->push_back(std::move(*v));
+  }
+  return {};
+}
 
 // "4096", "64KiB", "1 MiB", "2G": a byte count with an optional binary suffix (B, K/KiB,
 // M/MiB, G/GiB). invalid_argument, naming the text, for anything else or for more than

@@ -27,7 +27,6 @@
 #include "common/file.hpp"
 #include "common/number.hpp"
 #include "common/quoted.hpp"
-#include "ferry/session.hpp"
 #include "ferry/wait.hpp"
 
 #ifndef FERRY_VERSION
@@ -114,22 +113,8 @@ Result<void> set_ring(const Input& in, std::uint32_t* out) {
   return {};
 }
 
-// A whole number in [min, max] into a 32-bit field.
-Result<void> set_u32(const Input& in, std::uint64_t min, std::uint64_t max, std::uint32_t* out) {
-  auto n = in.integer(min, max);
-  if (!n) return n.error();
-  *out = static_cast<std::uint32_t>(*n);
-  return {};
-}
-
-// Milliseconds in [min, max].
-Result<void> set_ms(const Input& in, std::uint64_t min, std::uint64_t max,
-                    std::chrono::milliseconds* out) {
-  auto n = in.integer(min, max);
-  if (!n) return n.error();
-  *out = std::chrono::milliseconds(*n);
-  return {};
-}
+using tools::set_ms;
+using tools::set_u32;
 
 // One setting: its TOML key and flag, how --help shows it, how a value is applied.
 using Option = tools::ConfigOption<FerrydConfig>;
@@ -158,13 +143,7 @@ Result<void> apply_groups(FerrydConfig& c, const Input& in) {
 
 const Option kOptions[] = {
     {"endpoint", "--endpoint", "NAME", "serve <session dir>/NAME.sock (bus)",
-     [](FerrydConfig& c, const Input& in) -> Result<void> {
-       auto s = in.string();
-       if (!s) return s.error();
-       if (auto ok = ferry::check_endpoint_name(*s); !ok) return in.fail(ok.error().message());
-       c.server.endpoint = std::move(*s);
-       return {};
-     }},
+     [](FerrydConfig& c, const Input& in) { return tools::set_endpoint(in, &c.server.endpoint); }},
     {"socket_path", "--socket", "PATH",
      "serve this socket instead, for other users (with allow_users/allow_groups)",
      [](FerrydConfig& c, const Input& in) -> Result<void> {
@@ -175,13 +154,7 @@ const Option kOptions[] = {
        return {};
      }},
     {"session", "--session", "NAME", "session (default $FERRY_SESSION, login session)",
-     [](FerrydConfig& c, const Input& in) -> Result<void> {
-       auto s = in.string();
-       if (!s) return s.error();
-       if (auto ok = ferry::check_session_name(*s); !ok) return in.fail(ok.error().message());
-       c.server.session = std::move(*s);
-       return {};
-     }},
+     [](FerrydConfig& c, const Input& in) { return tools::set_session(in, &c.server.session); }},
     {"max_connections", "--max-connections", "N", "most clients at once, 1..65536 (4096)",
      [](FerrydConfig& c, const Input& in) {
        return set_u32(in, 1, 65536, &c.server.max_connections);
@@ -279,19 +252,9 @@ const Option kOptions[] = {
        return set_ms(in, 1, kMaxRequestTimeoutMs, &c.bus.request_timeout);
      }},
     {"log_level", "--log-level", "LEVEL", "error, warn, info or debug (info)",
-     [](FerrydConfig& c, const Input& in) -> Result<void> {
-       auto s = tools::one_of(in, {"error", "warn", "info", "debug"});
-       if (!s) return s.error();
-       c.log_level = std::move(*s);
-       return {};
-     }},
+     [](FerrydConfig& c, const Input& in) { return tools::set_log_level(in, &c.log_level); }},
     {"log_format", "--log-format", "FORMAT", "json (one object a line) or text (json)",
-     [](FerrydConfig& c, const Input& in) -> Result<void> {
-       auto s = tools::one_of(in, {"json", "text"});
-       if (!s) return s.error();
-       c.log_format = std::move(*s);
-       return {};
-     }},
+     [](FerrydConfig& c, const Input& in) { return tools::set_log_format(in, &c.log_format); }},
     {"metrics_listen", "--metrics-listen", "ADDR",
      "serve Prometheus metrics at http://ADDR/metrics; PORT alone is 127.0.0.1:PORT (off)",
      [](FerrydConfig& c, const Input& in) -> Result<void> {

@@ -1,7 +1,6 @@
 // tools/gateway/config.cpp: ferry-gateway's settings (config.hpp).
 #include "gateway/config.hpp"
 
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,8 +12,6 @@
 #include "common/config_file.hpp"
 #include "common/number.hpp"
 #include "common/quoted.hpp"
-#include "ferry/message.hpp"
-#include "ferry/session.hpp"
 
 #ifndef FERRY_VERSION
 #define FERRY_VERSION "unknown"
@@ -29,104 +26,22 @@ using tools::quoted;
 using Option = tools::ConfigOption<GatewayConfig>;
 
 constexpr std::uint64_t kMaxU32 = 0xffffffffu;
-constexpr std::uint64_t kDayMs = 86'400'000;
 
-// "ADDRESS:PORT" with a numeric IPv4 address or a bracketed IPv6 one.
-Result<void> check_listen(std::string_view text) {
-  const auto bad = [&](std::string_view why) {
-    return Error(Errc::invalid_argument, "listen address " + quoted(text) + ": " +
-                                             std::string(why) +
-                                             " (use ADDRESS:PORT, e.g. 127.0.0.1:9443)");
-  };
-  const std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return bad("no port");
-  const auto port = tools::parse_number<std::uint16_t>(text.substr(colon + 1));
-  if (!port) return bad("the port must be a number from 0 to 65535");
-  std::string host(text.substr(0, colon));
-  std::array<unsigned char, 16> addr{};
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), addr.data()) == 1) return {};
-  } else if (::inet_pton(AF_INET, host.c_str(), addr.data()) == 1) {
-    return {};
-  }
-  return bad("the address must be a numeric IPv4 address or [IPv6]");
-}
-
-Result<std::uint16_t> parse_type(std::string_view text, std::string_view what) {
-  const auto t = tools::parse_number<std::uint16_t>(text);
-  if (!t || *t >= kReservedTypes) {
-    return Error(Errc::invalid_argument, std::string(what) + " " + quoted(text) +
-                                             " is not a message type 0.." +
-                                             std::to_string(kReservedTypes - 1));
-  }
-  return *t;
-}
-
-Result<void> set_string(const ConfigValue& in, std::string* out) {
-  auto s = in.string();
-  if (!s) return s.error();
-  *out = std::move(*s);
-  return {};
-}
-
-Result<void> set_ms(const ConfigValue& in, std::uint64_t min, std::chrono::milliseconds* out) {
-  auto n = in.integer(min, kDayMs);
-  if (!n) return n.error();
-  *out = std::chrono::milliseconds(*n);
-  return {};
-}
-
-Result<void> set_u32(const ConfigValue& in, std::uint64_t min, std::uint64_t max,
-                     std::uint32_t* out) {
-  auto n = in.integer(min, max);
-  if (!n) return n.error();
-  *out = static_cast<std::uint32_t>(*n);
-  return {};
-}
-
-// Every element of an array (or a flag's value) through `parse`, appended to `out`.
-template <class T, class Parse>
-Result<void> add_items(const ConfigValue& in, std::string_view what, std::vector<T>* out,
-                       Parse parse) {
-  auto items = in.items(what);
-  if (!items) return items.error();
-  for (const auto& [text, where] : *items) {
-    auto v = parse(text);
-    if (!v) return Error(Errc::invalid_argument, where + ": " + v.error().message());
-    out->push_back(std::move(*v));
-  }
-  return {};
-}
+using tools::add_items;
+using tools::set_listen;
+using tools::set_ms;
+using tools::set_string;
+using tools::set_u32;
 
 const Option kOptions[] = {
     {"session", "--session", "NAME", "the local bus's session (default $FERRY_SESSION, login)",
-     [](GatewayConfig& c, const ConfigValue& in) -> Result<void> {
-       auto s = in.string();
-       if (!s) return s.error();
-       if (auto ok = check_session_name(*s); !ok) return in.fail(ok.error().message());
-       c.session = std::move(*s);
-       return {};
-     }},
+     [](GatewayConfig& c, const ConfigValue& in) { return tools::set_session(in, &c.session); }},
     {"endpoint", "--endpoint", "NAME", "the local bus's endpoint (bus)",
-     [](GatewayConfig& c, const ConfigValue& in) -> Result<void> {
-       auto s = in.string();
-       if (!s) return s.error();
-       if (auto ok = check_endpoint_name(*s); !ok) return in.fail(ok.error().message());
-       c.endpoint = std::move(*s);
-       return {};
-     }},
+     [](GatewayConfig& c, const ConfigValue& in) { return tools::set_endpoint(in, &c.endpoint); }},
     {"node", "--node", "NAME", "this gateway's name in hellos and logs (the host name)",
      [](GatewayConfig& c, const ConfigValue& in) { return set_string(in, &c.node); }},
     {"listen", "--listen", "ADDR:PORT", "take peers' connections here (none)",
-     [](GatewayConfig& c, const ConfigValue& in) -> Result<void> {
-       auto s = in.string();
-       if (!s) return s.error();
-       if (!s->empty()) {
-         if (auto ok = check_listen(*s); !ok) return in.fail(ok.error().message());
-       }
-       c.listen = std::move(*s);
-       return {};
-     }},
+     [](GatewayConfig& c, const ConfigValue& in) { return set_listen(in, &c.listen); }},
     {"plain", "", "", "",
      [](GatewayConfig& c, const ConfigValue& in) -> Result<void> {
        auto b = in.boolean();
@@ -176,8 +91,9 @@ const Option kOptions[] = {
      [](GatewayConfig& c) { c.routes.clear(); }},
     {"accept", "--accept", "T", "take this message type from peers (repeat)",
      [](GatewayConfig& c, const ConfigValue& in) {
-       return add_items(in, "message types", &c.accept,
-                        [](const std::string& s) { return parse_type(s, "accept"); });
+       return add_items(in, "message types", &c.accept, [](const std::string& s) {
+         return tools::parse_message_type(s, "accept");
+       });
      },
      [](GatewayConfig& c) { c.accept.clear(); }},
     {"tls_ca", "--tls-ca", "FILE", "CA certificates for upstreams (the system's)",
@@ -187,21 +103,13 @@ const Option kOptions[] = {
     {"tls_upstream_key", "--tls-upstream-key", "FILE", "its private key",
      [](GatewayConfig& c, const ConfigValue& in) { return set_string(in, &c.tls_upstream_key); }},
     {"max_message_bytes", "--max-message-bytes", "SIZE", "largest WebSocket message taken (1MiB)",
-     [](GatewayConfig& c, const ConfigValue& in) -> Result<void> {
-       auto n = in.size();
-       if (!n) return n.error();
-       if (*n < 1024 || *n > (1u << 30)) return in.fail("expected 1KiB to 1GiB");
-       c.max_message_bytes = static_cast<std::uint32_t>(*n);
-       return {};
+     [](GatewayConfig& c, const ConfigValue& in) {
+       return tools::set_size(in, 1024, 1u << 30, &c.max_message_bytes);
      }},
     {"queue_bytes", "--queue-bytes", "SIZE",
      "most bytes waiting to be written to one peer; more cuts it off (8MiB)",
-     [](GatewayConfig& c, const ConfigValue& in) -> Result<void> {
-       auto n = in.size();
-       if (!n) return n.error();
-       if (*n < 4096 || *n > (1u << 30)) return in.fail("expected 4KiB to 1GiB");
-       c.queue_bytes = static_cast<std::uint32_t>(*n);
-       return {};
+     [](GatewayConfig& c, const ConfigValue& in) {
+       return tools::set_size(in, 4096, 1u << 30, &c.queue_bytes);
      }},
     {"idle_timeout_ms", "--idle-timeout-ms", "MS", "close a peer silent this long (60000)",
      [](GatewayConfig& c, const ConfigValue& in) { return set_ms(in, 100, &c.idle_timeout); }},
@@ -233,28 +141,14 @@ const Option kOptions[] = {
      [](GatewayConfig& c, const ConfigValue& in) { return set_ms(in, 100, &c.max_lifetime); }},
     {"metrics_listen", "--metrics-listen", "ADDR:PORT",
      "serve Prometheus metrics at http://ADDR:PORT/metrics (none)",
-     [](GatewayConfig& c, const ConfigValue& in) -> Result<void> {
-       auto s = in.string();
-       if (!s) return s.error();
-       if (!s->empty()) {
-         if (auto ok = check_listen(*s); !ok) return in.fail(ok.error().message());
-       }
-       c.metrics_listen = std::move(*s);
-       return {};
-     }},
+     [](GatewayConfig& c, const ConfigValue& in) { return set_listen(in, &c.metrics_listen); }},
     {"log_level", "--log-level", "LEVEL", "error, warn, info or debug (info)",
-     [](GatewayConfig& c, const ConfigValue& in) -> Result<void> {
-       auto s = tools::one_of(in, {"error", "warn", "info", "debug"});
-       if (!s) return s.error();
-       c.log_level = std::move(*s);
-       return {};
+     [](GatewayConfig& c, const ConfigValue& in) {
+       return tools::set_log_level(in, &c.log_level);
      }},
     {"log_format", "--log-format", "FORMAT", "json (one object a line) or text (json)",
-     [](GatewayConfig& c, const ConfigValue& in) -> Result<void> {
-       auto s = tools::one_of(in, {"json", "text"});
-       if (!s) return s.error();
-       c.log_format = std::move(*s);
-       return {};
+     [](GatewayConfig& c, const ConfigValue& in) {
+       return tools::set_log_format(in, &c.log_format);
      }},
 };
 
@@ -332,7 +226,7 @@ Result<Upstream> parse_upstream(std::string_view text) {
     const std::string_view option = url.substr(semi + 1);
     url = url.substr(0, semi);
     if (option.rfind("raw=", 0) != 0) return bad("unknown option " + quoted(option));
-    auto t = parse_type(option.substr(4), "raw");
+    auto t = tools::parse_message_type(option.substr(4), "raw");
     if (!t) return bad(t.error().message());
     u.raw = true;
     u.raw_type = *t;
@@ -387,7 +281,7 @@ Result<Route> parse_route(std::string_view text) {
   } else {
     return bad("the first word must be publish or request");
   }
-  auto t = parse_type(words[1], "type");
+  auto t = tools::parse_message_type(words[1], "type");
   if (!t) return bad(t.error().message());
   r.type = *t;
   r.upstream = std::string(words[2]);

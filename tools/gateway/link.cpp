@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <array>
-#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -91,38 +90,6 @@ Result<Hello> parse_hello(std::string_view payload) {
   }
   hello.max_payload = max->get<std::uint32_t>();
   return hello;
-}
-
-bool is_traceparent(std::string_view t) noexcept {
-  if (t.size() != 55 || t[2] != '-' || t[35] != '-' || t[52] != '-') return false;
-  const auto hex = [&](std::size_t from, std::size_t n) {
-    return std::all_of(t.begin() + static_cast<std::ptrdiff_t>(from),
-                       t.begin() + static_cast<std::ptrdiff_t>(from + n),
-                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-  };
-  const bool zero_trace = t.substr(3, 32) == std::string(32, '0');
-  const bool zero_span = t.substr(36, 16) == std::string(16, '0');
-  return hex(0, 2) && t.substr(0, 2) != "ff" && hex(3, 32) && hex(36, 16) && hex(53, 2) &&
-         !zero_trace && !zero_span;
-}
-
-std::string new_traceparent() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  constexpr char kHex[] = "0123456789abcdef";
-  const auto digits = [&](std::size_t n) {
-    std::string s;
-    while (s.size() < n) {
-      std::uint64_t v = rng();
-      for (int i = 0; i < 16 && s.size() < n; ++i, v >>= 4) s += kHex[v & 15];
-    }
-    if (s.find_first_not_of('0') == std::string::npos) s.back() = '1';
-    return s;
-  };
-  return "00-" + digits(32) + "-" + digits(16) + "-01";
-}
-
-std::string_view trace_id(std::string_view traceparent) noexcept {
-  return traceparent.size() >= 35 ? traceparent.substr(3, 32) : std::string_view{};
 }
 
 }  // namespace ferry::gateway

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/traceparent.hpp"
 #include "ferry/result.hpp"
 #include "ferry/wire.hpp"
 
@@ -87,11 +88,9 @@ struct Hello {
 // Parses a hello payload; invalid_argument saying what is wrong.
 Result<Hello> parse_hello(std::string_view payload);
 
-// A W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>"): whether `text` is one, and a new one
-// with random ids.
-bool is_traceparent(std::string_view text) noexcept;
-std::string new_traceparent();
-// The trace id of a traceparent (its 32 hex digits).
-std::string_view trace_id(std::string_view traceparent) noexcept;
+// W3C trace context (common/traceparent.hpp), for the trace frames.
+using tools::is_traceparent;
+using tools::new_traceparent;
+using tools::trace_id;
 
 }  // namespace ferry::gateway

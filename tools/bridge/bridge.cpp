@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -20,11 +21,13 @@
 #include <utility>
 #include <vector>
 
+#include "bridge/dedupe.hpp"
 #include "bridge/metrics.hpp"
 #include "bridge/nats.hpp"
 #include "common/service_notify.hpp"
 #include "common/traceparent.hpp"
 #include "ferry/client.hpp"
+#include "ferry/session.hpp"
 
 namespace ferry::bridge {
 
@@ -47,6 +50,9 @@ constexpr const char* kOrigin = "Ferry-Origin";
 constexpr const char* kSeq = "Ferry-Seq";
 constexpr const char* kError = "Ferry-Error";
 constexpr const char* kTrace = "traceparent";
+constexpr const char* kMsgId = "Nats-Msg-Id";  // JetStream drops a second one in its window
+
+constexpr std::int64_t kNanosPerMs = 1'000'000;
 
 std::span<const std::byte> bytes_of(natsMsg* m) {
   return {reinterpret_cast<const std::byte*>(natsMsg_GetData(m)),  // NOLINT
@@ -108,6 +114,28 @@ void on_async_error(natsConnection* /*nc*/, natsSubscription* sub, natsStatus er
   static_cast<EventQueue*>(closure)->push(std::move(e));
 }
 
+// A JetStream publication's acknowledgement (on a library thread). One that failed (no
+// answer in time: NATS away, or the stream's leader moving; or JetStream refused it for
+// now) goes to the loop, which sends it again on its next tick; its Nats-Msg-Id keeps it
+// once in the stream.
+void on_js_ack(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
+  NatsEvent e;
+  e.kind = NatsEvent::Kind::js_ack;
+  e.text = natsMsg_GetSubject(msg);
+  if (pa != nullptr) {
+    e.sub = pa->Duplicate ? 1 : 0;
+    natsMsg_Destroy(msg);
+  } else {
+    e.sub = 2;
+    e.msg.reset(msg);
+    if (pae != nullptr) {
+      e.error = std::string(natsStatus_GetText(pae->Err)) +
+                (pae->ErrText != nullptr ? std::string(": ") + pae->ErrText : "");
+    }
+  }
+  static_cast<EventQueue*>(closure)->push(std::move(e));
+}
+
 class Bridge {
  public:
   Bridge(const BridgeConfig& config, tools::Log& log)
@@ -160,6 +188,8 @@ class Bridge {
 
   Result<void> connect_bus();
   Result<void> connect_nats();
+  Result<void> setup_jetstream();
+  natsStatus send_out(std::size_t ri, NatsMsg& msg);
   Result<void> subscribe(Sub::Kind kind, std::size_t route, const std::string& subject,
                          const std::string& queue = {});
   void loop();
@@ -197,6 +227,9 @@ class Bridge {
   EventQueue queue_;
   Client bus_;
   NatsConnection nc_;
+  jsCtx* js_ = nullptr;
+  std::string stream_;
+  std::optional<Dedupe> dedupe_;  // JetStream routes in
   std::vector<Sub> subs_;
   std::string origin_;  // host/session/start: this run of this bridge
   std::string inbox_;   // replies to our requests come to inbox_.<id>
@@ -209,6 +242,7 @@ class Bridge {
   std::vector<bool> serving_type_;                                 // request routes
   std::vector<Clock::time_point> advert_seen_;                     // request routes
 
+  std::deque<std::pair<std::size_t, NatsMsg>> resend_;  // JetStream: not taken, sent again
   std::deque<Buffered> buffer_;
   std::size_t buffer_bytes_ = 0;
   std::optional<Held> held_;
@@ -228,6 +262,7 @@ class Bridge {
 Bridge::~Bridge() {
   queue_.close();  // callbacks still running push nothing, wait for nothing
   subs_.clear();
+  if (js_ != nullptr) jsCtx_Destroy(js_);
   nc_.reset();
   if (signal_fd_ >= 0) ::close(signal_fd_);
 }
@@ -349,6 +384,79 @@ Result<void> Bridge::connect_nats() {
   return {};
 }
 
+// The stream that holds the JetStream routes' subjects: made when missing, its subjects
+// added to when some of ours are not among them. And where what is on the bus is kept.
+Result<void> Bridge::setup_jetstream() {
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.PublishAsync.MaxPending = 4096;
+  jo.PublishAsync.AckHandler = on_js_ack;
+  jo.PublishAsync.AckHandlerClosure = &queue_;
+  if (auto s = natsConnection_JetStream(&js_, nc_.get(), &jo); s != NATS_OK) {
+    return nats_error(s, "JetStream");
+  }
+  stream_ = config_.stream;
+  std::vector<std::string> ours;
+  for (const Route& r : config_.routes) {
+    if (r.delivery == Delivery::jetstream) ours.push_back(r.subject);
+  }
+  jsStreamInfo* info = nullptr;
+  auto err = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&info, js_, stream_.c_str(), nullptr, &err);
+  std::vector<std::string> subjects = ours;
+  jsStreamConfig sc;
+  jsStreamConfig_Init(&sc);
+  sc.Name = stream_.c_str();
+  sc.Storage = config_.stream_storage == "memory" ? js_MemoryStorage : js_FileStorage;
+  sc.Replicas = config_.stream_replicas;
+  sc.Duplicates = config_.duplicate_window.count() * kNanosPerMs;
+  bool change = s == NATS_NOT_FOUND;
+  if (s == NATS_OK && info != nullptr && info->Config != nullptr) {
+    const jsStreamConfig& have = *info->Config;
+    subjects.assign(have.Subjects, have.Subjects + have.SubjectsLen);
+    for (const std::string& mine : ours) {
+      if (std::find(subjects.begin(), subjects.end(), mine) == subjects.end()) {
+        subjects.push_back(mine);
+        change = true;
+      }
+    }
+    sc.Storage = have.Storage;  // what the stream is, it stays
+    sc.Replicas = have.Replicas;
+    sc.Duplicates = have.Duplicates;
+  } else if (s != NATS_NOT_FOUND) {
+    return nats_error(s, "JetStream stream " + stream_ +
+                             " (is JetStream enabled on the server? nats-server -js)");
+  }
+  std::vector<const char*> names;
+  names.reserve(subjects.size());
+  for (const std::string& n : subjects) names.push_back(n.c_str());
+  sc.Subjects = names.data();
+  sc.SubjectsLen = static_cast<int>(names.size());
+  if (change) {
+    jsStreamInfo* made = nullptr;
+    s = info == nullptr ? js_AddStream(&made, js_, &sc, nullptr, &err)
+                        : js_UpdateStream(&made, js_, &sc, nullptr, &err);
+    if (made != nullptr) jsStreamInfo_Destroy(made);
+  }
+  if (info != nullptr) jsStreamInfo_Destroy(info);
+  if (change && s != NATS_OK) {
+    return nats_error(s, "JetStream stream " + stream_ + " (error " +
+                             std::to_string(static_cast<int>(err)) + ")");
+  }
+  // The dedupe record: state_dir, else the session's runtime directory.
+  std::string dir = config_.state_dir;
+  if (dir.empty()) {
+    auto session = resolve_session(config_.session);
+    auto d = session ? session_dir(*session, true) : Result<std::string>(session.error());
+    if (!d) return d.error();
+    dir = *d;
+  }
+  auto d = Dedupe::open(dir + "/bridge-" + config_.host + ".dedupe", config_.dedupe_window);
+  if (!d) return d.error();
+  dedupe_ = std::move(*d);
+  return {};
+}
+
 Result<void> Bridge::subscribe(Sub::Kind kind, std::size_t route, const std::string& subject,
                                const std::string& queue) {
   Sub sub;
@@ -356,6 +464,36 @@ Result<void> Bridge::subscribe(Sub::Kind kind, std::size_t route, const std::str
   sub.route = route;
   sub.target = std::make_unique<CallbackTarget>(CallbackTarget{&queue_, subs_.size()});
   natsSubscription* raw = nullptr;
+  const Route* r = kind == Sub::Kind::route ? &config_.routes[route] : nullptr;
+  if (r != nullptr && r->delivery == Delivery::jetstream) {
+    // A durable consumer per host and route: a bridge started again takes up where it was,
+    // and JetStream delivers again what it never acknowledged.
+    std::string durable = "ferry_" + config_.host + "_" + std::to_string(r->type);
+    for (char& ch : durable) {
+      if (std::isalnum(static_cast<unsigned char>(ch)) == 0 && ch != '-') ch = '_';
+    }
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream_.c_str();
+    so.ManualAck = true;
+    so.Config.Durable = durable.c_str();
+    so.Config.AckPolicy = js_AckExplicit;
+    so.Config.DeliverPolicy = js_DeliverAll;
+    so.Config.AckWait = config_.ack_wait.count() * kNanosPerMs;
+    so.Config.MaxDeliver = config_.max_deliver;
+    // Below the dedupe window, so that nothing outstanding falls behind it.
+    so.Config.MaxAckPending =
+        std::min<std::int64_t>(20'000, std::max<std::int64_t>(1, config_.dedupe_window / 2));
+    auto err = static_cast<jsErrCode>(0);
+    const natsStatus js = js_Subscribe(&raw, js_, subject.c_str(), on_nats_message,
+                                       sub.target.get(), nullptr, &so, &err);
+    if (js != NATS_OK) {
+      return nats_error(js, "JetStream consumer " + durable + " on " + subject);
+    }
+    sub.handle.reset(raw);
+    subs_.push_back(std::move(sub));
+    return {};
+  }
   const natsStatus s =
       queue.empty() ? natsConnection_Subscribe(&raw, nc_.get(), subject.c_str(), on_nats_message,
                                                sub.target.get())
@@ -415,9 +553,12 @@ void Bridge::publish_out(std::size_t ri, std::uint16_t type, std::uint8_t flags,
   natsMsgHeader_Set(msg.get(), kOrigin, origin_.c_str());
   natsMsgHeader_Set(msg.get(), kSeq, seq.c_str());
   natsMsgHeader_Set(msg.get(), kTrace, trace.c_str());
+  if (r.delivery == Delivery::jetstream) {
+    natsMsgHeader_Set(msg.get(), kMsgId, (origin_ + "-" + r.subject + "-" + seq).c_str());
+  }
   const std::size_t bytes = payload.size();
   if (buffer_.empty() && connected()) {
-    const natsStatus s = natsConnection_PublishMsg(nc_.get(), msg.get());
+    const natsStatus s = send_out(ri, msg);
     if (s == NATS_OK) {
       metrics_.route(ri).out_messages->Increment();
       metrics_.route(ri).out_bytes->Increment(static_cast<double>(bytes));
@@ -431,6 +572,18 @@ void Bridge::publish_out(std::size_t ri, std::uint16_t type, std::uint8_t flags,
     --out_seq_[ri];  // numbered again when it goes
     held_ = Held{type, flags, {payload.begin(), payload.end()}};
   }
+}
+
+// Core: published (the message stays the caller's); JetStream: handed to the library, which
+// owns it from then on (`msg` is empty after NATS_OK) and answers in on_js_ack().
+natsStatus Bridge::send_out(std::size_t ri, NatsMsg& msg) {
+  if (config_.routes[ri].delivery == Delivery::core) {
+    return natsConnection_PublishMsg(nc_.get(), msg.get());
+  }
+  natsMsg* raw = msg.get();
+  const natsStatus s = js_PublishMsgAsync(js_, &raw, nullptr);
+  if (raw == nullptr) (void)msg.release();
+  return s;
 }
 
 // While NATS is away. False: no room and the route asks for backpressure (the caller holds
@@ -476,7 +629,7 @@ bool Bridge::buffer(std::size_t ri, NatsMsg msg, std::size_t bytes) {
 void Bridge::flush_buffer() {
   while (!buffer_.empty() && connected()) {
     Buffered& b = buffer_.front();
-    if (natsConnection_PublishMsg(nc_.get(), b.msg.get()) != NATS_OK) break;
+    if (send_out(b.route, b.msg) != NATS_OK) break;
     metrics_.route(b.route).out_messages->Increment();
     metrics_.route(b.route).out_bytes->Increment(static_cast<double>(b.bytes));
     buffer_bytes_ -= b.bytes;
@@ -613,6 +766,22 @@ void Bridge::on_event(NatsEvent& e) {
     case NatsEvent::Kind::error:
       log_.limited(LogLevel::warn, "nats", "error", 0, "NATS reported: " + e.text);
       return;
+    case NatsEvent::Kind::js_ack:
+      for (std::size_t ri = 0; ri < config_.routes.size(); ++ri) {
+        const Route& r = config_.routes[ri];
+        if (r.delivery != Delivery::jetstream || !r.sends_out() || r.subject != e.text) continue;
+        if (e.sub == 1) metrics_.route(ri).duplicates->Increment();
+        if (e.sub == 2) {
+          metrics_.route(ri).redeliveries->Increment();
+          log_.limited(LogLevel::warn, "nats", "js_resend", ri,
+                       "JetStream did not take a publication to " + r.subject +
+                           "; it is sent again (" + e.error + ")",
+                       {{"route", route_label(r)}});
+          resend_.emplace_back(ri, std::move(e.msg));
+        }
+        break;
+      }
+      return;
   }
 }
 
@@ -650,10 +819,44 @@ bool Bridge::count_sequence(std::size_t ri, natsMsg* msg) {
 
 void Bridge::on_route_message(std::size_t ri, natsMsg* msg) {
   const Route& r = config_.routes[ri];
-  if (nats_header(msg, kOrigin) == origin_) return;  // ours: never back in
-  if (!count_sequence(ri, msg)) return;
+  const bool js = r.delivery == Delivery::jetstream;
+  const std::string_view origin = nats_header(msg, kOrigin);
+  std::string key;
+  std::optional<std::uint64_t> seq;
+  if (js) {
+    // At least once: what is on the bus already (JetStream delivering again what it was
+    // never told of) is acknowledged and dropped; the rest is acknowledged once it is.
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+      if (meta->NumDelivered > 1) metrics_.route(ri).redeliveries->Increment();
+      jsMsgMetaData_Destroy(meta);
+    }
+    seq = number<std::uint64_t>(nats_header(msg, kSeq));
+    if (!origin.empty() && seq) {
+      key = std::string(origin) + "\n" + natsMsg_GetSubject(msg);
+      if (dedupe_ && dedupe_->seen(key, *seq)) {
+        metrics_.route(ri).duplicates->Increment();
+        (void)natsMsg_Ack(msg, nullptr);
+        return;
+      }
+    }
+    if (origin == origin_) {
+      (void)natsMsg_Ack(msg, nullptr);
+      return;
+    }
+  } else {
+    if (origin == origin_) return;  // ours: never back in
+    if (!count_sequence(ri, msg)) return;
+  }
   const auto payload = bytes_of(msg);
   auto sent = bus_.send(r.type, payload);
+  if (js && sent) {
+    if (!key.empty() && dedupe_) dedupe_->commit(key, *seq);
+    (void)natsMsg_Ack(msg, nullptr);
+  } else if (js) {
+    // Delivered again in a second (up to max_deliver times), not at once into the same wall.
+    (void)natsMsg_NakWithDelay(msg, 1000, nullptr);  // (milliseconds)
+  }
   if (!sent) {
     metrics_.route(ri).dropped_bus->Increment();
     log_.limited(
@@ -758,6 +961,11 @@ void Bridge::advertise() {
 }
 
 void Bridge::on_tick(Clock::time_point now) {
+  while (!resend_.empty() && connected()) {
+    auto& [ri, msg] = resend_.front();
+    if (send_out(ri, msg) != NATS_OK) break;
+    resend_.pop_front();
+  }
   if (!buffer_.empty() || held_) flush_buffer();
   if (bus_.fd() < 0) {  // the bus went away: poll() reconnects (and restores subscriptions)
     (void)bus_.poll([this](const Message& m) { on_bus_message(m); }, 1);
@@ -870,14 +1078,6 @@ int Bridge::run() {
                std::string("signalfd: ") + std::strerror(errno));
     return 1;
   }
-  for (const Route& r : config_.routes) {
-    if (r.delivery == Delivery::jetstream) {
-      log_.write(LogLevel::error, "bridge", "config",
-                 "route " + route_label(r) +
-                     ": delivery=jetstream is not available in this build yet; use core");
-      return 1;
-    }
-  }
   out_seq_.assign(config_.routes.size(), 0);
   serving_type_.assign(config_.routes.size(), false);
   advert_seen_.assign(config_.routes.size(), Clock::time_point{});
@@ -896,6 +1096,13 @@ int Bridge::run() {
   if (auto r = connect_nats(); !r) {
     log_.write(LogLevel::error, "nats", "connect", r.error().message());
     return 1;
+  }
+  if (std::any_of(config_.routes.begin(), config_.routes.end(),
+                  [](const Route& r) { return r.delivery == Delivery::jetstream; })) {
+    if (auto r = setup_jetstream(); !r) {
+      log_.write(LogLevel::error, "nats", "jetstream", r.error().message());
+      return 1;
+    }
   }
   // The inbox: a token NATS cannot confuse with another bridge's.
   inbox_ = "_INBOX.ferry." + std::to_string(std::hash<std::string>{}(origin_));

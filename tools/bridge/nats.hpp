@@ -56,11 +56,14 @@ struct NatsEvent {
     closed,         // the connection is closed for good
     slow_consumer,  // the library dropped messages of subscription `sub`
     error,          // an asynchronous error; `text` says what
+    js_ack,         // JetStream answered a publication to subject `text`: `sub` 0 stored,
+                    // 1 a duplicate it dropped, 2 not taken (`msg` to send again, `error`)
   };
   Kind kind = Kind::message;
   std::size_t sub = 0;
   NatsMsg msg;
   std::string text;
+  std::string error;
 };
 
 class EventQueue {

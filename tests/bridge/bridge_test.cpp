@@ -25,6 +25,7 @@
 #include "common/process.hpp"
 #include "ferry/client.hpp"
 #include "support/ferryd_process.hpp"
+#include "support/test_support.hpp"
 #include "support/two_buses.hpp"
 
 namespace ferry {
@@ -468,6 +469,38 @@ TEST_F(Bridged, AClusterNodeKilledMidStreamLosesNothing) {
   EXPECT_EQ(std::count(count.begin(), count.end(), 0), 0) << "lost";
   EXPECT_EQ(std::count_if(count.begin(), count.end(), [](int c) { return c > 1; }), 0) << "twice";
   EXPECT_GE(std::atoi(metric(scrape(*out_a), "ferry_bridge_nats_reconnects_total").c_str()), 1);
+}
+
+// A bus that cannot keep up (its ferryd stopped with SIGSTOP) behind a receiving bridge
+// whose subscriptions may hold 100 messages: the NATS client drops beyond that, and the
+// bridge says so in its metrics and its log, while it keeps running.
+TEST_F(Bridged, ASlowConsumerShowsInMetricsAndLogs) {
+  auto out_a = start_bridge("a", "host-a", {"--route", "out 7"});
+  auto in_b = start_bridge("b", "host-b", {"--route", "in 7", "--pending-limit", "100"});
+  ASSERT_TRUE(out_a->ok());
+  ASSERT_TRUE(in_b->ok());
+  Collector got("b", {7});
+  auto pub = Client::connect(on("a"));
+  ASSERT_TRUE(pub);
+  ::kill(bus_b_->pid(), SIGSTOP);
+  for (int i = 0; i < 20'000; ++i) ASSERT_TRUE(pub->send(7, bytes(std::to_string(i))));
+  std::string m;
+  const bool reported = test::wait_for([&] {
+    m = scrape(*in_b);
+    return std::atoi(metric(m, R"(ferry_bridge_slow_consumer_total{route="in 7"})").c_str()) > 0;
+  });
+  ::kill(bus_b_->pid(), SIGCONT);
+  EXPECT_TRUE(reported) << m;
+  EXPECT_FALSE(test::log_events(session_.dir() + "/bridge-host-b.log", "slow_consumer").empty());
+  // Still working: what comes now arrives.
+  got.settle(2s);
+  ASSERT_TRUE(pub->send(7, bytes("after")));
+  bool after = false;
+  for (int i = 0; i < 50 && !after; ++i) {
+    for (const auto& [type, text] : got.until(1, 1s)) after |= text == "after";
+    if (!after) got.settle(200ms);
+  }
+  EXPECT_TRUE(after);
 }
 
 // No NATS server: one line that says which servers and why, and exit status 1.

@@ -155,6 +155,7 @@ TEST(BridgeConfig, EveryKeyFromTheFile) {
           "stream_storage = \"memory\"\n"
           "ack_wait_ms = 7000\n"
           "max_deliver = 9\n"
+          "pending_limit = 100\n"
           "dedupe_window = 0\n"
           "duplicate_window_ms = 60000\n"
           "state_dir = \"/var/lib/ferry-bridge\"\n"
@@ -192,6 +193,7 @@ TEST(BridgeConfig, EveryKeyFromTheFile) {
   EXPECT_EQ(c->stream_storage, "memory");
   EXPECT_EQ(c->ack_wait.count(), 7000);
   EXPECT_EQ(c->max_deliver, 9u);
+  EXPECT_EQ(c->pending_limit, 100u);
   EXPECT_EQ(c->dedupe_window, 0u);
   EXPECT_EQ(c->duplicate_window.count(), 60'000);
   EXPECT_EQ(c->state_dir, "/var/lib/ferry-bridge");
@@ -306,6 +308,7 @@ TEST(BridgeConfig, HelpAndVersion) {
                            "--reconnect-wait-ms",
                            "--reconnect-jitter-ms",
                            "--reconnect-buffer-bytes",
+                           "--pending-limit",
                            "--route",
                            "--request-timeout-ms",
                            "--responder-ttl-ms",

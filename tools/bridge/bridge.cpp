@@ -189,6 +189,7 @@ class Bridge {
   Result<void> connect_bus();
   Result<void> connect_nats();
   Result<void> setup_jetstream();
+  Result<void> limit(const Sub& sub, const std::string& subject) const;
   natsStatus send_out(std::size_t ri, NatsMsg& msg);
   Result<void> subscribe(Sub::Kind kind, std::size_t route, const std::string& subject,
                          const std::string& queue = {});
@@ -492,7 +493,7 @@ Result<void> Bridge::subscribe(Sub::Kind kind, std::size_t route, const std::str
     }
     sub.handle.reset(raw);
     subs_.push_back(std::move(sub));
-    return {};
+    return limit(subs_.back(), subject);
   }
   const natsStatus s =
       queue.empty() ? natsConnection_Subscribe(&raw, nc_.get(), subject.c_str(), on_nats_message,
@@ -502,6 +503,17 @@ Result<void> Bridge::subscribe(Sub::Kind kind, std::size_t route, const std::str
   if (s != NATS_OK) return nats_error(s, "subscribe to " + subject);
   sub.handle.reset(raw);
   subs_.push_back(std::move(sub));
+  return limit(subs_.back(), subject);
+}
+
+// What the library holds for a subscription before it drops and reports a slow consumer.
+Result<void> Bridge::limit(const Sub& sub, const std::string& subject) const {
+  constexpr int kPendingBytes = 64 << 20;
+  if (auto s = natsSubscription_SetPendingLimits(
+          sub.handle.get(), static_cast<int>(config_.pending_limit), kPendingBytes);
+      s != NATS_OK) {
+    return nats_error(s, "pending limits of " + subject);
+  }
   return {};
 }
 

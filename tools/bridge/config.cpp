@@ -330,6 +330,11 @@ const Option kOptions[] = {
      [](BridgeConfig& c, const ConfigValue& in) {
        return tools::set_size(in, 0, kMaxBufferBytes, &c.reconnect_buffer_bytes);
      }},
+    {"pending_limit", "--pending-limit", "N",
+     "messages a subscription holds for the bridge; more are dropped (65536)",
+     [](BridgeConfig& c, const ConfigValue& in) {
+       return set_u32(in, 1, 100'000'000, &c.pending_limit);
+     }},
     {"route", "--route", "ROUTE", R"(a type to carry, KIND T [key=value...] (repeat; ROUTE below))",
      [](BridgeConfig& c, const ConfigValue& in) {
        return add_items(in, "strings", &c.routes, parse_route_text);

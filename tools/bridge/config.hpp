@@ -77,6 +77,9 @@ struct BridgeConfig {
   std::chrono::milliseconds reconnect_wait{250};    // between attempts on one server
   std::chrono::milliseconds reconnect_jitter{100};  // up to this much added at random
   std::uint32_t reconnect_buffer_bytes = 8u << 20;  // held while NATS is away, per bridge
+  // Messages a subscription may hold that the bridge has not taken yet; beyond, the NATS
+  // client drops them and reports a slow consumer.
+  std::uint32_t pending_limit = 65'536;
 
   std::vector<Route> routes;
 

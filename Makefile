@@ -8,7 +8,8 @@
 #   make demo    build, start ferryd, run 32 checked client processes through it for 10 s
 #   make gateway-demo  two buses talking through two ferry-gateways, with the pool's state
 #   make bench   benchmark matrix, ferry beside Unix sockets: bench/results/latest.md, .png;
-#                the gateway beside a plain TLS WebSocket echo: bench/results/gateway.md
+#                the gateway beside a plain TLS WebSocket echo: bench/results/gateway.md;
+#                the bridge beside plain NATS clients: bench/results/bridge.md
 #   make perf-gate  ferry vs Unix sockets on fanin and reqrep, fails below 3x / 1.5x (<1 min)
 #   make microbench  micro-benchmarks (build/bin/ferry_microbench)
 #   make format  reformat the sources with clang-format
@@ -111,6 +112,9 @@ bench: build
 	@echo "== ferry-gateway beside a plain TLS WebSocket echo: bench/results/gateway.md"
 	@bench/scripts/gateway.sh > bench/results/gateway.md.new && mv bench/results/gateway.md.new bench/results/gateway.md
 	@cat bench/results/gateway.md
+	@echo "== ferry-bridge beside plain NATS clients: bench/results/bridge.md"
+	@bench/scripts/bridge.sh > bench/results/bridge.md.new && mv bench/results/bridge.md.new bench/results/bridge.md
+	@cat bench/results/bridge.md
 
 perf-gate: build
 	@echo "== performance gate (ferry vs Unix sockets)"

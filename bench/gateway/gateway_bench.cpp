@@ -42,6 +42,7 @@
 
 #include "ferry/client.hpp"
 #include "gateway/link.hpp"
+#include "shared/results.hpp"
 
 namespace {
 
@@ -66,27 +67,7 @@ bool flag(int argc, char** argv, std::string_view name) {
   return false;
 }
 
-// Round-trip samples of all threads, and the one JSON line about them.
-struct Results {
-  std::mutex lock;
-  std::vector<double> rtt_us;
-  void add(std::vector<double>& mine) {
-    const std::lock_guard<std::mutex> hold(lock);
-    rtt_us.insert(rtt_us.end(), mine.begin(), mine.end());
-  }
-  // `extra`: more JSON members, each with its leading comma.
-  void print(double seconds, const std::string& extra = {}) {
-    std::sort(rtt_us.begin(), rtt_us.end());
-    const auto at = [&](double q) {
-      return rtt_us.empty()
-                 ? 0.0
-                 : rtt_us[static_cast<std::size_t>(q * static_cast<double>(rtt_us.size() - 1))];
-    };
-    std::printf("{\"msgs\":%zu,\"msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f%s}\n",
-                rtt_us.size(), static_cast<double>(rtt_us.size()) / seconds, at(0.5), at(0.99),
-                extra.c_str());
-  }
-};
+using Results = ferry::bench::Results;
 
 // ------------------------------------------------------------------- the WebSocket echo
 

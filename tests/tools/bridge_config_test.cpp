@@ -70,6 +70,18 @@ class TempDir {
   std::string path_;
 };
 
+// packaging/ferry-bridge.toml, the example a user starts from, is a valid configuration.
+TEST(BridgeConfig, TheExampleFileParses) {
+  auto c = parse({"--config", std::string(FERRY_SOURCE_DIR) + "/packaging/ferry-bridge.toml"});
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->ns, "prod");
+  EXPECT_EQ(c->servers.size(), 3u);
+  ASSERT_EQ(c->routes.size(), 4u);
+  EXPECT_EQ(c->routes[1].subject, "ferry.prod.9");
+  EXPECT_EQ(c->routes[1].delivery, Delivery::jetstream);
+  EXPECT_EQ(c->stream, "FERRY_PROD");
+}
+
 TEST(BridgeConfig, Defaults) {
   auto c = parse({"--route", "out 7"});
   ASSERT_TRUE(c) << c.error().message();

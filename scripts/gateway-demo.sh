@@ -28,11 +28,7 @@ say() { printf 'gateway-demo: %s\n' "$*"; }
 . "$root/scripts/private-runtime.sh" gateway-demo
 trap 'echo; say "interrupted"; exit 130' INT TERM
 
-start "$bin/ferryd" --session gw-a
-start "$bin/ferryd" --session gw-b
-for s in gw-a gw-b; do
-  for _ in $(seq 100); do [ -S "$XDG_RUNTIME_DIR/ferry/$s/bus.sock" ] && break; sleep 0.05; done
-done
+start_buses "$bin/ferryd" gw-a gw-b
 port_b=$(free_port)
 metrics=$(free_port)
 start "$bin/ferry-gateway" --session gw-b --node host-b --listen "127.0.0.1:$port_b" --plain \

@@ -32,11 +32,7 @@ nats_port=$(free_port)
 start nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/js"
 url=nats://127.0.0.1:$nats_port
 for _ in $(seq 100); do (: < "/dev/tcp/127.0.0.1/$nats_port") 2>/dev/null && break; sleep 0.05; done
-start "$bin/ferryd" --session a
-start "$bin/ferryd" --session b
-for s in a b; do
-  for _ in $(seq 100); do [ -S "$XDG_RUNTIME_DIR/ferry/$s/bus.sock" ] && break; sleep 0.05; done
-done
+start_buses "$bin/ferryd" a b
 metrics=$(free_port)
 common=(--server "$url" --namespace bench --log-level warn)
 start "$bin/ferry-bridge" --session a --host a "${common[@]}" --metrics-listen "127.0.0.1:$metrics" \

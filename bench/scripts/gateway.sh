@@ -28,11 +28,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 tests/gateway/make_certs.sh "$work/certs" >/dev/null
 c=$work/certs
-start "$bin/ferryd" --session a
-start "$bin/ferryd" --session b
-for s in a b; do
-  for _ in $(seq 100); do [ -S "$XDG_RUNTIME_DIR/ferry/$s/bus.sock" ] && break; sleep 0.05; done
-done
+start_buses "$bin/ferryd" a b
 port_b=$(free_port)
 metrics=$(free_port)
 start "$bin/ferry-gateway" --session b --listen "127.0.0.1:$port_b" --tls-cert "$c/server.crt" \

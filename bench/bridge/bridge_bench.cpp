@@ -5,8 +5,8 @@
 //       plain NATS, the baseline: one connection publishes flat out for S seconds, another
 //       counts what arrives; {"msgs":..,"msgs_per_s":..} over first to last arrival
 //   nats-reqrep --server URL [--seconds S] [--size B]
-//       plain NATS request/reply, closed loop, a responder on another connection: the
-//       results line of bench/shared/results.hpp
+//       plain NATS request/reply, closed loop, a responder on another connection that
+//       sends its replies at once: the results line of bench/shared/results.hpp
 //   js-publish --server URL [--seconds S] [--size B]
 //       plain js_PublishAsync into a stream of its own, every publication acknowledged:
 //       acknowledged publications a second
@@ -47,10 +47,17 @@ double seconds_of(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-// A connection to `url`, or exits saying why.
-natsConnection* connect(const std::string& url) {
+// A connection to `url`, or exits saying why; `send_asap`: each publication goes at once
+// (nats.c otherwise buffers them for a moment; what nats.c advises for a replier).
+natsConnection* connect(const std::string& url, bool send_asap = false) {
+  natsOptions* opts = nullptr;
+  natsOptions_Create(&opts);
+  natsOptions_SetURL(opts, url.c_str());
+  natsOptions_SetSendAsap(opts, send_asap);
   natsConnection* nc = nullptr;
-  if (natsConnection_ConnectTo(&nc, url.c_str()) != NATS_OK) {
+  const natsStatus s = natsConnection_Connect(&nc, opts);
+  natsOptions_Destroy(opts);
+  if (s != NATS_OK) {
     std::fprintf(stderr, "bridge-bench: cannot connect to %s: %s\n", url.c_str(),
                  nats_GetLastError(nullptr));
     std::exit(1);
@@ -109,7 +116,7 @@ int nats_reqrep(int argc, char** argv) {
   const std::string url = arg(argc, argv, "--server");
   const double seconds = std::atof(arg(argc, argv, "--seconds", "5").c_str());
   const auto size = static_cast<std::size_t>(std::atoi(arg(argc, argv, "--size", "1024").c_str()));
-  natsConnection* responder_nc = connect(url);
+  natsConnection* responder_nc = connect(url, true);
   natsConnection* requester = connect(url);
   natsSubscription* sub = nullptr;
   natsConnection_SubscribeSync(&sub, responder_nc, "bench.req");

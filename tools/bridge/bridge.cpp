@@ -228,6 +228,7 @@ class Bridge {
   EventQueue queue_;
   Client bus_;
   NatsConnection nc_;
+  NatsConnection rr_;  // requests and replies, sent at once (none without such routes)
   jsCtx* js_ = nullptr;
   std::string stream_;
   std::optional<Dedupe> dedupe_;  // JetStream routes in
@@ -264,6 +265,7 @@ Bridge::~Bridge() {
   queue_.close();  // callbacks still running push nothing, wait for nothing
   subs_.clear();
   if (js_ != nullptr) jsCtx_Destroy(js_);
+  rr_.reset();
   nc_.reset();
   if (signal_fd_ >= 0) ::close(signal_fd_);
 }
@@ -382,6 +384,27 @@ Result<void> Bridge::connect_nats() {
   }
   nc_.reset(nc);
   metrics_.connected().Set(1);
+  // Requests and replies on a connection of their own that sends each at once: the main one
+  // buffers publications for a moment (throughput), which a round trip would wait for.
+  const bool asks_or_serves =
+      std::any_of(config_.routes.begin(), config_.routes.end(), [](const Route& r) {
+        return r.kind == Route::Kind::request || r.kind == Route::Kind::serve;
+      });
+  if (asks_or_serves) {
+    const std::string rr_name = name + " requests";
+    for (auto r : {check(natsOptions_SetSendAsap(opts.get(), true), "send asap"),
+                   check(natsOptions_SetName(opts.get(), rr_name.c_str()), "name"),
+                   check(natsOptions_SetDisconnectedCB(opts.get(), nullptr, nullptr), "callback"),
+                   check(natsOptions_SetReconnectedCB(opts.get(), nullptr, nullptr), "callback"),
+                   check(natsOptions_SetClosedCB(opts.get(), nullptr, nullptr), "callback")}) {
+      if (!r) return r;
+    }
+    natsConnection* rr = nullptr;
+    if (auto s = natsConnection_Connect(&rr, opts.get()); s != NATS_OK) {
+      return nats_error(s, "cannot connect for requests");
+    }
+    rr_.reset(rr);
+  }
   return {};
 }
 
@@ -673,8 +696,9 @@ void Bridge::ask(std::size_t ri, const Message& m) {
     natsMsgHeader_Set(msg.get(), kType, type.c_str());
     natsMsgHeader_Set(msg.get(), kOrigin, origin_.c_str());
     natsMsgHeader_Set(msg.get(), kTrace, trace.c_str());
-    s = connected() ? natsConnection_PublishMsg(nc_.get(), msg.get())
-                    : NATS_CONNECTION_DISCONNECTED;
+    s = natsConnection_Status(rr_.get()) == NATS_CONN_STATUS_CONNECTED
+            ? natsConnection_PublishMsg(rr_.get(), msg.get())
+            : NATS_CONNECTION_DISCONNECTED;
   }
   if (s != NATS_OK) {
     metrics_.route(ri).requests_error->Increment();
@@ -712,7 +736,7 @@ void Bridge::publish_reply(const std::string& to, std::span<const std::byte> pay
   if (!msg) return;
   if (!error.empty()) natsMsgHeader_Set(msg.get(), kError, std::string(error).c_str());
   natsMsgHeader_Set(msg.get(), kOrigin, origin_.c_str());
-  (void)natsConnection_PublishMsg(nc_.get(), msg.get());
+  (void)natsConnection_PublishMsg(rr_.get(), msg.get());
 }
 
 // ------------------------------------------------------------------------- NATS -> bus

@@ -351,7 +351,9 @@ TEST_F(Bridged, EachWhenDownPolicyDoesWhatItSaysWhileNatsIsAway) {
 
 // A JetStream route: every message once and in order; then a receiving bridge killed with
 // SIGKILL mid-stream and started again: nothing lost (JetStream delivers again what it was
-// never told of) and nothing twice (what was on the bus already is dropped).
+// never told of), and of what was on the bus already and comes again, all dropped but at
+// most the one message the bridge was handing to the bus as it died (docs/bridge.md,
+// "Limits").
 TEST_F(Bridged, JetStreamDeliversEachMessageOnceAcrossAKilledBridge) {
   nats_.reset();
   nats_ = std::make_unique<NatsServer>(
@@ -396,12 +398,12 @@ TEST_F(Bridged, JetStreamDeliversEachMessageOnceAcrossAKilledBridge) {
     twice += c > 1 ? 1 : 0;
   }
   EXPECT_EQ(lost, 0);
-  EXPECT_EQ(twice, 0);
-  EXPECT_EQ(all.size(), std::size_t{kAll});
+  EXPECT_LE(twice, 1);
+  EXPECT_EQ(all.size(), std::size_t{kAll} + static_cast<std::size_t>(twice));
   const std::string m = scrape(*in_b);
-  std::printf("after the restart: %s redelivered, %s dropped as already on the bus\n",
+  std::printf("after the restart: %s redelivered, %s dropped as already on the bus, %d twice\n",
               metric(m, R"(ferry_bridge_redeliveries_total{route="in 7"})").c_str(),
-              metric(m, R"(ferry_bridge_duplicates_total{route="in 7"})").c_str());
+              metric(m, R"(ferry_bridge_duplicates_total{route="in 7"})").c_str(), twice);
 }
 
 // A 3-node nats-server cluster (JetStream, file storage, 3 replicas) on loopback: the node

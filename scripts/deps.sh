@@ -11,7 +11,7 @@ PACKAGES="
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   prometheus-cpp-dev prometheus curl
   libboost-dev libssl-dev openssl python3 python3-websockets nginx-light
-  libnats-dev nats-server
+  libnats-dev nats-server libjemalloc-dev
   util-linux procps
   jq gnuplot-nox
 "

@@ -159,6 +159,10 @@ TEST(GatewayLink, Traceparents) {
   const std::string t = gateway::new_traceparent();
   EXPECT_TRUE(gateway::is_traceparent(t)) << t;
   EXPECT_NE(t, gateway::new_traceparent());
+  for (int i = 0; i < 1000; ++i) {
+    const std::string u = gateway::new_traceparent();
+    ASSERT_TRUE(gateway::is_traceparent(u)) << u;
+  }
   EXPECT_EQ(gateway::trace_id(t), t.substr(3, 32));
   EXPECT_TRUE(gateway::is_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
   EXPECT_FALSE(gateway::is_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"));

@@ -22,16 +22,17 @@ bool is_traceparent(std::string_view t) noexcept {
 std::string new_traceparent() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   constexpr char kHex[] = "0123456789abcdef";
-  const auto digits = [&](std::size_t n) {
-    std::string s;
-    while (s.size() < n) {
+  std::string t = "00-00000000000000000000000000000000-0000000000000000-01";
+  const auto digits = [&](std::size_t from, std::size_t n) {  // never all zeros
+    for (std::size_t i = 0; i < n; i += 16) {
       std::uint64_t v = rng();
-      for (int i = 0; i < 16 && s.size() < n; ++i, v >>= 4) s += kHex[v & 15];
+      for (std::size_t j = i; j < i + 16 && j < n; ++j, v >>= 4) t[from + j] = kHex[v & 15];
     }
-    if (s.find_first_not_of('0') == std::string::npos) s.back() = '1';
-    return s;
+    if (t.find_first_not_of('0', from) >= from + n) t[from + n - 1] = '1';
   };
-  return "00-" + digits(32) + "-" + digits(16) + "-01";
+  digits(3, 32);
+  digits(36, 16);
+  return t;
 }
 
 std::string_view trace_id(std::string_view traceparent) noexcept {

@@ -3,6 +3,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <system_error>
+#include <utility>
 
 namespace ferry {
 
@@ -54,6 +57,49 @@ Error Error::from_errno(int err, std::string_view what) {
   msg += ": ";
   msg += std::strerror(err);
   return Error(code, std::move(msg), err);
+}
+
+namespace {
+
+class Category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "ferry"; }
+  std::string message(int c) const override { return std::string(to_string(static_cast<Errc>(c))); }
+  // The portable condition each code stands for, where one fits.
+  std::error_condition default_error_condition(int c) const noexcept override {
+    switch (static_cast<Errc>(c)) {
+      case Errc::would_block: return std::errc::operation_would_block;
+      case Errc::timed_out: return std::errc::timed_out;
+      case Errc::too_large: return std::errc::message_size;
+      case Errc::invalid_argument: return std::errc::invalid_argument;
+      case Errc::bad_length:
+      case Errc::bad_version:
+      case Errc::bad_flags:
+      case Errc::bad_crc:
+      case Errc::bad_sequence:
+      case Errc::corrupt: return std::errc::bad_message;
+      case Errc::permission: return std::errc::permission_denied;
+      case Errc::exists: return std::errc::file_exists;
+      case Errc::not_found: return std::errc::no_such_file_or_directory;
+      case Errc::no_memory: return std::errc::not_enough_memory;
+      case Errc::disconnected: return std::errc::connection_reset;
+      case Errc::busy: return std::errc::device_or_resource_busy;
+      default: return {c, *this};
+    }
+  }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+BadResultAccess::BadResultAccess(Error error) : error_(std::move(error)), what_(error_.message()) {}
+
+const char* BadResultAccess::what() const noexcept {
+  return what_.c_str();
 }
 
 std::string Error::message() const {

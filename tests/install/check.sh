@@ -1,6 +1,7 @@
 #!/bin/bash
 # Installs the build in $1 into a scratch prefix, then builds a consumer project against
-# it twice: through find_package(ferry) and through pkg-config.
+# it twice: through find_package(ferry) and through pkg-config; runs the installed ferryd
+# with its metrics; compiles every C++ block of the README and docs/ against it.
 set -euo pipefail
 build=$1
 root=$(cd "$(dirname "$0")" && pwd)
@@ -43,3 +44,6 @@ if [ -e "$scratch/prefix/bin/ferryd" ] && find "$scratch/prefix" -name ferryd-me
   grep -q '^ferry_connections_accepted_total{' <<<"$page" ||
     { echo "install check: no ferry metrics at the installed ferryd's /metrics" >&2; exit 1; }
 fi
+
+# Every C++ block of the README and docs/ compiles against the installed package.
+(cd "$root/../.." && tests/docs/cpp_blocks.py "$scratch/prefix" README.md docs/*.md)

@@ -193,6 +193,41 @@ else
   fail "noendpoint: exit code $RC, stderr '$(cat "$TMP/noendpoint.err")'"
 fi
 
+# --background: subscribe and serve return once subscribed and serving (no file to wait
+# for), and carry on; the README's "local bus in one minute" relies on it.
+run bg_sub "$FERRY" subscribe --type 15 --count 1 --timeout 10000 --background
+expect bg_sub 0 "" ""
+run bg_send "$FERRY" send --type 15 --data behind
+expect bg_send 0 "" ""
+for _ in $(seq 200); do [[ -s $TMP/bg_sub.out ]] && break; sleep 0.05; done
+expect bg_sub 0 "behind\n" ""
+run bg_serve "$FERRY" serve --type 16 --exec 'tr a-z A-Z' --count 1 --background
+expect bg_serve 0 "" ""
+run bg_request "$FERRY" request --type 16 --data quiet
+expect bg_request 0 "QUIET" ""
+# ... and when the command cannot start, its status and its reason.
+run bg_fail "$FERRY" subscribe --type 15 --background --endpoint nope
+if [[ $RC == 3 ]] && grep -q "^ferry: cannot connect: .*nope.sock" "$TMP/bg_fail.err"; then
+  pass "bg_fail: $(cat "$TMP/bg_fail.err")"
+else
+  fail "bg_fail: exit code $RC, stderr '$(cat "$TMP/bg_fail.err")'"
+fi
+# ferryd --background: returns once it answers (a client right after it connects), and a
+# second one for the same endpoint exits 1 saying why.
+run bg_ferryd "$FERRYD" --background --log-level warn --session bgtest
+expect bg_ferryd 0 "" ""
+run bg_first "$FERRY" --session bgtest send --type 1 --data x
+expect bg_first 0 "" ""
+BG_FERRYD=$("$FERRY" --session bgtest stat --json | grep -Eo '"pid": ?[0-9]+' | head -n 1 | grep -Eo '[0-9]+$')
+PIDS+=("$BG_FERRYD")
+run bg_second "$FERRYD" --background --log-level warn --session bgtest
+if [[ $RC == 1 ]] && grep -q 'another server is already serving' "$TMP/bg_second.err"; then
+  pass "bg_second"
+else
+  fail "bg_second: exit code $RC, stderr '$(cat "$TMP/bg_second.err")'"
+fi
+kill "$BG_FERRYD" 2>/dev/null
+
 # Usage errors: exit 2, one line.
 run badflag "$FERRY" send --type 1 --bogus
 expect badflag 2 "" "ferry: send: unknown option '--bogus' (see ferry send --help)\n"

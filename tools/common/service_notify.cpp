@@ -9,8 +9,10 @@
 // path, or an abstract name written with a leading '@'.
 #include "common/service_notify.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -60,6 +62,48 @@ ferry::Result<void> notify_service_manager(std::string_view state) {
         err, "sending " + std::string(state) + " to the service manager at NOTIFY_SOCKET=" + name);
   }
   return {};
+}
+
+namespace {
+int g_ready_fd = -1;  // in a child of start_in_background(): the pipe its parent reads
+}  // namespace
+
+ferry::Result<void> start_in_background() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Error::from_errno(errno, "--background: pipe");
+  const pid_t child = ::fork();
+  if (child < 0) {
+    const int err = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return Error::from_errno(err, "--background: fork");
+  }
+  if (child == 0) {
+    ::close(fds[0]);
+    g_ready_fd = fds[1];
+    return {};
+  }
+  ::close(fds[1]);
+  char byte = 0;
+  ssize_t n = 0;
+  do {
+    n = ::read(fds[0], &byte, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n == 1) ::_exit(0);  // ready: the child carries on
+  // The child ended before it was ready: its status is ours.
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+void background_ready() noexcept {
+  if (g_ready_fd < 0) return;
+  const char byte = 1;
+  while (::write(g_ready_fd, &byte, 1) < 0 && errno == EINTR) {
+  }
+  ::close(g_ready_fd);
+  g_ready_fd = -1;
 }
 
 }  // namespace ferry::tools

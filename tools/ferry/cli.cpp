@@ -10,6 +10,7 @@
 #include "common/file.hpp"
 #include "common/number.hpp"
 #include "common/quoted.hpp"
+#include "common/service_notify.hpp"
 #include "ferry/message.hpp"
 #include "ferry/session.hpp"
 
@@ -145,10 +146,18 @@ Result<std::string> payload_from(std::string_view command, const Args& args) {
   return text;
 }
 
-Result<void> create_ready_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error::from_errno(errno, "cannot create the ready file " + path);
-  ::close(fd);
+Result<void> start_background_if_asked(const Args& args) {
+  if (!args.has("--background")) return {};
+  return tools::start_in_background();
+}
+
+Result<void> announce_ready(const Args& args) {
+  if (const std::string* path = args.get("--ready-file")) {
+    const int fd = ::open(path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Error::from_errno(errno, "cannot create the ready file " + *path);
+    ::close(fd);
+  }
+  tools::background_ready();
   return {};
 }
 

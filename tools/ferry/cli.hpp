@@ -87,8 +87,15 @@ Result<Client> connect_client(const Common& where, std::string_view name);
 // Both flags at once is a usage error (invalid_argument); a read error is anything else.
 Result<std::string> payload_from(std::string_view command, const Args& args);
 
-// Creates (or truncates) the file `path`: --ready-file, for scripts that wait for it.
-Result<void> create_ready_file(const std::string& path);
+// Readiness, for the commands that keep running (subscribe, serve): --background returns
+// to the shell once the command is ready, the command carrying on in a child process
+// (start_background_if_asked(), before it connects); --ready-file creates a file then.
+inline constexpr Flag kBackgroundFlag{"--background", "",
+                                      "return once ready, carrying on in the background"};
+inline constexpr Flag kReadyFileFlag{"--ready-file", "PATH", "create PATH once ready"};
+Result<void> start_background_if_asked(const Args& args);
+// Ready (subscribed, serving): creates --ready-file, then lets a --background caller return.
+Result<void> announce_ready(const Args& args);
 
 // Writes all bytes to a descriptor (retrying short writes and EINTR).
 Result<void> write_all(int fd, std::string_view bytes);

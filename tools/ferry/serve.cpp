@@ -20,7 +20,8 @@ constexpr Flag kFlags[] = {
     {"--exec", "CMD", "answer with the output of /bin/sh -c CMD (required)"},
     {"--count", "N", "exit after answering N requests"},
     {"--exec-timeout", "MS", "kill CMD after MS and answer with an error (default 10000)"},
-    {"--ready-file", "PATH", "create PATH once serving (for scripts)"},
+    kReadyFileFlag,
+    kBackgroundFlag,
     kEndpointFlag,
     kSessionFlag,
     kHelpFlag,
@@ -28,7 +29,7 @@ constexpr Flag kFlags[] = {
 
 constexpr std::string_view kUsage =
     "ferry serve --type T --exec CMD [--count N] [--exec-timeout MS] [--ready-file PATH]\n"
-    "                   [--endpoint NAME] [--session NAME]";
+    "                   [--background] [--endpoint NAME] [--session NAME]";
 
 constexpr std::string_view kDescription =
     "Serves message type T on ferryd: for each request, runs CMD with /bin/sh -c, the\n"
@@ -116,6 +117,7 @@ int run_serve(const Common& global, std::span<const std::string> argv) {
   // Writing a request to a command that does not read it must not kill us (EPIPE instead).
   ::signal(SIGPIPE, SIG_IGN);
 
+  if (auto r = start_background_if_asked(*args); !r) return fail(kExitError, r.error().message());
   auto client = connect_client(*where, "ferry-serve");
   if (!client) return fail(kExitConnect, "cannot connect: " + client.error().message());
   const std::string what = "serve type " + std::to_string(*type);
@@ -123,10 +125,8 @@ int run_serve(const Common& global, std::span<const std::string> argv) {
     return fail(r.code() == Errc::timed_out ? kExitTimeout : kExitError,
                 what + ": " + r.error().message());
   }
-  if (const std::string* ready = args->get("--ready-file")) {
-    if (auto r = create_ready_file(*ready); !r)
-      return fail(kExitError, what + ": " + r.error().message());
-  }
+  if (auto r = announce_ready(*args); !r)
+    return fail(kExitError, what + ": " + r.error().message());
 
   std::uint64_t answered = 0;
   std::vector<PendingRequest> pending;

@@ -20,7 +20,8 @@ constexpr Flag kFlags[] = {
     {"--count", "N", "exit after N messages"},
     {"--timeout", "MS", "stop after MS; exit status 4 if --count was not reached"},
     {"--format", "FMT", "line (payload + newline; the default), raw or hex"},
-    {"--ready-file", "PATH", "create PATH once subscribed (for scripts)"},
+    kReadyFileFlag,
+    kBackgroundFlag,
     kEndpointFlag,
     kSessionFlag,
     kHelpFlag,
@@ -28,7 +29,7 @@ constexpr Flag kFlags[] = {
 
 constexpr std::string_view kUsage =
     "ferry subscribe --type T [--count N] [--timeout MS] [--format line|raw|hex]\n"
-    "                       [--ready-file PATH] [--endpoint NAME] [--session NAME]";
+    "                       [--ready-file PATH] [--background] [--endpoint NAME] [--session NAME]";
 
 constexpr std::string_view kDescription =
     "Subscribes to message type T on ferryd and prints each message published to it:\n"
@@ -101,6 +102,7 @@ int run_subscribe(const Common& global, std::span<const std::string> argv) {
   auto where = common_options(global, *args);
   if (!where) return usage(where.error().message());
 
+  if (auto r = start_background_if_asked(*args); !r) return fail(kExitError, r.error().message());
   auto client = connect_client(*where, "ferry-subscribe");
   if (!client) return fail(kExitConnect, "cannot connect: " + client.error().message());
   const std::string what = "subscribe type " + std::to_string(*type);
@@ -110,10 +112,8 @@ int run_subscribe(const Common& global, std::span<const std::string> argv) {
     return fail(r.code() == Errc::timed_out ? kExitTimeout : kExitError,
                 what + ": " + r.error().message());
   }
-  if (const std::string* ready = args->get("--ready-file")) {
-    if (auto r = create_ready_file(*ready); !r)
-      return fail(kExitError, what + ": " + r.error().message());
-  }
+  if (auto r = announce_ready(*args); !r)
+    return fail(kExitError, what + ": " + r.error().message());
 
   std::uint64_t received = 0;
   std::optional<Error> write_error;

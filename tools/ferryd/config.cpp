@@ -282,6 +282,12 @@ const Option kOptions[] = {
        c.server.handler_histogram = *b;
        return {};
      }},
+    {"", "--background", "",
+     "return once ready, ferryd carrying on in the background (for shells and scripts)",
+     [](FerrydConfig& c, const Input&) -> Result<void> {
+       c.background = true;
+       return {};
+     }},
     {"", "--metrics-histogram", "",
      "time one handler call in 16 for ferry_handler_duration_seconds (off)",
      [](FerrydConfig& c, const Input&) -> Result<void> {

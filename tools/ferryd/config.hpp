@@ -24,6 +24,7 @@ struct FerrydConfig {
   std::string log_format = "json";  // json (one object a line) | text
   std::string metrics_listen;       // "address:port" (normalized); empty: no exporter
   std::string config_path;          // the file that was read, empty if none
+  bool background = false;          // --background: return once ready, carry on in a child
 };
 
 // Parses argv (flags override the file). Returns the config, or an Error whose message is

@@ -91,6 +91,12 @@ int run(int argc, char** argv) {
   // Both were checked by the configuration parser.
   Log log(tools::parse_log_level(config->log_level).value(),
           tools::parse_log_format(config->log_format).value());
+  if (config->background) {
+    if (auto r = tools::start_in_background(); !r) {
+      log.write(LogLevel::error, "server", "start_failed", r.error().message());
+      return 1;
+    }
+  }
   // Stale objects of dead owners in our session go first; live owners' stay.
   ferryd::DaemonCounters counters;
   clean_up(log, config->server.session, "start-up", counters);
@@ -187,6 +193,7 @@ int run(int argc, char** argv) {
             {{"endpoint", endpoint}, {"mappings", std::uint64_t{dropped.mappings}}});
   // The socket listens (it appears only then) and everything else is set up.
   tell_service_manager(log, "READY=1");
+  tools::background_ready();
   auto r = serve(**server, bus);
   tell_service_manager(log, "STOPPING=1");
   g_server = nullptr;

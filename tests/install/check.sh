@@ -1,7 +1,8 @@
 #!/bin/bash
 # Installs the build in $1 into a scratch prefix, then builds a consumer project against
 # it twice: through find_package(ferry) and through pkg-config; runs the installed ferryd
-# with its metrics; compiles every C++ block of the README and docs/ against it.
+# with its metrics; compiles every C++ block of the README and docs/ against it and runs
+# the README's shell blocks.
 set -euo pipefail
 build=$1
 root=$(cd "$(dirname "$0")" && pwd)
@@ -45,5 +46,7 @@ if [ -e "$scratch/prefix/bin/ferryd" ] && find "$scratch/prefix" -name ferryd-me
     { echo "install check: no ferry metrics at the installed ferryd's /metrics" >&2; exit 1; }
 fi
 
-# Every C++ block of the README and docs/ compiles against the installed package.
-(cd "$root/../.." && tests/docs/cpp_blocks.py "$scratch/prefix" README.md docs/*.md)
+# Every C++ block of the README and docs/ compiles against the installed package, and the
+# README's shell blocks run as pasted, doing what they say.
+(cd "$root/../.." && tests/docs/cpp_blocks.py "$scratch/prefix" README.md docs/*.md &&
+  tests/docs/sh_blocks.py README.md)

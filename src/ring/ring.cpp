@@ -244,7 +244,10 @@ Result<void> RingProducer::refresh_head() {
 Error RingProducer::too_large(std::size_t n) const {
   return Error(Errc::too_large, "record of " + std::to_string(n) +
                                     " bytes exceeds the ring's maximum payload of " +
-                                    std::to_string(side_.max_payload) + " bytes");
+                                    std::to_string(side_.max_payload) +
+                                    " bytes (RingConfig::max_payload, a quarter of the ring's "
+                                    "capacity by default; for a server's connections "
+                                    "ServerOptions::ring_capacity, ferryd's ring_capacity)");
 }
 
 std::uint64_t RingProducer::space_wanted(std::uint64_t total) const noexcept {

@@ -236,6 +236,36 @@ expect reserved 2 "" \
   "ferry: send: --type: message type 0xff00 is reserved for ferry itself (0xff00..0xffff); use 0..65279 (0x0..0xfeff)\n"
 run notype "$FERRY" request --data x
 expect notype 2 "" "ferry: request: --type is required (see ferry request --help)\n"
+# On a terminal (script(1) gives it one), send without --data or --file says it waits for
+# standard input; what is typed, up to Ctrl-D, is the message.
+run tty_sub "$FERRY" subscribe --type 17 --count 1 --timeout 10000 --background
+expect tty_sub 0 "" ""
+run tty_send bash -c "printf 'typed\n\004' | script -qec '$FERRY send --type 17' /dev/null"
+for _ in $(seq 200); do [[ -s $TMP/tty_sub.out ]] && break; sleep 0.05; done
+if [[ $RC == 0 ]] && grep -q 'ferry send: reading the payload from standard input' "$TMP/tty_send.out" &&
+  [[ $(cat "$TMP/tty_sub.out") == typed ]]; then
+  pass "tty_send"
+else
+  fail "tty_send: exit code $RC, terminal '$(cat "$TMP/tty_send.out")', received '$(cat "$TMP/tty_sub.out")'"
+fi
+
+# Too large for the connection: exit 1, the limit and the setting that raises it.
+head -c 300000 /dev/zero >"$TMP/large.bin"
+run toolarge "$FERRY" send --type 7 --file "$TMP/large.bin"
+expect toolarge 1 "" "ferry: send type 7: the payload of 300000 bytes is larger than the connection's \
+limit of 262144 bytes (a quarter of the ring: ferryd's ring_capacity, --ring-capacity, raises it)\n"
+
+# A bad $FERRY_SESSION is a usage error in ferry and in ferryd alike (a unit with
+# RestartPreventExitStatus=2 must not restart ferryd every second for it).
+run badsession env FERRY_SESSION=bad/name "$FERRY" send --type 1 --data x
+expect badsession 2 "" \
+  "ferry: send: FERRY_SESSION='bad/name' is not a valid session name: use 1-64 of A-Z a-z 0-9 _ -\n"
+run badsession_ferryd env FERRY_SESSION=bad/name "$FERRYD"
+expect badsession_ferryd 2 "" \
+  "ferryd: FERRY_SESSION='bad/name' is not a valid session name: use 1-64 of A-Z a-z 0-9 _ -\n"
+# Durations name their unit.
+run badtimeout "$FERRY" request --type 1 --data x --timeout 2s
+expect badtimeout 2 "" "ferry: request: --timeout: expected a number of milliseconds 1..86400000, got '2s'\n"
 run badcommand "$FERRY" frobnicate
 expect badcommand 2 "" "ferry: unknown command 'frobnicate' (see ferry --help)\n"
 run help "$FERRY" subscribe --help

@@ -166,6 +166,8 @@ TEST(Ring, MaximumSizeRecordsAndTheLimit) {
   auto too_big = p.reserve(max + 1);
   EXPECT_EQ(too_big.code(), Errc::too_large);
   EXPECT_NE(too_big.error().message().find("2048"), std::string::npos);
+  EXPECT_NE(too_big.error().message().find("ring_capacity"), std::string::npos)
+      << "the message names the setting that raises the limit";
   EXPECT_EQ(p.send(bytes_of(max + 1, 0)).code(), Errc::too_large);
   // Maximum-size records through many wraps.
   for (std::uint64_t i = 0; i < 50; ++i) {

@@ -3,6 +3,8 @@
 
 #include <exception>
 
+#include "common/listen_error.hpp"
+
 namespace ferry::bridge {
 
 namespace {
@@ -110,7 +112,7 @@ Result<std::string> Metrics::listen(const std::string& listen) {
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(listen, 1);
   } catch (const std::exception& e) {
-    return Error(Errc::system, "metrics: cannot listen on " + listen + ": " + e.what());
+    return Error(Errc::system, "metrics: " + tools::listen_error(listen, e.what()));
   }
   exposer_->RegisterCollectable(registry_);
   const auto ports = exposer_->GetListeningPorts();

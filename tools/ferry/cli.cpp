@@ -96,9 +96,10 @@ Result<std::uint16_t> parse_type(std::string_view flag, std::string_view text) {
 }
 
 Result<std::uint64_t> parse_number(std::string_view flag, std::string_view text, std::uint64_t min,
-                                   std::uint64_t max) {
-  const std::string expected =
-      "expected a number " + std::to_string(min) + ".." + std::to_string(max);
+                                   std::uint64_t max, std::string_view unit) {
+  const std::string expected = "expected a number " +
+                               (unit.empty() ? std::string() : "of " + std::string(unit) + " ") +
+                               std::to_string(min) + ".." + std::to_string(max);
   const auto n = tools::parse_number<std::uint64_t>(text);
   if (!n) {
     return Error(Errc::invalid_argument,
@@ -122,6 +123,9 @@ Result<Common> common_options(const Common& global, const Args& args) {
     if (auto ok = check_session_name(c.session); !ok) {
       return Error(Errc::invalid_argument, "--session: " + ok.error().message());
     }
+  } else if (auto session = resolve_session();
+             !session && session.code() == Errc::invalid_argument) {
+    return session.error();  // a bad $FERRY_SESSION: a usage error, like a bad --session
   }
   return c;
 }
@@ -141,6 +145,13 @@ Result<std::string> payload_from(std::string_view command, const Args& args) {
     return usage_error(command, "--data and --file exclude each other");
   }
   if (data != nullptr) return *data;
+  if (file == nullptr && ::isatty(STDIN_FILENO) == 1) {
+    // Typed by a person who may not know it waits for them.
+    std::fprintf(stderr,
+                 "ferry %.*s: reading the payload from standard input; end it with Ctrl-D "
+                 "(or give --data TEXT or --file PATH)\n",
+                 static_cast<int>(command.size()), command.data());
+  }
   auto text = tools::read_file(file != nullptr ? *file : "-");
   if (!text) return Error(Errc::system, text.error().message());  // not a usage error
   return text;

@@ -71,9 +71,10 @@ std::string_view exit_codes_text();
 // A message type: decimal or 0x hex, 0 .. kReservedTypes - 1. Usage errors name `flag`.
 Result<std::uint16_t> parse_type(std::string_view flag, std::string_view text);
 
-// A decimal number in [min, max]. Usage errors name `flag`.
+// A decimal number in [min, max] of `unit` ("milliseconds"; none for a count). Usage
+// errors name `flag` and the unit.
 Result<std::uint64_t> parse_number(std::string_view flag, std::string_view text, std::uint64_t min,
-                                   std::uint64_t max);
+                                   std::uint64_t max, std::string_view unit = {});
 
 // The endpoint and session from the global options, overridden by the subcommand's flags;
 // a bad name is a usage error.

@@ -69,7 +69,7 @@ bool prepare(std::string_view command, std::span<const std::string> argv,
   }
   p->type = *type;
   if (p->args.has("--timeout")) {
-    auto ms = parse_number("--timeout", *p->args.get("--timeout"), 1, 86400000);
+    auto ms = parse_number("--timeout", *p->args.get("--timeout"), 1, 86400000, "milliseconds");
     if (!ms) {
       *exit = fail(kExitUsage, std::string(command) + ": " + ms.error().message());
       return false;
@@ -98,7 +98,9 @@ bool prepare(std::string_view command, std::span<const std::string> argv,
     *exit = fail(kExitError, std::string(command) + " type " + std::to_string(p->type) +
                                  ": the payload of " + std::to_string(p->payload.size()) +
                                  " bytes is larger than the connection's limit of " +
-                                 std::to_string(p->client.max_payload()) + " bytes");
+                                 std::to_string(p->client.max_payload()) +
+                                 " bytes (a quarter of the ring: ferryd's ring_capacity, "
+                                 "--ring-capacity, raises it)");
     return false;
   }
   return true;
@@ -139,7 +141,8 @@ int run_request(const Common& global, std::span<const std::string> argv) {
   }
   std::chrono::milliseconds timeout(5000);
   if (const std::string* t = p.args.get("--timeout")) {
-    timeout = std::chrono::milliseconds(parse_number("--timeout", *t, 1, 86400000).value());
+    timeout = std::chrono::milliseconds(
+        parse_number("--timeout", *t, 1, 86400000, "milliseconds").value());
   }
   const std::string what = "request type " + std::to_string(p.type);
   auto reply = p.client.request(p.type, bytes_of(p.payload), timeout);

@@ -107,7 +107,7 @@ int run_serve(const Common& global, std::span<const std::string> argv) {
   }
   std::chrono::milliseconds exec_timeout(10000);
   if (const std::string* t = args->get("--exec-timeout")) {
-    auto n = parse_number("--exec-timeout", *t, 1, 86400000);
+    auto n = parse_number("--exec-timeout", *t, 1, 86400000, "milliseconds");
     if (!n) return usage(n.error().message());
     exec_timeout = std::chrono::milliseconds(*n);
   }

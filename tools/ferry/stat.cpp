@@ -241,7 +241,7 @@ int run_stat(const Common& global, std::span<const std::string> argv) {
   std::uint64_t interval_ms = 1000;
   std::uint64_t count = 0;
   if (const std::string* v = args->get("--interval")) {
-    auto n = parse_number("--interval", *v, 10, 3'600'000);
+    auto n = parse_number("--interval", *v, 10, 3'600'000, "milliseconds");
     if (!n) return fail(kExitUsage, "stat: " + n.error().message());
     interval_ms = *n;
   }

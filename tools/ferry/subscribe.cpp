@@ -83,7 +83,7 @@ int run_subscribe(const Common& global, std::span<const std::string> argv) {
   }
   std::optional<std::chrono::milliseconds> timeout;
   if (const std::string* t = args->get("--timeout")) {
-    auto n = parse_number("--timeout", *t, 1, 86400000);
+    auto n = parse_number("--timeout", *t, 1, 86400000, "milliseconds");
     if (!n) return usage(n.error().message());
     timeout = std::chrono::milliseconds(*n);
   }

@@ -27,6 +27,7 @@
 #include "common/file.hpp"
 #include "common/number.hpp"
 #include "common/quoted.hpp"
+#include "ferry/session.hpp"
 #include "ferry/wait.hpp"
 
 #ifndef FERRY_VERSION
@@ -360,6 +361,12 @@ Result<FerrydConfig> parse_ferryd_args(int argc, char** argv, std::string* outpu
                                              " is larger than max_ring_capacity " +
                                              format_size(s.max_ring_capacity) +
                                              ": raise max_ring_capacity or lower ring_capacity");
+  }
+  // The session ($FERRY_SESSION when not set here) is checked now, as the rest of the
+  // configuration is: a bad one is a usage error (exit 2, which the unit does not restart).
+  if (auto session = ferry::resolve_session(s.session);
+      !session && session.code() == Errc::invalid_argument) {
+    return session.error();
   }
   return parsed;
 }

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/listen_error.hpp"
 #include "ferryd/metrics/module_abi.h"
 
 namespace {
@@ -139,7 +140,7 @@ __attribute__((visibility("default"))) void* ferry_metrics_start(int abi_version
     if (!ports.empty()) set_wake_address(*e, listen, ports.front());
     return e.release();
   } catch (const std::exception& ex) {
-    return fail(std::string("cannot listen on ") + listen + ": " + ex.what());
+    return fail(ferry::tools::listen_error(listen, ex.what()));
   } catch (...) {
     return fail(std::string("cannot listen on ") + listen);
   }

@@ -17,10 +17,7 @@
 #include "common/number.hpp"
 #include "common/quoted.hpp"
 #include "ferry/unique_fd.hpp"
-
-#ifndef FERRY_VERSION
-#define FERRY_VERSION "unknown"
-#endif
+#include "ferry/version.hpp"
 
 namespace ferry::bridge {
 
@@ -533,7 +530,7 @@ std::string bridge_usage() {
 }
 
 Result<BridgeConfig> parse_bridge_args(int argc, char** argv, std::string* output, bool* exit_now) {
-  const tools::ConfigCommand command{"ferry-bridge", FERRY_VERSION, bridge_usage,
+  const tools::ConfigCommand command{"ferry-bridge", FERRY_VERSION_STRING, bridge_usage,
                                      default_config_path};
   auto parsed =
       tools::parse_config_command<BridgeConfig>(argc, argv, kOptions, command, output, exit_now);

@@ -14,10 +14,7 @@
 #include <vector>
 
 #include "cli.hpp"
-
-#ifndef FERRY_VERSION
-#define FERRY_VERSION "unknown"
-#endif
+#include "ferry/version.hpp"
 
 namespace ferry::cli {
 namespace {
@@ -80,7 +77,7 @@ int run(int argc, char** argv) {
     return kExitOk;
   }
   if (parsed->has("--version")) {
-    (void)write_all(STDOUT_FILENO, std::string("ferry ") + FERRY_VERSION + "\n");
+    (void)write_all(STDOUT_FILENO, std::string("ferry ") + FERRY_VERSION_STRING + "\n");
     return kExitOk;
   }
   Common global;

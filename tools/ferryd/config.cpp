@@ -28,11 +28,8 @@
 #include "common/number.hpp"
 #include "common/quoted.hpp"
 #include "ferry/session.hpp"
+#include "ferry/version.hpp"
 #include "ferry/wait.hpp"
-
-#ifndef FERRY_VERSION
-#define FERRY_VERSION "unknown"
-#endif
 
 namespace ferry::ferryd {
 
@@ -350,7 +347,8 @@ std::string ferryd_usage() {
 }
 
 Result<FerrydConfig> parse_ferryd_args(int argc, char** argv, std::string* output, bool* exit_now) {
-  const tools::ConfigCommand command{"ferryd", FERRY_VERSION, ferryd_usage, default_config_path};
+  const tools::ConfigCommand command{"ferryd", FERRY_VERSION_STRING, ferryd_usage,
+                                     default_config_path};
   auto parsed =
       tools::parse_config_command<FerrydConfig>(argc, argv, kOptions, command, output, exit_now);
   if (!parsed || (exit_now != nullptr && *exit_now)) return parsed;

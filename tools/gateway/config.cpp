@@ -12,10 +12,7 @@
 #include "common/config_file.hpp"
 #include "common/number.hpp"
 #include "common/quoted.hpp"
-
-#ifndef FERRY_VERSION
-#define FERRY_VERSION "unknown"
-#endif
+#include "ferry/version.hpp"
 
 namespace ferry::gateway {
 
@@ -310,7 +307,7 @@ std::string gateway_usage() {
 
 Result<GatewayConfig> parse_gateway_args(int argc, char** argv, std::string* output,
                                          bool* exit_now) {
-  const tools::ConfigCommand command{"ferry-gateway", FERRY_VERSION, gateway_usage,
+  const tools::ConfigCommand command{"ferry-gateway", FERRY_VERSION_STRING, gateway_usage,
                                      default_config_path};
   auto parsed =
       tools::parse_config_command<GatewayConfig>(argc, argv, kOptions, command, output, exit_now);

@@ -1,10 +1,11 @@
 // Uses the installed headers and library: a ring round trip, the published CRC check, an
 // LZ4 round trip (so lz4/zstd must be on the link line) and a client's clear error when no
-// server runs.
+// server runs; the version macros agree with the library's version().
 #include <ferry/client.hpp>
 #include <ferry/codec.hpp>
 #include <ferry/crc32c.hpp>
 #include <ferry/ring.hpp>
+#include <ferry/version.hpp>
 
 #include <cstdio>
 #include <vector>
@@ -32,6 +33,8 @@ int main() {
   options.session = "install-check";
   auto client = ferry::Client::connect(options);
   if (client || client.code() != ferry::Errc::not_found) return 7;
+  static_assert(FERRY_VERSION_NUMBER >= 100, "FERRY_VERSION_NUMBER: 0.1.0 and later");
+  if (ferry::version() != FERRY_VERSION_STRING) return 8;
   std::puts("installed ferry works");
   return 0;
 }

@@ -32,3 +32,18 @@ else()
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/ferry.pc.in ${PROJECT_BINARY_DIR}/ferry.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/ferry.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The systemd user units (packaging/systemd/*.service.in), with ExecStart under the prefix
+# given at install time (cmake --install --prefix), into <prefix>/lib/systemd/user, which
+# systemd searches for /usr and /usr/local (elsewhere: systemctl --user link FILE).
+if(FERRY_BUILD_TOOLS)
+  foreach(unit ferryd ferry-gateway ferry-bridge)
+    set(in ${PROJECT_SOURCE_DIR}/packaging/systemd/${unit}.service.in)
+    install(CODE "
+      set(FERRY_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
+      set(out \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/lib/systemd/user/${unit}.service\")
+      message(STATUS \"Installing: \${out}\")
+      configure_file(\"${in}\" \"\${out}\" @ONLY)
+      list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"\${out}\")")
+  endforeach()
+endif()

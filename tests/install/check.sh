@@ -17,8 +17,20 @@ cmake --build "$scratch/cmake" >/dev/null
 
 export PKG_CONFIG_PATH="$scratch/prefix/lib/pkgconfig:$scratch/prefix/lib/x86_64-linux-gnu/pkgconfig"
 # shellcheck disable=SC2046
-g++ "$root/consumer/main.cpp" -o "$scratch/pc-consumer" $(pkg-config --cflags --libs ferry)
+g++ -std=c++20 "$root/consumer/main.cpp" -o "$scratch/pc-consumer" $(pkg-config --cflags --libs ferry)
 "$scratch/pc-consumer"
+
+# The systemd user units start the programs installed beside them.
+for unit in "$scratch"/prefix/lib/systemd/user/*.service; do
+  exe=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$unit")
+  case $exe in
+    "$scratch/prefix/"*) [ -x "$exe" ] ||
+      { echo "install check: $(basename "$unit") starts $exe, which is not installed" >&2; exit 1; } ;;
+    *) echo "install check: $(basename "$unit") starts $exe, outside the prefix" >&2; exit 1 ;;
+  esac
+done
+[ -e "$scratch/prefix/lib/systemd/user/ferryd.service" ] ||
+  { echo "install check: no ferryd.service under lib/systemd/user" >&2; exit 1; }
 
 # The installed ferryd finds its metrics module under the prefix and serves /metrics.
 if [ -e "$scratch/prefix/bin/ferryd" ] && find "$scratch/prefix" -name ferryd-metrics.so | grep -q .; then

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # ferry: the front door. `make demo` and `make test` are all a newcomer needs.
 #
 #   make deps    install the Debian packages the build, tests and benchmarks need

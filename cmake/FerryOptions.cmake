@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Compiler warnings and sanitizers shared by every ferry target.
 
 function(ferry_set_warnings target)

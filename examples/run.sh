@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs the examples in a private session: the request/response pair on its own endpoint,
 # the publish/subscribe pair through a real ferryd, the ring demo. Fails if any exits
 # non-zero or says other than it should.

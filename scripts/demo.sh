@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # scripts/demo.sh [FERRY-DEMO OPTION...]: what `make demo` runs (docs/demo.md).
 #
 # Starts ferryd in a session of its own, "demo" (your runtime directory, so `ferry ...

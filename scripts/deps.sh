@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs every Debian package ferry's build, tests and benchmarks need.
 # Idempotent and quiet when everything is already there.
 set -eu

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Waiting for a ferryd that a script started, until it is ready: until it answers a
 # connection, not until its socket file exists (a file a dead ferryd left would exist too).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # scripts/gateway-demo.sh [--seconds N]: what `make gateway-demo` runs (docs/gateway.md).
 #
 # Two buses talking through two gateways, on this machine: ferryds for sessions "gw-a" and

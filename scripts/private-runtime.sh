@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # scripts/private-runtime.sh NAME: sourced by scripts that start buses and gateways of their
 # own (scripts/gateway-demo.sh, bench/scripts/gateway.sh). Makes a scratch directory $work
 # with a private XDG_RUNTIME_DIR inside (so that nothing touches the user's sessions), and:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every libFuzzer target in $1 for $2 seconds each, starting from its seed corpus in
 # tests/fuzz/corpus/<name>/ (copied to a scratch directory so the repo stays clean), as many
 # at once as there are CPUs (each fuzzer uses one). Fails if any target crashes, leaks or

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """scripts/tidy.py BUILD_DIR JOBS FILE...: clang-tidy on FILEs (make tidy), JOBS at a time,
 with their flags from BUILD_DIR/compile_commands.json. Fails if any file has a finding.
 

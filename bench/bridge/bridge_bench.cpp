@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/bridge/bridge_bench.cpp: the participants of the bridge benchmark
 // (bench/scripts/bridge.sh, docs/bridge.md "Benchmarks"), one program in five roles:
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/gateway/gateway_bench.cpp: the participants of the gateway benchmark
 // (bench/scripts/gateway.sh, docs/gateway.md "Benchmarks"), one program in four roles:
 //

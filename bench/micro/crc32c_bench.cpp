@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CRC32C throughput: the dispatched ferry::crc32c against the portable fallback. Each call
 // continues the previous CRC, so calls run back to back as when checksumming a stream.
 #include <benchmark/benchmark.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Ring push+pop in one thread against a plain memcpy of the same size: what the ring
 // itself costs over copying the bytes in and out.
 //   BM_Memcpy/<size>            copy in and copy out (two memcpy), the floor

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/scripts/ab.sh: two builds of ferry on the same workloads, alternated run by run so that both
 # see the same machine state; prints the median of each and B/A.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/scripts/bridge.sh [SECONDS]: ferry-bridge beside plain NATS clients (nats.c) on the
 # same nats-server (Debian's, JetStream on, file storage), in one run (docs/bridge.md,
 # "Benchmarks"). Two buses a and b on this machine, a bridge on each; 1 KiB payloads:

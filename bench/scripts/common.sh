@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Helpers shared by matrix.sh, perf-gate.sh and ab.sh: a private scratch
 # directory, cleanup of every background process on exit and on Ctrl-C, one `ferry bench`

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/scripts/gateway.sh [SECONDS [LOAD_SECONDS]]: ferry-gateway beside a plain TLS WebSocket echo, in one
 # run (docs/gateway.md, "Benchmarks"). On loopback, 1 KiB payloads, wss:// with the test
 # certificates (tests/gateway/make_certs.sh):

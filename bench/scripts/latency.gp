@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Latency percentiles per scenario, ferry beside uds, for bench/results/latest.png.
 # gnuplot -e "datafile='latency.dat'; outfile='latest.png'; subtitle='...'" latency.gp
 # datafile: one row per scenario/wait: "label" ferry_p50 ferry_p99 ferry_p999 uds_p50 uds_p99

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The benchmark matrix behind `make bench` (docs/bench.md): every `ferry bench`
 # scenario over ferry with the waits that apply and over Unix sockets, interleaved
 # (ferry, uds, ferry, uds, ...) so that the machine's noise hits both alike; fanin with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The performance gate of `make test`: fanin, reqrep and pingpong --wait block,
 # over ferry and over Unix sockets in the same run, alternated (ferry, uds, ferry, uds), the
 # median of each. Ratios, not absolute figures: the machines are shared and noisy.

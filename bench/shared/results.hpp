@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/shared/results.hpp: round-trip samples of a benchmark's threads and the one JSON line
 // about them, {"msgs":..,"msgs_per_s":..,"p50_us":..,"p99_us":..}; the gateway's and the
 // bridge's benchmarks print it (bench/scripts/gateway.sh, bridge.sh read it).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/bench.cpp: run_bench(), the entry point for the orchestrator and every
 // participant (bench.hpp).
 #include "workload/bench.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/bench.hpp: `ferry bench`, the workload benchmark (workloads defined in
 // docs/bench.md).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/client_loop.hpp: the client side of every scenario, whatever the transport.
 //
 // A connection type provides:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/ferry_roles.cpp: the participants over ferry (roles.hpp).
 //
 // The server is a ferry::Server with --wait; clients are ferry::Clients with --wait.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry-bench: `ferry bench` as a program of its own (bench.hpp, docs/bench.md).
 #include <span>
 #include <string>

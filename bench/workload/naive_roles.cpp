@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/naive_roles.cpp: the floor under every scenario, --transport naive
 // (roles.hpp, docs/bench.md "The naive floor").
 //

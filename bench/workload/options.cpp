@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/options.cpp: parsing and printing the options (options.hpp).
 #include "workload/options.hpp"
 

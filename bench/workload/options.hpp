@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/options.hpp: the command line of `ferry bench`, and the hidden role
 // arguments the orchestrating process passes to each participant it starts.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/orchestrator.cpp: running one benchmark (orchestrator.hpp).
 #include "workload/orchestrator.hpp"
 

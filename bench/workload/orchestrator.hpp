@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/orchestrator.hpp: the process the user started. It starts the server, the
 // idle connections and the clients as separate processes, releases the clients together,
 // shows progress, collects every result and prints the run's summary.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/participants.cpp: starting, hearing and reaping participants
 // (participants.hpp).
 #include "workload/participants.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/participants.hpp: the orchestrator's view of the processes it starts.
 //
 // Each participant is this program again (fork + exec of the self command) with role

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/payload.cpp: payload pattern and checks (payload.hpp).
 #include "workload/payload.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/payload.hpp: what every benchmark message carries, and the checks every
 // receiver makes (docs/bench.md, "How messages are checked").
 //

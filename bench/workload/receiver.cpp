@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/receiver.cpp: checking, counting and answering (receiver.hpp).
 #include "workload/receiver.hpp"
 

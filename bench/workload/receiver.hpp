@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/receiver.hpp: the server side of every scenario, whatever the transport.
 //
 // The ferry and uds servers (and fanout's subscribers) hand each message here: data

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/report.cpp: participant result lines and the printed summary (report.hpp).
 #include "workload/report.hpp"
 

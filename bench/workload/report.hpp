@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/report.hpp: what one participant measured, and the run's summary.
 //
 // A participant writes lines to its result pipe: "ready" once it listens or is connected,

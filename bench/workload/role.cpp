@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/role.cpp: the participant's context (role.hpp).
 #include "workload/role.hpp"
 

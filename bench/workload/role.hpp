@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/role.hpp: what every participant process has: its options, the shared
 // state, its result pipe, the start signal and the run's timetable; and the workload
 // constants of docs/bench.md.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/roles.hpp: the participants' entry points, one per transport and role.
 // Each returns the process's exit code; results and errors go to the result pipe.
 // Thread-safety: one thread per participant process.

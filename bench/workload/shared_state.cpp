@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/shared_state.cpp: the shared start time and progress counters
 // (shared_state.hpp).
 #include "workload/shared_state.hpp"

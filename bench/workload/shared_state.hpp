@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/shared_state.hpp: the few words the orchestrator and the participants share.
 //
 // A memfd the orchestrator creates before starting anyone and passes by descriptor number

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/uds_frames.cpp: framing and blocking socket helpers (uds_frames.hpp).
 #include "workload/uds_frames.hpp"
 

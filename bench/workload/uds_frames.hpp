@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/uds_frames.hpp: the Unix-socket baseline's framing and socket helpers.
 //
 // SOCK_STREAM sockets in the session's runtime directory; each message is a 4-byte

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/workload/uds_roles.cpp: the participants over Unix stream sockets, the baseline
 // (roles.hpp, uds_frames.hpp).
 //

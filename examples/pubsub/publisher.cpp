@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // examples/pubsub/publisher.cpp: publishes `count` temperature readings (type 42) through
 // ferryd's bus. Run ferryd first; start subscribers before publishing.
 //

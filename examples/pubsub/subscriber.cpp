@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // examples/pubsub/subscriber.cpp: subscribes to type 42 on ferryd's bus, receives `count`
 // readings, checks they arrive in order, prints a line when subscribed (so a script knows
 // when to start publishing) and a summary at the end.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // examples/reqrep/client.cpp: asks the example server to add numbers and reverse text,
 // checks the answers, then tells it to stop. Exit status 0 when every answer was right.
 #include <chrono>

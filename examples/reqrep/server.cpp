@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // examples/reqrep/server.cpp: a request/response server on its own endpoint ("calc").
 // It answers type 1 (add two 64-bit integers, a trivially-copyable struct read in place)
 // and type 2 (text: returns it reversed), until SIGINT/SIGTERM or a type 3 message.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry-ring-demo: streams messages from this process to a child process through one ring
 // in a sealed memfd segment, prints live progress and what happened. The child maps the
 // segment from the inherited descriptor and checks every message's sequence and bytes.

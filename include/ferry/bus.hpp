@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/bus.hpp: the requests a client sends ferryd's bus to subscribe to and serve message
 // types (Client::subscribe(), unsubscribe(), serve() send them; docs/ferryd.md). Each is a
 // request of one of these reserved types whose payload is the one message type it is

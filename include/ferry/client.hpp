@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/client.hpp: a connection to a ferry endpoint (a Server, or ferryd's bus).
 //
 //   auto client = ferry::Client::connect({.endpoint = "bus"});

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/codec.hpp: payload compression with LZ4 or zstd (docs/compression.md).
 //
 // A compressed payload is a frame: the original length as 4 little-endian bytes, then the

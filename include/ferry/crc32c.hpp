@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/crc32c.hpp: CRC32C (Castagnoli), for ferry's frames and for applications that
 // checksum their own data.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/export.hpp: symbol visibility for the ferry library.
 //
 // The library is built with -fvisibility=hidden; FERRY_API marks what is public.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/flatbuffers.hpp: FlatBuffers payloads, verified and then read in place (header-only).
 //
 // Optional: only code that includes this header needs the FlatBuffers headers

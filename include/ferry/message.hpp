@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/message.hpp: what a receiver sees of one message, and the reserved message types.
 //
 // A Message is a view: its payload points into the ring (or into the receiver's private

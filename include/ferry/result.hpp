@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/result.hpp: errors as values.
 //
 // Every fallible ferry call returns a Result<T>: either a value or an Error carrying a

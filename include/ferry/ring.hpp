@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/ring.hpp: a single-producer single-consumer record ring in shared memory.
 //
 // Records are variable-length (0 bytes up to the ring's max_payload), each a 24-byte wire

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/server.hpp: an endpoint that many client processes connect to.
 //
 // A Server listens on a Unix socket in the session's runtime directory (ferry/session.hpp).

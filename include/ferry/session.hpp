@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/session.hpp: where a session's endpoints live.
 //
 // Every endpoint is a Unix socket under the session's runtime directory:

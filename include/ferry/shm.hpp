@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/shm.hpp: shared-memory segments.
 //
 // Anonymous segments come from memfd_create, sized once and sealed against growing and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // stat.hpp: what ferry servers are doing, read from the outside (ferry stat, ferryd's
 // metrics; docs/observability.md).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/typed.hpp: zero-copy typed payloads for trivially-copyable structs (header-only).
 //
 // The sender sends bytes_of(value); the receiver reads the payload in place with view_as<T>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/unique_fd.hpp: one file descriptor, owned: closed when the owner goes (or is reset).
 // The library's sockets and shared memory hold theirs in it; applications and tools may too.
 // Thread-safety: like an int; one owner.

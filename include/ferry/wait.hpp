@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/wait.hpp: how a ring side waits for the other.
 //
 //   spin    busy-polls (yielding the CPU every `yield_every` polls, so a spinner that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry/wire.hpp: the canonical 24-byte frame header (docs/wire_format.md).
 //
 //   offset size field

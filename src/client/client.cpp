@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry::Client (client.hpp): sending, request/response and receiving; the connection
 // itself (handshake, loss, reconnecting) is in link.cpp.
 #include "ferry/client.hpp"

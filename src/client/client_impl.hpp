@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // client_impl.hpp: what a ferry::Client holds (Client::Impl), shared by client.cpp (sending,
 // requests, receiving) and link.cpp (the connection: handshake, loss, reconnecting).
 // Thread-safety: as Client, one thread at a time.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry::Client's connection (client_impl.hpp): the handshake, losing the server, and
 // reconnecting with backoff while keeping what was sent (docs/reliability.md).
 #include <pwd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Payload compression (ferry/codec.hpp): LZ4 and zstd frames with a 4-byte length prefix.
 #include "ferry/codec.hpp"
 

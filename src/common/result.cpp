@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Error names and errno mapping for ferry/result.hpp.
 #include "ferry/result.hpp"
 

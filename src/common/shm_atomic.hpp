@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // shm_atomic.hpp: the one atomic type allowed in structures that live in shared memory.
 //
 // ShmAtomic<T> is a std::atomic<T> that is checked to be lock-free at compile time (a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry::version() (ferry/version.hpp, generated from cmake/version.hpp.in).
 #include "ferry/version.hpp"
 

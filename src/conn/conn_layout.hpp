@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // conn_layout.hpp: the binary layout of a connection segment and of a server's doorbell
 // and wake segments in shared memory (docs/connection_format.md); the stat segment's is in
 // stat/stat_layout.hpp.

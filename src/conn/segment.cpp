@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Connection and doorbell segments (segment.hpp).
 #include "conn/segment.hpp"
 

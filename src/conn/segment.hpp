@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // segment.hpp: making (server) and checking (client) connection and doorbell segments.
 // Layouts: conn_layout.hpp. The client trusts nothing it maps: every offset and size is
 // checked against the segment's real size before use.

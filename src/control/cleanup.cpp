@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // cleanup_session() (ferry/session.hpp): stale objects of dead owners.
 #include <dirent.h>
 #include <sys/mman.h>

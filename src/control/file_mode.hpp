@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // file_mode.hpp: a file's mode as people read it in messages.
 #pragma once
 

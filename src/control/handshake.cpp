@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The handshake's Hello and Welcome records (handshake.hpp). The byte layout is written
 // down in docs/protocol.md; the offsets below are the ones in its tables.
 #include "control/handshake.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // handshake.hpp: the two messages of the connection handshake (docs/protocol.md).
 //
 //   client -> server  Hello    (128 bytes): magic "FHEL", protocol version, requested ring

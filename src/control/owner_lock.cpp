@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Owner locks (owner_lock.hpp).
 #include "control/owner_lock.hpp"
 

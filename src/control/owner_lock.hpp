@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // owner_lock.hpp: liveness of the owner of ferry's named objects (docs/reliability.md).
 //
 // A server, or the creator of a named segment, holds "<name>.lock" in its session

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sessions and their runtime directories for ferry/session.hpp. See docs/protocol.md,
 // "Where endpoints live".
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The control plane's Unix-domain sockets (unix_socket.hpp). See docs/protocol.md.
 #include "control/unix_socket.hpp"
 

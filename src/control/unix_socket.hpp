@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // unix_socket.hpp: the control plane's Unix-domain sockets (SOCK_SEQPACKET): listening,
 // connecting with errors that name the path, descriptor passing (SCM_RIGHTS) and peer
 // credentials (SO_PEERCRED, SO_PEERGROUPS).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry::crc32c: picks the fastest implementation in crc32c_impl.hpp once, on first use.
 #include "ferry/crc32c.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CRC32C on little-endian AArch64: the ARMv8 CRC extension, one stream of crc32cx.
 #include "crc/crc32c_impl.hpp"
 

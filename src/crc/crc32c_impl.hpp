@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // crc/crc32c_impl.hpp: the CRC32C implementations behind ferry::crc32c, exposed so tests
 // and benchmarks can compare them with each other.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Portable CRC32C: slicing-by-8 over tables built at compile time.
 #include <array>
 #include <bit>

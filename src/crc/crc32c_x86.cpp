@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CRC32C on x86-64: three interleaved streams of the SSE4.2 crc32 instruction, joined with
 // carry-less multiplication (the approach of Intel's crc_pcl and the Linux kernel).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SPSC record ring (ferry/ring.hpp). Layout: ring_layout.hpp, docs/ring_format.md.
 //
 // Indices are 64-bit byte counts that only grow (they never wrap in practice); the

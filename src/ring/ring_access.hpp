@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ring_access.hpp: library-internal settings of a ring side that the public API does not
 // offer (the Server's doorbell).
 // Thread-safety: call before the side is used.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ring_layout.hpp: the binary layout of a ring in shared memory (docs/ring_format.md).
 //
 // A ring is a 1024-byte header followed by `capacity` bytes of records. The header is a

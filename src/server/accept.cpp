@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry::Server: opening the endpoint, accepting, the handshake and hang-ups
 // (docs/protocol.md). The loop is in server.cpp.
 #include <sys/epoll.h>

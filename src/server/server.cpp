@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry::Server: the loop, the router and sending (server.hpp). Accepting and the
 // handshake are in accept.cpp.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // server_impl.hpp: the state behind ferry::Server (server.cpp: the loop and dispatch;
 // accept.cpp: accepting and the handshake).
 // Thread-safety: one thread drives it; only stop() touches it from others.

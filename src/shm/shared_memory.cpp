@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared-memory segments for ferry/shm.hpp: sealed memfds for connections, shm_open for
 // named objects. See docs/shared_memory.md for the choices.
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The closed-connection totals and their seqlock (closed_totals.hpp).
 //
 // closed_generation is a seqlock with one writer, the server's loop:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // closed_totals.hpp: the closed-connection totals of a stat segment (conn_layout.hpp,
 // EndpointCounter::closed_*): what the server adds when a connection closes, the bounds it
 // holds a connection's ring counters to first, and the seqlock (closed_generation) that

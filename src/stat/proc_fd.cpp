@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Mapping a server's segments through /proc/<pid>/fd (proc_fd.hpp).
 #include "stat/proc_fd.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // proc_fd.hpp: mapping a ferry server's segments through its /proc/<pid>/fd links, for
 // the stat reader (stat.cpp) and its tests.
 // Thread-safety: plain functions.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading servers' counters from their shared memory (ferry/stat.hpp).
 #include "ferry/stat.hpp"
 

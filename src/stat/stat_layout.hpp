@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // stat_layout.hpp: the binary layout of a server's stat segment in shared memory
 // (docs/connection_format.md, docs/observability.md).
 //

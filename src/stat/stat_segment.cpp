@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A server's stat segment (stat_segment.hpp).
 #include "stat/stat_segment.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // stat_segment.hpp: making (server) and checking (observers) a server's stat segment.
 // Layout: stat_layout.hpp.
 // Thread-safety: plain functions.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // wait_layout.hpp: the shared-memory block through which one side of a ring announces that
 // it sleeps and the other wakes it (waiting.hpp). A ring header holds two
 // (ring_layout.hpp: data_wait, space_wait); its offsets are part of docs/ring_format.md.

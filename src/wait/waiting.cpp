@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The kernel half of the sleep/wake protocol (waiting.hpp): futex, eventfd and socket.
 #include "wait/waiting.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // waiting.hpp: the sleep/wake protocol between the two sides of a ring.
 //
 // Waiter (wait_until):                      Waker (wake_if_sleeping), after publishing:

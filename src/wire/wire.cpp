@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The 24-byte frame header (ferry/wire.hpp): little-endian encoding, validation, decoding.
 #include "ferry/wire.hpp"
 

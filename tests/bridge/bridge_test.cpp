@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/bridge/bridge_test.cpp: two buses (two ferryds, two sessions) bridged through a real
 // nats-server (Debian's), all real processes: publications both ways, each exactly once and
 // in order, none of a bus's own coming back to it; requests across the "hosts" answered by a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # ferry bench, briefly: every scenario over both transports must finish with errors 0 and
 # one JSON line of the documented fields; a run with a deliberately skipped sequence number
 # must report it and exit 1. (Speed is not checked here: that is `make bench`.)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The ferry command against a real ferryd: every subcommand, every exit code, exact outputs.
 #
 #   tests/cli/cli_test.sh FERRYD FERRY     (ctest runs it with the built binaries)

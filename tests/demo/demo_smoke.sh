@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/demo/demo_smoke.sh BIN_DIR: `make demo`'s script (scripts/demo.sh) and ferry-demo,
 # end to end, in a private runtime directory (never the user's session):
 #   1. a 2-second run exits 0 and its table shows 0 errors;

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """tests/docs/cpp_blocks.py PREFIX FILE.md...: compiles every ```cpp block of the Markdown
 FILEs against the ferry installed in PREFIX (its pkg-config file), so that the docs' C++
 cannot drift from the API. Run by tests/install/check.sh (make test).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/docs/prelude.hpp: what the C++ blocks of README.md and docs/ take as given, for
 // tests/docs/cpp_blocks.py, which compiles each block (never links or runs it) as the body
 // of a function after this header. A block names only what a reader's program would have

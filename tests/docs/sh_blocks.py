@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """tests/docs/sh_blocks.py FILE.md...: runs the ```sh blocks of each Markdown FILE as a reader
 pasting them would, one after another in one shell session per file, and checks what they
 promise. Run by tests/install/check.sh (make test) from the repository's root.

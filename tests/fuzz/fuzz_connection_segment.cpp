@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: a client checking the connection segment a server handed it. The input is the
 // segment's bytes (the fuzzer may write any header); whatever view_connection_segment
 // accepts must lie inside the segment, and both rings in it must then either refuse to

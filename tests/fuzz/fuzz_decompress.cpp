@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for decompress(). The first input byte picks the codec (bit 0: lz4 or
 // zstd) and how much room the destination has beyond the recorded length (bits 1-2); the
 // rest is the frame. Decompression is limited to 1 MiB. A frame must be refused with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the handshake decoders (src/control/handshake.hpp). The first input
 // byte picks the decoder (even: hello, odd: welcome), the rest is the message.
 // A hello that decodes must re-encode to exactly the same bytes (its decoder accepts one

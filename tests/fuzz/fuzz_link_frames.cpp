@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the gateway's link frames (tools/gateway/link.hpp, ferry.v1). The
 // first input byte picks the payload limit and how the rest is split into WebSocket
 // messages; each message goes to one LinkReader, as a connection would deliver them. Every

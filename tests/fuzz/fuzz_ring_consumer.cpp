@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: the ring consumer reading arbitrary shared memory. The input supplies the
 // consumer's starting index, the producer's published index and the record bytes; the
 // consumer must return records that lie inside the record space or an error, and never

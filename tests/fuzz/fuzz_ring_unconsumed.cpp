@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: a producer reading back what its dead consumer never released
 // (RingProducer::for_each_unconsumed) from arbitrary shared memory. The input supplies the
 // consumer's index (anyone's to write), the producer's own index and record count, and the

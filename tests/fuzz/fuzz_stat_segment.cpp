@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: an observer (ferry stat, ferryd's metrics) reading a server's stat segment. The
 // input is the segment's bytes; whatever view_stat_segment accepts must keep every peer
 // entry inside the segment, and reading the counters, names and entries must stay inside

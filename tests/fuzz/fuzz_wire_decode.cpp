@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for wire::decode. The first input byte picks the limits, the rest is the
 // frame. A frame that decodes must re-encode to the same bytes and decode again.
 #include <cstddef>

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A ferry.v1 client written from docs/gateway_protocol.md alone (no ferry code), with
 Debian's python3-websockets: proof that the document is enough to talk to a gateway.
 

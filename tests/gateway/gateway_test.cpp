@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/gateway/gateway_test.cpp: two buses (two ferryds, two sessions) joined by two
 // ferry-gateways on loopback, all real processes: requests and publications both ways,
 // every message checked; the errors a requester meets (type not accepted by the peer, no

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/gateway/make_certs.sh DIR: the certificates the gateway's TLS tests use, made fresh
 # each run with Debian's openssl (nothing secret is committed), P-256 keys:
 #   ca.crt          the test CA                      other-ca.crt   a CA nobody trusts

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A WebSocket service that does not speak ferry.v1, over TLS, for the gateway's raw mode:
 it answers every message with the same text in upper case. Debian's python3-websockets.
 

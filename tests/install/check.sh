@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the build in $1 into a scratch prefix, then builds a consumer project against
 # it twice: through find_package(ferry) and through pkg-config; runs the installed ferryd
 # with its metrics; compiles every C++ block of the README and docs/ against it and runs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd's bus with real processes: publish/subscribe fan-out (32 publishers x 32
 // subscribers, every message exactly once, in per-publisher order), requests routed to a
 // serving client and their replies routed back, and what requesters see when no client

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Chaos: 32 client processes send numbered messages to a server process while the test
 // kills random clients with SIGKILL hundreds of times (each replaced by a new process) and
 // the server several times (restarted after a pause). Afterwards: no message the server

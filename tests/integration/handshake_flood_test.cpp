@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Before authentication: a flood of connections that never say hello, beyond the server's
 // descriptor limit. The server (a child process with RLIMIT_NOFILE lowered to 256) must not
 // spin on a listener it cannot serve (accept() failing with EMFILE), must bound the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A payload the sender changes while the server reads it. A FlatBuffer verified in the ring
 // and then read there could have its offsets changed in between by the sender, and the
 // reader would follow them anywhere (a crash, or other clients' data echoed back: every

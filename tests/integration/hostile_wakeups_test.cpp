@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hostile clients against the wake-up plumbing (docs/connection_format.md, "Waking"): the
 // server runs in a child process, so every descriptor and mapping of this test process is
 // a client's, and a hostile client may do with them whatever a process can:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd's Prometheus exporter (--metrics-listen) against the real thing: its /metrics page
 // passes `promtool check metrics` and counts exactly the test's traffic, a real Prometheus
 // server (Debian's `prometheus`, started and stopped here) scrapes it and its HTTP API sees

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd's readiness: it tells systemd READY=1 (sd_notify, Type=notify) only once its
 // endpoint accepts connections, STOPPING=1 when it stops; and the test helper that waits for
 // it says why when ferryd never becomes ready.

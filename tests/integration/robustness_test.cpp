@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a server does when its peers misbehave, with real connections and real shared memory:
 //
 //   - a hostile client that writes garbage into its own client->server ring (random bytes,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Security properties, with real processes, users, sockets and shared memory:
 //
 //   - two sessions of one user never see each other's endpoints, and one endpoint name can

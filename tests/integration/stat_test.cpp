@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry::read_session_stat() and `ferry stat` against a real ferryd in another process: the
 // endpoint's counters, each connection's peer and rings, totals that survive closed
 // connections (counted once while they close, bounded whatever their clients wrote), the

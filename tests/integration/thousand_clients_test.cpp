@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd with 1000 concurrent client connections from 8 processes: each connection
 // subscribes to a type of its own, publishes a checked message to it through the bus and
 // receives it back; then all disconnect, and ferryd's descriptors and shared-memory mappings

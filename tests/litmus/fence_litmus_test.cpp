@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The store-buffer litmus test of the wake-up protocol (src/wait/waiting.hpp). A sleeper
 // stores "I sleep" and then loads the other side's progress; a waker stores its progress and
 // then loads "does it sleep". Without a full fence between each store and the load after it,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A producer killed with SIGKILL at random points, mostly between reserve and commit:
 // the consumer must see every record published before the kill, intact and in order,
 // and nothing else (no torn or half-written record, no error).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Producer and consumer in separate processes over real shared memory: millions of
 // records of random sizes, every byte checked, for each wait strategy.
 #include <gtest/gtest.h>

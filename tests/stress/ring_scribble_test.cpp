@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A hostile peer writing into a ring while its consumer reads it. A well-behaved producer
 // thread writes records; a scribbler thread overwrites, at random moments, the header the
 // consumer is about to read, payload bytes, random bytes, a padding record of its own, a

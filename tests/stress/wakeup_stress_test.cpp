@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // No lost wake-ups: over a million hand-offs between two processes with random pauses on
 // both sides, so each side is sometimes spinning, sometimes asleep, sometimes just going
 // to sleep when the other publishes. A lost wake-up hangs a ping-pong forever; the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // assertions.hpp: gtest assertions shared by ferry's tests.
 #pragma once
 

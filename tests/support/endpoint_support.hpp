@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // endpoint_support.hpp: test helpers for servers and clients: a private runtime directory
 // and session per test (so tests never see each other's endpoints), and a Server running on
 // a thread of the test.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd_process.hpp: the real ferryd binary (FERRYD_PATH, set by CMake) started for a
 // test and stopped with it, ready when it says so over sd_notify (NotifySocket); its JSON
 // log read back (log_events); plus what /proc says about a process's descriptors and memory.

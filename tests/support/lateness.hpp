@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lateness.hpp: how long the machine itself kept this process off the CPU, so that a test
 // that bounds a wall-clock time (a reply within 250 ms, a refusal "at once") judges what it
 // tests and not a busy machine (beside CPU hogs, a whole process can stand still for over a

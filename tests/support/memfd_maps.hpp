@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // memfd_maps.hpp: this process's shared mappings of ferry's memfds, found in /proc/self/maps
 // ("/memfd:ferry:conn-3 (deleted)", "/memfd:ferry:doorbell:<session>/<endpoint> (deleted)"),
 // for tests that play a hostile client by writing a segment directly.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // server_child.hpp: a server in a child process of the test (so that the test process holds
 // only clients' descriptors and mappings, and a server that hangs or spins can be watched
 // and killed), ready once a client gets through its handshake.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // steady_client.hpp: a well-behaved client on its own thread, for tests that let a hostile
 // or stalled peer loose and check that everyone else is still served.
 #pragma once

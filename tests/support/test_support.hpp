@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // test_support.hpp: helpers shared by ferry's tests: a ring in real shared memory that
 // survives fork(), payload patterns that make every byte checkable, waiting for an event
 // with a deadline, a watchdog that fails a test which hangs, child processes that die with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/support/two_buses.hpp: two buses on one machine (two sessions, "a" and "b", each
 // with its ferryd) for the tests of what joins buses (ferry-gateway, ferry-bridge), and
 // what those tests share: loopback ports held for a child to bind, what a child's READY=1

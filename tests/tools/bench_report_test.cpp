@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/tools/bench_report_test.cpp: the result line a benchmark or demo participant sends
 // its orchestrator (bench/workload/report.hpp): every field survives encode() and decode(),
 // and a line with a field missing, unknown or malformed is refused, not half read.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry-bridge's configuration (tools/bridge/config.cpp): routes and their defaults, the
 // file with flags over it (a list flag replaces the file's list), the namespace whichever
 // order it comes in, and every check of the settings together, each with its one-line

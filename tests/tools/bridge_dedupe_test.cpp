@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry-bridge's record of the JetStream messages already on the bus (tools/bridge/dedupe.hpp):
 // in order and out of order, the window moving on, what a reopened file remembers (a bridge
 // killed and started again), slots reused when all are taken, and a file for another window.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd's configuration: defaults, the file, flags over the file, and every error message.
 #include <gtest/gtest.h>
 #include <sys/stat.h>

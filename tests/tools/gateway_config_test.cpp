@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry-gateway's configuration (tools/gateway/config.cpp): upstream URLs and routes, the
 // file with flags over it (a list flag replaces the file's list), and every check of the
 // settings together, each with its one-line message.

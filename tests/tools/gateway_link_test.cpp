@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/tools/gateway_link_test.cpp: ferry.v1 frames (tools/gateway/link.hpp,
 // docs/gateway_protocol.md): frames written by LinkWriter read back one by one, in one
 // message or many; every check LinkReader makes refuses what breaks it, with a message

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daemons' log (tools/common/log.cpp): every line one JSON object with the fixed fields,
 // values escaped, levels filtered, a repeating event limited per key; the text format.
 #include <gtest/gtest.h>

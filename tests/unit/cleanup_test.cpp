@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Stale objects: a dead owner's socket, lock file and named segment are removed, a live
 // owner's never; a server killed with SIGKILL is replaced at once by the next one.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests for payload compression (ferry/codec.hpp).
 #include "ferry/codec.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The tools' command-line parser (tools/common/command_line.hpp): what it accepts, and the
 // one line it says for each way a command line can be wrong.
 #include "common/command_line.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests for ferry::crc32c and the implementations behind it (crc/crc32c_impl.hpp).
 #include "ferry/crc32c.hpp"
 

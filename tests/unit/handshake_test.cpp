@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests for src/control/handshake.hpp: Hello and Welcome round trips, their byte
 // layout (docs/protocol.md), and every decode error.
 #include "control/handshake.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The tools' latency histogram (tools/common/histogram.hpp) against the exact percentiles
 // of the same samples sorted: within the documented bound for both precisions in use, the
 // maximum exact, merging the same as adding, encode()/decode() the same histogram.

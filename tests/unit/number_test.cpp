@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Numbers from text (tools/common/number.hpp): the whole text is the number, or nothing is.
 #include "common/number.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The payload pattern of the tools and tests (tools/common/pattern.hpp): what fill_pattern()
 // writes check_pattern() accepts, and any one byte changed, a wrong key, a wrong first word
 // number or a shifted span is caught, for every length around the word size.

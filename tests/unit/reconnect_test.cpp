@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A server that goes away and comes back, seen from one Client (the servers run in this
 // process; kill -9 of real processes is tests/integration/chaos_test.cpp): exactly the
 // messages the server did not consume are sent again, in order, or handed back; requests in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Result<T> shaped like std::expected<T, Error>; Errc as a std::error_code enum.
 #include "ferry/result.hpp"
 

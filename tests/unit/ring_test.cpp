@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Ring edge cases, single-threaded: empty, full, the wrap, zero and maximum sizes,
 // interleaved reserve/commit/peek/release, batches, and a consumer that detects garbage.
 #include <gtest/gtest.h>

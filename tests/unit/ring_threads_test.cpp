@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ring between two threads of one process: what ThreadSanitizer checks. Random record
 // sizes, every byte verified, each wait strategy, futex and eventfd wake-ups, and a tiny
 // ring so both sides keep hitting full and empty.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The receivers' order check (tools/common/sequence.hpp): each kind of fault counted as
 // what it is, and random streams with drops, repeats and swaps against a count made the
 // slow way.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Server and Client in one process (the server on a thread): routing, request/response,
 // pushes, compression, and every handshake error. Servers and clients in separate
 // processes are tested in tests/integration/ (robustness_test.cpp, chaos_test.cpp, ...).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests for ferry/session.hpp: which session is used, the runtime directories (created
 // 0700 whatever the umask, refused when a symlink, another owner's, or open to others) and
 // endpoint socket paths. Real directories under a mkdtemp directory.

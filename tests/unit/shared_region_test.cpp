@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Memory shared with child processes (tools/common/shared_region.hpp).
 #include "common/shared_region.hpp"
 

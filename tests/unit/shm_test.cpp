@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests for ferry/shm.hpp: sealed memfd segments, from_fd, named segments in /dev/shm
 // (mode, owner, O_EXCL, cleanup) and object names.
 #include "ferry/shm.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The stat reader and the closed totals (src/stat/) against segments this test makes and
 // writes itself, in this process (read_process_stat(0) finds them in /proc/self/fd as it
 // finds a server's): a connection whose closing is half done, or that closes while an

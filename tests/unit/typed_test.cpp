@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests for typed payloads (ferry/typed.hpp) and FlatBuffers payloads (ferry/flatbuffers.hpp).
 #include "ferry/typed.hpp"
 

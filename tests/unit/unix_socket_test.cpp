@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests for src/control/unix_socket.hpp: listening (mode 0600, stale sockets replaced,
 // live servers and other files left alone), connecting (errors that name the path, a full
 // backlog), descriptor passing, truncation, timeouts, peer credentials and the fd limit.

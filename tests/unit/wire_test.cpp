@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests for the frame header codec (ferry/wire.hpp).
 #include "ferry/wire.hpp"
 

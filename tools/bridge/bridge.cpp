@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/bridge/bridge.cpp: ferry-bridge's runtime (bridge.hpp).
 #include "bridge/bridge.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/bridge/bridge.hpp: ferry-bridge's runtime (docs/bridge.md). One loop on one thread
 // drives the local bus's ferry::Client (through fd() and prepare_wait()), the events the
 // NATS library's threads queue (nats.hpp) and a 50 ms tick, with poll(2).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/bridge/config.cpp: ferry-bridge's settings (config.hpp).
 #include "bridge/config.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/bridge/config.hpp: ferry-bridge's configuration, from its TOML file and its flags
 // (every key is also a flag, with - for _; docs/bridge.md lists them). The file is
 // --config PATH, else $FERRY_BRIDGE_CONFIG; without either, the flags alone.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/bridge/dedupe.cpp: committed JetStream messages, in a file (dedupe.hpp).
 #include "bridge/dedupe.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/bridge/dedupe.hpp: which JetStream messages a bridge has already put on its bus, by
 // origin and sequence number, kept in a file so that a bridge killed between putting a
 // message on the bus and acknowledging it (JetStream then delivers it again) drops it when

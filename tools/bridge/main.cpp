@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry-bridge: the bus on NATS (docs/bridge.md). Reads its configuration (config.cpp), then
 // runs the bridge (bridge.cpp) until SIGINT or SIGTERM.
 // Exit status: 0 stopped by a signal, 1 failed (e.g. no NATS server reachable), 2 usage or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/bridge/metrics.cpp: ferry-bridge's Prometheus metrics (metrics.hpp).
 #include "bridge/metrics.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/bridge/metrics.hpp: ferry-bridge's Prometheus metrics (prometheus-cpp, served on
 // metrics_listen by its Exposer; docs/bridge.md lists them). Per route (label route="out 7"):
 // messages and bytes each way, gaps, duplicates dropped, redeliveries, drops by reason,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/bridge/nats.cpp: nats.c glue (nats.hpp).
 #include "bridge/nats.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/bridge/nats.hpp: what ferry-bridge needs of the NATS C client (nats.c, Debian's
 // libnats-dev): owners for its objects, its errors as ferry Errors, and the queue through
 // which its threads hand messages and connection events to the bridge's loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/clock.hpp: the tools' one clock, CLOCK_MONOTONIC in nanoseconds (the time
 // stamps the benchmark and the demo put in payloads come from it, in every process), and
 // its conversion for clock_nanosleep().

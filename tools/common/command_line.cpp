@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The tools' command-line parser (command_line.hpp), on CLI11.
 #include "common/command_line.hpp"
 

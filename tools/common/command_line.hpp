@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/command_line.hpp: the one command-line parser of ferry's tools (ferry, its
 // subcommands, ferryd, ferry bench, ferry-demo), CLI11 underneath. Each tool describes its
 // flags once, in a table of Flag, and prints its own help from it; this file turns argv into

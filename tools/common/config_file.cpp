@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/config_file.cpp: settings from TOML files and flags (config_file.hpp).
 #include "common/config_file.hpp"
 

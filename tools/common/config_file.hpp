@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/config_file.hpp: a tool's settings from a TOML file and from its flags, both
 // through one table of options (ferryd, ferry-gateway). Each option names its key in the
 // file, its flag, its help line, and one function that applies a value, whichever way the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/file.hpp: reading a whole file (a config file, a payload) for the tools.
 // Thread-safety: a plain function.
 #pragma once

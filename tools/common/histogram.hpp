@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/histogram.hpp: latency samples (nanoseconds) in a log-linear histogram, for
 // ferry bench and the demo (which runs the bench's participants).
 //

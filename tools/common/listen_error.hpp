@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/listen_error.hpp: why a Prometheus exporter (prometheus-cpp's Exposer, over
 // civetweb) could not listen, in words a person can act on. civetweb says only "null context
 // when constructing CivetServer. Possible problem binding to port." for every cause; this

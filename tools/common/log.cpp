@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/log.cpp: the daemons' log (log.hpp).
 #include "common/log.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/log.hpp: the log of ferryd and ferry-gateway. One JSON object a line on
 // stderr (journald keeps it under systemd), or a line of text with --log-format text:
 //

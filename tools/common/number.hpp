@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/number.hpp: numbers from text, for command lines, config files and the
 // bench's result lines. The whole text must be the number: no spaces, nothing after it.
 // Thread-safety: plain functions.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/pattern.hpp: payload bytes that follow from a 64-bit key (who sent the
 // message and its number), so that a receiver can check every byte knowing only the key.
 // ferry bench, the demo and the tests fill and check their payloads with it.

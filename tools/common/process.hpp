@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/process.hpp: a function run in a child process, and its exit status. The
 // pingpong floor's two sides, the tests' clients and servers are such children.
 // Thread-safety: fork_child() copies only the calling thread into the child; call it where

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/quoted.hpp: how the tools show a user's value in an error message.
 // Thread-safety: a plain function.
 #pragma once

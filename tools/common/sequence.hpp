@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/sequence.hpp: whether each sender's messages arrived once each and in order,
 // for ferry bench's and the demo's receivers.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/service_notify.cpp: the sd_notify(3) datagram protocol, spoken directly
 // (service_notify.hpp).
 //

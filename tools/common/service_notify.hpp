@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/service_notify.hpp: telling whoever waits that a program is ready: systemd
 // (a unit with Type=notify waits for READY=1 before it counts ferryd, ferry-gateway or
 // ferry-bridge started), or the shell that ran it with --background (ferryd, `ferry

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/shared_region.hpp: memory a process shares with the children it starts (the
 // bench's and the demo's start times and counters, the tests' rings). A memfd, mapped
 // MAP_SHARED: a forked child shares the mapping as it is; a child that execs maps the same

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/traceparent.cpp: W3C trace context (traceparent.hpp).
 #include "common/traceparent.hpp"
 

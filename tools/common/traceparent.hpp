@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/common/traceparent.hpp: W3C trace context, the `traceparent` a request carries
 // between hosts (ferry-gateway's trace frames, ferry-bridge's NATS headers) so that one
 // request can be followed from one host's log to another's.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry-demo: many client processes talking through ferryd at once, checked and measured.
 //
 // A front end over `ferry bench`'s bus roles (bench/workload): every participant is this

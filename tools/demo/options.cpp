@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/demo/options.cpp: ferry-demo's command line (options.hpp).
 #include "options.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/demo/options.hpp: ferry-demo's command line (docs/demo.md), and the plan it makes.
 // Thread-safety: plain values and functions.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/demo/report.cpp: ferry-demo's table (report.hpp).
 #include "report.hpp"
 

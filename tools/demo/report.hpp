@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/demo/report.hpp: what ferry-demo prints: the final table from its participants'
 // results (bench/workload/report.hpp), and the number formats of its progress line.
 // Thread-safety: plain functions, called by the orchestrator only.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry bench: the benchmark workloads (docs/bench.md), run by bench/workload/.
 #include <cstdlib>
 #include <string>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry cleanup: removes the stale objects of dead owners in a session, by hand
 // (ferry::cleanup_session(); ferryd does the same at start-up and shutdown).
 #include <unistd.h>

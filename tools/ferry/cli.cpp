@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `ferry` command's shared pieces (cli.hpp).
 #include "cli.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/ferry/cli.hpp: what the `ferry` command's subcommands share: exit codes, the one-line
 // error report, flag parsing, help texts and connecting (docs/cli.md).
 // Thread-safety: single-threaded tool code.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry: the command-line tool for scripts and debugging against ferryd's bus.
 //
 //   ferry [--endpoint NAME] [--session NAME] COMMAND [OPTION...]

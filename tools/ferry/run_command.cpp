@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Running `ferry serve --exec` commands (run_command.hpp).
 #include "run_command.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/ferry/run_command.hpp: runs a shell command with bytes on its stdin and collects its
 // stdout and stderr, for `ferry serve --exec`. fork/exec and pipes, no popen: stdin is
 // written while stdout and stderr are read (poll), so a command that writes before it has

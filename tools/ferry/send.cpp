@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ferry send` (publish one message) and `ferry request` (send a request, print the reply).
 #include <unistd.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ferry serve`: answers the requests of a type with a shell command's output.
 #include <unistd.h>
 #include <csignal>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry stat: every endpoint and connection of the session, live like top, or one JSON
 // snapshot (ferry::read_session_stat(): read from shared memory, the servers are not asked).
 #include <poll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ferry subscribe`: prints every message of a type that any client publishes.
 #include <unistd.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd's bus (bus.hpp).
 #include "ferryd/bus.hpp"
 

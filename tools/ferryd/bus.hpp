@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd/bus.hpp: the local message bus ferryd runs on a ferry::Server.
 //
 //   publish    a message without a correlation id goes to every client subscribed to its

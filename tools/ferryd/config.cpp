@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd's configuration: the TOML file, then the flags. See config.hpp and docs/ferryd.md.
 #include "ferryd/config.hpp"
 

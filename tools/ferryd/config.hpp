@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd/config.hpp: ferryd's configuration, from its TOML file and its command line.
 //
 // The file is, in order: --config PATH, $FERRY_CONFIG, $XDG_CONFIG_HOME/ferry/ferryd.toml (or

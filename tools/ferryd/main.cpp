@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd: the local message bus. Runs one endpoint (default "bus") in the foreground until
 // SIGINT or SIGTERM; configuration from its TOML file and flags (docs/ferryd.md). Logs go
 // to stderr, one JSON object a line by default (tools/common/log.hpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dropping the code pages start-up used (memory.hpp).
 #include "ferryd/memory.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/ferryd/memory.hpp: an idle ferryd keeps only the code it runs while idle.
 //
 // Start-up runs code that never runs again: the TOML and command-line parsers, the C++

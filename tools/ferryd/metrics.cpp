@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd's Prometheus exporter (metrics.hpp).
 #include "ferryd/metrics.hpp"
 

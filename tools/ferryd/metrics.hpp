@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd/metrics.hpp: ferryd's Prometheus exporter (--metrics-listen, docs/observability.md).
 //
 // Loads ferryd-metrics.so (prometheus-cpp; see metrics/module_abi.h for why a module) only

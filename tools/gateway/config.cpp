@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/gateway/config.cpp: ferry-gateway's settings (config.hpp).
 #include "gateway/config.hpp"
 

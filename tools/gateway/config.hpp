@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/gateway/config.hpp: ferry-gateway's configuration, from its TOML file and its flags
 // (every key is also a flag, with - for _; docs/gateway.md lists them). The file is
 // --config PATH, else $FERRY_GATEWAY_CONFIG; without either, the flags alone.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/gateway/gateway.cpp: the gateway's event loop, links and pools (gateway.hpp).
 #include "gateway/gateway.hpp"
 

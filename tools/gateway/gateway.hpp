@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/gateway/gateway.hpp: ferry-gateway's runtime (docs/gateway.md). One Asio event loop
 // drives everything: the local bus's ferry::Client (through fd() and prepare_wait()), the
 // listener and the links it accepts, and a pool of links to each upstream.

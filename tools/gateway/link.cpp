@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/gateway/link.cpp: ferry.v1 frames (link.hpp).
 #include "gateway/link.hpp"
 

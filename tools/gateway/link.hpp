@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/gateway/link.hpp: ferry.v1, the gateway link protocol (docs/gateway_protocol.md):
 // ferry frames (24-byte header with CRC32C, then the payload), one or more per binary
 // WebSocket message.

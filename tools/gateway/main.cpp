@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry-gateway: ferry between hosts over TLS WebSocket (docs/gateway.md). Reads its
 // configuration (config.cpp), then runs the gateway (gateway.cpp) until SIGINT or SIGTERM.
 // Exit status: 0 stopped by a signal, 1 failed, 2 usage or configuration error, 3 the local

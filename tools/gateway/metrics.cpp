@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/gateway/metrics.cpp: the gateway's metrics and their HTTP endpoint (metrics.hpp).
 #include "gateway/metrics.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/gateway/metrics.hpp: ferry-gateway's Prometheus metrics (docs/gateway.md lists
 // them): the counters its parts keep, the text exposition format, and the HTTP endpoint
 // that serves it at /metrics from the gateway's own event loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferry-pingpong-floor: what a round trip costs on this machine below ferry's API, measured
 // in the same `make bench` run as ferry's pingpong, so that a pingpong miss can be told apart
 // from a slow machine (docs/performance.md).

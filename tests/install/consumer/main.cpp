@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Uses the installed headers and library: a ring round trip, the published CRC check, an
 // LZ4 round trip (so lz4/zstd must be on the link line) and a client's clear error when no
 // server runs; the version macros agree with the library's version().

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ferryd-metrics.so: ferryd's Prometheus exporter, prometheus-cpp's Exposer with one
 // collectable that asks ferryd for its samples at each scrape (module_abi.h).
 #include <arpa/inet.h>

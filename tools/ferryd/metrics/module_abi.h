@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* module_abi.h: the C interface between ferryd and ferryd-metrics.so (docs/observability.md).
  *
  * ferryd links its C++ runtime statically (a small idle footprint); prometheus-cpp exists in

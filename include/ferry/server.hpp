@@ -218,6 +218,11 @@ class FERRY_API Server {
   LatencyHistogram handler_latency() const noexcept;
   const std::string& socket_path() const noexcept;
   const std::string& session() const noexcept;
+  // The most connections it accepts: ServerOptions::max_connections, or fewer when the
+  // descriptor limit (RLIMIT_NOFILE) has no room for that many and could not be raised;
+  // then max_connections_note() says so and how to raise it (else it is empty).
+  std::uint32_t max_connections() const noexcept;
+  const std::string& max_connections_note() const noexcept;
 
   class Impl;
 

@@ -72,9 +72,9 @@ Result<void> Server::Impl::open() {
     const std::uint64_t fit =
         lim.rlim_cur > kFdsSpare ? (lim.rlim_cur - kFdsSpare) / kFdsPerConnection : 0;
     if (fit == 0) return r.error();
-    fd_limit_note_ = " (lowered from " + std::to_string(options_.max_connections) +
+    fd_limit_note_ = "lowered from " + std::to_string(options_.max_connections) +
                      " by the descriptor limit RLIMIT_NOFILE=" + std::to_string(lim.rlim_cur) +
-                     "; raise it with ulimit -n or LimitNOFILE=)";
+                     "; raise it with ulimit -n or LimitNOFILE=";
     options_.max_connections = static_cast<std::uint32_t>(fit);
   }
 
@@ -368,7 +368,8 @@ void Server::Impl::handle_hello(std::uint64_t pending_id) {
     reject(std::move(socket), static_cast<int>(WelcomeStatus::full),
            "the server at " + socket_path_ + " is full: " + std::to_string(by_id_.size()) +
                " connections, its limit (max_connections " +
-               std::to_string(options_.max_connections) + ")" + fd_limit_note_);
+               std::to_string(options_.max_connections) + ")" +
+               (fd_limit_note_.empty() ? "" : " (" + fd_limit_note_ + ")"));
     return;
   }
   std::uint32_t capacity[2] = {hello->c2s_capacity, hello->s2c_capacity};

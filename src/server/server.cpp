@@ -169,6 +169,12 @@ const std::string& Server::socket_path() const noexcept {
 const std::string& Server::session() const noexcept {
   return impl_->session_;
 }
+std::uint32_t Server::max_connections() const noexcept {
+  return impl_->options_.max_connections;
+}
+const std::string& Server::max_connections_note() const noexcept {
+  return impl_->fd_limit_note_;
+}
 
 // ---------------------------------------------------------------------------- the loop
 

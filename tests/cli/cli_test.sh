@@ -256,6 +256,41 @@ run toolarge "$FERRY" send --type 7 --file "$TMP/large.bin"
 expect toolarge 1 "" "ferry: send type 7: the payload of 300000 bytes is larger than the connection's \
 limit of 262144 bytes (a quarter of the ring: ferryd's ring_capacity, --ring-capacity, raises it)\n"
 
+# --socket: a ferryd whose socket_path is elsewhere (shared with other users, say) is
+# reachable by its path, before or after the command.
+run sock_ferryd "$FERRYD" --background --log-level warn --endpoint shared --socket "$TMP/shared.sock"
+expect sock_ferryd 0 "" ""
+SOCK_FERRYD=$("$FERRY" stat --endpoint shared --json | grep -Eo '"pid": ?[0-9]+' | head -n 1 | grep -Eo '[0-9]+$')
+PIDS+=("$SOCK_FERRYD")
+run sock_sub "$FERRY" --socket "$TMP/shared.sock" subscribe --type 18 --count 1 --timeout 10000 --background
+expect sock_sub 0 "" ""
+run sock_send "$FERRY" send --socket "$TMP/shared.sock" --type 18 --data across
+expect sock_send 0 "" ""
+for _ in $(seq 200); do [[ -s $TMP/sock_sub.out ]] && break; sleep 0.05; done
+expect sock_sub 0 "across\n" ""
+run sock_missing "$FERRY" send --socket "$TMP/none.sock" --type 18 --data x
+if [[ $RC == 3 ]] && grep -q "none.sock" "$TMP/sock_missing.err"; then
+  pass "sock_missing: $(cat "$TMP/sock_missing.err")"
+else
+  fail "sock_missing: exit code $RC, stderr '$(cat "$TMP/sock_missing.err")'"
+fi
+kill "$SOCK_FERRYD" 2>/dev/null
+
+# A descriptor limit too low for max_connections: ferryd says it lowered the limit and how
+# to raise it, and its log and ferry stat give the same figure.
+run lowfd bash -c 'ulimit -Sn 1024 && ulimit -Hn 1024 && exec "$0" --background --log-level warn --session lowfd' "$FERRYD"
+LOWFD=$("$FERRY" --session lowfd stat --json | grep -Eo '"pid": ?[0-9]+' | head -n 1 | grep -Eo '[0-9]+$')
+PIDS+=("$LOWFD")
+LOGGED=$(grep -Eo 'max_connections [0-9]+, lowered from 4096 by the descriptor limit RLIMIT_NOFILE=1024; raise it' \
+  "$TMP/lowfd.err" | grep -Eo '^max_connections [0-9]+' | grep -Eo '[0-9]+$')
+STAT=$("$FERRY" --session lowfd stat --json | grep -Eo '"max_connections": ?[0-9]+' | grep -Eo '[0-9]+$')
+if [[ $RC == 0 && -n $LOGGED && $LOGGED == "$STAT" && $LOGGED -lt 4096 ]]; then
+  pass "lowfd: $LOGGED connections, logged and in ferry stat"
+else
+  fail "lowfd: exit code $RC, logged '$LOGGED', ferry stat '$STAT': $(cat "$TMP/lowfd.err")"
+fi
+kill "$LOWFD" 2>/dev/null
+
 # A bad $FERRY_SESSION is a usage error in ferry and in ferryd alike (a unit with
 # RestartPreventExitStatus=2 must not restart ferryd every second for it).
 run badsession env FERRY_SESSION=bad/name "$FERRY" send --type 1 --data x

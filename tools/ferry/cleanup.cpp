@@ -28,7 +28,7 @@ int run_cleanup(const Common& global, std::span<const std::string> argv) {
                    "lifetime); they are listed as alive.\nA lock file it cannot check (a "
                    "directory, a symlink, one it may not open) is\nlisted as a problem (exit "
                    "status 1); the rest is cleaned up all the same.",
-                   kCleanupFlags));
+                   kCleanupFlags, local_exit_codes_text()));
     return kExitOk;
   }
   auto where = common_options(global, *args);

@@ -48,13 +48,17 @@ std::string_view exit_codes_text() {
          "error, 3 cannot connect to the endpoint, 4 timeout.\n";
 }
 
+std::string_view local_exit_codes_text() {
+  return "Exit status: 0 ok, 1 runtime error, 2 usage error.\n";
+}
+
 std::string usage_text(std::string_view usage, std::string_view description,
-                       std::span<const Flag> flags) {
+                       std::span<const Flag> flags, std::string_view exit_codes) {
   std::string out = "usage: " + std::string(usage) + "\n\n" + std::string(description) + "\n";
   if (!flags.empty()) out += "\nOptions:\n";
   out += tools::flag_help(flags, 24);
   out += "\n";
-  out += exit_codes_text();
+  out += exit_codes.empty() ? exit_codes_text() : exit_codes;
   return out;
 }
 
@@ -117,6 +121,7 @@ Result<Common> common_options(const Common& global, const Args& args) {
   Common c = global;
   if (const auto* e = args.get("--endpoint")) c.endpoint = *e;
   if (const auto* s = args.get("--session")) c.session = *s;
+  if (const auto* p = args.get("--socket")) c.socket_path = *p;
   if (auto ok = check_endpoint_name(c.endpoint); !ok) {
     return Error(Errc::invalid_argument, "--endpoint: " + ok.error().message());
   }
@@ -135,6 +140,7 @@ Result<Client> connect_client(const Common& where, std::string_view name) {
   ClientOptions options;
   options.endpoint = where.endpoint;
   options.session = where.session;
+  options.socket_path = where.socket_path;
   options.name = std::string(name);
   return Client::connect(std::move(options));
 }

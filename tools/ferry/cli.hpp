@@ -31,7 +31,8 @@ int fail(int code, std::string_view message);
 // Where to connect; the global options, which each subcommand also accepts.
 struct Common {
   std::string endpoint = "bus";
-  std::string session;  // empty: FERRY_SESSION, else the login session, else "default"
+  std::string session;      // empty: FERRY_SESSION, else the login session, else "default"
+  std::string socket_path;  // --socket: ferryd's socket_path, instead of the two above
 };
 
 // A subcommand: runs with the global options and the words after its name, returns the
@@ -54,6 +55,8 @@ using tools::Flag;
 inline constexpr Flag kEndpointFlag{"--endpoint", "NAME", "ferryd's endpoint (default bus)"};
 inline constexpr Flag kSessionFlag{"--session", "NAME",
                                    "session (default $FERRY_SESSION, else the login session)"};
+inline constexpr Flag kSocketFlag{"--socket", "PATH",
+                                  "ferryd's socket (its socket_path), not by endpoint and session"};
 inline constexpr Flag kHelpFlag{"--help", "", "print this help and exit"};
 
 // Parses `args` (the words after the subcommand's name) against `flags`. A usage error is
@@ -64,10 +67,12 @@ Result<Args> parse_args(std::string_view command, std::span<const std::string> a
 
 // The --help text of a subcommand: usage line, description, flags, exit codes.
 std::string usage_text(std::string_view usage, std::string_view description,
-                       std::span<const Flag> flags);
+                       std::span<const Flag> flags, std::string_view exit_codes = {});
 
 // The exit-code table, for help texts.
 std::string_view exit_codes_text();
+// ... of the commands that connect to nothing (stat, cleanup): 0, 1 and 2 only.
+std::string_view local_exit_codes_text();
 
 // A message type: decimal or 0x hex, 0 .. kReservedTypes - 1. Usage errors name `flag`.
 Result<std::uint16_t> parse_type(std::string_view flag, std::string_view text);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // ferry: the command-line tool for scripts and debugging against ferryd's bus.
 //
-//   ferry [--endpoint NAME] [--session NAME] COMMAND [OPTION...]
+//   ferry [--endpoint NAME] [--session NAME] [--socket PATH] COMMAND [OPTION...]
 //
 // send, request, subscribe and serve; `ferry COMMAND --help` for each; docs/cli.md.
 // Errors go to stderr as one line "ferry: ..."; exit codes in cli.hpp.
@@ -38,12 +38,15 @@ constexpr Command kCommands[] = {
 };
 
 // The options before COMMAND (the messaging commands take the first two too).
-constexpr Flag kGlobalFlags[] = {
-    kEndpointFlag, kSessionFlag, kHelpFlag, {"--version", "", "print the version and exit"}};
+constexpr Flag kGlobalFlags[] = {kEndpointFlag,
+                                 kSessionFlag,
+                                 kSocketFlag,
+                                 kHelpFlag,
+                                 {"--version", "", "print the version and exit"}};
 
 std::string usage() {
   std::string out =
-      "usage: ferry [--endpoint NAME] [--session NAME] COMMAND [OPTION...]\n"
+      "usage: ferry [--endpoint NAME] [--session NAME] [--socket PATH] COMMAND [OPTION...]\n"
       "       ferry COMMAND --help\n"
       "\n"
       "Talks to ferryd, the ferry message bus, in the current session.\n"
@@ -84,6 +87,7 @@ int run(int argc, char** argv) {
   Common global;
   if (const auto* e = parsed->get("--endpoint")) global.endpoint = *e;
   if (const auto* s = parsed->get("--session")) global.session = *s;
+  if (const auto* p = parsed->get("--socket")) global.socket_path = *p;
   const std::vector<std::string>& words = parsed->rest();  // COMMAND and what follows it
   if (words.empty()) {
     (void)write_all(STDERR_FILENO, usage());

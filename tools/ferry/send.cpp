@@ -20,6 +20,7 @@ constexpr Flag kSendFlags[] = {
     {"--file", "F", "read the payload from file F (- for stdin)"},
     kEndpointFlag,
     kSessionFlag,
+    kSocketFlag,
     kHelpFlag,
 };
 
@@ -30,6 +31,7 @@ constexpr Flag kRequestFlags[] = {
     {"--timeout", "MS", "wait this long for the reply (default 5000)"},
     kEndpointFlag,
     kSessionFlag,
+    kSocketFlag,
     kHelpFlag,
 };
 
@@ -113,7 +115,8 @@ int run_send(const Common& global, std::span<const std::string> argv) {
   Prepared p;
   int exit = kExitOk;
   if (!prepare("send", argv, kSendFlags,
-               "ferry send --type T [--data STR | --file F] [--endpoint NAME] [--session NAME]",
+               "ferry send --type T [--data STR | --file F] [--endpoint NAME] [--session NAME]\n"
+               "                  [--socket PATH]",
                "Publishes one message of type T to ferryd: every client subscribed to T gets it.\n"
                "The payload is STR, the contents of F, or else all of standard input.",
                global, &p, &exit)) {
@@ -131,7 +134,7 @@ int run_request(const Common& global, std::span<const std::string> argv) {
   int exit = kExitOk;
   if (!prepare("request", argv, kRequestFlags,
                "ferry request --type T [--data STR | --file F] [--timeout MS] [--endpoint NAME]\n"
-               "                     [--session NAME]",
+               "                     [--session NAME] [--socket PATH]",
                "Sends a request of type T through ferryd to the client that serves T and writes\n"
                "the reply's payload to standard output as it is (on a terminal, with a newline\n"
                "added if it lacks one). An error reply is printed as \"ferry: request type T:\n"

@@ -25,12 +25,13 @@ constexpr Flag kFlags[] = {
     kBackgroundFlag,
     kEndpointFlag,
     kSessionFlag,
+    kSocketFlag,
     kHelpFlag,
 };
 
 constexpr std::string_view kUsage =
     "ferry serve --type T --exec CMD [--count N] [--exec-timeout MS] [--ready-file PATH]\n"
-    "                   [--background] [--endpoint NAME] [--session NAME]";
+    "                   [--background] [--endpoint NAME] [--session NAME] [--socket PATH]";
 
 constexpr std::string_view kDescription =
     "Serves message type T on ferryd: for each request, runs CMD with /bin/sh -c, the\n"

@@ -232,7 +232,7 @@ int run_stat(const Common& global, std::span<const std::string> argv) {
                    "name. Read from the servers' shared\nmemory (same user or root); the "
                    "servers are not asked and not slowed. RING: bytes\nin use of the ring's "
                    "capacity; BP: time the producer waited for room.",
-                   kStatFlags));
+                   kStatFlags, local_exit_codes_text()));
     return kExitOk;
   }
   Common where = global;

@@ -25,12 +25,14 @@ constexpr Flag kFlags[] = {
     kBackgroundFlag,
     kEndpointFlag,
     kSessionFlag,
+    kSocketFlag,
     kHelpFlag,
 };
 
 constexpr std::string_view kUsage =
     "ferry subscribe --type T [--count N] [--timeout MS] [--format line|raw|hex]\n"
-    "                       [--ready-file PATH] [--background] [--endpoint NAME] [--session NAME]";
+    "                       [--ready-file PATH] [--background] [--endpoint NAME] [--session NAME]\n"
+    "                       [--socket PATH]";
 
 constexpr std::string_view kDescription =
     "Subscribes to message type T on ferryd and prints each message published to it:\n"

@@ -178,9 +178,16 @@ int run(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  if (const std::string& note = (*server)->max_connections_note(); !note.empty()) {
+    log.write(LogLevel::warn, "server", "max_connections_lowered",
+              "max_connections " + std::to_string((*server)->max_connections()) + ", " + note,
+              {{"endpoint", endpoint},
+               {"max_connections", std::uint64_t{(*server)->max_connections()}},
+               {"asked", std::uint64_t{config->server.max_connections}}});
+  }
   log.write(LogLevel::info, "server", "listening",
             "listening on " + (*server)->socket_path() + " (session " + (*server)->session() +
-                ", up to " + std::to_string(config->server.max_connections) + " connections)" +
+                ", up to " + std::to_string((*server)->max_connections()) + " connections)" +
                 (config->config_path.empty() ? "" : ", config " + config->config_path),
             {{"endpoint", endpoint},
              {"socket", (*server)->socket_path()},

@@ -31,9 +31,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "ferry/codec.hpp"
@@ -100,6 +102,13 @@ struct Reply {
   }
 };
 
+// What the text overloads of send() and request() take: anything that is a string_view and
+// not already bytes ("text", std::string, std::string_view). A braced {} still means no
+// payload, as bytes.
+template <class T>
+concept TextLike = std::is_convertible_v<const T&, std::string_view> &&
+    !std::is_convertible_v<const T&, std::span<const std::byte>>;
+
 class FERRY_API Client {
  public:
   using Handler = std::function<void(const Message&)>;
@@ -123,10 +132,41 @@ class FERRY_API Client {
   Result<std::span<std::byte>> reserve(std::size_t n);
   void commit(std::size_t n, std::uint16_t type);
 
+  // Text: send(7, "disk full"), send(7, some_std_string).
+  template <class Text>
+  requires TextLike<Text> Result<void> send(std::uint16_t type, const Text& text) {
+    return send(type, std::as_bytes(std::span(std::string_view(text))));
+  }
+  // A trivially copyable value as its bytes, named not deduced: send<Quote>(kQuote, q). The
+  // receiver reads it in place with view_as<Quote>() (ferry/typed.hpp).
+  template <class T>
+  requires std::is_trivially_copyable_v<T> Result<void> send(std::uint16_t type,
+                                                             const std::type_identity_t<T>& value) {
+    return send(type, std::as_bytes(std::span(&value, 1)));
+  }
+  // Zero-copy for one T: a value-initialized T in the ring to fill in place, then
+  // commit<T>(type). Payloads are 8-byte aligned, so T may ask no more.
+  template <class T>
+  requires std::is_trivially_copyable_v<T> && std::is_default_constructible_v<T> &&
+      (alignof(T) <= 8) Result<T*> reserve() {
+    auto room = reserve(sizeof(T));
+    if (!room) return room.error();
+    return ::new (static_cast<void*>(room->data())) T{};
+  }
+  template <class T>
+  void commit(std::uint16_t type) {
+    commit(sizeof(T), type);
+  }
+
   // Sends a request and waits up to `timeout` for its reply. Messages that arrive
   // meanwhile are kept for poll()/wait(). An error reply is Errc::remote with its text.
   Result<Reply> request(std::uint16_t type, std::span<const std::byte> payload,
                         std::chrono::nanoseconds timeout);
+  template <class Text>
+  requires TextLike<Text> Result<Reply> request(std::uint16_t type, const Text& text,
+                                                std::chrono::nanoseconds timeout) {
+    return request(type, std::as_bytes(std::span(std::string_view(text))), timeout);
+  }
   // Sends a request without waiting for its reply, which comes to poll()'s and wait()'s
   // handler as a Message with is_reply() and the correlation id returned here (an error
   // reply: is_error(), its text the payload). Many may be outstanding; request() keeps their

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -23,6 +24,7 @@
 #include "ferry/client.hpp"
 #include "ferry/server.hpp"
 #include "ferry/stat.hpp"
+#include "ferry/typed.hpp"
 #include "support/endpoint_support.hpp"
 #include "support/lateness.hpp"
 #include "support/test_support.hpp"
@@ -75,6 +77,64 @@ TEST(ServerClient, RequestReplyAndOneWay) {
   // The server counts on its own thread; a request after them is served after them.
   ASSERT_TRUE(client->request(1, as_bytes("sync"), 5s));
   EXPECT_EQ(echo.received.load(), 1000);
+}
+
+// Text and typed payloads: send(type, "text"), request(type, std::string, ...), send<T>,
+// reserve<T>/commit<T>; a braced {} is still an empty payload.
+TEST(ServerClient, TextAndTypedPayloads) {
+  struct Quote {
+    std::uint64_t id;
+    double price;
+  };
+  test::ScopedSession session;
+  auto server = make_server();
+  std::mutex lock;  // the handlers run on the server's thread
+  std::vector<std::string> texts;
+  std::vector<Quote> quotes;
+  std::string bad;
+  server->on(3, [&](Request& r) {
+    const std::lock_guard<std::mutex> hold(lock);
+    texts.emplace_back(r.message().text());
+  });
+  server->on(4, [&](Request& r) {
+    const std::lock_guard<std::mutex> hold(lock);
+    if (auto q = view_as<Quote>(r.payload())) {
+      quotes.push_back(**q);
+    } else {
+      bad = q.error().message();
+    }
+  });
+  server->on(1, [](Request& r) {
+    std::string s(r.message().text());
+    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    (void)r.reply(as_bytes(s));
+  });
+  test::ServerThread running(std::move(server));
+  running.start();
+  auto client = Client::connect();
+  ASSERT_TRUE(client) << client.error().message();
+  ASSERT_TRUE(client->send(3, "literal"));
+  ASSERT_TRUE(client->send(3, std::string("string")));
+  ASSERT_TRUE(client->send(3, std::string_view("view")));
+  ASSERT_TRUE(client->send(3, {}));
+  ASSERT_TRUE(client->send<Quote>(4, Quote{7001, 10.625}));
+  auto room = client->reserve<Quote>();
+  ASSERT_TRUE(room) << room.error().message();
+  EXPECT_EQ((*room)->id, 0u);  // value-initialized
+  (*room)->id = 7002;
+  (*room)->price = 11.5;
+  client->commit<Quote>(4);
+  auto reply = client->request(1, std::string("shout"), 5s);  // served after the rest
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->text(), "SHOUT");
+  const std::lock_guard<std::mutex> hold(lock);
+  EXPECT_EQ(bad, "");
+  EXPECT_EQ(texts, (std::vector<std::string>{"literal", "string", "view", ""}));
+  ASSERT_EQ(quotes.size(), 2u);
+  EXPECT_EQ(quotes[0].id, 7001u);
+  EXPECT_EQ(quotes[0].price, 10.625);
+  EXPECT_EQ(quotes[1].id, 7002u);
+  EXPECT_EQ(quotes[1].price, 11.5);
 }
 
 // send_request(): replies (and error replies) come to the handler, matched by correlation id.

@@ -31,7 +31,7 @@ for a in "$@"; do
   case $a in -h | --help) exec "$bin/ferry-demo" --help ;; esac
 done
 
-# What this build of ferryd and ferry can do; the demo uses it as soon as it is there.
+# Metrics, unless this ferryd was built without them (FERRY_METRICS=OFF).
 ferryd_args=(--session "$session" --endpoint bus)
 metrics=false
 if "$bin/ferryd" --help 2>/dev/null | grep -q -- '--metrics-listen'; then
@@ -41,10 +41,6 @@ if "$bin/ferryd" --help 2>/dev/null | grep -q -- '--metrics-listen'; then
   for port in $(seq 9464 9479); do port_busy "$port" || break; done
   metrics_address=127.0.0.1:$port
   ferryd_args+=(--metrics-listen "$metrics_address")
-fi
-stat=false
-if "$bin/ferry" --help 2>/dev/null | grep -Eq '^[[:space:]]+stat([[:space:]]|$)'; then
-  stat=true
 fi
 
 # shellcheck source-path=SCRIPTDIR source=ferryd-ready.sh
@@ -111,7 +107,7 @@ if ! why=$(wait_ferryd_ready "$bin/ferry" "$ferryd_pid" 5 --session "$session" 2
 fi
 say "ferryd (pid $ferryd_pid) is the bus of session '$session': $(rel "$bin/ferryd") ${ferryd_args[*]}"
 if $metrics; then say "metrics while it runs: http://$metrics_address/metrics"; fi
-if $stat; then say "watch it live from another terminal: $(rel "$bin/ferry") stat --session $session"; fi
+say "watch it live from another terminal: $(rel "$bin/ferry") stat --session $session"
 
 "$bin/ferry-demo" --session "$session" "$@" &
 demo_pid=$!
@@ -129,22 +125,15 @@ if [ "$rc" -eq 2 ]; then exit 2; fi
 echo
 if $metrics; then
   say "ferryd served Prometheus metrics at http://$metrics_address/metrics while the demo ran"
+else
+  say "this ferryd was built without metrics (FERRY_METRICS=OFF): no Prometheus endpoint"
 fi
-if $stat; then
-  say "to watch the bus live: run 'make demo' again and, in another terminal, $(rel "$bin/ferry") stat --session $session"
-fi
-if ! $metrics && ! $stat; then
-  say "metrics (ferryd --metrics-listen) and 'ferry stat' are not in this build yet: they arrive with the observability work"
-elif ! $metrics; then
-  say "metrics (ferryd --metrics-listen) are not in this build yet: they arrive with the observability work"
-elif ! $stat; then
-  say "'ferry stat' is not in this build yet: it arrives with the observability work"
-fi
+say "to watch the bus live: run 'make demo' again and, in another terminal, $(rel "$bin/ferry") stat --session $session"
 cat <<EOF
 demo: ferryd is stopped again. To run the bus and talk to it yourself:
-  $(rel "$bin/ferryd") &                                      # the bus, in your session
-  $(rel "$bin/ferry") serve --type 8 --exec 'tr a-z A-Z' &    # answers requests of type 8
-  $(rel "$bin/ferry") request --type 8 --data shout           # -> SHOUT
-  $(rel "$bin/ferry-demo") --seconds 3 --clients 8            # this demo, against that ferryd
+  $(rel "$bin/ferryd") --background                                 # the bus, in your session
+  $(rel "$bin/ferry") serve --type 8 --exec 'tr a-z A-Z' --background   # answers requests of type 8
+  $(rel "$bin/ferry") request --type 8 --data shout                 # -> SHOUT
+  $(rel "$bin/ferry-demo") --seconds 3 --clients 8                  # this demo, against that ferryd
 EOF
 exit "$rc"

@@ -53,7 +53,8 @@ TEST(Result, ValueOr) {
   EXPECT_EQ(parse("seven").value_or(-1), -1);
   EXPECT_EQ(Result<std::string>(Error(Errc::not_found)).value_or("none"), "none");
   // Moves out of an rvalue.
-  auto moved = Result<std::unique_ptr<int>>(std::make_unique<int>(3)).value_or(nullptr);
+  Result<std::unique_ptr<int>> owner(std::make_unique<int>(3));
+  auto moved = std::move(owner).value_or(nullptr);
   ASSERT_NE(moved, nullptr);
   EXPECT_EQ(*moved, 3);
 }

@@ -144,6 +144,12 @@ class FERRY_API Client {
                                                              const std::type_identity_t<T>& value) {
     return send(type, std::as_bytes(std::span(&value, 1)));
   }
+  // A value of a named message type (ferry/message.hpp): send(kQuote, quote).
+  template <std::uint16_t Id, class Payload>
+  requires std::is_trivially_copyable_v<Payload> Result<void> send(MessageType<Id, Payload> type,
+                                                                   const Payload& value) {
+    return send<Payload>(type.id, value);
+  }
   // Zero-copy for one T: a value-initialized T in the ring to fill in place, then
   // commit<T>(type). Payloads are 8-byte aligned, so T may ask no more.
   template <class T>

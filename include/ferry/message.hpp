@@ -31,6 +31,23 @@ using ConnectionId = std::uint64_t;
 // requests, ferry/bus.hpp); applications use 0 .. kReservedTypes - 1.
 inline constexpr std::uint16_t kReservedTypes = 0xff00;
 
+// A message type named once, with the payload it carries, for sender and receiver alike:
+//
+//   struct Quote { std::uint64_t id; double price; };
+//   inline constexpr ferry::MessageType<7, Quote> kQuote;   // in a header both include
+//   client.send(kQuote, Quote{7001, 10.625});               // bytes_of the value
+//   server->on(kQuote, ...);  if (m.type == kQuote) ...     // it is its number, too
+//   auto q = ferry::view_as(kQuote, m.payload);             // const Quote*, checked
+//
+// Payload void: any bytes (client.send(kLog, "text")).
+template <std::uint16_t Id, class Payload = void>
+struct MessageType {
+  static_assert(Id < kReservedTypes, "message types from kReservedTypes up are ferry's own");
+  static constexpr std::uint16_t id = Id;
+  using payload_type = Payload;
+  constexpr operator std::uint16_t() const noexcept { return Id; }  // NOLINT: by design
+};
+
 struct Message {
   std::uint16_t type = 0;
   std::uint8_t flags = 0;         // wire::kFlagReply, wire::kFlagError

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "ferry/message.hpp"
 #include "ferry/result.hpp"
 
 namespace ferry {
@@ -85,6 +86,13 @@ Result<const T*> view_as(std::span<const std::byte> payload) {
     return aligned.error();
   }
   return std::launder(reinterpret_cast<const T*>(payload.data()));
+}
+
+// The same for a named message type (ferry/message.hpp): view_as(kQuote, m.payload).
+template <std::uint16_t Id, class Payload>
+Result<const Payload*> view_as(MessageType<Id, Payload> /*type*/,
+                               std::span<const std::byte> payload) {
+  return view_as<Payload>(payload);
 }
 
 // Views a payload as an array of T in place: the size must be a multiple of sizeof(T)

@@ -86,19 +86,22 @@ TEST(ServerClient, TextAndTypedPayloads) {
     std::uint64_t id;
     double price;
   };
+  constexpr MessageType<3> kText;  // any bytes
+  constexpr MessageType<4, Quote> kQuote;
+  static_assert(kQuote == 4 && kText.id == 3);
   test::ScopedSession session;
   auto server = make_server();
   std::mutex lock;  // the handlers run on the server's thread
   std::vector<std::string> texts;
   std::vector<Quote> quotes;
   std::string bad;
-  server->on(3, [&](Request& r) {
+  server->on(kText, [&](Request& r) {
     const std::lock_guard<std::mutex> hold(lock);
     texts.emplace_back(r.message().text());
   });
-  server->on(4, [&](Request& r) {
+  server->on(kQuote, [&](Request& r) {
     const std::lock_guard<std::mutex> hold(lock);
-    if (auto q = view_as<Quote>(r.payload())) {
+    if (auto q = view_as(kQuote, r.payload())) {
       quotes.push_back(**q);
     } else {
       bad = q.error().message();
@@ -117,7 +120,9 @@ TEST(ServerClient, TextAndTypedPayloads) {
   ASSERT_TRUE(client->send(3, std::string("string")));
   ASSERT_TRUE(client->send(3, std::string_view("view")));
   ASSERT_TRUE(client->send(3, {}));
+  ASSERT_TRUE(client->send(kText, "named"));
   ASSERT_TRUE(client->send<Quote>(4, Quote{7001, 10.625}));
+  ASSERT_TRUE(client->send(kQuote, Quote{7003, 12.25}));
   auto room = client->reserve<Quote>();
   ASSERT_TRUE(room) << room.error().message();
   EXPECT_EQ((*room)->id, 0u);  // value-initialized
@@ -129,12 +134,14 @@ TEST(ServerClient, TextAndTypedPayloads) {
   EXPECT_EQ(reply->text(), "SHOUT");
   const std::lock_guard<std::mutex> hold(lock);
   EXPECT_EQ(bad, "");
-  EXPECT_EQ(texts, (std::vector<std::string>{"literal", "string", "view", ""}));
-  ASSERT_EQ(quotes.size(), 2u);
+  EXPECT_EQ(texts, (std::vector<std::string>{"literal", "string", "view", "", "named"}));
+  ASSERT_EQ(quotes.size(), 3u);
   EXPECT_EQ(quotes[0].id, 7001u);
   EXPECT_EQ(quotes[0].price, 10.625);
-  EXPECT_EQ(quotes[1].id, 7002u);
-  EXPECT_EQ(quotes[1].price, 11.5);
+  EXPECT_EQ(quotes[1].id, 7003u);
+  EXPECT_EQ(quotes[1].price, 12.25);
+  EXPECT_EQ(quotes[2].id, 7002u);
+  EXPECT_EQ(quotes[2].price, 11.5);
 }
 
 // send_request(): replies (and error replies) come to the handler, matched by correlation id.

@@ -83,6 +83,20 @@ start_bg() {
   PIDS+=("$BG")
 }
 
+# ferryd_pid [--session NAME] [--endpoint NAME]: the pid of the ferryd serving that
+# endpoint (default bus), from ferry stat (the endpoint's own pid, not a connection's).
+ferryd_pid() {
+  local session=() endpoint=bus
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --session) session=(--session "$2"); shift 2 ;;
+      --endpoint) endpoint=$2; shift 2 ;;
+    esac
+  done
+  "$FERRY" "${session[@]}" stat --endpoint "$endpoint" --json |
+    jq -r --arg e "$endpoint" '.endpoints[] | select(.endpoint == $e) | .pid'
+}
+
 # finish NAME PID: waits for a background client (at most 10 s) and sets RC.
 finish() {
   local pid=$2
@@ -219,7 +233,7 @@ run bg_ferryd "$FERRYD" --background --log-level warn --session bgtest
 expect bg_ferryd 0 "" ""
 run bg_first "$FERRY" --session bgtest send --type 1 --data x
 expect bg_first 0 "" ""
-BG_FERRYD=$("$FERRY" --session bgtest stat --json | grep -Eo '"pid": ?[0-9]+' | head -n 1 | grep -Eo '[0-9]+$')
+BG_FERRYD=$(ferryd_pid --session bgtest)
 PIDS+=("$BG_FERRYD")
 run bg_second "$FERRYD" --background --log-level warn --session bgtest
 if [[ $RC == 1 ]] && grep -q 'another server is already serving' "$TMP/bg_second.err"; then
@@ -260,7 +274,9 @@ limit of 262144 bytes (a quarter of the ring: ferryd's ring_capacity, --ring-cap
 # reachable by its path, before or after the command.
 run sock_ferryd "$FERRYD" --background --log-level warn --endpoint shared --socket "$TMP/shared.sock"
 expect sock_ferryd 0 "" ""
-SOCK_FERRYD=$("$FERRY" stat --endpoint shared --json | grep -Eo '"pid": ?[0-9]+' | head -n 1 | grep -Eo '[0-9]+$')
+# (ferry stat reads the session directory, where a ferryd with socket_path is not listed.)
+SOCK_FERRYD=$(pgrep -f -- "--socket $TMP/shared.sock")
+[[ -n $SOCK_FERRYD ]] || fail "sock_ferryd: no ferryd serving $TMP/shared.sock"
 PIDS+=("$SOCK_FERRYD")
 run sock_sub "$FERRY" --socket "$TMP/shared.sock" subscribe --type 18 --count 1 --timeout 10000 --background
 expect sock_sub 0 "" ""
@@ -279,7 +295,7 @@ kill "$SOCK_FERRYD" 2>/dev/null
 # A descriptor limit too low for max_connections: ferryd says it lowered the limit and how
 # to raise it, and its log and ferry stat give the same figure.
 run lowfd bash -c 'ulimit -Sn 1024 && ulimit -Hn 1024 && exec "$0" --background --log-level warn --session lowfd' "$FERRYD"
-LOWFD=$("$FERRY" --session lowfd stat --json | grep -Eo '"pid": ?[0-9]+' | head -n 1 | grep -Eo '[0-9]+$')
+LOWFD=$(ferryd_pid --session lowfd)
 PIDS+=("$LOWFD")
 LOGGED=$(grep -Eo 'max_connections [0-9]+, lowered from 4096 by the descriptor limit RLIMIT_NOFILE=1024; raise it' \
   "$TMP/lowfd.err" | grep -Eo '^max_connections [0-9]+' | grep -Eo '[0-9]+$')

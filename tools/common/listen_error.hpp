@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -25,9 +27,13 @@ inline std::string listen_error(const std::string& listen, const char* what) {
   const std::size_t colon = listen.rfind(':');
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
+  std::uint16_t port = 0;
+  // (Called from a catch block, in ferryd's module behind a C interface: nothing may throw.)
   if (colon != std::string::npos &&
-      ::inet_pton(AF_INET, listen.substr(0, colon).c_str(), &addr.sin_addr) == 1) {
-    addr.sin_port = htons(static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1))));
+      ::inet_pton(AF_INET, listen.substr(0, colon).c_str(), &addr.sin_addr) == 1 &&
+      std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port).ec ==
+          std::errc{}) {
+    addr.sin_port = htons(port);
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
       const int on = 1;

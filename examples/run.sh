@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # Runs the examples in a private session: the request/response pair on its own endpoint,
-# the publish/subscribe pair through a real ferryd, the ring demo. Fails if any exits
-# non-zero or says other than it should.
+# the publish/subscribe pair through a real ferryd, a service in an epoll loop and in an
+# Asio loop, the ring demo. Fails if any exits non-zero or says other than it should.
 set -euo pipefail
 bin=$1
 runtime=$(mktemp -d)
@@ -28,7 +28,30 @@ read -r line <&3; echo "$line"
 [ "$line" = "subscriber: 500 readings in order, last 269.5 C" ] || exit 1
 wait "$sub"
 
+# A service in an event loop of its own (epoll, then Asio): its Server answers a request
+# straight to its endpoint, its bus Client prints the notes published through ferryd, and
+# SIGTERM stops the loop with a summary.
+for loop in epoll asio; do
+  out=$runtime/$loop.out; mkfifo "$out"
+  "$bin/example-$loop-loop" "loop-$loop" > "$out" & svc=$!; pids+=($svc)
+  exec 4< "$out"
+  read -r line <&4; [ "$line" = "$loop-loop: ready" ] || { echo "examples: $loop-loop said: $line" >&2; exit 1; }
+  for note in one two; do
+    "$bin/ferry" send --type 42 --data "$note"
+    read -r line <&4
+    [ "$line" = "$loop-loop: note \"$note\"" ] || { echo "examples: $loop-loop said: $line" >&2; exit 1; }
+  done
+  reply=$("$bin/ferry" request --endpoint "loop-$loop" --type 1 --data "shout")
+  [ "$reply" = "SHOUT" ] || { echo "examples: $loop-loop answered: $reply" >&2; exit 1; }
+  kill -TERM "$svc"
+  read -r line <&4
+  [ "$line" = "$loop-loop: stopped after 1 answers and 2 notes" ] ||
+    { echo "examples: $loop-loop said: $line" >&2; exit 1; }
+  wait "$svc"   # it must exit 0
+  exec 4<&-
+done
+
 ring=$("$bin/ferry-ring-demo" --seconds 0.5 2>/dev/null)
 echo "$ring" | grep -q "^all messages arrived intact and in order$" ||
   { echo "examples: ferry-ring-demo said: $ring" >&2; exit 1; }
-echo "examples: both pairs and the ring demo ran"
+echo "examples: both pairs, the epoll and Asio loops and the ring demo ran"

@@ -4,10 +4,12 @@
 pasting them would, one after another in one shell session per file, and checks what they
 promise. Run by tests/install/check.sh (make test) from the repository's root.
 
-- Each block runs with `bash -e -o pipefail` from the root, in a runtime directory of its
-  own for the file (XDG_RUNTIME_DIR; FERRY_SESSION unset), build/bin first on PATH. A block
-  that fails fails the check, with its output.
-- A comment `# -> "TEXT"` on a line promises TEXT in the file's output: checked once the
+- Each block runs with `bash -e -o pipefail`, in a runtime directory of its own for the file
+  (XDG_RUNTIME_DIR; FERRY_SESSION unset), build/bin first on PATH. README.md's blocks run
+  from the repository's root (they build it); the others from a scratch directory of the
+  file's own, where `build` leads to the repository's build, so that the files a block
+  writes (out.txt, ...) land there. A block that fails fails the check, with its output.
+- A comment `# -> "TEXT"` (or `# words -> "TEXT"`) on a line promises TEXT in the file's output: checked once the
   file's last block ended (waiting up to 10 s for what programs left in the background
   print).
 - A block after a line `<!-- not run by make test: REASON -->` is not run; it is listed with
@@ -23,7 +25,7 @@ import tempfile
 import time
 
 NOT_RUN = re.compile(r"<!--\s*not run by make test:\s*(.*?)\s*-->")
-PROMISE = re.compile(r'#\s*->\s*"([^"]*)"')
+PROMISE = re.compile(r'#[^"\n]*?->\s*"([^"]*)"')
 
 
 def blocks(path):
@@ -67,6 +69,11 @@ def run_file(path, root):
         env["XDG_RUNTIME_DIR"] = str(run_dir)
         env["PATH"] = f"{root / 'build' / 'bin'}:{env.get('PATH', '')}"
         out_path = pathlib.Path(scratch) / "out"
+        cwd = root
+        if path.name != "README.md":
+            cwd = pathlib.Path(scratch) / "work"
+            cwd.mkdir()
+            (cwd / "build").symlink_to(root / "build")
         with open(out_path, "wb") as out:
             for line, text, reason in blocks(path):
                 if reason is not None:
@@ -75,7 +82,7 @@ def run_file(path, root):
                 promises += [(line, p) for p in PROMISE.findall(text)]
                 err_path = pathlib.Path(scratch) / f"err{line}"
                 with open(err_path, "wb") as err:
-                    p = subprocess.Popen(["bash", "-e", "-o", "pipefail", "-c", text], cwd=root, env=env,
+                    p = subprocess.Popen(["bash", "-e", "-o", "pipefail", "-c", text], cwd=cwd, env=env,
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                          start_new_session=True)
                     groups.append(p.pid)
@@ -101,6 +108,8 @@ def run_file(path, root):
                 failed += 1
                 print(f'docs: {path}:{line} promises "{p}", which never came; the output was:\n{printed}',
                       file=sys.stderr)
+    if ran == 0 and not skipped:
+        return failed  # no shell blocks
     print(f"docs: {path}: {ran} shell blocks run, {len(promises)} promised outputs checked"
           + (f", {failed} failed" if failed else "")
           + "".join(f"\n  not run: {s}" for s in skipped))

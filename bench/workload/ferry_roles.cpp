@@ -202,7 +202,7 @@ int run_ferry_server(RoleContext& ctx) {
   so.payload_copy = o.copy ? PayloadCopy::always : PayloadCopy::never;
   auto created = Server::create(so);
   if (!created) return ctx.fail(created.error());
-  Server& server = **created;
+  Server& server = *created;
   if (o.scenario == Scenario::fanout) return run_bus(ctx, server);
   // --metrics on: what ferryd's exporter does at a scrape, ten times a second.
   std::jthread scraper;

@@ -7,7 +7,6 @@
 
 #include <cctype>
 #include <cstdio>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,7 +21,7 @@ inline constexpr std::uint16_t kUpper = 1;  // a request: the text, upper-cased
 inline constexpr std::uint16_t kNote = 42;  // published on the bus: printed
 
 struct Service {
-  std::unique_ptr<ferry::Server> server;
+  std::optional<ferry::Server> server;  // set up by start(); stays put (the set holds it)
   ferry::Client bus;
   std::optional<ferry::WaitSet> set;  // set up by start()
   int answered = 0;
@@ -40,7 +39,7 @@ inline bool start(Service& s, const char* name, const char* endpoint) {
   options.endpoint = endpoint;
   auto server = ferry::Server::create(options);
   if (!server) return fail(server.error());
-  s.server = std::move(*server);
+  s.server.emplace(std::move(*server));
   s.server->on(kUpper, [&s](ferry::Request& r) {
     std::string text(r.message().text());
     for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "ferry/server.hpp"
 #include "ferry/typed.hpp"
@@ -29,13 +30,13 @@ extern "C" void on_signal(int) {
 int main() {
   ferry::ServerOptions options;
   options.endpoint = "calc";
-  auto server = ferry::Server::create(options);
-  if (!server) {
-    std::fprintf(stderr, "example server: %s\n", server.error().message().c_str());
+  auto created = ferry::Server::create(options);
+  if (!created) {
+    std::fprintf(stderr, "example server: %s\n", created.error().message().c_str());
     return 1;
   }
-  ferry::Server& s = **server;
-  s.on(1, [](ferry::Request& r) {
+  ferry::Server server = std::move(*created);  // a move-only value, like ferry::Client
+  server.on(1, [](ferry::Request& r) {
     auto add = ferry::view_as<AddRequest>(r.payload());  // size and alignment checked
     if (!add) {
       (void)r.reply_error(add.error().message());
@@ -44,19 +45,20 @@ int main() {
     const std::int64_t sum = (*add)->a + (*add)->b;
     (void)r.reply(ferry::bytes_of(sum));
   });
-  s.on(2, [](ferry::Request& r) {
+  server.on(2, [](ferry::Request& r) {
     std::string text(r.message().text());
     std::reverse(text.begin(), text.end());
     (void)r.reply(std::as_bytes(std::span(text)));
   });
-  s.on(3, [&s](ferry::Request&) { s.stop(); });
-  g_server = &s;
+  // This handler and the signal handler hold server's address: it is not moved after this.
+  server.on(3, [&server](ferry::Request&) { server.stop(); });
+  g_server = &server;
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
-  std::printf("example server: listening on %s\n", s.socket_path().c_str());
+  std::printf("example server: listening on %s\n", server.socket_path().c_str());
   std::fflush(stdout);
-  auto r = s.run();
+  auto r = server.run();
   std::printf("example server: served %llu messages\n",
-              static_cast<unsigned long long>(s.stats().messages_in));
+              static_cast<unsigned long long>(server.stats().messages_in));
   return r ? 0 : 1;
 }

@@ -36,7 +36,7 @@ inline constexpr std::uint16_t kReservedTypes = 0xff00;
 //   struct Quote { std::uint64_t id; double price; };
 //   inline constexpr ferry::MessageType<7, Quote> kQuote;   // in a header both include
 //   client.send(kQuote, Quote{7001, 10.625});               // bytes_of the value
-//   server->on(kQuote, ...);  if (m.type == kQuote) ...     // it is its number, too
+//   server.on(kQuote, ...);   if (m.type == kQuote) ...     // it is its number, too
 //   auto q = ferry::view_as(kQuote, m.payload);             // const Quote*, checked
 //
 // Payload void: any bytes (client.send(kLog, "text")).

@@ -16,7 +16,7 @@
 //
 // Thread-safety: a Server is driven by one thread (run() or run_once()); handlers and
 // callbacks run on that thread and may call the Server. stop() may be called from any
-// thread and from a signal handler.
+// thread and from a signal handler (not while the Server is being moved or destroyed).
 #pragma once
 
 #include <sys/types.h>
@@ -131,37 +131,7 @@ struct ServerStats {
   std::uint64_t handler_errors = 0;  // handler calls that threw (see Server::on)
 };
 
-class Server;
-
-// One received message being handled. Valid only during the handler call.
-class FERRY_API Request {
- public:
-  const Message& message() const noexcept { return message_; }
-  std::uint16_t type() const noexcept { return message_.type; }
-  std::span<const std::byte> payload() const noexcept { return message_.payload; }
-  ConnectionId connection() const noexcept { return from_; }
-  const ConnectionInfo& peer() const;
-
-  // Answers a request (a message with a correlation id): same type, the reply flag, the
-  // same correlation id. invalid_argument if the message is not a request; would_block if
-  // the requester's ring is full (then retry_later() and reply again).
-  Result<void> reply(std::span<const std::byte> payload);
-  // An error reply: the requester's request() fails with Errc::remote and this text.
-  Result<void> reply_error(std::string_view text);
-  // Leaves the message in the ring: the handler gets it again on a later turn (after a
-  // would_block target has room). The sender's later messages wait behind it.
-  void retry_later() noexcept { retry_ = true; }
-
- private:
-  bool replied_ = false;  // a reply or an error reply went out
-  friend class Server;
-  Request(Server& server, ConnectionId from, const Message& message)
-      : server_(server), from_(from), message_(message) {}
-  Server& server_;
-  ConnectionId from_;
-  Message message_;
-  bool retry_ = false;
-};
+class Request;
 
 class FERRY_API Server {
  public:
@@ -171,7 +141,16 @@ class FERRY_API Server {
 
   // Creates the session directory if needed and listens on the endpoint's socket. Errors:
   // exists (another server listens there), permission (directory checks), invalid_argument.
-  static Result<std::unique_ptr<Server>> create(ServerOptions options = {});
+  static Result<Server> create(ServerOptions options = {});
+
+  // A Server is a move-only value, like Client: moving it moves the endpoint with its
+  // connections and handlers, and a moved-from Server may only be destroyed or assigned
+  // to. Assigning to a Server first shuts down the endpoint it held, as destroying it does.
+  // What holds the Server's address does not follow it: a handler that captured it, the
+  // pointer a signal handler calls stop() through, a thread in run(). Move it before its
+  // address is handed out, or not at all.
+  Server(Server&& other) noexcept;
+  Server& operator=(Server&& other) noexcept;
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -227,9 +206,39 @@ class FERRY_API Server {
   class Impl;
 
  private:
-  friend class Request;
   explicit Server(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// One received message being handled. Valid only during the handler call.
+class FERRY_API Request {
+ public:
+  const Message& message() const noexcept { return message_; }
+  std::uint16_t type() const noexcept { return message_.type; }
+  std::span<const std::byte> payload() const noexcept { return message_.payload; }
+  ConnectionId connection() const noexcept { return from_; }
+  const ConnectionInfo& peer() const;
+
+  // Answers a request (a message with a correlation id): same type, the reply flag, the
+  // same correlation id. invalid_argument if the message is not a request; would_block if
+  // the requester's ring is full (then retry_later() and reply again).
+  Result<void> reply(std::span<const std::byte> payload);
+  // An error reply: the requester's request() fails with Errc::remote and this text.
+  Result<void> reply_error(std::string_view text);
+  // Leaves the message in the ring: the handler gets it again on a later turn (after a
+  // would_block target has room). The sender's later messages wait behind it.
+  void retry_later() noexcept { retry_ = true; }
+
+ private:
+  bool replied_ = false;  // a reply or an error reply went out
+  friend class Server::Impl;
+  // The server's state, not the Server object: a Server may have been moved since on().
+  Request(Server::Impl& server, ConnectionId from, const Message& message)
+      : server_(server), from_(from), message_(message) {}
+  Server::Impl& server_;
+  ConnectionId from_;
+  Message message_;
+  bool retry_ = false;
 };
 
 }  // namespace ferry

@@ -48,7 +48,7 @@ std::string_view to_string(DisconnectReason reason) noexcept {
 // ---------------------------------------------------------------------------- Request
 
 const ConnectionInfo& Request::peer() const {
-  return server_.impl_->find(from_)->info;
+  return server_.find(from_)->info;
 }
 
 Result<void> Request::reply(std::span<const std::byte> payload) {
@@ -56,8 +56,7 @@ Result<void> Request::reply(std::span<const std::byte> payload) {
     return Error(Errc::invalid_argument, "reply() to a message that is not a request (" +
                                              type_name(message_.type) + ", no correlation id)");
   }
-  auto sent =
-      server_.impl_->send(from_, message_.type, payload, message_.correlation, wire::kFlagReply);
+  auto sent = server_.send(from_, message_.type, payload, message_.correlation, wire::kFlagReply);
   replied_ = replied_ || sent.ok();
   return sent;
 }
@@ -67,7 +66,7 @@ Result<void> Request::reply_error(std::string_view text) {
     return Error(Errc::invalid_argument, "reply_error() to a message that is not a request (" +
                                              type_name(message_.type) + ")");
   }
-  auto sent = server_.impl_->send(
+  auto sent = server_.send(
       from_, message_.type,
       std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()),  // NOLINT
                                  text.size()),
@@ -79,27 +78,29 @@ Result<void> Request::reply_error(std::string_view text) {
 // ---------------------------------------------------------------------------- Server
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Server::~Server() {
-  if (!impl_) return;
+Server::Server(Server&&) noexcept = default;
+Server& Server::operator=(Server&&) noexcept = default;
+Server::~Server() = default;
+
+Server::Impl::~Impl() {
   // Closing the sockets is what the clients notice; the goodbye says it was no crash.
-  for (const auto& c : impl_->slots_) {
+  for (const auto& c : slots_) {
     if (c)
       detail::write_goodbye(*c->view.header, detail::GoodbyeReason::server_closed,
                             "the server stopped");
   }
-  impl_->slots_.clear();
-  if (!impl_->socket_path_.empty()) ::unlink(impl_->socket_path_.c_str());
-  impl_->name_lock_.remove();  // last: until now the name was ours
+  slots_.clear();
+  if (!socket_path_.empty()) ::unlink(socket_path_.c_str());
+  name_lock_.remove();  // last: until now the name was ours
 }
 
-Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
-  std::unique_ptr<Server> server(new Server(nullptr));
-  server->impl_ = std::make_unique<Impl>(*server, std::move(options));
-  if (auto r = server->impl_->open(); !r) {
-    server->impl_->socket_path_.clear();  // never unlink a socket we did not bind
+Result<Server> Server::create(ServerOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  if (auto r = impl->open(); !r) {
+    impl->socket_path_.clear();  // never unlink a socket we did not bind
     return r.error();
   }
-  return server;
+  return Server(std::move(impl));
 }
 
 void Server::on(std::uint16_t type, Handler handler) {
@@ -375,7 +376,7 @@ bool Server::Impl::dispatch(ServerConn& c, const RecordView& record) {
     m.payload = std::span<const std::byte>(copy, record.payload.size());
     m.in_shared_memory = false;
   }
-  Request request(owner_, c.info.id, m);
+  Request request(*this, c.info.id, m);
   auto it = handlers_.find(m.type);
   const Handler* handler = it != handlers_.end() ? &it->second
                            : default_handler_    ? &default_handler_

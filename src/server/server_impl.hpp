@@ -54,7 +54,11 @@ struct PendingHandshake {
 
 class Server::Impl {
  public:
-  Impl(Server& owner, ServerOptions options) : owner_(owner), options_(std::move(options)) {}
+  explicit Impl(ServerOptions options) : options_(std::move(options)) {}
+  // Shuts the endpoint down: what ~Server and assigning to a Server do (server.cpp).
+  ~Impl();
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   Result<void> open();
   Result<void> run_once(std::chrono::nanoseconds timeout);
@@ -71,7 +75,6 @@ class Server::Impl {
   void disconnect(ConnectionId id, DisconnectReason reason, std::string_view why = {});
   ServerConn* find(ConnectionId id) const;
 
-  Server& owner_;
   ServerOptions options_;
   std::string session_;
   std::string socket_path_;

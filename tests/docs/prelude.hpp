@@ -19,7 +19,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <span>
 #include <vector>
 
@@ -33,7 +32,7 @@ extern ferry::RingProducer& producer;         // one end of a ring ...
 extern ferry::RingConsumer& consumer;         // ... and the other
 extern ferry::Result<ferry::RecordView> rec;  // what consumer.peek() gave
 extern std::vector<std::byte> plain;          // where a decompressed payload goes
-extern std::unique_ptr<ferry::Server> server;
+extern ferry::Server& server;
 extern ferry::Client& client;
 constexpr std::uint16_t kQuote = 7;
 constexpr std::uint16_t kTrade = 8;

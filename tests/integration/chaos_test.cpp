@@ -102,7 +102,7 @@ int run_sink(Shared& sh) {
     std::fprintf(stderr, "sink: %s\n", created.error().message().c_str());
     return 1;
   }
-  Server& s = **created;
+  Server& s = *created;
   s.on(kData, [&](Request& r) {
     const auto payload = r.payload();
     std::uint32_t id = 0;

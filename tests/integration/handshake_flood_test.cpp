@@ -38,11 +38,11 @@ int serve_with_few_descriptors() {
   options.handshake_timeout = 10s;  // longer than the test: only the flood's end frees them
   auto server = Server::create(options);
   if (!server) return 3;
-  (*server)->on(kEcho, [](Request& r) {
+  server->on(kEcho, [](Request& r) {
     if (r.reply(r.payload()).code() == Errc::would_block) r.retry_later();
   });
   for (;;) {
-    if (!(*server)->run()) return 4;
+    if (!server->run()) return 4;
   }
 }
 

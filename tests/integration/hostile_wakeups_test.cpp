@@ -71,7 +71,7 @@ int serve(const std::string& endpoint, Loop loop) {
   options.endpoint = endpoint;
   auto created = Server::create(options);
   if (!created) return 2;
-  Server& server = **created;
+  Server& server = *created;
   server.on(kEcho, [](Request& r) {
     if (r.reply(r.payload()).code() == Errc::would_block) r.retry_later();
   });

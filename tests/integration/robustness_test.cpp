@@ -215,35 +215,40 @@ struct Counters {
 // recorded with their reason.
 class WatchedServer {
  public:
-  explicit WatchedServer(ServerOptions options) : server_(create(std::move(options))) {
-    if (!server_ok()) return;
-    server_->on(kEcho, [](Request& r) {
+  explicit WatchedServer(ServerOptions options) {
+    auto created = Server::create(std::move(options));
+    if (!created) {
+      ADD_FAILURE() << "Server::create: " << created.error().message();
+      return;
+    }
+    server_.emplace(std::move(*created));
+    Server& s = **server_;
+    s.on(kEcho, [](Request& r) {
       if (r.reply(r.payload()).code() == Errc::would_block) r.retry_later();
     });
-    Server& s = *server_;
-    server_->on(kStats, [&s](Request& r) {
+    s.on(kStats, [&s](Request& r) {
       const ServerStats stats = s.stats();
       const Counters c{stats.protocol_errors, stats.rejected, stats.lost, stats.active};
       std::array<std::byte, sizeof c> out{};
       std::memcpy(out.data(), &c, sizeof c);
       if (r.reply(out).code() == Errc::would_block) r.retry_later();
     });
-    server_->on(kFlood, [&s](Request& r) {
+    s.on(kFlood, [&s](Request& r) {
       const std::string payload(1000, 'f');
       for (int i = 0; i < 100000 && s.send(r.connection(), kPushed, as_bytes(payload)); ++i) {
       }
     });
-    server_->on(kCount, [this](Request&) { counted_.fetch_add(1); });
-    server_->on(kStuck, [](Request& r) { r.retry_later(); });
-    server_->on_disconnect([this](const ConnectionInfo& info, DisconnectReason why) {
+    s.on(kCount, [this](Request&) { counted_.fetch_add(1); });
+    s.on(kStuck, [](Request& r) { r.retry_later(); });
+    s.on_disconnect([this](const ConnectionInfo& info, DisconnectReason why) {
       const std::lock_guard lock(mu_);
       gone_.emplace_back(info.id, why);
     });
-    server_.start();
+    server_->start();
   }
 
-  bool server_ok() const { return ok_; }
-  test::ServerThread& thread() { return server_; }
+  bool server_ok() const { return server_.has_value(); }
+  test::ServerThread& thread() { return *server_; }
   int counted() const { return counted_.load(); }
 
   // How connection `id` ended, once it has (waits up to `limit`).
@@ -262,22 +267,11 @@ class WatchedServer {
   }
 
  private:
-  std::unique_ptr<Server> create(ServerOptions options) {
-    auto s = Server::create(std::move(options));
-    ok_ = s.ok();
-    if (!s) {
-      ADD_FAILURE() << "Server::create: " << s.error().message();
-      return nullptr;
-    }
-    return std::move(*s);
-  }
-
   // Declared before server_, so that they outlive its thread.
-  bool ok_ = false;
   std::atomic<int> counted_{0};
   std::mutex mu_;
   std::vector<std::pair<ConnectionId, DisconnectReason>> gone_;
-  test::ServerThread server_;
+  std::optional<test::ServerThread> server_;  // empty if the server could not be created
 };
 
 // The server's counters, read on its own thread through a request.
@@ -700,7 +694,7 @@ TEST(Robustness, AStalledConsumerFillsOnlyItsOwnRing) {
   options.endpoint = "push";
   auto created = Server::create(options);
   ASSERT_TRUE(created) << created.error().message();
-  Server& server = **created;  // driven by this thread only
+  Server& server = *created;  // driven by this thread only
 
   ClientOptions co;
   co.endpoint = "push";

@@ -86,17 +86,14 @@ mode_t mode_of(const std::string& path) {
 }
 
 // A server answering kWho with "<label> uid=<peer uid> gid=<peer gid>".
-std::unique_ptr<Server> who_server(ServerOptions options, const std::string& label) {
+Result<Server> who_server(ServerOptions options, const std::string& label) {
   auto created = Server::create(std::move(options));
-  if (!created) {
-    ADD_FAILURE() << "Server::create: " << created.error().message();
-    return nullptr;
-  }
-  (*created)->on(kWho, [label](Request& r) {
+  if (!created) return created;
+  created->on(kWho, [label](Request& r) {
     const std::string text = cat(label, " uid=", r.peer().uid, " gid=", r.peer().gid);
     if (r.reply(as_bytes(text)).code() == Errc::would_block) r.retry_later();
   });
-  return std::move(*created);
+  return created;
 }
 
 // ---------------------------------------------------------------------------- sessions
@@ -122,8 +119,8 @@ TEST(Security, SessionsOfOneUserNeverSeeEachOthersEndpoints) {
   test::ScopedSession session("a");  // a private XDG_RUNTIME_DIR; FERRY_SESSION=a
   const std::string base = cat(session.dir(), "/ferry");
   auto a_created = who_server(server_options_in("a", "svc"), "session-a");
-  ASSERT_NE(a_created, nullptr);
-  test::ServerThread a(std::move(a_created));
+  ASSERT_TRUE(a_created) << a_created.error().message();
+  test::ServerThread a(std::move(*a_created));
   a.start();
 
   // Session b has nothing yet: not_found, naming the directory it looked in.
@@ -132,16 +129,17 @@ TEST(Security, SessionsOfOneUserNeverSeeEachOthersEndpoints) {
   EXPECT_TRUE(test::fails_with(missing, Errc::not_found, cat(base, "/b")));
   // Session b exists (another endpoint is served there): not_found, naming the socket.
   auto other_created = who_server(server_options_in("b", "other"), "session-b-other");
-  ASSERT_NE(other_created, nullptr);
-  test::ServerThread other(std::move(other_created));
+  ASSERT_TRUE(other_created) << other_created.error().message();
+  test::ServerThread other(std::move(*other_created));
   other.start();
   missing = Client::connect(in_b);
   EXPECT_TRUE(test::fails_with(missing, Errc::not_found, cat(base, "/b/svc.sock")));
 
   // The same endpoint name served in both sessions at once, by two servers.
   auto b_created = who_server(server_options_in("b", "svc"), "session-b");
-  ASSERT_NE(b_created, nullptr) << "a second session could not serve the same endpoint name";
-  test::ServerThread b(std::move(b_created));
+  ASSERT_TRUE(b_created) << "a second session could not serve the same endpoint name: "
+                         << b_created.error().message();
+  test::ServerThread b(std::move(*b_created));
   b.start();
   EXPECT_EQ(a->socket_path(), cat(base, "/a/svc.sock"));
   EXPECT_EQ(b->socket_path(), cat(base, "/b/svc.sock"));
@@ -385,9 +383,12 @@ OtherUserOutcome other_user_connects(const User& user, const std::string& socket
   }
   options.socket_path = socket_path;
   auto server = who_server(options, "shared");
-  if (server == nullptr) return out;
+  if (!server) {
+    ADD_FAILURE() << "Server::create: " << server.error().message();
+    return out;
+  }
   out.socket_mode = mode_of(socket_path);
-  test::ServerThread thread(std::move(server));
+  test::ServerThread thread(std::move(*server));
   thread.start();
   child.go();
   out.report = child.finish(20s);

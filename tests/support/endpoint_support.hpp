@@ -7,7 +7,6 @@
 #include <stdlib.h>  // mkdtemp, setenv
 
 #include <filesystem>
-#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -67,10 +66,11 @@ class ScopedSession {
   ScopedEnv session_;
 };
 
-// Runs server->run() on a thread from start() until destruction.
+// Runs server.run() on a thread from start() until destruction. It owns the Server; the
+// thread needs it at a stable address, so ServerThread itself is neither copied nor moved.
 class ServerThread {
  public:
-  explicit ServerThread(std::unique_ptr<Server> server) : server_(std::move(server)) {}
+  explicit ServerThread(Server server) : server_(std::move(server)) {}
   ~ServerThread() { stop(); }
   ServerThread(const ServerThread&) = delete;
   ServerThread& operator=(const ServerThread&) = delete;
@@ -89,10 +89,10 @@ class ServerThread {
     server_.reset();
   }
   Server& operator*() { return *server_; }
-  Server* operator->() { return server_.get(); }
+  Server* operator->() { return &*server_; }
 
  private:
-  std::unique_ptr<Server> server_;
+  std::optional<Server> server_;  // empty after reset()
   std::thread thread_;
 };
 

@@ -122,7 +122,7 @@ TEST(Cleanup, DeadOwnersObjectsGoLiveOwnersStay) {
   EXPECT_TRUE(contains(report->removed, dead_lock));
   EXPECT_TRUE(contains(report->removed, dead_seg));
   // The live server's objects, and a segment nobody claims, stay.
-  EXPECT_TRUE(exists((*live)->socket_path()));
+  EXPECT_TRUE(exists(live->socket_path()));
   EXPECT_TRUE(exists(*dir + "/alive.lock"));
   EXPECT_TRUE(exists("/dev/shm/" + *live_name));
   EXPECT_TRUE(contains(report->alive, *dir + "/alive.lock (pid " + std::to_string(::getpid())));
@@ -142,21 +142,24 @@ TEST(Cleanup, ASocketWithoutLockIsRemovedOnlyWhenNobodyListens) {
   test::ScopedSession session;
   ServerOptions o;
   o.endpoint = "old";
-  auto s = Server::create(o);
-  ASSERT_TRUE(s);
-  auto dir = session_dir("test", false);
-  const std::string sock = *dir + "/old.sock";
-  // A listening socket whose lock file was lost: it still answers, so it stays.
-  std::filesystem::remove(*dir + "/old.lock");
-  auto r = cleanup_session("test");
-  ASSERT_TRUE(r);
-  EXPECT_TRUE(exists(sock));
+  std::string sock;
+  std::string keep;
+  {
+    auto s = Server::create(o);
+    ASSERT_TRUE(s);
+    auto dir = session_dir("test", false);
+    sock = *dir + "/old.sock";
+    // A listening socket whose lock file was lost: it still answers, so it stays.
+    std::filesystem::remove(*dir + "/old.lock");
+    auto r = cleanup_session("test");
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(exists(sock));
+    keep = sock + ".keep";
+    ASSERT_EQ(::link(sock.c_str(), keep.c_str()), 0);  // survives the server's own unlink
+  }
   // Its server gone without a trace of a lock: nobody listens, so it goes.
-  const std::string keep = sock + ".keep";
-  ASSERT_EQ(::link(sock.c_str(), keep.c_str()), 0);  // survives the server's own unlink
-  s->reset();
   ASSERT_EQ(::rename(keep.c_str(), sock.c_str()), 0);
-  r = cleanup_session("test");
+  auto r = cleanup_session("test");
   ASSERT_TRUE(r);
   EXPECT_FALSE(exists(sock));
   EXPECT_TRUE(contains(r->removed, sock));

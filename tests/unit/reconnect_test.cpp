@@ -26,19 +26,13 @@ using test::as_bytes;
 // A server that records the one-way messages of type 1 it handles (their text, with "+"
 // appended when the message came marked as sent again).
 struct Recorder {
-  explicit Recorder(std::uint32_t batch = 64) {
-    ServerOptions o;
-    o.endpoint = "bus";
-    o.batch = batch;
-    auto s = Server::create(o);
-    EXPECT_TRUE(s) << s.error().message();
-    server = std::move(*s);
-    server->on(1, [this](Request& r) {
+  explicit Recorder(std::uint32_t batch = 64) : server(create(batch)) {
+    server.on(1, [this](Request& r) {
       std::lock_guard lock(mutex);
       got.emplace_back(r.message().text());
       if (r.message().is_resent()) got.back() += "+";
     });
-    server->on(2, [this](Request& r) {
+    server.on(2, [this](Request& r) {
       held.fetch_add(1);  // a request never answered
       (void)r;
     });
@@ -47,7 +41,14 @@ struct Recorder {
     std::lock_guard lock(mutex);
     return got;
   }
-  std::unique_ptr<Server> server;
+  // A server that cannot be created fails the test (value() throws, with the error's text).
+  static Server create(std::uint32_t batch) {
+    ServerOptions o;
+    o.endpoint = "bus";
+    o.batch = batch;
+    return Server::create(o).value();
+  }
+  Server server;  // moved-from in a RecorderThread (its thread owns the server)
   std::mutex mutex;
   std::vector<std::string> got;
   std::atomic<int> held{0};
@@ -125,11 +126,11 @@ TEST(Reconnect, ExactlyWhatTheServerDidNotConsumeIsSentAgainInOrder) {
   auto first = std::make_unique<Recorder>(4);  // serves at most 4 per connection per turn
   ClientOptions options;
   options.on_link = events.callback();
-  auto client = connect_to(*first->server, options);
+  auto client = connect_to(first->server, options);
   ASSERT_TRUE(client) << client.error().message();
   for (const auto& m : numbered(0, 10)) ASSERT_TRUE(client->send(1, as_bytes(m)));
   EXPECT_EQ(client->acknowledged(), 0u);
-  ASSERT_TRUE(first->server->run_once(0ms));  // one turn: m0..m3
+  ASSERT_TRUE(first->server.run_once(0ms));  // one turn: m0..m3
   EXPECT_EQ(first->received(), numbered(0, 4));
   EXPECT_EQ(client->acknowledged(), 4u);
   first.reset();  // the server is gone; m4..m9 were never consumed
@@ -181,11 +182,11 @@ TEST(Reconnect, HandBackGivesTheUnconsumedMessagesToTheApplication) {
   options.unsent = Unsent::hand_back;
   options.compression.codec = Compression::lz4;  // handed back as sent, not as framed
   options.compression.threshold = 64;
-  auto client = connect_to(*first->server, options);
+  auto client = connect_to(first->server, options);
   ASSERT_TRUE(client) << client.error().message();
   const std::string big(1000, 'z');
   for (const auto& m : numbered(0, 5)) ASSERT_TRUE(client->send(1, as_bytes(m + big)));
-  ASSERT_TRUE(first->server->run_once(0ms));  // m0..m2
+  ASSERT_TRUE(first->server.run_once(0ms));  // m0..m2
   first.reset();
   RecorderThread second;
   EXPECT_EQ(*client->wait([](const Message&) {}, 50ms), 0u);

@@ -35,11 +35,10 @@ namespace {
 using namespace std::chrono_literals;
 using test::as_bytes;
 
-std::unique_ptr<Server> make_server(ServerOptions options = {}) {
+// A server that cannot be created fails the test (value() throws, with the error's text).
+Server make_server(ServerOptions options = {}) {
   options.endpoint = options.endpoint.empty() ? "bus" : options.endpoint;
-  auto s = Server::create(options);
-  EXPECT_TRUE(s) << s.error().message();
-  return s ? std::move(*s) : nullptr;
+  return Server::create(options).value();
 }
 
 // Echo requests of type 1 back in upper case; count type 2 messages.
@@ -95,11 +94,11 @@ TEST(ServerClient, TextAndTypedPayloads) {
   std::vector<std::string> texts;
   std::vector<Quote> quotes;
   std::string bad;
-  server->on(kText, [&](Request& r) {
+  server.on(kText, [&](Request& r) {
     const std::lock_guard<std::mutex> hold(lock);
     texts.emplace_back(r.message().text());
   });
-  server->on(kQuote, [&](Request& r) {
+  server.on(kQuote, [&](Request& r) {
     const std::lock_guard<std::mutex> hold(lock);
     if (auto q = view_as(kQuote, r.payload())) {
       quotes.push_back(**q);
@@ -107,7 +106,7 @@ TEST(ServerClient, TextAndTypedPayloads) {
       bad = q.error().message();
     }
   });
-  server->on(1, [](Request& r) {
+  server.on(1, [](Request& r) {
     std::string s(r.message().text());
     for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     (void)r.reply(as_bytes(s));
@@ -437,12 +436,12 @@ TEST(ServerClient, ALoopThatCannotWaitReturnsTheError) {
   auto server = make_server();
   const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   ASSERT_GE(null, 0);
-  ASSERT_EQ(::dup2(null, server->fd()), server->fd());
+  ASSERT_EQ(::dup2(null, server.fd()), server.fd());
   ::close(null);
-  auto r = server->run_once(10ms);
+  auto r = server.run_once(10ms);
   ASSERT_FALSE(r) << "run_once() succeeded without an epoll descriptor";
   EXPECT_NE(r.error().message().find("epoll_wait"), std::string::npos) << r.error().message();
-  EXPECT_FALSE(server->run()) << "run() did not return the error";
+  EXPECT_FALSE(server.run()) << "run() did not return the error";
 }
 
 Server* g_stopped_by_signal = nullptr;
@@ -456,8 +455,8 @@ void stop_on_signal(int) {
 TEST(ServerClient, StopFromASignalHandlerEndsRun) {
   test::ScopedSession session;
   auto server = make_server();
-  server->on(1, [](Request& r) { (void)r.reply(r.payload()); });
-  g_stopped_by_signal = server.get();
+  server.on(1, [](Request& r) { (void)r.reply(r.payload()); });
+  g_stopped_by_signal = &server;
   struct sigaction sa {};
   sa.sa_handler = stop_on_signal;
   sa.sa_flags = SA_RESTART;
@@ -467,7 +466,7 @@ TEST(ServerClient, StopFromASignalHandlerEndsRun) {
   test::Watchdog watchdog(30s, "stop() from a signal handler");
   std::atomic<bool> returned{false};
   std::thread loop([&] {
-    EXPECT_TRUE(server->run());
+    EXPECT_TRUE(server.run());
     returned = true;
   });
   auto client = Client::connect();
@@ -589,8 +588,8 @@ TEST(ServerClient, ClientLeavingIsSeenAndItsMessagesServed) {
   auto server = make_server();
   std::atomic<int> got{0};
   std::atomic<int> gone{0};
-  server->on(2, [&](Request&) { got.fetch_add(1); });
-  server->on_disconnect([&](const ConnectionInfo& info, DisconnectReason why) {
+  server.on(2, [&](Request&) { got.fetch_add(1); });
+  server.on_disconnect([&](const ConnectionInfo& info, DisconnectReason why) {
     EXPECT_EQ(why, DisconnectReason::closed);
     EXPECT_EQ(info.name, "leaver");
     gone.fetch_add(1);
@@ -617,16 +616,16 @@ TEST(ServerClient, ClientLeavingIsSeenAndItsMessagesServed) {
 TEST(ServerClient, DrivenFromTheApplicationsOwnPollLoop) {
   test::ScopedSession session;
   auto server = make_server();
-  server->on(1, [](Request& r) { (void)r.reply(r.payload()); });
+  server.on(1, [](Request& r) { (void)r.reply(r.payload()); });
   std::atomic<bool> done{false};
   std::atomic<int> sleeps{0};
   std::atomic<int> wakes{0};
   std::thread loop([&] {
     while (!done.load()) {
-      ASSERT_TRUE(server->run_once(std::chrono::nanoseconds(0)));
-      if (server->prepare_wait()) {
+      ASSERT_TRUE(server.run_once(std::chrono::nanoseconds(0)));
+      if (server.prepare_wait()) {
         sleeps.fetch_add(1);
-        pollfd p{server->fd(), POLLIN, 0};
+        pollfd p{server.fd(), POLLIN, 0};
         if (::poll(&p, 1, 1000) > 0) wakes.fetch_add(1);
       }
     }
@@ -642,7 +641,7 @@ TEST(ServerClient, DrivenFromTheApplicationsOwnPollLoop) {
     EXPECT_EQ(reply->text(), "ping " + std::to_string(i));
   }
   done = true;
-  server->stop();  // wakes the poll
+  server.stop();  // wakes the poll
   loop.join();
   EXPECT_GT(wakes.load(), 0) << "the loop never slept on fd()";
   // Each request wakes the loop about once (and a spurious wake-up now and then is fine);

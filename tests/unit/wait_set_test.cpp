@@ -46,25 +46,29 @@ ServerOptions at(const std::string& endpoint) {
   return o;
 }
 
-std::unique_ptr<Server> pushing_server(const std::string& endpoint) {
-  auto created = Server::create(at(endpoint));
-  EXPECT_TRUE(created) << created.error().message();
-  if (!created) return nullptr;
-  Server& s = **created;
-  s.on(kPing, [&s](Request& r) { (void)s.send(r.connection(), kPong, r.payload()); });
-  s.on_connect([&s](const ConnectionInfo& c) { (void)s.send(c.id, kPong, as_bytes("hello")); });
-  return std::move(*created);
-}
+// A server on a thread of the test that pushes kPong: "hello" to each client that
+// connects, and each kPing's payload back to its sender. Its handlers hold the Server's
+// address, which stays put inside the ServerThread. One that cannot be created fails the
+// test (value() throws, with the error's text).
+class PushingServer : public test::ServerThread {
+ public:
+  explicit PushingServer(const std::string& endpoint)
+      : ServerThread(Server::create(at(endpoint)).value()) {
+    Server& s = **this;
+    s.on(kPing, [&s](Request& r) { (void)s.send(r.connection(), kPong, r.payload()); });
+    s.on_connect([&s](const ConnectionInfo& c) { (void)s.send(c.id, kPong, as_bytes("hello")); });
+  }
+};
 
 TEST(WaitSet, OneThreadServesAServerAndTwoClientsAndSleepsBetweenMessages) {
   test::ScopedSession session;
-  test::ServerThread a(pushing_server("a"));
-  test::ServerThread b(pushing_server("b"));
+  PushingServer a("a");
+  PushingServer b("b");
   a.start();
   b.start();
   auto own = Server::create(at("own"));
   ASSERT_TRUE(own) << own.error().message();
-  Server& server = **own;
+  Server& server = *own;
   server.on(kEcho, [](Request& r) { (void)r.reply(r.payload()); });
 
   auto to_a = Client::connect(to("a"));
@@ -118,7 +122,7 @@ TEST(WaitSet, OneThreadServesAServerAndTwoClientsAndSleepsBetweenMessages) {
 
 TEST(WaitSet, AClientReconnectsThroughTheSetsTurns) {
   test::ScopedSession session;
-  test::ServerThread first(pushing_server("a"));
+  PushingServer first("a");
   first.start();
   ClientOptions options = to("a");
   options.reconnect_backoff_max = 20ms;
@@ -145,7 +149,7 @@ TEST(WaitSet, AClientReconnectsThroughTheSetsTurns) {
   EXPECT_GE(outage_calls, 3) << "the set slept through the client's reconnection";
   EXPECT_FALSE(client->connected());
 
-  test::ServerThread second(pushing_server("a"));
+  PushingServer second("a");
   second.start();
   got.clear();
   while (got.empty()) ASSERT_TRUE(set->run_once(5s));
@@ -155,7 +159,7 @@ TEST(WaitSet, AClientReconnectsThroughTheSetsTurns) {
 
 TEST(WaitSet, NestsInALoopOfOnesOwnAndForgetsRemovedMembers) {
   test::ScopedSession session;
-  test::ServerThread remote(pushing_server("a"));
+  PushingServer remote("a");
   remote.start();
   auto client = Client::connect(to("a"));
   ASSERT_TRUE(client);
@@ -193,7 +197,7 @@ TEST(WaitSet, NestsInALoopOfOnesOwnAndForgetsRemovedMembers) {
 
 TEST(WaitSet, RefusesAClientWithoutAHandlerAndReportsAFailingMember) {
   test::ScopedSession session;
-  test::ServerThread remote(pushing_server("a"));
+  PushingServer remote("a");
   remote.start();
   ClientOptions options = to("a");
   options.reconnect = false;

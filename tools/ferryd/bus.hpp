@@ -89,7 +89,8 @@ struct BusEvent {
 
 class Bus {
  public:
-  // Installs its handlers on `server`; the server must outlive the Bus's use.
+  // Installs its handlers on `server`; the server must outlive the Bus's use, and stay where
+  // it is meanwhile (the Bus keeps its address: do not move the Server after this).
   explicit Bus(ferry::Server& server, BusOptions options = {});
   BusStats stats() const noexcept;
   // Also told of every disconnection, after the bus has cleaned up after it (for logs).

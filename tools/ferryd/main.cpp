@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -101,16 +102,19 @@ int run(int argc, char** argv) {
   // Stale objects of dead owners in our session go first; live owners' stay.
   ferryd::DaemonCounters counters;
   clean_up(log, config->server.session, "start-up", counters);
-  auto server = ferry::Server::create(config->server);
-  if (!server) {
+  auto created = ferry::Server::create(config->server);
+  if (!created) {
     log.write(LogLevel::error, "server", "start_failed",
-              "cannot start: " + server.error().message());
+              "cannot start: " + created.error().message());
     return 1;
   }
+  // Never moved from here on: the bus, the metrics and the signal handler hold its address.
+  // Optional only to destroy it before the shutdown clean-up.
+  std::optional<ferry::Server> server(std::move(*created));
   const std::string endpoint = config->server.endpoint;
-  ferryd::Bus bus(**server, config->bus);
+  ferryd::Bus bus(*server, config->bus);
   // Names, pids, ids and reasons only: never payload bytes.
-  (*server)->on_connect([&log, &endpoint](const ferry::ConnectionInfo& c) {
+  server->on_connect([&log, &endpoint](const ferry::ConnectionInfo& c) {
     if (!log.enabled(LogLevel::debug)) return;
     log.write(LogLevel::debug, "server", "connected",
               "connected: " + c.name + " (pid " + std::to_string(c.pid) + ")",
@@ -155,7 +159,7 @@ int run(int argc, char** argv) {
   });
   std::unique_ptr<ferryd::Metrics> metrics;
   if (!config->metrics_listen.empty()) {
-    auto m = ferryd::Metrics::start(config->metrics_listen, **server, bus, endpoint, counters);
+    auto m = ferryd::Metrics::start(config->metrics_listen, *server, bus, endpoint, counters);
     if (!m) {
       log.write(LogLevel::error, "metrics", "start_failed", "cannot start: " + m.error().message(),
                 {{"endpoint", endpoint}, {"listen", config->metrics_listen}});
@@ -170,7 +174,7 @@ int run(int argc, char** argv) {
                {"port", std::int64_t{metrics->port()}},
                {"module", metrics->module_path()}});
   }
-  g_server = server->get();
+  g_server = &*server;
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -178,20 +182,20 @@ int run(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  if (const std::string& note = (*server)->max_connections_note(); !note.empty()) {
+  if (const std::string& note = server->max_connections_note(); !note.empty()) {
     log.write(LogLevel::warn, "server", "max_connections_lowered",
-              "max_connections " + std::to_string((*server)->max_connections()) + ", " + note,
+              "max_connections " + std::to_string(server->max_connections()) + ", " + note,
               {{"endpoint", endpoint},
-               {"max_connections", std::uint64_t{(*server)->max_connections()}},
+               {"max_connections", std::uint64_t{server->max_connections()}},
                {"asked", std::uint64_t{config->server.max_connections}}});
   }
   log.write(LogLevel::info, "server", "listening",
-            "listening on " + (*server)->socket_path() + " (session " + (*server)->session() +
-                ", up to " + std::to_string((*server)->max_connections()) + " connections)" +
+            "listening on " + server->socket_path() + " (session " + server->session() +
+                ", up to " + std::to_string(server->max_connections()) + " connections)" +
                 (config->config_path.empty() ? "" : ", config " + config->config_path),
             {{"endpoint", endpoint},
-             {"socket", (*server)->socket_path()},
-             {"session", (*server)->session()},
+             {"socket", server->socket_path()},
+             {"session", server->session()},
              {"pid", std::int64_t{::getpid()}}});
   // Start-up is over: the code only it ran need not stay resident (memory.hpp).
   const ferryd::Dropped dropped = ferryd::drop_code_pages();
@@ -202,11 +206,11 @@ int run(int argc, char** argv) {
   // The socket listens (it appears only then) and everything else is set up.
   tell_service_manager(log, "READY=1");
   tools::background_ready();
-  auto r = serve(**server, bus);
+  auto r = serve(*server, bus);
   tell_service_manager(log, "STOPPING=1");
   g_server = nullptr;
   metrics.reset();  // no scrape reads the server after this
-  const ferry::ServerStats s = (*server)->stats();
+  const ferry::ServerStats s = server->stats();
   const ferryd::BusStats b = bus.stats();
   log.write(LogLevel::info, "server", "stopped",
             "stopped: " + std::to_string(s.accepted) + " connections accepted, " +
@@ -235,9 +239,9 @@ int run(int argc, char** argv) {
              {"requests_refused", b.refused},
              {"error_replies_held", b.errors_held},
              {"routes", b.routes}});
-  const std::string session = (*server)->session();
-  server->reset();  // our socket and lock go (bus only keeps an unused reference); then
-                    // whatever else died meanwhile
+  const std::string session = server->session();
+  server.reset();  // our socket and lock go (bus only keeps an unused reference); then
+                   // whatever else died meanwhile
   clean_up(log, session, "shutdown", counters);
   if (!r) {
     log.write(LogLevel::error, "server", "failed", r.error().message());

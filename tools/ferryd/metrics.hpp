@@ -28,7 +28,9 @@ struct DaemonCounters {
 class Metrics {
  public:
   // Loads the module and listens on `listen` (already normalized: "address:port").
-  // Errors name the module searched for, or the address that could not be used.
+  // Errors name the module searched for, or the address that could not be used. Scrapes
+  // read `server`, `bus` and `daemon` by their addresses until the Metrics is destroyed:
+  // none of them may be moved or destroyed before it.
   static ferry::Result<std::unique_ptr<Metrics>> start(const std::string& listen,
                                                        const ferry::Server& server, const Bus& bus,
                                                        const std::string& endpoint,

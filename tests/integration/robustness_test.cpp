@@ -656,19 +656,6 @@ TEST(Robustness, SilentHandshakesAreDroppedWithoutHoldingUpOthers) {
 
 // ---------------------------------------------------------------------------- backpressure
 
-// Connects on a helper thread while this thread turns `server` (a handshake needs both).
-Result<Client> connect_while_serving(Server& server, const ClientOptions& options) {
-  std::optional<Result<Client>> result;
-  std::atomic<bool> done{false};
-  std::thread connecting([&] {
-    result.emplace(Client::connect(options));
-    done = true;
-  });
-  while (!done.load()) (void)server.run_once(1ms);
-  connecting.join();
-  return std::move(*result);
-}
-
 std::vector<std::byte> pushed_payload(std::uint64_t seq, std::size_t size) {
   std::vector<std::byte> p(size);
   std::memcpy(p.data(), &seq, sizeof seq);
@@ -700,10 +687,10 @@ TEST(Robustness, AStalledConsumerFillsOnlyItsOwnRing) {
   co.endpoint = "push";
   co.ring_capacity = 16384;
   co.name = "stalled";
-  auto stalled = connect_while_serving(server, co);
+  auto stalled = test::connect_while_serving(server, co);
   ASSERT_TRUE(stalled) << stalled.error().message();
   co.name = "reader";
-  auto reader = connect_while_serving(server, co);
+  auto reader = test::connect_while_serving(server, co);
   ASSERT_TRUE(reader) << reader.error().message();
 
   const ConnectionId stalled_id = stalled->id();

@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // endpoint_support.hpp: test helpers for servers and clients: a private runtime directory
-// and session per test (so tests never see each other's endpoints), and a Server running on
-// a thread of the test.
+// and session per test (so tests never see each other's endpoints), a Server running on
+// a thread of the test, and connecting to a Server that no thread runs.
 #pragma once
 
 #include <stdlib.h>  // mkdtemp, setenv
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 
+#include "ferry/client.hpp"
+#include "ferry/result.hpp"
 #include "ferry/server.hpp"
 
 namespace ferry::test {
@@ -95,5 +99,20 @@ class ServerThread {
   std::optional<Server> server_;  // empty after reset()
   std::thread thread_;
 };
+
+// Connects on a helper thread while this thread turns `server`, which no thread runs (a
+// handshake needs both). Afterwards the server is still not running: it serves only when
+// the caller turns it or hands it to a thread.
+inline Result<Client> connect_while_serving(Server& server, const ClientOptions& options = {}) {
+  std::optional<Result<Client>> result;
+  std::atomic<bool> done{false};
+  std::thread connecting([&] {
+    result.emplace(Client::connect(options));
+    done = true;
+  });
+  while (!done.load()) (void)server.run_once(std::chrono::milliseconds(1));
+  connecting.join();
+  return std::move(*result);
+}
 
 }  // namespace ferry::test

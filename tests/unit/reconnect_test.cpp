@@ -107,26 +107,13 @@ std::vector<std::string> numbered(int from, int to) {
   return v;
 }
 
-// Connects while `server` runs on a thread, then stops the thread: the server stays up but
-// consumes only when the test calls run_once().
-Result<Client> connect_to(Server& server, ClientOptions options) {
-  std::atomic<bool> done{false};
-  std::thread loop([&] {
-    while (!done.load()) (void)server.run_once(1ms);
-  });
-  auto client = Client::connect(std::move(options));
-  done.store(true);
-  loop.join();
-  return client;
-}
-
 TEST(Reconnect, ExactlyWhatTheServerDidNotConsumeIsSentAgainInOrder) {
   test::ScopedSession session;
   Events events;
   auto first = std::make_unique<Recorder>(4);  // serves at most 4 per connection per turn
   ClientOptions options;
   options.on_link = events.callback();
-  auto client = connect_to(first->server, options);
+  auto client = test::connect_while_serving(first->server, options);
   ASSERT_TRUE(client) << client.error().message();
   for (const auto& m : numbered(0, 10)) ASSERT_TRUE(client->send(1, as_bytes(m)));
   EXPECT_EQ(client->acknowledged(), 0u);
@@ -182,7 +169,7 @@ TEST(Reconnect, HandBackGivesTheUnconsumedMessagesToTheApplication) {
   options.unsent = Unsent::hand_back;
   options.compression.codec = Compression::lz4;  // handed back as sent, not as framed
   options.compression.threshold = 64;
-  auto client = connect_to(first->server, options);
+  auto client = test::connect_while_serving(first->server, options);
   ASSERT_TRUE(client) << client.error().message();
   const std::string big(1000, 'z');
   for (const auto& m : numbered(0, 5)) ASSERT_TRUE(client->send(1, as_bytes(m + big)));

@@ -12,8 +12,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -369,6 +372,76 @@ TEST(ServerClient, SecondServerOnTheSameEndpointIsRefused) {
   ASSERT_FALSE(second);
   EXPECT_EQ(second.code(), Errc::exists);
   EXPECT_NE(second.error().message().find("bus.sock"), std::string::npos);
+}
+
+// A Server is a value: moved (constructed, then assigned) after its handlers were set and
+// while a client is connected, it serves that client with those handlers. Nothing points
+// back at the Server object the moves leave behind (the first is freed: ASan would see a
+// use of it), and assigning shuts down the endpoint the target held.
+TEST(ServerClient, AMovedServerKeepsItsHandlersAndConnections) {
+  test::ScopedSession session;
+  // On the heap only so that the Server moved from is freed, not left on the stack.
+  auto first = std::make_unique<Server>(make_server());
+  std::atomic<int> handled{0};
+  std::atomic<int> connected{0};
+  first->on(1, [&handled](Request& r) {
+    handled.fetch_add(1);
+    (void)r.reply(as_bytes(std::string(r.message().text()) + " from " + r.peer().name));
+  });
+  first->on_connect([&connected](const ConnectionInfo&) { connected.fetch_add(1); });
+  ClientOptions early;
+  early.name = "early";
+  auto client = test::connect_while_serving(*first, early);
+  ASSERT_TRUE(client) << client.error().message();
+  ASSERT_EQ(first->connection_count(), 1u);
+
+  Server moved(std::move(*first));
+  first.reset();
+  ServerOptions other;
+  other.endpoint = "other";
+  Server assigned = make_server(other);
+  const std::string other_path = assigned.socket_path();
+  assigned = std::move(moved);
+  EXPECT_FALSE(std::filesystem::exists(other_path)) << "the endpoint assigned over still listens";
+  EXPECT_EQ(assigned.connection_count(), 1u);
+
+  test::ServerThread running(std::move(assigned));
+  running.start();
+  auto reply = client->request(1, "ping", 5s);
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->text(), "ping from early");
+  auto late = Client::connect();  // the on_connect set before the moves sees it
+  ASSERT_TRUE(late) << late.error().message();
+  ASSERT_TRUE(late->request(1, "again", 5s));
+  running.stop();
+  EXPECT_EQ(handled.load(), 2);
+  EXPECT_EQ(connected.load(), 2);
+}
+
+// A moved-from Server may be destroyed (its endpoint, now another Server's, stays) and
+// assigned to, whether from another Server or a new one.
+TEST(ServerClient, AMovedFromServerCanBeDestroyedAndAssignedTo) {
+  test::ScopedSession session;
+  std::optional<Server> source(make_server());
+  const std::string path = source->socket_path();
+  Server keeper(std::move(*source));
+  source.reset();
+  EXPECT_TRUE(std::filesystem::exists(path)) << "destroying a moved-from Server closed " << path;
+  Server emptied(std::move(keeper));
+  keeper = std::move(emptied);
+  ServerOptions second;
+  second.endpoint = "second";
+  emptied = make_server(second);
+  EXPECT_NE(emptied.socket_path().find("second.sock"), std::string::npos) << emptied.socket_path();
+  EXPECT_EQ(keeper.socket_path(), path);
+  keeper.on(1, [](Request& r) { (void)r.reply(r.payload()); });
+  test::ServerThread running(std::move(keeper));
+  running.start();
+  auto client = Client::connect();
+  ASSERT_TRUE(client) << client.error().message();
+  auto reply = client->request(1, "still served", 5s);
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->text(), "still served");
 }
 
 // A client the server cuts off is told why (the goodbye in its connection segment): by

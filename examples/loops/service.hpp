@@ -8,7 +8,6 @@
 #include <cctype>
 #include <cstdio>
 #include <optional>
-#include <span>
 #include <string>
 
 #include "ferry/client.hpp"
@@ -43,7 +42,7 @@ inline bool start(Service& s, const char* name, const char* endpoint) {
   s.server->on(kUpper, [&s](ferry::Request& r) {
     std::string text(r.message().text());
     for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (auto ok = r.reply(std::as_bytes(std::span(text))); ok) ++s.answered;
+    if (auto ok = r.reply(text); ok) ++s.answered;
   });
   auto bus = ferry::Client::connect();  // ferryd's endpoint "bus"
   if (!bus) return fail(bus.error());

@@ -102,13 +102,6 @@ struct Reply {
   }
 };
 
-// What the text overloads of send() and request() take: anything that is a string_view and
-// not already bytes ("text", std::string, std::string_view). A braced {} still means no
-// payload, as bytes.
-template <class T>
-concept TextLike = std::is_convertible_v<const T&, std::string_view> &&
-    !std::is_convertible_v<const T&, std::span<const std::byte>>;
-
 class FERRY_API Client {
  public:
   using Handler = std::function<void(const Message&)>;

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <type_traits>
 
 #include "ferry/wire.hpp"
 
@@ -30,6 +31,13 @@ using ConnectionId = std::uint64_t;
 // Message types from kReservedTypes up are ferry's own (ferryd's subscribe/serve
 // requests, ferry/bus.hpp); applications use 0 .. kReservedTypes - 1.
 inline constexpr std::uint16_t kReservedTypes = 0xff00;
+
+// What the text overloads of Client::send(), Client::request() and Request::reply() take:
+// anything that is a string_view and not already bytes ("text", std::string,
+// std::string_view). A braced {} still means no payload, as bytes.
+template <class T>
+concept TextLike = std::is_convertible_v<const T&, std::string_view> &&
+    !std::is_convertible_v<const T&, std::span<const std::byte>>;
 
 // A message type named once, with the payload it carries, for sender and receiver alike:
 //

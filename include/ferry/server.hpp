@@ -223,6 +223,11 @@ class FERRY_API Request {
   // same correlation id. invalid_argument if the message is not a request; would_block if
   // the requester's ring is full (then retry_later() and reply again).
   Result<void> reply(std::span<const std::byte> payload);
+  // Text: reply("done"), reply(some_std_string).
+  template <class Text>
+  requires TextLike<Text> Result<void> reply(const Text& text) {
+    return reply(std::as_bytes(std::span(std::string_view(text))));
+  }
   // An error reply: the requester's request() fails with Errc::remote and this text.
   Result<void> reply_error(std::string_view text);
   // Leaves the message in the ring: the handler gets it again on a later turn (after a

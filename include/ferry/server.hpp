@@ -21,6 +21,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -73,6 +74,8 @@ struct ServerOptions {
 };
 
 inline constexpr std::uint32_t kHandlerSampleEvery = 16;
+// Values a server can publish (Server::publish_metric).
+inline constexpr std::size_t kPublishedMetrics = 32;
 inline constexpr std::size_t kLatencyBuckets = 18;
 // Upper bounds of the histogram's buckets, in seconds (an implied +Inf bucket follows).
 inline constexpr double kLatencyBounds[kLatencyBuckets] = {
@@ -195,6 +198,18 @@ class FERRY_API Server {
   ServerStats stats() const noexcept;
   // Any thread; all zero unless ServerOptions::handler_histogram.
   LatencyHistogram handler_latency() const noexcept;
+  // Publishes a value of the application's own beside the endpoint's counters, in the
+  // server's stat segment, where other processes read it (ferry stat --json; ferry exporter
+  // exports it as a Prometheus sample with the endpoint's labels). `series` is a Prometheus
+  // series, at most 95 bytes: a name ([a-zA-Z_:][a-zA-Z0-9_:]*) and optionally labels,
+  // `orders_total{kind="limit",side="buy"}` (label names [a-zA-Z_][a-zA-Z0-9_]*, not
+  // session or endpoint; values printable ASCII without " or \). A name ending in _total is
+  // a counter, any other a gauge. Returns the value, zero at first, in shared memory that
+  // stays valid as long as the Server: this process alone writes it, relaxed (one writing
+  // thread at a time: a load and a store need no read-modify-write). The same series again
+  // returns the same value. Errors: invalid_argument (naming the rule the series breaks),
+  // no_memory (all kPublishedMetrics taken). Call it from the thread that drives the server.
+  Result<std::atomic<std::uint64_t>*> publish_metric(std::string_view series);
   const std::string& socket_path() const noexcept;
   const std::string& session() const noexcept;
   // The most connections it accepts: ServerOptions::max_connections, or fewer when the

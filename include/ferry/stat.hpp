@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// stat.hpp: what ferry servers are doing, read from the outside (ferry stat, ferryd's
-// metrics; docs/observability.md).
+// stat.hpp: what ferry servers are doing, read from the outside (ferry stat, ferry
+// exporter; docs/observability.md).
 //
 // Every counter lives in shared memory: the endpoint's and the peers' in the server's stat
 // segment (which only the server writes), each connection's rings' in its connection
@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ferry/export.hpp"
@@ -59,6 +60,17 @@ struct DirectionTotals {
   std::uint64_t high_water_bytes = 0;  // the largest of the live connections'
 };
 
+// A value the server's process published beside the endpoint's counters
+// (Server::publish_metric), read from its stat segment.
+struct PublishedMetric {
+  std::string series;  // as published: name{label="value",...}
+  std::string name;    // the series up to its labels
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::uint64_t value = 0;
+  // A counter by Prometheus' convention (the name ends in _total), else a gauge.
+  bool counter() const noexcept { return name.ends_with("_total"); }
+};
+
 struct EndpointStat {
   std::string session;
   std::string endpoint;
@@ -69,6 +81,13 @@ struct EndpointStat {
   DirectionTotals in;                       // client -> server
   DirectionTotals out;                      // server -> client
   std::vector<ConnectionStat> connections;  // by id
+  // The handler-latency histogram (zero unless the server times handlers:
+  // ServerOptions::handler_histogram) and the published values, in the order published;
+  // both empty for a server of a version before them, and a name that does not parse is
+  // left out.
+  bool handler_histogram = false;
+  LatencyHistogram handler_latency;
+  std::vector<PublishedMetric> metrics;
 };
 
 struct SessionStat {

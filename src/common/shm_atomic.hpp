@@ -39,6 +39,10 @@ class ShmAtomic {
     v_.store(static_cast<T>(v_.load(std::memory_order_relaxed) + value), std::memory_order_relaxed);
   }
 
+  // The std::atomic itself, for an API that hands a value in shared memory to the
+  // application (Server::publish_metric).
+  std::atomic<T>& std_atomic() noexcept { return v_; }
+
   // The word's address, for futex(2). Only for 32-bit words.
   std::uint32_t* futex_word() noexcept requires(sizeof(T) == 4) {
     return reinterpret_cast<std::uint32_t*>(&v_);  // NOLINT: atomic<u32> is layout-compatible

@@ -88,7 +88,8 @@ Result<void> Server::Impl::open() {
   if (!wake) return wake.error();
   wake_ = std::move(*wake);
   sleep_state_ = &std::launder(static_cast<detail::WakeHeader*>(wake_.data()))->state;
-  auto stat = detail::create_stat_segment(bell_.slots, session_, options_.endpoint);
+  auto stat = detail::create_stat_segment(bell_.slots, session_, options_.endpoint,
+                                          options_.handler_histogram);
   if (!stat) return stat.error();
   stat_ = std::move(*stat);
   auto stat_view = detail::view_stat_segment(stat_.data(), stat_.size());

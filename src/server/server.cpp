@@ -20,6 +20,7 @@
 #include "ring/ring_layout.hpp"
 #include "server/server_impl.hpp"
 #include "stat/closed_totals.hpp"
+#include "stat/extras.hpp"
 #include "wait/waiting.hpp"
 
 namespace ferry {
@@ -308,7 +309,7 @@ std::uint32_t Server::Impl::serve(ServerConn& c) {
       until_sample_ = kHandlerSampleEvery;
       const std::int64_t start = detail::monotonic_ns();
       retry = dispatch(c, *record);
-      record_latency(detail::monotonic_ns() - start);
+      detail::record_latency(stat_view_.header->extras, detail::monotonic_ns() - start);
     } else {
       retry = dispatch(c, *record);
     }
@@ -493,26 +494,14 @@ void Server::Impl::disconnect(ConnectionId id, DisconnectReason reason, std::str
   if (!in_turn_) close_finished();
 }
 
-void Server::Impl::record_latency(std::int64_t ns) noexcept {
-  constexpr auto r = std::memory_order_relaxed;
-  const double seconds = static_cast<double>(ns) / 1e9;
-  std::size_t b = 0;
-  while (b < kLatencyBuckets && seconds > kLatencyBounds[b]) ++b;
-  latency_buckets_[b].store(latency_buckets_[b].load(r) + 1, r);
-  latency_sum_ns_.store(latency_sum_ns_.load(r) + static_cast<std::uint64_t>(ns), r);
+LatencyHistogram Server::handler_latency() const noexcept {
+  return detail::read_latency(impl_->stat_view_.header->extras);
 }
 
-LatencyHistogram Server::handler_latency() const noexcept {
-  constexpr auto r = std::memory_order_relaxed;
-  LatencyHistogram h;
-  std::uint64_t running = 0;
-  for (std::size_t b = 0; b < kLatencyBuckets; ++b) {
-    running += impl_->latency_buckets_[b].load(r);
-    h.cumulative[b] = running;
-  }
-  h.count = running + impl_->latency_buckets_[kLatencyBuckets].load(r);
-  h.sum_seconds = static_cast<double>(impl_->latency_sum_ns_.load(r)) / 1e9;
-  return h;
+Result<std::atomic<std::uint64_t>*> Server::publish_metric(std::string_view series) {
+  auto value = detail::publish_value(impl_->stat_view_.header->extras, series);
+  if (!value) return value.error();
+  return &(*value)->std_atomic();
 }
 
 // NOLINTNEXTLINE(readability-make-member-function-const): writes the shared counters

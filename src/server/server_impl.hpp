@@ -4,7 +4,6 @@
 // Thread-safety: one thread drives it; only stop() touches it from others.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -140,11 +139,9 @@ class Server::Impl {
   // peer entry (before its segment goes).
   void retire_counters(const ServerConn& c) noexcept;
 
-  // ServerOptions::handler_histogram: single writer (this thread), read by any thread.
+  // ServerOptions::handler_histogram: calls until the next timed one. The histogram itself
+  // is in the stat segment's extras: this thread writes it, any thread or process reads it.
   std::uint32_t until_sample_ = kHandlerSampleEvery;
-  std::atomic<std::uint64_t> latency_sum_ns_{0};
-  std::array<std::atomic<std::uint64_t>, kLatencyBuckets + 1> latency_buckets_{};  // + Inf
-  void record_latency(std::int64_t ns) noexcept;
 
  private:
   // server.cpp

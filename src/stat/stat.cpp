@@ -21,6 +21,7 @@
 #include "control/unix_socket.hpp"
 #include "ferry/session.hpp"
 #include "stat/closed_totals.hpp"
+#include "stat/extras.hpp"
 #include "stat/proc_fd.hpp"
 #include "stat/stat_segment.hpp"
 
@@ -201,6 +202,11 @@ EndpointStat read_endpoint(const StatSegment& server, const std::vector<ConnSegm
     if (detail::stat_read_settled(server.header(), begin) || attempt == kReadAttempts) break;
     pause_before_retry(attempt);
   }
+  // Counters on their own, outside the seqlock: any moment's values will do.
+  const detail::StatExtras& extras = server.header().extras;
+  e.handler_histogram = detail::times_handlers(extras);
+  e.handler_latency = detail::read_latency(extras);
+  e.metrics = detail::read_published(extras);
   return e;
 }
 

@@ -4,9 +4,9 @@
 //
 // Stat segment (one memfd per server, "ferry:stat:<session>/<endpoint>", never given to a
 // client; observers find it through /proc/<pid>/fd):
-//   0      StatHeader (4096 bytes): ident, the endpoint's counters
+//   0      StatHeader (4096 bytes): ident, the endpoint's counters, the extras
 //   4096   one PeerEntry per slot: who holds that slot's connection
-// Its version is the connection segments' (kConnLayoutVersion).
+// Its version is the connection segments' (kConnLayoutVersion); the extras carry their own.
 // Thread-safety: written by the server only; see EndpointCounter and PeerEntry for how
 // observers read it.
 #pragma once
@@ -78,10 +78,38 @@ enum class EndpointCounter : std::uint32_t {
 inline constexpr std::size_t kEndpointCounters = 32;
 static_assert(static_cast<std::size_t>(EndpointCounter::count) <= kEndpointCounters);
 
+// The extras: the handler-latency histogram and the values the server's process publishes
+// beside the endpoint's counters (Server::publish_metric). They sit in bytes that servers
+// before them left zero, and carry their own version: an observer reads them only at a
+// version it knows, so 0 (an older server) means none and a layout version bump is not
+// needed. Written by the server only: the histogram and the values relaxed, as the
+// counters; a published name is written once, before `published` counts it (release).
+// Observers treat every byte as untrusted: a name that does not parse is skipped.
+inline constexpr std::uint16_t kStatExtrasVersion = 1;
+inline constexpr std::uint16_t kExtrasHandlerHistogram = 1;  // flags: the server times handlers
+inline constexpr std::size_t kLatencySlots = 19;             // kLatencyBuckets + 1 (over 1 s)
+inline constexpr std::size_t kPublishedSlots = 32;
+inline constexpr std::size_t kPublishedNameBytes = 96;  // NUL-padded: at most 95 bytes
+
+struct StatExtras {
+  std::uint16_t version;                             // +0   kStatExtrasVersion; 0: none
+  std::uint16_t flags;                               // +2   kExtrasHandlerHistogram
+  std::uint16_t published_slots;                     // +4   kPublishedSlots
+  std::uint16_t published_name_bytes;                // +6   kPublishedNameBytes
+  ShmAtomic<std::uint32_t> published;                // +8   names written (release)
+  std::uint32_t pad0;                                // +12
+  ShmAtomic<std::uint64_t> latency_sum_ns;           // +16  timed handler calls' total
+  ShmAtomic<std::uint64_t> latency[kLatencySlots];   // +24  calls per bucket, not cumulative
+  std::uint8_t pad1[256 - 24 - 8 * kLatencySlots];   // +176
+  ShmAtomic<std::uint64_t> values[kPublishedSlots];  // +256 the published values
+  char names[kPublishedSlots][kPublishedNameBytes];  // +512 their series names
+};
+
 struct StatHeader {
   StatIdent ident;                                       // 0
   ShmAtomic<std::uint64_t> counters[kEndpointCounters];  // 128: EndpointCounter
-  std::uint8_t reserved[kStatHeaderSize - kRingBlock - 8 * kEndpointCounters];
+  StatExtras extras;                                     // 384
+  std::uint8_t reserved[kStatHeaderSize - kRingBlock - 8 * kEndpointCounters - sizeof(StatExtras)];
 };
 
 // Who holds slot i's connection (at kStatHeaderSize + i * sizeof(PeerEntry)). The server
@@ -103,6 +131,13 @@ struct PeerEntry {
 static_assert(std::is_standard_layout_v<StatHeader>);
 static_assert(sizeof(StatHeader) == kStatHeaderSize);
 static_assert(offsetof(StatHeader, counters) == 128);
+static_assert(offsetof(StatHeader, extras) == 384);
+static_assert(offsetof(StatExtras, published) == 8);
+static_assert(offsetof(StatExtras, latency_sum_ns) == 16);
+static_assert(offsetof(StatExtras, latency) == 24);
+static_assert(offsetof(StatExtras, values) == 256);
+static_assert(offsetof(StatExtras, names) == 512);
+static_assert(sizeof(StatExtras) == 3584);
 static_assert(offsetof(StatIdent, slots) == 8);
 static_assert(offsetof(StatIdent, endpoint) == 16);
 static_assert(offsetof(StatIdent, started_unix_ns) == 80);

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "conn/segment.hpp"
+#include "stat/extras.hpp"
 
 namespace ferry::detail {
 
@@ -21,7 +22,7 @@ std::size_t stat_segment_bytes(std::uint32_t slots) noexcept {
 }
 
 Result<SharedMemory> create_stat_segment(std::uint32_t slots, std::string_view session,
-                                         std::string_view endpoint) {
+                                         std::string_view endpoint, bool handler_histogram) {
   std::string label = "stat:";
   label.append(session).append("/").append(endpoint);
   auto shm = SharedMemory::create_anonymous(label, stat_segment_bytes(slots));
@@ -38,6 +39,7 @@ Result<SharedMemory> create_stat_segment(std::uint32_t slots, std::string_view s
             (std::uint64_t{0x9e3779b97f4a7c15} * static_cast<std::uint64_t>(::getpid()));
   }
   header->ident.server_token = token;
+  init_extras(header->extras, handler_histogram);
   // The entries' pages stay untouched (zero, not resident) until a slot is used.
   header->ident.magic = kStatMagic;
   return shm;

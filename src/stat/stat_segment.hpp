@@ -16,10 +16,10 @@
 namespace ferry::detail {
 
 // The stat segment, "ferry:stat:<session>/<endpoint>" (stat_layout.hpp): a header with the
-// endpoint's name, start time, a random token and zeroed counters, and `slots` free
-// PeerEntry records.
+// endpoint's name, start time, a random token, zeroed counters and empty extras (saying
+// whether the server times handlers), and `slots` free PeerEntry records.
 Result<SharedMemory> create_stat_segment(std::uint32_t slots, std::string_view session,
-                                         std::string_view endpoint);
+                                         std::string_view endpoint, bool handler_histogram = false);
 std::size_t stat_segment_bytes(std::uint32_t slots) noexcept;
 struct StatView {
   StatHeader* header = nullptr;

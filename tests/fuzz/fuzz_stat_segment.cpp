@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// libFuzzer: an observer (ferry stat, ferryd's metrics) reading a server's stat segment. The
+// libFuzzer: an observer (ferry stat, ferry exporter) reading a server's stat segment. The
 // input is the segment's bytes; whatever view_stat_segment accepts must keep every peer
 // entry inside the segment, and reading the counters, names and entries must stay inside
 // it too (ASan watches the buffer's edges). With any values in it: a reading with an odd
@@ -13,6 +13,7 @@
 
 #include "conn/segment.hpp"
 #include "stat/closed_totals.hpp"
+#include "stat/extras.hpp"
 #include "stat/stat_segment.hpp"
 
 namespace {
@@ -61,6 +62,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const std::uint64_t begin = detail::stat_read_begin(*view->header);
   (void)detail::endpoint_stats(*view->header);  // any values; reading must stay inside
+  // The extras: whatever the names hold, only series that parse come out, at most the slots.
+  const std::vector<ferry::PublishedMetric> published =
+      detail::read_published(view->header->extras);
+  if (published.size() > detail::kPublishedSlots) std::abort();
+  for (const ferry::PublishedMetric& m : published) {
+    if (!detail::parse_series(m.series)) std::abort();
+  }
+  (void)detail::read_latency(view->header->extras);
   std::size_t seen = detail::read_name(view->header->ident.endpoint).size();
   const std::int64_t now = view->header->ident.started_unix_ns;  // any clock
   for (std::size_t i = 0; i < slots && i < 256; ++i) {

@@ -258,6 +258,13 @@ TEST(ServerClient, StatsAreReadableWhileServingAndTheHistogramSamplesHandlers) {
   for (std::size_t b = 1; b < kLatencyBuckets; ++b) {
     EXPECT_LE(h.cumulative[b - 1], h.cumulative[b]) << b;
   }
+  // The histogram is in the stat segment: another process reads the same figures.
+  auto seen = read_process_stat(0);
+  ASSERT_TRUE(seen) << seen.error().message();
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_TRUE(seen->front().handler_histogram);
+  EXPECT_EQ(seen->front().handler_latency.count, h.count);
+  EXPECT_EQ(seen->front().handler_latency.sum_seconds, h.sum_seconds);
 }
 
 TEST(ServerClient, WithoutTheHistogramNoHandlerIsTimed) {

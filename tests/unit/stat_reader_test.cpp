@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <limits>
@@ -22,10 +23,13 @@
 
 #include "conn/segment.hpp"
 #include "control/unix_socket.hpp"
+#include "ferry/server.hpp"
 #include "ferry/stat.hpp"
 #include "stat/closed_totals.hpp"
+#include "stat/extras.hpp"
 #include "stat/proc_fd.hpp"
 #include "stat/stat_segment.hpp"
+#include "support/endpoint_support.hpp"
 
 // ThreadSanitizer: GCC says so with __SANITIZE_THREAD__, clang with __has_feature.
 #if defined(__SANITIZE_THREAD__)
@@ -320,6 +324,108 @@ TEST(StatReader, OnlySealedMemfdsAreMapped) {
   ASSERT_TRUE(g) << g.error().message();
   EXPECT_EQ(g->size(), 8192u);
   EXPECT_EQ(g->fd(), -1);
+}
+
+// The extras (Server::publish_metric): what a server publishes is read back from its stat
+// segment with its labels, in the order published; the same series is the same value.
+TEST(StatReader, PublishedValuesAreReadBackWithTheirLabels) {
+  test::ScopedSession session("published");
+  ServerOptions options;
+  options.endpoint = "pub";
+  options.handler_histogram = true;
+  auto server = Server::create(options);
+  ASSERT_TRUE(server) << server.error().message();
+  auto orders = server->publish_metric(R"(orders_total{kind="limit",side="buy"})");
+  auto depth = server->publish_metric("queue_depth");
+  ASSERT_TRUE(orders) << orders.error().message();
+  ASSERT_TRUE(depth) << depth.error().message();
+  (*orders)->store(5, std::memory_order_relaxed);
+  (*depth)->store(3, std::memory_order_relaxed);
+  auto again = server->publish_metric(R"(orders_total{kind="limit",side="buy"})");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *orders);
+
+  auto all = read_process_stat(0);
+  ASSERT_TRUE(all) << all.error().message();
+  ASSERT_EQ(all->size(), 1u);
+  const EndpointStat& e = all->front();
+  EXPECT_TRUE(e.handler_histogram);
+  ASSERT_EQ(e.metrics.size(), 2u);
+  EXPECT_EQ(e.metrics[0].series, "orders_total{kind=\"limit\",side=\"buy\"}");
+  EXPECT_EQ(e.metrics[0].name, "orders_total");
+  using Labels = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(e.metrics[0].labels, (Labels{{"kind", "limit"}, {"side", "buy"}}));
+  EXPECT_EQ(e.metrics[0].value, 5u);
+  EXPECT_TRUE(e.metrics[0].counter());
+  EXPECT_EQ(e.metrics[1].name, "queue_depth");
+  EXPECT_TRUE(e.metrics[1].labels.empty());
+  EXPECT_EQ(e.metrics[1].value, 3u);
+  EXPECT_FALSE(e.metrics[1].counter());
+}
+
+TEST(StatReader, SeriesThatPrometheusWouldNotTakeAreRefusedNamingTheRule) {
+  test::ScopedSession session("badseries");
+  auto server = Server::create();
+  ASSERT_TRUE(server) << server.error().message();
+  const std::string too_long(96, 'a');
+  for (const std::string& bad :
+       {std::string(), too_long, std::string("9lives"), std::string("a-b"), std::string("a{}"),
+        std::string("a{b}"), std::string("a{b=c}"), std::string("a{b=\"c\""),
+        std::string(R"(a{b=""})"), std::string(R"(a{b="c"}x)"), std::string(R"(a{b="c",b="d"})"),
+        std::string("a{session=\"x\"}"), std::string("a{endpoint=\"x\"}"),
+        std::string(R"(a{__name__="x"})"), std::string(R"(a{b="c\d"})"),
+        std::string("a{b=\"c\nd\"}"), std::string("a b")}) {
+    auto p = server->publish_metric(bad);
+    ASSERT_FALSE(p) << bad;
+    EXPECT_EQ(p.code(), Errc::invalid_argument) << bad;
+    EXPECT_NE(p.error().message().find("NAME{LABEL=\"VALUE\",...}"), std::string::npos)
+        << p.error().message();
+  }
+  EXPECT_TRUE(server->publish_metric(std::string(95, 'a')));
+  EXPECT_TRUE(server->publish_metric("ns:sub_total{a=\"x y-z.1\",_b2=\"!#$%&'()*+,-./\"}"));
+}
+
+TEST(StatReader, AServerPublishesAtMostItsShareOfValues) {
+  test::ScopedSession session("fullextras");
+  auto server = Server::create();
+  ASSERT_TRUE(server) << server.error().message();
+  for (std::size_t i = 0; i < kPublishedMetrics; ++i) {
+    ASSERT_TRUE(server->publish_metric(std::string(1, 'v').append(std::to_string(i)))) << i;
+  }
+  auto more = server->publish_metric("one_more");
+  ASSERT_FALSE(more);
+  EXPECT_EQ(more.code(), Errc::no_memory);
+  EXPECT_TRUE(server->publish_metric("v7")) << "an existing series is not a new one";
+}
+
+// Observers take nothing in the extras on trust: a name without its NUL, one that does not
+// parse, a repeat, a count beyond the slots, another version.
+TEST(StatReader, PublishedNamesThatDoNotParseAreLeftOut) {
+  FakeEndpoint fake(2);
+  detail::StatExtras& x = fake.header().extras;
+  ASSERT_TRUE(detail::publish_value(x, "good_total"));
+  ASSERT_TRUE(detail::publish_value(x, "second"));
+  ASSERT_TRUE(detail::publish_value(x, "third"));
+  ASSERT_TRUE(detail::publish_value(x, "fourth"));
+  (*detail::publish_value(x, "good_total"))->store(9, std::memory_order_relaxed);
+  std::memset(x.names[1], 'a', sizeof x.names[1]);     // no NUL
+  std::memcpy(x.names[2], "bad name", 9);              // does not parse
+  std::memcpy(x.names[3], "good_total", 11);           // a repeat
+  x.published.store(1000, std::memory_order_release);  // beyond the slots
+  EndpointStat e = read_fake();
+  ASSERT_EQ(e.metrics.size(), 1u);
+  EXPECT_EQ(e.metrics[0].series, "good_total");
+  EXPECT_EQ(e.metrics[0].value, 9u);
+  EXPECT_FALSE(e.handler_histogram);
+
+  x.latency[0].store(4, std::memory_order_relaxed);
+  EXPECT_EQ(read_fake().handler_latency.count, 4u);
+  x.version = detail::kStatExtrasVersion + 1;  // a newer server's: not read
+  e = read_fake();
+  EXPECT_TRUE(e.metrics.empty());
+  EXPECT_EQ(e.handler_latency.count, 0u);
+  x.version = 0;  // an older server's: none
+  EXPECT_TRUE(read_fake().metrics.empty());
 }
 
 }  // namespace

@@ -36,6 +36,12 @@ FERRY_API Result<std::string> resolve_session(std::string_view explicit_session 
 // directory, a symlink), naming the path, the mode and owner found, and the fix.
 FERRY_API Result<std::string> session_dir(std::string_view session, bool create);
 
+// This user's sessions that have a runtime directory, by name (ferry exporter
+// --all-sessions): the entries of the base directory that are session names and pass the
+// same checks as session_dir(). None when the base directory does not exist; permission when
+// it fails its checks.
+FERRY_API Result<std::vector<std::string>> list_sessions();
+
 // An explicit socket path (ServerOptions::socket_path, ClientOptions::socket_path): absolute,
 // in a real directory (not a symlink) that neither group nor others may write, so nobody
 // else can put a socket there, and owned by you or root; with `any_owner` (a client

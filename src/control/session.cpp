@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Sessions and their runtime directories for ferry/session.hpp. See docs/protocol.md,
 // "Where endpoints live".
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "control/file_mode.hpp"
 #include "ferry/session.hpp"
@@ -172,6 +174,29 @@ Result<std::string> session_dir(std::string_view session, bool create) {
   std::string dir = base + "/" + std::string(session);
   if (auto ok = ensure_dir(dir, create, session); !ok) return ok.error();
   return dir;
+}
+
+Result<std::vector<std::string>> list_sessions() {
+  const std::string base = base_dir();
+  struct stat st {};
+  if (::lstat(base.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::vector<std::string>{};
+    return Error::from_errno(errno, "checking the ferry runtime directory " + base);
+  }
+  if (auto ok = check_dir(base, st); !ok) return ok.error();
+  DIR* d = ::opendir(base.c_str());
+  if (d == nullptr) return Error::from_errno(errno, "reading " + base);
+  std::vector<std::string> sessions;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (!is_valid_name(name, kMaxSessionName)) continue;
+    std::string dir = base;
+    dir.append("/").append(name);
+    if (::lstat(dir.c_str(), &st) == 0 && check_dir(dir, st)) sessions.push_back(name);
+  }
+  ::closedir(d);
+  std::sort(sessions.begin(), sessions.end());
+  return sessions;
 }
 
 Result<void> check_socket_dir(std::string_view socket_path, bool any_owner) {

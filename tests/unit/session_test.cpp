@@ -4,6 +4,7 @@
 // endpoint socket paths. Real directories under a mkdtemp directory.
 #include "ferry/session.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -165,6 +166,19 @@ TEST_F(SessionDirTest, MissingWithoutCreateIsNotFound) {
   EXPECT_TRUE(fails_with(session_dir("s", false), Errc::not_found, runtime_ + "/ferry"));
   ASSERT_TRUE(session_dir("other", true).ok());
   EXPECT_TRUE(fails_with(session_dir("s", false), Errc::not_found, runtime_ + "/ferry/s"));
+}
+
+TEST_F(SessionDirTest, ListsTheSessionsWithADirectoryAndNothingElse) {
+  EXPECT_TRUE(list_sessions().value().empty()) << "no base directory: no sessions";
+  ASSERT_TRUE(session_dir("b", true).ok());
+  ASSERT_TRUE(session_dir("a", true).ok());
+  const std::string base = runtime_ + "/ferry";
+  ASSERT_EQ(::mkdir((base + "/not a name").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((base + "/open").c_str(), 0755), 0);
+  ASSERT_EQ(::chmod((base + "/open").c_str(), 0755), 0);  // whatever the umask
+  ASSERT_EQ(::close(::open((base + "/file").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600)), 0);
+  ASSERT_EQ(::symlink((base + "/a").c_str(), (base + "/link").c_str()), 0);
+  EXPECT_EQ(list_sessions().value(), (std::vector<std::string>{"a", "b"}));
 }
 
 TEST_F(SessionDirTest, RejectsAnInvalidSession) {

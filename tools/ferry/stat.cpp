@@ -56,6 +56,8 @@ nlohmann::json totals_json(const DirectionTotals& t) {
 
 nlohmann::json endpoint_json(const EndpointStat& e) {
   const ServerStats& s = e.server;
+  nlohmann::json published = nlohmann::json::object();
+  for (const PublishedMetric& m : e.metrics) published[m.series] = m.value;
   nlohmann::json conns = nlohmann::json::array();
   for (const ConnectionStat& c : e.connections) {
     conns.push_back({{"id", c.id},
@@ -92,6 +94,7 @@ nlohmann::json endpoint_json(const EndpointStat& e) {
           {"handler_errors", s.handler_errors},
           {"in", totals_json(e.in)},
           {"out", totals_json(e.out)},
+          {"metrics", published},
           {"connections", conns}};
 }
 

@@ -45,6 +45,11 @@ constexpr std::size_t kDeadlineSlack = 1024;
 }  // namespace
 
 Bus::Bus(ferry::Server& server, BusOptions options) : server_(server), options_(options) {
+  for (std::size_t i = 0; i < kBusCounters; ++i) {
+    // Fails only when the application took every slot: then the count stays here.
+    auto published = server_.publish_metric(kBusSeries[i].series);
+    counters_[i] = published ? *published : &unpublished_[i];
+  }
   server_.on_default([this](Request& r) { on_message(r); });
   for (std::uint16_t t : {ferry::bus::kSubscribe, ferry::bus::kUnsubscribe, ferry::bus::kServe,
                           ferry::bus::kUnserve}) {
@@ -57,25 +62,24 @@ Bus::Bus(ferry::Server& server, BusOptions options) : server_(server), options_(
 }
 
 BusStats Bus::stats() const noexcept {
-  const auto get = [](const std::atomic<std::uint64_t>& c) {
-    return c.load(std::memory_order_relaxed);
+  const auto get = [this](BusCounter c) {
+    return counters_[static_cast<std::size_t>(c)]->load(std::memory_order_relaxed);
   };
-  const Counters& c = counters_;
   BusStats s;
-  s.published = get(c.published);
-  s.deliveries = get(c.deliveries);
-  s.dropped = get(c.dropped);
-  s.slow_dropped_for = get(c.slow_dropped_for);
-  s.slow_disconnected = get(c.slow_disconnected);
-  s.requests = get(c.requests);
-  s.replies = get(c.replies);
-  s.no_service = get(c.no_service);
-  s.refused = get(c.refused);
-  s.expired = get(c.expired);
-  s.orphan_replies = get(c.orphan_replies);
-  s.failed_requests = get(c.failed_requests);
-  s.errors_held = get(c.errors_held);
-  s.routes = get(c.routes);
+  s.published = get(BusCounter::published);
+  s.deliveries = get(BusCounter::deliveries);
+  s.dropped = get(BusCounter::dropped);
+  s.slow_dropped_for = get(BusCounter::slow_dropped_for);
+  s.slow_disconnected = get(BusCounter::slow_disconnected);
+  s.requests = get(BusCounter::requests);
+  s.replies = get(BusCounter::replies);
+  s.no_service = get(BusCounter::no_service);
+  s.refused = get(BusCounter::refused);
+  s.expired = get(BusCounter::expired);
+  s.orphan_replies = get(BusCounter::orphan_replies);
+  s.failed_requests = get(BusCounter::failed_requests);
+  s.errors_held = get(BusCounter::errors_held);
+  s.routes = get(BusCounter::routes);
   return s;
 }
 
@@ -127,7 +131,7 @@ void Bus::publish(Request& r) {
   const ferry::Message& m = r.message();
   auto it = subscribers_.find(m.type);
   if (it == subscribers_.end() || it->second.empty()) {
-    bump(counters_.published);
+    bump(BusCounter::published);
     return;
   }
   Peer& publisher = peers_[r.connection()];
@@ -143,21 +147,21 @@ void Bus::publish(Request& r) {
       // gets it twice when it comes round again; or it goes on without this subscriber.
       if (!on_full_subscriber(r, publisher, to)) return;
     } else if (sent) {
-      bump(counters_.deliveries);
+      bump(BusCounter::deliveries);
       on_delivered(to);
     }
     delivered.push_back(to);
   }
   delivered.clear();
   publisher.held_since_ns = 0;
-  bump(counters_.published);
+  bump(BusCounter::published);
 }
 
 bool Bus::on_full_subscriber(Request& r, Peer& publisher, ConnectionId to) {
   Peer& subscriber = peers_[to];
   const std::int64_t now = now_ns();
   if (subscriber.lagging) {  // dropped for already: it holds nobody back
-    bump(counters_.dropped);
+    bump(BusCounter::dropped);
     ++subscriber.dropped_in_episode;
     subscriber.last_drop_ns = now;
     return true;
@@ -177,7 +181,7 @@ bool Bus::on_full_subscriber(Request& r, Peer& publisher, ConnectionId to) {
                           std::to_string(options_.slow_subscriber_timeout.count()) +
                           " ms with a full ring";
   if (options_.slow_subscriber == SlowSubscriber::disconnect) {
-    bump(counters_.slow_disconnected);
+    bump(BusCounter::slow_disconnected);
     emit("slow_subscriber", true,
          who + ": disconnected (slow_subscriber = disconnect); its client reconnects by itself", to,
          type, 0);
@@ -191,8 +195,8 @@ bool Bus::on_full_subscriber(Request& r, Peer& publisher, ConnectionId to) {
   subscriber.lagging = true;
   subscriber.dropped_in_episode = 1;
   subscriber.last_drop_ns = now;
-  bump(counters_.dropped);
-  bump(counters_.slow_dropped_for);
+  bump(BusCounter::dropped);
+  bump(BusCounter::slow_dropped_for);
   emit("slow_subscriber", true,
        who + ": dropping what it has no room for until it reads again (slow_subscriber = drop)", to,
        type, 0);
@@ -246,7 +250,7 @@ void Bus::forward_request(Request& r) {
     if (must_wait(ok)) {
       r.retry_later();
     } else {
-      bump(counters_.no_service);
+      bump(BusCounter::no_service);
     }
     return;
   }
@@ -270,7 +274,7 @@ void Bus::forward_request(Request& r) {
       r.retry_later();
       return;
     }
-    bump(counters_.refused);
+    bump(BusCounter::refused);
     for (ConnectionId s : list) {
       Peer& p = peers_[s];
       if (p.refusing) continue;
@@ -300,8 +304,8 @@ void Bus::forward_request(Request& r) {
   routes_[correlation] = Route{to, r.connection(), m.correlation, m.type, deadline};
   deadlines_.push_back(Deadline{deadline, correlation});
   ++peers_[to].outstanding;
-  counters_.routes.store(routes_.size(), std::memory_order_relaxed);
-  bump(counters_.requests);
+  set(BusCounter::routes, routes_.size());
+  bump(BusCounter::requests);
 }
 
 void Bus::route_reply(Request& r) {
@@ -309,7 +313,7 @@ void Bus::route_reply(Request& r) {
   auto it = routes_.find(m.correlation);
   if (it == routes_.end() || it->second.server != r.connection()) {
     // The requester left, the request expired, or a reply nobody asked this client for.
-    bump(counters_.orphan_replies);
+    bump(BusCounter::orphan_replies);
     return;
   }
   const Route route = it->second;
@@ -324,15 +328,15 @@ void Bus::route_reply(Request& r) {
   end_route(route);
   if (must_wait(sent)) return;  // dropped (counted) or its requester disconnected
   if (sent) {
-    bump(counters_.replies);
+    bump(BusCounter::replies);
     on_delivered(route.requester);
   } else {
-    bump(counters_.orphan_replies);
+    bump(BusCounter::orphan_replies);
   }
 }
 
 void Bus::end_route(const Route& route) {
-  counters_.routes.store(routes_.size(), std::memory_order_relaxed);
+  set(BusCounter::routes, routes_.size());
   if (auto p = peers_.find(route.server); p != peers_.end()) {
     Peer& server = p->second;
     if (server.outstanding > 0) --server.outstanding;
@@ -359,7 +363,7 @@ void Bus::send_error(ConnectionId requester, std::uint16_t type, std::uint32_t c
   Peer& peer = peers_[requester];
   if (peer.held_errors.empty()) owed_.push_back(requester);
   peer.held_errors.push_back(HeldError{type, correlation, std::move(text)});
-  bump(counters_.errors_held);
+  bump(BusCounter::errors_held);
 }
 
 bool Bus::flush_errors(ConnectionId requester, Peer& peer) {
@@ -389,7 +393,7 @@ void Bus::expire(std::int64_t now) {
     if (!live) continue;  // answered
     const Route route = it->second;
     routes_.erase(it);
-    bump(counters_.expired);
+    bump(BusCounter::expired);
     auto same = std::find_if(expired.begin(), expired.end(),
                              [&](const Expired& e) { return e.first.server == route.server; });
     if (same == expired.end()) same = expired.insert(expired.end(), Expired{route, 0});
@@ -504,7 +508,7 @@ void Bus::on_disconnect(const ferry::ConnectionInfo& info) {
       // The request can never be answered: tell the requester now rather than let it time out.
       send_error(route.requester, route.type, route.correlation,
                  "the client serving " + type_name(route.type) + " disconnected before replying");
-      bump(counters_.failed_requests);
+      bump(BusCounter::failed_requests);
     }
     // (Its own requests: their replies, if they come, are dropped.)
   }

@@ -25,10 +25,13 @@
 // ones are refused with an error reply. An error reply for a requester whose ring is full is kept
 // and sent when it has room; that requester's new requests wait behind it.
 //
+// Its counters are published in the server's stat segment (ferryd/published.hpp), where
+// other processes read them (ferry exporter).
 // Thread-safety: runs on the server's thread, like the handlers it installs; stats() may
 // be called from any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -40,6 +43,7 @@
 
 #include "ferry/bus.hpp"
 #include "ferry/server.hpp"
+#include "ferryd/published.hpp"
 
 namespace ferry::ferryd {
 
@@ -149,11 +153,6 @@ class Bus {
     // As a requester: error replies its full ring could not take yet, oldest first.
     std::deque<HeldError> held_errors;
   };
-  struct Counters {
-    std::atomic<std::uint64_t> published{0}, deliveries{0}, dropped{0}, slow_dropped_for{0},
-        slow_disconnected{0}, requests{0}, replies{0}, no_service{0}, refused{0}, expired{0},
-        orphan_replies{0}, failed_requests{0}, errors_held{0}, routes{0};
-  };
 
   void on_message(ferry::Request& r);
   void on_control(ferry::Request& r);
@@ -178,8 +177,13 @@ class Bus {
   void emit(const char* event, bool warning, std::string msg, ferry::ConnectionId about,
             std::uint16_t type, std::uint64_t count);
   std::string describe(ferry::ConnectionId id) const;  // "'name' (pid N)"
-  static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
+  // One writer (this thread): a relaxed load and store.
+  void bump(BusCounter c, std::uint64_t n = 1) noexcept {
+    std::atomic<std::uint64_t>& counter = *counters_[static_cast<std::size_t>(c)];
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void set(BusCounter c, std::uint64_t value) noexcept {
+    counters_[static_cast<std::size_t>(c)]->store(value, std::memory_order_relaxed);
   }
 
   ferry::Server& server_;
@@ -196,7 +200,10 @@ class Bus {
   std::vector<ferry::ConnectionId> owed_;  // requesters with held error replies
   std::unordered_map<ferry::ConnectionId, Peer> peers_;
   std::uint32_t next_correlation_ = 1;
-  Counters counters_;
+  // The counters, in the server's stat segment (Server::publish_metric), or in
+  // `unpublished_` for any the server had no room for.
+  std::array<std::atomic<std::uint64_t>*, kBusCounters> counters_{};
+  std::array<std::atomic<std::uint64_t>, kBusCounters> unpublished_{};
 };
 
 }  // namespace ferry::ferryd

@@ -113,6 +113,7 @@ int run(int argc, char** argv) {
   std::optional<ferry::Server> server(std::move(*created));
   const std::string endpoint = config->server.endpoint;
   ferryd::Bus bus(*server, config->bus);
+  ferryd::publish_daemon_counters(*server, counters);
   // Names, pids, ids and reasons only: never payload bytes.
   server->on_connect([&log, &endpoint](const ferry::ConnectionInfo& c) {
     if (!log.enabled(LogLevel::debug)) return;

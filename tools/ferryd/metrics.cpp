@@ -12,6 +12,7 @@
 
 #include "ferry/stat.hpp"
 #include "ferryd/metrics/module_abi.h"
+#include "ferryd/published.hpp"
 
 namespace ferry::ferryd {
 
@@ -220,6 +221,14 @@ void emit_bus(Emitter& m, const BusStats& b) {
 }
 
 }  // namespace
+
+void publish_daemon_counters(ferry::Server& server, const DaemonCounters& counters) {
+  // Fails only when the application took every slot; ferryd's own bus takes 14 of 32.
+  if (auto stale = server.publish_metric(kStaleRemoved.series)) {
+    (*stale)->store(counters.stale_removed.load(std::memory_order_relaxed),
+                    std::memory_order_relaxed);
+  }
+}
 
 Metrics::Metrics(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Metrics::~Metrics() = default;

@@ -25,6 +25,11 @@ struct DaemonCounters {
   std::atomic<std::uint64_t> stale_removed{0};  // objects of dead owners removed
 };
 
+// Publishes ferryd's own counters (ferryd/published.hpp) in the server's stat segment, as
+// they are now: ferryd counts them at start-up, before the server exists (and at shutdown,
+// after it is gone).
+void publish_daemon_counters(ferry::Server& server, const DaemonCounters& counters);
+
 class Metrics {
  public:
   // Loads the module and listens on `listen` (already normalized: "address:port").

@@ -2,7 +2,6 @@
 // ferryd's configuration: the TOML file, then the flags. See config.hpp and docs/ferryd.md.
 #include "ferryd/config.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -10,9 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -26,6 +23,7 @@
 #include "common/command_line.hpp"
 #include "common/config_file.hpp"
 #include "common/file.hpp"
+#include "common/metrics_listen.hpp"
 #include "common/number.hpp"
 #include "common/quoted.hpp"
 #include "ferry/session.hpp"
@@ -263,7 +261,7 @@ const Option kOptions[] = {
          c.metrics_listen.clear();
          return {};
        }
-       auto listen = normalize_metrics_listen(*s);
+       auto listen = tools::normalize_metrics_listen(*s);
        if (!listen) return in.fail(listen.error().message());
        c.metrics_listen = std::move(*listen);
        return {};
@@ -368,35 +366,6 @@ Result<FerrydConfig> parse_ferryd_args(int argc, char** argv, std::string* outpu
     return session.error();
   }
   return parsed;
-}
-
-Result<std::string> normalize_metrics_listen(std::string_view text) {
-  auto bad = [&](const std::string& why) {
-    return Error(Errc::invalid_argument,
-                 "metrics address '" + std::string(text) + "': " + why +
-                     " (use PORT or IPV4-ADDRESS:PORT, e.g. 127.0.0.1:9464)");
-  };
-  std::string host = "127.0.0.1";
-  std::string_view port = text;
-  if (const std::size_t colon = text.rfind(':'); colon != std::string_view::npos) {
-    host = std::string(text.substr(0, colon));
-    port = text.substr(colon + 1);
-    if (host.empty()) host = "127.0.0.1";
-  }
-  unsigned value = 0;
-  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535) {
-    return bad("the port must be a number from 0 to 65535");
-  }
-  if (!host.empty() && host.front() == '[') {
-    // civetweb, under prometheus-cpp's exposer, is built without IPv6 in Debian.
-    return bad("IPv6 addresses are not supported (Debian's civetweb has no IPv6)");
-  }
-  std::array<unsigned char, 4> addr{};
-  if (::inet_pton(AF_INET, host.c_str(), addr.data()) != 1) {
-    return bad("the address must be a numeric IPv4 address");
-  }
-  return host + ":" + std::to_string(value);
 }
 
 }  // namespace ferry::ferryd

@@ -41,9 +41,4 @@ std::string ferryd_usage();
 // Byte counts as the file and the flags take them ("64KiB"; tools/common/config_file.hpp).
 using tools::parse_size;
 
-// "9464" -> "127.0.0.1:9464", ":9464" -> "127.0.0.1:9464", "0.0.0.0:9464" as given:
-// loopback unless the operator names another address. invalid_argument, naming the text,
-// for anything else (a host name, IPv6, a port above 65535).
-ferry::Result<std::string> normalize_metrics_listen(std::string_view text);
-
 }  // namespace ferry::ferryd

@@ -34,7 +34,7 @@ done
   { echo "install check: no ferryd.service under lib/systemd/user" >&2; exit 1; }
 
 # The installed ferryd finds its metrics module under the prefix and serves /metrics.
-if [ -e "$scratch/prefix/bin/ferryd" ] && find "$scratch/prefix" -name ferryd-metrics.so | grep -q .; then
+if [ -e "$scratch/prefix/bin/ferryd" ] && find "$scratch/prefix" -name ferry-metrics.so | grep -q .; then
   run_dir=$(mktemp -d)
   XDG_RUNTIME_DIR=$run_dir FERRY_SESSION=install FERRY_CONFIG=/dev/null \
     "$scratch/prefix/bin/ferryd" --metrics-listen 127.0.0.1:0 2>"$scratch/ferryd.log" &

@@ -46,6 +46,7 @@ int run_serve(const Common& global, std::span<const std::string> argv);      // 
 int run_bench(const Common& global, std::span<const std::string> argv);      // bench.cpp
 int run_cleanup(const Common& global, std::span<const std::string> argv);    // cleanup.cpp
 int run_stat(const Common& global, std::span<const std::string> argv);       // stat.cpp
+int run_exporter(const Common& global, std::span<const std::string> argv);   // exporter.cpp
 
 // A subcommand's flags and what was given (tools/common/command_line.hpp).
 using tools::Args;

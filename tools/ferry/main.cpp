@@ -3,7 +3,8 @@
 //
 //   ferry [--endpoint NAME] [--session NAME] [--socket PATH] COMMAND [OPTION...]
 //
-// send, request, subscribe and serve; `ferry COMMAND --help` for each; docs/cli.md.
+// send, request, subscribe, serve, bench, cleanup, stat and exporter; `ferry COMMAND --help`
+// for each; docs/cli.md.
 // Errors go to stderr as one line "ferry: ..."; exit codes in cli.hpp.
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ constexpr Command kCommands[] = {
     {"bench", "run a benchmark workload, ferry or Unix sockets (docs/bench.md)", run_bench},
     {"cleanup", "remove the sockets and segments of dead owners in the session", run_cleanup},
     {"stat", "show the session's endpoints and connections live (or --json)", run_stat},
+    {"exporter", "serve Prometheus metrics for every endpoint of the session", run_exporter},
 };
 
 // The options before COMMAND (the messaging commands take the first two too).

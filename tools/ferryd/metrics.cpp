@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "ferry/metrics/module_abi.h"
 #include "ferry/stat.hpp"
-#include "ferryd/metrics/module_abi.h"
 #include "ferryd/published.hpp"
 
 namespace ferry::ferryd {
@@ -252,11 +252,10 @@ ferry::Result<std::unique_ptr<Metrics>> Metrics::start(const std::string& listen
                       "with -DFERRY_METRICS=ON, or remove metrics_listen");
 #else
   // Next to ferryd (a build tree), else where installing puts it, relative to ferryd
-  // (<prefix>/bin/ferryd, <prefix>/<libdir>/ferry/ferryd-metrics.so).
+  // (<prefix>/bin/ferryd, <prefix>/<libdir>/ferry/ferry-metrics.so).
   const std::string here = directory_of_executable();
   const std::string candidates[] = {
-      here + "/ferryd-metrics.so",
-      here + "/../" + FERRYD_METRICS_MODULE_DIR + "/ferryd-metrics.so"};
+      here + "/ferry-metrics.so", here + "/../" + FERRYD_METRICS_MODULE_DIR + "/ferry-metrics.so"};
   void* module = nullptr;
   std::string tried;
   std::string loaded;
@@ -275,7 +274,7 @@ ferry::Result<std::unique_ptr<Metrics>> Metrics::start(const std::string& listen
   }
   if (module == nullptr) {
     return ferry::Error(ferry::Errc::not_found,
-                        "metrics need the module ferryd-metrics.so; tried " + tried +
+                        "metrics need the module ferry-metrics.so; tried " + tried +
                             " (Debian: libprometheus-cpp-dev at build time, "
                             "libprometheus-cpp-pull1.0 at run time)");
   }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // ferryd/metrics.hpp: ferryd's Prometheus exporter (--metrics-listen, docs/observability.md).
 //
-// Loads ferryd-metrics.so (prometheus-cpp; see metrics/module_abi.h for why a module) only
-// when metrics are switched on, and answers each scrape from shared memory: the endpoint's
+// Loads ferry-metrics.so (prometheus-cpp; see tools/ferry/metrics/module_abi.h for why a module)
+// only when metrics are switched on, and answers each scrape from shared memory: the endpoint's
 // counters and its connections' rings (ferry::read_process_stat), plus the handler-latency
 // histogram, the bus's counters (Bus::stats()) and ferryd's own. Nothing on the message path waits
 // for a scrape. Thread-safety: start() and the destructor on ferryd's main thread; scrapes run on

@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-/* module_abi.h: the C interface between ferryd and ferryd-metrics.so (docs/observability.md).
+/* module_abi.h: the C interface between `ferry exporter` and ferry-metrics.so
+ * (docs/observability.md).
  *
- * ferryd links its C++ runtime statically (a small idle footprint); prometheus-cpp exists in
- * Debian only as shared libraries built on the shared C++ runtime. So the exporter is a
- * module ferryd loads (dlopen) only when metrics are switched on, and only C types cross
- * this line: no C++ object made by one runtime is ever used by the other.
+ * prometheus-cpp exists in Debian only as shared libraries (with civetweb and zlib, on the
+ * shared C++ runtime). `ferry exporter` loads it as this module (dlopen), so that the ferry
+ * binary does not link them and its other commands never map them; ferryd runs `ferry
+ * exporter` as a child process for --metrics-listen. Only C types cross this line: nothing
+ * but the C ABI is shared.
  *
  * The module serves /metrics with prometheus-cpp's Exposer (civetweb); at every scrape its
  * collectable calls `collect` on the HTTP thread, which calls `emit` once per sample. The
  * strings and arrays passed to `emit` need live only until it returns.
  * Thread-safety: `collect` runs on the module's HTTP thread, one scrape at a time. */
-#ifndef FERRYD_METRICS_MODULE_ABI_H
-#define FERRYD_METRICS_MODULE_ABI_H
+#ifndef FERRY_METRICS_MODULE_ABI_H
+#define FERRY_METRICS_MODULE_ABI_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// ferryd-metrics.so: ferryd's Prometheus exporter, prometheus-cpp's Exposer with one
-// collectable that asks ferryd for its samples at each scrape (module_abi.h).
+// ferry-metrics.so: the Prometheus exporter of `ferry exporter`, prometheus-cpp's Exposer
+// with one collectable that asks the command for its samples at each scrape (module_abi.h).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <prometheus/collectable.h>
@@ -22,18 +22,18 @@
 #include <vector>
 
 #include "common/listen_error.hpp"
-#include "ferryd/metrics/module_abi.h"
+#include "module_abi.h"
 
 namespace {
 
-class FerrydCollectable final : public prometheus::Collectable {
+class SampleCollectable final : public prometheus::Collectable {
  public:
-  FerrydCollectable(ferry_metrics_collect_fn collect, void* context)
+  SampleCollectable(ferry_metrics_collect_fn collect, void* context)
       : collect_(collect), context_(context) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     Families families;
-    collect_(context_, &families, &FerrydCollectable::emit);
+    collect_(context_, &families, &SampleCollectable::emit);
     std::vector<prometheus::MetricFamily> out;
     out.reserve(families.order.size());
     for (const std::string& name : families.order) out.push_back(std::move(families.by_name[name]));
@@ -42,7 +42,7 @@ class FerrydCollectable final : public prometheus::Collectable {
 
  private:
   struct Families {
-    std::vector<std::string> order;  // as ferryd emitted them
+    std::vector<std::string> order;  // as the command emitted them
     std::map<std::string, prometheus::MetricFamily> by_name;
   };
 
@@ -83,7 +83,7 @@ class FerrydCollectable final : public prometheus::Collectable {
 
 struct Exporter {
   std::unique_ptr<prometheus::Exposer> exposer;
-  std::shared_ptr<FerrydCollectable> collectable;
+  std::shared_ptr<SampleCollectable> collectable;
   sockaddr_storage wake{};  // where a connection reaches the listener (see stop)
   socklen_t wake_len = 0;
 };
@@ -128,14 +128,14 @@ __attribute__((visibility("default"))) void* ferry_metrics_start(int abi_version
     return nullptr;
   };
   if (abi_version != FERRY_METRICS_ABI_VERSION) {
-    return fail("ferryd-metrics.so speaks interface " + std::to_string(FERRY_METRICS_ABI_VERSION) +
-                ", ferryd " + std::to_string(abi_version) + ": install matching versions");
+    return fail("ferry-metrics.so speaks interface " + std::to_string(FERRY_METRICS_ABI_VERSION) +
+                ", ferry " + std::to_string(abi_version) + ": install matching versions");
   }
   try {
     auto e = std::make_unique<Exporter>();
     // One HTTP thread: scrapes are rare and small.
     e->exposer = std::make_unique<prometheus::Exposer>(listen, 1);
-    e->collectable = std::make_shared<FerrydCollectable>(collect, context);
+    e->collectable = std::make_shared<SampleCollectable>(collect, context);
     e->exposer->RegisterCollectable(e->collectable);
     const auto ports = e->exposer->GetListeningPorts();
     if (!ports.empty()) set_wake_address(*e, listen, ports.front());

@@ -34,13 +34,15 @@ extern "C" void on_signal(int /*signal*/) {
   if (g_server != nullptr) g_server->stop();  // async-signal-safe; wakes the loop
 }
 
-// The server's turns, and after each the bus's timers (request expiry). Asleep, it wakes
-// for the next expiry (at most 100 times a second), else every 100 ms, as Server::run().
-ferry::Result<void> serve(ferry::Server& server, ferryd::Bus& bus) {
+// The server's turns, and after each the bus's timers (request expiry) and the metrics
+// exporter's care. Asleep, it wakes for the next expiry (at most 100 times a second), else
+// every 100 ms, as Server::run().
+ferry::Result<void> serve(ferry::Server& server, ferryd::Bus& bus, ferryd::Metrics* metrics) {
   constexpr std::chrono::milliseconds kIdle{100};
   while (g_stopping == 0) {
     if (auto r = server.run_once(bus.next_tick(kIdle)); !r) return r;
     bus.tick();
+    if (metrics != nullptr && g_stopping == 0) metrics->tend();
   }
   return {};
 }
@@ -108,7 +110,7 @@ int run(int argc, char** argv) {
               "cannot start: " + created.error().message());
     return 1;
   }
-  // Never moved from here on: the bus, the metrics and the signal handler hold its address.
+  // Never moved from here on: the bus and the signal handler hold its address.
   // Optional only to destroy it before the shutdown clean-up.
   std::optional<ferry::Server> server(std::move(*created));
   const std::string endpoint = config->server.endpoint;
@@ -160,20 +162,13 @@ int run(int argc, char** argv) {
   });
   std::unique_ptr<ferryd::Metrics> metrics;
   if (!config->metrics_listen.empty()) {
-    auto m = ferryd::Metrics::start(config->metrics_listen, *server, bus, endpoint, counters);
+    auto m = ferryd::Metrics::start(config->metrics_listen, log, endpoint);
     if (!m) {
       log.write(LogLevel::error, "metrics", "start_failed", "cannot start: " + m.error().message(),
                 {{"endpoint", endpoint}, {"listen", config->metrics_listen}});
       return 1;
     }
     metrics = std::move(*m);
-    const std::string host = config->metrics_listen.substr(0, config->metrics_listen.rfind(':'));
-    const std::string url = "http://" + host + ":" + std::to_string(metrics->port()) + "/metrics";
-    log.write(LogLevel::info, "metrics", "metrics_listening", "serving metrics at " + url,
-              {{"endpoint", endpoint},
-               {"url", url},
-               {"port", std::int64_t{metrics->port()}},
-               {"module", metrics->module_path()}});
   }
   g_server = &*server;
   struct sigaction sa {};
@@ -207,10 +202,10 @@ int run(int argc, char** argv) {
   // The socket listens (it appears only then) and everything else is set up.
   tell_service_manager(log, "READY=1");
   tools::background_ready();
-  auto r = serve(*server, bus);
+  auto r = serve(*server, bus, metrics.get());
   tell_service_manager(log, "STOPPING=1");
   g_server = nullptr;
-  metrics.reset();  // no scrape reads the server after this
+  metrics.reset();  // the exporter stops before the server goes
   const ferry::ServerStats s = server->stats();
   const ferryd::BusStats b = bus.stats();
   log.write(LogLevel::info, "server", "stopped",

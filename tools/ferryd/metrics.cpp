@@ -1,226 +1,31 @@
 // SPDX-License-Identifier: Apache-2.0
-// ferryd's Prometheus exporter (metrics.hpp).
+// ferryd's Prometheus metrics: `ferry exporter` as a child process (metrics.hpp).
 #include "ferryd/metrics.hpp"
 
-#include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
-#include <initializer_list>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstring>
+#include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
-#include "ferry/metrics/module_abi.h"
-#include "ferry/stat.hpp"
 #include "ferryd/published.hpp"
+
+extern char** environ;  // NOLINT: the environment the exporter inherits
 
 namespace ferry::ferryd {
 
-struct Metrics::Impl {
-  ferry_metrics_port_fn port = nullptr;
-  ferry_metrics_stop_fn stop = nullptr;
-  void* exporter = nullptr;
-  const ferry::Server* server = nullptr;
-  const Bus* bus = nullptr;
-  std::string endpoint;
-  const DaemonCounters* daemon = nullptr;
-
-  Impl() = default;
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
-  // The module stays loaded: its C++ runtime may have registered exit-time work.
-  ~Impl() {
-    if (exporter != nullptr && stop != nullptr) stop(exporter);
-  }
-};
-
-namespace {
-
-// The samples of one scrape, with the labels every sample carries.
-class Emitter {
- public:
-  Emitter(void* sink, ferry_metrics_emit_fn emit, const std::string& session,
-          const std::string& endpoint)
-      : sink_(sink),
-        emit_(emit),
-        base_{{{"session", session.c_str()}, {"endpoint", endpoint.c_str()}}} {}
-
-  void counter(const char* family, const char* help, double value,
-               std::initializer_list<ferry_metric_label> extra = {}) {
-    send(family, help, FERRY_METRIC_COUNTER, value, extra);
-  }
-  void gauge(const char* family, const char* help, double value,
-             std::initializer_list<ferry_metric_label> extra = {}) {
-    send(family, help, FERRY_METRIC_GAUGE, value, extra);
-  }
-  void histogram(const char* family, const char* help, const ferry::LatencyHistogram& h) {
-    ferry_metric_sample s{};
-    s.family = family;
-    s.help = help;
-    s.type = FERRY_METRIC_HISTOGRAM;
-    s.labels = base_.data();
-    s.label_count = base_.size();
-    s.value = h.sum_seconds;
-    s.count = h.count;
-    s.bucket_bounds = ferry::kLatencyBounds;
-    s.bucket_counts = h.cumulative;
-    s.bucket_count = ferry::kLatencyBuckets;
-    emit_(sink_, &s);
-  }
-
- private:
-  void send(const char* family, const char* help, int type, double value,
-            std::initializer_list<ferry_metric_label> extra) {
-    std::array<ferry_metric_label, 4> labels{};
-    std::size_t n = 0;
-    for (const auto& l : base_) labels[n++] = l;
-    for (const auto& l : extra) {
-      if (n < labels.size()) labels[n++] = l;
-    }
-    ferry_metric_sample s{};
-    s.family = family;
-    s.help = help;
-    s.type = type;
-    s.labels = labels.data();
-    s.label_count = n;
-    s.value = value;
-    emit_(sink_, &s);
-  }
-
-  void* sink_;
-  ferry_metrics_emit_fn emit_;
-  std::array<ferry_metric_label, 2> base_;
-};
-
-double d(std::uint64_t v) {
-  return static_cast<double>(v);
-}
-
-void emit_endpoint(Emitter& m, const ferry::EndpointStat& e) {
-  const ferry::ServerStats& s = e.server;
-  m.gauge("ferry_connections_active", "Connections open now", d(s.active));
-  m.gauge("ferry_connections_max", "Connections the endpoint accepts at most",
-          d(e.max_connections));
-  m.counter("ferry_connections_accepted_total", "Handshakes completed", d(s.accepted));
-  const std::pair<const char*, std::uint64_t> rejected[] = {
-      {"version", s.rejected_version},     {"credentials", s.rejected_credentials},
-      {"full", s.rejected_full},           {"malformed", s.rejected_malformed},
-      {"abandoned", s.rejected_abandoned}, {"failed", s.rejected_failed}};
-  for (const auto& [reason, n] : rejected) {
-    m.counter("ferry_connections_rejected_total", "Handshakes refused, by reason", d(n),
-              {{"reason", reason}});
-  }
-  m.counter("ferry_connections_lost_total",
-            "Connections ended by the client (closed or died), not by the server", d(s.lost));
-  m.counter("ferry_reconnects_total",
-            "Connections from clients that had lost an earlier connection", d(s.reconnects));
-  m.counter("ferry_protocol_errors_total",
-            "Connections cut off for breaking the protocol (bad frames, corrupt rings)",
-            d(s.protocol_errors));
-  m.counter("ferry_messages_total", "Messages handled (in) and sent (out) by the server",
-            d(s.messages_in), {{"direction", "in"}});
-  m.counter("ferry_messages_total", "Messages handled (in) and sent (out) by the server",
-            d(s.messages_out), {{"direction", "out"}});
-  m.counter("ferry_bytes_total", "Payload bytes of those messages, as they crossed the rings",
-            d(s.bytes_in), {{"direction", "in"}});
-  m.counter("ferry_bytes_total", "Payload bytes of those messages, as they crossed the rings",
-            d(s.bytes_out), {{"direction", "out"}});
-  m.counter("ferry_messages_unhandled_total", "Messages no handler took (dropped)", d(s.unhandled));
-  m.counter("ferry_handler_errors_total", "Handler calls that threw", d(s.handler_errors));
-  for (const auto& [dir, t] :
-       {std::pair<const char*, const ferry::DirectionTotals&>{"in", e.in},
-        std::pair<const char*, const ferry::DirectionTotals&>{"out", e.out}}) {
-    m.counter("ferry_frame_errors_total",
-              "Frames the reader refused (CRC, length, sequence, version)", d(t.errors),
-              {{"direction", dir}});
-    m.counter("ferry_backpressure_waits_total", "Times a producer found its ring full and waited",
-              d(t.full_waits), {{"direction", dir}});
-    m.counter("ferry_backpressure_wait_seconds_total",
-              "Time producers spent waiting for room in full rings",
-              static_cast<double>(t.full_wait_ns) / 1e9, {{"direction", dir}});
-    m.counter("ferry_wakeup_syscalls_total",
-              "futex/eventfd wake-ups, by the side that made them (none while the other side "
-              "is awake)",
-              d(t.producer_wakes), {{"direction", dir}, {"side", "producer"}});
-    m.counter("ferry_wakeup_syscalls_total",
-              "futex/eventfd wake-ups, by the side that made them (none while the other side "
-              "is awake)",
-              d(t.consumer_wakes), {{"direction", dir}, {"side", "consumer"}});
-    m.gauge("ferry_ring_used_bytes", "Bytes waiting in the rings of open connections",
-            d(t.used_bytes), {{"direction", dir}});
-    m.gauge("ferry_ring_capacity_bytes", "Capacity of the rings of open connections",
-            d(t.capacity_bytes), {{"direction", dir}});
-    m.gauge("ferry_ring_high_water_bytes",
-            "Most bytes any open connection's ring held when its producer looked",
-            d(t.high_water_bytes), {{"direction", dir}});
-  }
-  m.gauge("ferry_start_time_seconds", "When the server started, seconds since the epoch",
-          static_cast<double>(e.started_unix_ns) / 1e9);
-}
-
-void emit_bus(Emitter& m, const BusStats& b) {
-  m.counter("ferry_bus_published_total", "Messages published on the bus", d(b.published));
-  m.counter("ferry_bus_deliveries_total", "Copies of publications handed to subscribers",
-            d(b.deliveries));
-  m.counter("ferry_bus_deliveries_dropped_total",
-            "Copies of publications, and replies, dropped for subscribers and requesters whose "
-            "rings stayed full",
-            d(b.dropped));
-  const char* slow =
-      "Subscribers whose full ring held a publication back for "
-      "slow_subscriber_timeout_ms, by what ferryd did";
-  m.counter("ferry_bus_slow_subscribers_total", slow, d(b.slow_dropped_for), {{"action", "drop"}});
-  m.counter("ferry_bus_slow_subscribers_total", slow, d(b.slow_disconnected),
-            {{"action", "disconnect"}});
-  m.counter("ferry_bus_requests_total", "Requests forwarded to a serving client", d(b.requests));
-  m.counter("ferry_bus_replies_total", "Replies routed back to their requesters", d(b.replies));
-  const std::pair<const char*, std::uint64_t> failed[] = {{"no_service", b.no_service},
-                                                          {"refused", b.refused},
-                                                          {"expired", b.expired},
-                                                          {"server_gone", b.failed_requests}};
-  for (const auto& [reason, n] : failed) {
-    m.counter("ferry_bus_requests_failed_total",
-              "Requests ferryd answered with an error reply, by reason", d(n),
-              {{"reason", reason}});
-  }
-  m.counter("ferry_bus_orphan_replies_total",
-            "Replies dropped: their requester had gone or the request had expired",
-            d(b.orphan_replies));
-  m.counter("ferry_bus_error_replies_held_total",
-            "Error replies kept for a requester whose ring was full, sent once it had room",
-            d(b.errors_held));
-  m.gauge("ferry_bus_requests_outstanding", "Requests forwarded and not answered yet", d(b.routes));
-}
-
-// (Unused when built without metrics.)
-[[maybe_unused]] void collect(void* context, void* sink, ferry_metrics_emit_fn emit) {
-  const auto& impl = *static_cast<const Metrics::Impl*>(context);
-  const std::string& session = impl.server->session();
-  Emitter m(sink, emit, session, impl.endpoint);
-  auto endpoints = ferry::read_process_stat(0);
-  if (endpoints) {
-    for (const ferry::EndpointStat& e : *endpoints) {
-      if (e.session == session && e.endpoint == impl.endpoint) emit_endpoint(m, e);
-    }
-  }
-  emit_bus(m, impl.bus->stats());
-  m.counter("ferry_stale_objects_removed_total",
-            "Sockets, locks and segments of dead owners ferryd removed",
-            d(impl.daemon->stale_removed.load(std::memory_order_relaxed)));
-  m.histogram("ferry_handler_duration_seconds",
-              "Time handlers took, one call in 16 timed (ferryd --metrics-histogram)",
-              impl.server->handler_latency());
-}
-
-[[maybe_unused]] std::string directory_of_executable() {
-  std::array<char, 4096> path{};
-  const ssize_t n = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
-  if (n <= 0) return {};
-  std::string p(path.data(), static_cast<std::size_t>(n));
-  return p.substr(0, p.rfind('/'));
-}
-
-}  // namespace
+using tools::LogLevel;
+using Clock = std::chrono::steady_clock;
 
 void publish_daemon_counters(ferry::Server& server, const DaemonCounters& counters) {
   // Fails only when the application took every slot; ferryd's own bus takes 14 of 32.
@@ -230,76 +35,298 @@ void publish_daemon_counters(ferry::Server& server, const DaemonCounters& counte
   }
 }
 
-Metrics::Metrics(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Metrics::~Metrics() = default;
+namespace {
 
-int Metrics::port() const {
-  return impl_->port(impl_->exporter);
+// How long the exporter may take to start listening (it loads prometheus-cpp's libraries).
+constexpr std::chrono::seconds kStartTimeout{10};
+// How long it may take to stop before it is killed.
+constexpr std::chrono::seconds kStopTimeout{1};
+// Restarts: the pause doubles from 1 s to 60 s while it keeps dying within a minute.
+constexpr std::chrono::milliseconds kFirstPause{1000};
+constexpr std::chrono::milliseconds kLongestPause{60000};
+constexpr std::chrono::seconds kStableRun{60};
+// Most of its output kept (its last words are what matter).
+constexpr std::size_t kMaxSaid = 4096;
+
+constexpr std::string_view kListening = "serving metrics at ";
+
+// Set by SIGCHLD: the exporter (ferryd's only child) may have ended.
+volatile std::sig_atomic_t g_child_changed = 0;
+
+extern "C" void on_child(int /*signal*/) {
+  g_child_changed = 1;
 }
 
-ferry::Result<std::unique_ptr<Metrics>> Metrics::start(const std::string& listen,
-                                                       const ferry::Server& server, const Bus& bus,
-                                                       const std::string& endpoint,
-                                                       const DaemonCounters& daemon) {
-#ifndef FERRYD_METRICS_MODULE_DIR
+std::string directory_of_executable() {
+  std::array<char, 4096> path{};
+  const ssize_t n = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
+  if (n <= 0) return {};
+  std::string p(path.data(), static_cast<std::size_t>(n));
+  return p.substr(0, p.rfind('/'));
+}
+
+// "exited with status 1", "was killed by signal 9 (Killed)".
+std::string describe(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const char* name = ::strsignal(WTERMSIG(status));
+    return "was killed by signal " + std::to_string(WTERMSIG(status)) +
+           (name != nullptr ? " (" + std::string(name) + ")" : std::string());
+  }
+  return "ended";
+}
+
+// The exporter's messages without its "ferry: exporter: " prefixes, lines joined.
+std::string last_words(std::string_view said) {
+  std::string out;
+  while (!said.empty()) {
+    const std::size_t end = said.find('\n');
+    std::string_view line = said.substr(0, end);
+    said = end == std::string_view::npos ? std::string_view() : said.substr(end + 1);
+    for (const std::string_view prefix : {"ferry: ", "exporter: "}) {
+      if (line.starts_with(prefix)) line.remove_prefix(prefix.size());
+    }
+    if (line.empty() || line.starts_with(kListening)) continue;
+    if (!out.empty()) out += "; ";
+    out += line;
+  }
+  return out;
+}
+
+bool reaped(pid_t pid, int* status) {
+  pid_t done = 0;
+  do {
+    done = ::waitpid(pid, status, WNOHANG);
+  } while (done < 0 && errno == EINTR);
+  return done == pid;
+}
+
+}  // namespace
+
+Metrics::Metrics(tools::Log& log, std::string endpoint, std::string exporter)
+    : log_(log), endpoint_(std::move(endpoint)), exporter_(std::move(exporter)) {}
+
+ferry::Result<std::unique_ptr<Metrics>> Metrics::start(const std::string& listen, tools::Log& log,
+                                                       const std::string& endpoint) {
+#ifndef FERRYD_METRICS
   (void)listen;
-  (void)server;
-  (void)bus;
+  (void)log;
   (void)endpoint;
-  (void)daemon;
   return ferry::Error(ferry::Errc::invalid_argument,
                       "this ferryd was built without metrics (FERRY_METRICS=OFF); rebuild "
                       "with -DFERRY_METRICS=ON, or remove metrics_listen");
 #else
-  // Next to ferryd (a build tree), else where installing puts it, relative to ferryd
-  // (<prefix>/bin/ferryd, <prefix>/<libdir>/ferry/ferry-metrics.so).
-  const std::string here = directory_of_executable();
-  const std::string candidates[] = {
-      here + "/ferry-metrics.so", here + "/../" + FERRYD_METRICS_MODULE_DIR + "/ferry-metrics.so"};
-  void* module = nullptr;
-  std::string tried;
-  std::string loaded;
-  for (const std::string& path : candidates) {
-    if (::access(path.c_str(), F_OK) != 0) {
-      tried += (tried.empty() ? "" : ", ") + path + " (missing)";
-      continue;
-    }
-    module = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (module != nullptr) {
-      loaded = path;
-      break;
-    }
-    const char* why = ::dlerror();
-    tried += (tried.empty() ? "" : ", ") + path + " (" + (why != nullptr ? why : "?") + ")";
-  }
-  if (module == nullptr) {
+  // The ferry command installed with ferryd (the same bin directory, a build tree's too).
+  const std::string exporter = directory_of_executable() + "/ferry";
+  if (::access(exporter.c_str(), X_OK) != 0) {
     return ferry::Error(ferry::Errc::not_found,
-                        "metrics need the module ferry-metrics.so; tried " + tried +
-                            " (Debian: libprometheus-cpp-dev at build time, "
-                            "libprometheus-cpp-pull1.0 at run time)");
+                        "metrics: ferryd runs `ferry exporter` for them, and there is no ferry "
+                        "command next to it (" +
+                            exporter + ": " + std::strerror(errno) + ")");
   }
-  auto impl = std::make_unique<Impl>();
-  auto start_fn = reinterpret_cast<ferry_metrics_start_fn>(::dlsym(module, "ferry_metrics_start"));
-  impl->port = reinterpret_cast<ferry_metrics_port_fn>(::dlsym(module, "ferry_metrics_port"));
-  impl->stop = reinterpret_cast<ferry_metrics_stop_fn>(::dlsym(module, "ferry_metrics_stop"));
-  if (start_fn == nullptr || impl->port == nullptr || impl->stop == nullptr) {
-    return ferry::Error(ferry::Errc::bad_version,
-                        loaded + " is not a ferryd metrics module (missing functions)");
+  struct sigaction sa {};
+  sa.sa_handler = on_child;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  ::sigaction(SIGCHLD, &sa, nullptr);
+
+  auto m = std::unique_ptr<Metrics>(new Metrics(log, endpoint, exporter));
+  m->listen_ = listen;
+  if (auto spawned = m->spawn(); !spawned) return spawned.error();
+  const auto deadline = Clock::now() + kStartTimeout;
+  while (!m->read_output()) {
+    int status = 0;
+    if (reaped(m->pid_, &status)) {
+      m->pid_ = 0;
+      (void)m->read_output();  // what it wrote before it ended
+      const std::string words = last_words(m->said_);
+      return ferry::Error(
+          ferry::Errc::system,
+          "metrics: " + (words.empty() ? "`" + m->exporter_ + " exporter` " + describe(status) +
+                                             " before it listened"
+                                       : words));
+    }
+    if (Clock::now() > deadline) {
+      return ferry::Error(ferry::Errc::timed_out,
+                          "metrics: the exporter did not listen within " +
+                              std::to_string(kStartTimeout.count()) + " s" +
+                              (m->said_.empty() ? "" : ": " + last_words(m->said_)));
+    }
+    pollfd pfd{m->output_.get(), POLLIN, 0};
+    (void)::poll(&pfd, 1, 50);
   }
-  impl->server = &server;
-  impl->bus = &bus;
-  impl->endpoint = endpoint;
-  impl->daemon = &daemon;
-  std::array<char, 512> error{};
-  impl->exporter = start_fn(FERRY_METRICS_ABI_VERSION, listen.c_str(), &collect, impl.get(),
-                            error.data(), error.size());
-  if (impl->exporter == nullptr) {
-    return ferry::Error(ferry::Errc::invalid_argument, "metrics: " + std::string(error.data()));
-  }
-  auto m = std::unique_ptr<Metrics>(new Metrics(std::move(impl)));
-  m->module_path_ = loaded;
+  // Restarts use the port the system chose for port 0.
+  m->listen_ = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(m->port_);
+  m->log_listening(false);
   return m;
 #endif
+}
+
+Metrics::~Metrics() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  const auto deadline = Clock::now() + kStopTimeout;
+  while (!reaped(pid_, &status)) {
+    if (Clock::now() > deadline) {
+      ::kill(pid_, SIGKILL);
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+ferry::Result<void> Metrics::spawn() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return ferry::Error::from_errno(errno, "metrics: a pipe for the exporter");
+  }
+  UniqueFd read_end(fds[0]);
+  UniqueFd write_end(fds[1]);
+  // Non-blocking both ways: the exporter never waits for ferryd to read what it writes (a
+  // message beyond the pipe's room is lost), nor ferryd for it.
+  (void)::fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
+  (void)::fcntl(write_end.get(), F_SETFL, O_NONBLOCK);
+
+  const std::string self = std::to_string(::getpid());
+  std::vector<std::string> args = {exporter_, "exporter", "--listen", listen_,
+                                   "--pid",   self,       "--parent", self};
+  std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // Its environment is ferryd's without NOTIFY_SOCKET: systemd hears from ferryd alone.
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0) envp.push_back(*e);
+  }
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawnattr_init(&attr);
+  ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
+  ::posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDERR_FILENO);
+  // Nothing else of ferryd's (its sockets and segments are close-on-exec already).
+  ::posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+  // ferryd ignores SIGPIPE, and an ignored signal stays ignored across exec: not for it.
+  sigset_t none;
+  sigset_t defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  sigaddset(&defaults, SIGCHLD);
+  ::posix_spawnattr_setsigmask(&attr, &none);
+  ::posix_spawnattr_setsigdefault(&attr, &defaults);
+  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  const int rc = ::posix_spawn(&pid, exporter_.c_str(), &actions, &attr, argv.data(), envp.data());
+  ::posix_spawn_file_actions_destroy(&actions);
+  ::posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    return ferry::Error::from_errno(rc, "metrics: starting " + exporter_ + " exporter");
+  }
+  pid_ = pid;
+  output_ = std::move(read_end);
+  said_.clear();
+  started_ = Clock::now();
+  return {};
+}
+
+bool Metrics::read_output() {
+  std::array<char, 1024> buffer{};
+  for (;;) {
+    const ssize_t n = output_ ? ::read(output_.get(), buffer.data(), buffer.size()) : 0;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    said_.append(buffer.data(), static_cast<std::size_t>(n));
+    if (said_.size() > kMaxSaid) said_.erase(0, said_.size() - kMaxSaid);
+  }
+  // "serving metrics at http://HOST:PORT/metrics (module PATH)\n"
+  const std::size_t at = said_.find(kListening);
+  if (at == std::string::npos) return false;
+  const std::size_t end = said_.find('\n', at);
+  if (end == std::string::npos) return false;
+  const std::string line = said_.substr(at + kListening.size(), end - at - kListening.size());
+  url_ = line.substr(0, line.find(' '));
+  const std::size_t colon = url_.rfind(':');
+  port_ = 0;
+  if (colon != std::string::npos) {
+    (void)std::from_chars(url_.data() + colon + 1, url_.data() + url_.size(), port_);
+  }
+  const std::size_t module = line.find("(module ");
+  module_ = module == std::string::npos ? std::string()
+                                        : line.substr(module + 8, line.size() - module - 9);
+  said_.erase(0, end + 1);
+  return true;
+}
+
+void Metrics::log_listening(bool restarted) {
+  log_.write(LogLevel::info, "metrics", "metrics_listening",
+             std::string(restarted ? "serving metrics again at " : "serving metrics at ") + url_ +
+                 " (ferry exporter, pid " + std::to_string(pid_) + ")",
+             {{"endpoint", endpoint_},
+              {"url", url_},
+              {"port", std::int64_t{port_}},
+              {"exporter", exporter_},
+              {"exporter_pid", std::int64_t{pid_}},
+              {"module", module_}});
+}
+
+void Metrics::exited(int status) {
+  (void)read_output();
+  const std::string words = last_words(said_);
+  const auto now = Clock::now();
+  // A run of a minute or more starts the pauses over.
+  pause_ = now - started_ >= kStableRun ? kFirstPause : pause_;
+  restart_at_ = now + pause_;
+  log_.write(LogLevel::warn, "metrics", "exporter_exited",
+             "the metrics exporter (pid " + std::to_string(pid_) + ") " + describe(status) +
+                 (words.empty() ? "" : ": " + words) + "; starting it again in " +
+                 std::to_string(pause_.count()) + " ms",
+             {{"endpoint", endpoint_},
+              {"exporter_pid", std::int64_t{pid_}},
+              {"restart_in_ms", std::int64_t{pause_.count()}}});
+  pause_ = std::min(pause_ * 2, kLongestPause);
+  pid_ = 0;
+  output_.reset();
+  state_ = State::waiting;
+}
+
+void Metrics::tend() {
+  if (g_child_changed == 0 && state_ == State::running) return;
+  g_child_changed = 0;
+  if (state_ != State::waiting) {
+    int status = 0;
+    if (reaped(pid_, &status)) {
+      exited(status);
+      return;
+    }
+    if (state_ == State::starting) {
+      if (read_output()) {
+        state_ = State::running;
+        log_listening(true);
+      } else if (Clock::now() - started_ > kStartTimeout) {
+        ::kill(pid_, SIGKILL);  // hung: its end comes through SIGCHLD
+      }
+    }
+    return;
+  }
+  if (Clock::now() < restart_at_) return;
+  if (auto spawned = spawn(); !spawned) {
+    restart_at_ = Clock::now() + pause_;
+    log_.write(
+        LogLevel::warn, "metrics", "exporter_failed",
+        spawned.error().message() + "; trying again in " + std::to_string(pause_.count()) + " ms",
+        {{"endpoint", endpoint_}});
+    pause_ = std::min(pause_ * 2, kLongestPause);
+    return;
+  }
+  state_ = State::starting;
 }
 
 }  // namespace ferry::ferryd

@@ -320,6 +320,38 @@ run badtimeout "$FERRY" request --type 1 --data x --timeout 2s
 expect badtimeout 2 "" "ferry: request: --timeout: expected a number of milliseconds 1..86400000, got '2s'\n"
 run badcommand "$FERRY" frobnicate
 expect badcommand 2 "" "ferry: unknown command 'frobnicate' (see ferry --help)\n"
+
+# ferry exporter: ferryd's endpoint over HTTP (the session's; clitest here), where it says,
+# until SIGTERM (exit 0); its usage errors.
+start_bg exporter "$FERRY" exporter --listen 127.0.0.1:0 --ready-file "$TMP/exporter.ready"
+EXPORTER_PID=$BG
+if wait_for "$TMP/exporter.ready"; then
+  URL=$(sed -n 's|^serving metrics at \(http://[^ ]*\) (module .*)$|\1|p' "$TMP/exporter.out")
+  PAGE=$(curl -sf --max-time 5 "$URL" || true)
+  if grep -q '^ferry_bus_published_total{session="clitest",endpoint="bus"} ' <<<"$PAGE"; then
+    pass "exporter: ferryd's endpoint at $URL"
+  else
+    fail "exporter: nothing of ferryd's at '$URL': $(cat "$TMP/exporter.out" "$TMP/exporter.err")"
+  fi
+fi
+kill -TERM "$EXPORTER_PID"
+wait "$EXPORTER_PID"
+RC=$?
+if [[ $RC == 0 ]]; then
+  pass "exporter: exit 0 on SIGTERM"
+else
+  fail "exporter: exit $RC on SIGTERM"
+fi
+run exp_address "$FERRY" exporter --listen localhost:9464
+expect exp_address 2 "" "ferry: exporter: metrics address 'localhost:9464': the address must be a numeric IPv4 address (use PORT or IPV4-ADDRESS:PORT, e.g. 127.0.0.1:9464)\n"
+run exp_scope "$FERRY" exporter --listen 0 --all-sessions --pid 1
+expect exp_scope 2 "" "ferry: exporter: --all-sessions and --pid exclude each other (see ferry exporter --help)\n"
+run exp_help "$FERRY" help exporter
+if [[ $RC == 0 ]] && grep -q '^usage: ferry exporter' "$TMP/exp_help.out"; then
+  pass "exp_help"
+else
+  fail "exp_help: exit code $RC"
+fi
 run help "$FERRY" subscribe --help
 if [[ $RC == 0 ]] && grep -q '^usage: ferry subscribe' "$TMP/help.out"; then
   pass "help"

@@ -33,7 +33,8 @@ done
 [ -e "$scratch/prefix/lib/systemd/user/ferryd.service" ] ||
   { echo "install check: no ferryd.service under lib/systemd/user" >&2; exit 1; }
 
-# The installed ferryd finds its metrics module under the prefix and serves /metrics.
+# The installed ferryd runs the installed `ferry exporter` for its metrics, which finds its
+# module under the prefix and serves /metrics.
 if [ -e "$scratch/prefix/bin/ferryd" ] && find "$scratch/prefix" -name ferry-metrics.so | grep -q .; then
   run_dir=$(mktemp -d)
   XDG_RUNTIME_DIR=$run_dir FERRY_SESSION=install FERRY_CONFIG=/dev/null \
@@ -46,13 +47,14 @@ if [ -e "$scratch/prefix/bin/ferryd" ] && find "$scratch/prefix" -name ferry-met
   done
   port=$(jq -r 'select(.event == "metrics_listening") | .port' "$scratch/ferryd.log" | head -n 1)
   module=$(jq -r 'select(.event == "metrics_listening") | .module' "$scratch/ferryd.log" | head -n 1)
+  exporter=$(jq -r 'select(.event == "metrics_listening") | .exporter' "$scratch/ferryd.log" | head -n 1)
   page=$(curl -sf --max-time 5 "http://127.0.0.1:$port/metrics" || true)
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   rm -rf "$run_dir"
-  case $module in
-    "$scratch/prefix/"*) ;;
-    *) echo "install check: the installed ferryd did not load its module from the prefix:" >&2
+  case $exporter:$module in
+    "$scratch/prefix/bin/ferry:$scratch/prefix/"*) ;;
+    *) echo "install check: the installed ferryd's exporter is not the prefix's ferry with its module:" >&2
        cat "$scratch/ferryd.log" >&2; exit 1 ;;
   esac
   grep -q '^ferry_connections_accepted_total{' <<<"$page" ||

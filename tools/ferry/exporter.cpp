@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "common/code_pages.hpp"
 #include "common/metrics_listen.hpp"
 #include "ferry/session.hpp"
 #include "ferry/stat.hpp"
@@ -423,6 +424,8 @@ int run_exporter(const Common& global, std::span<const std::string> argv) {
     module->stop(exporter);
     return fail(kExitError, "exporter: " + ready.error().message());
   }
+  // Set up: the code only that ran need not stay resident (what a scrape runs comes back).
+  (void)tools::drop_code_pages();
   int signal = 0;
   ::sigwait(&stop_signals, &signal);
   module->stop(exporter);

@@ -11,13 +11,13 @@
 #include <string>
 #include <string_view>
 
+#include "common/code_pages.hpp"
 #include "common/log.hpp"
 #include "common/service_notify.hpp"
 #include "ferry/server.hpp"
 #include "ferry/session.hpp"
 #include "ferryd/bus.hpp"
 #include "ferryd/config.hpp"
-#include "ferryd/memory.hpp"
 #include "ferryd/metrics.hpp"
 
 namespace ferry::ferryd {
@@ -193,8 +193,8 @@ int run(int argc, char** argv) {
              {"socket", server->socket_path()},
              {"session", server->session()},
              {"pid", std::int64_t{::getpid()}}});
-  // Start-up is over: the code only it ran need not stay resident (memory.hpp).
-  const ferryd::Dropped dropped = ferryd::drop_code_pages();
+  // Start-up is over: the code only it ran need not stay resident (code_pages.hpp).
+  const tools::Dropped dropped = tools::drop_code_pages();
   log.write(LogLevel::debug, "server", "code_pages_dropped",
             "dropped the resident pages of " + std::to_string(dropped.mappings) +
                 " code mappings (" + std::to_string(dropped.bytes / 1024) + " kB mapped)",

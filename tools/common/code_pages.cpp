@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Dropping the code pages start-up used (memory.hpp).
-#include "ferryd/memory.hpp"
+// Dropping the code pages start-up used (code_pages.hpp).
+#include "common/code_pages.hpp"
 
 #include <sys/mman.h>
 
@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace ferry::ferryd {
+namespace ferry::tools {
 
 Dropped drop_code_pages() noexcept {
   Dropped dropped;
@@ -34,4 +34,4 @@ Dropped drop_code_pages() noexcept {
   return dropped;
 }
 
-}  // namespace ferry::ferryd
+}  // namespace ferry::tools

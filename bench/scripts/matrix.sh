@@ -467,10 +467,9 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
       "$(per_conn on '')" "$(per_conn on _anon)" "$(per_conn on _shmem)"
     echo
     echo "Metrics on: \`--metrics-listen 127.0.0.1:0\`, each reading 0.2 s after a scrape of"
-    echo "\`/metrics\`. The exporter is prometheus-cpp, which Debian ships only as shared libraries"
-    echo "on the shared C++ runtime: loading it maps libstdc++.so, libm, civetweb, zlib and"
-    echo "prometheus-cpp, whose touched pages count in RssFile (shared with every other process"
-    echo "using them). See docs/observability.md."
+    echo "\`/metrics\`. ferryd's figures only: the exporter (prometheus-cpp, which Debian ships only"
+    echo "as shared libraries) is \`ferry exporter\`, a child process of ferryd that reads its"
+    echo "counters from shared memory, and its memory is its own. See docs/observability.md."
   else
     echo "**Not measured**: ferryd did not start (see the output of \`make bench\`)."
   fi

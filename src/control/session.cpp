@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/quoted.hpp"
 #include "control/file_mode.hpp"
 #include "ferry/session.hpp"
 
@@ -21,6 +22,7 @@ namespace ferry {
 namespace {
 
 using detail::octal_mode;
+using detail::quoted;
 
 constexpr std::size_t kMaxSessionName = 64;
 constexpr std::size_t kMaxEndpointName = 64;
@@ -36,15 +38,6 @@ bool is_name_char(char c) {
 
 bool is_valid_name(std::string_view name, std::size_t max) {
   return !name.empty() && name.size() <= max && std::all_of(name.begin(), name.end(), is_name_char);
-}
-
-// A value for messages: quoted, cut short if very long, control characters shown as '?'.
-std::string quoted(std::string_view s) {
-  constexpr std::size_t kShown = 80;
-  std::string out = "'";
-  for (const char c : s.substr(0, kShown)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  out += s.size() > kShown ? "...'" : "'";
-  return out;
 }
 
 // " is not a valid <kind> name: use 1-<max> of A-Z a-z 0-9 _ -"

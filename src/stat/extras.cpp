@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/quoted.hpp"
+
 namespace ferry::detail {
 namespace {
 
@@ -18,15 +20,6 @@ bool is_letter(char c) {
 }
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-
-// The text for a message: printable bytes as they are, others as '?', cut short.
-std::string shown(std::string_view text) {
-  constexpr std::size_t kShown = 100;
-  std::string out = "'";
-  for (const char c : text.substr(0, kShown)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  out += text.size() > kShown ? "...'" : "'";
-  return out;
 }
 
 // The text of a name field: up to its first NUL, none if it has no NUL (not a name).
@@ -79,7 +72,7 @@ bool times_handlers(const StatExtras& extras) noexcept {
 Result<MetricSeries> parse_series(std::string_view series) {
   const auto bad = [&](const std::string& why) {
     return Error(Errc::invalid_argument,
-                 "metric series " + shown(series) + ": " + why + std::string(kRule));
+                 "metric series " + quoted(series) + ": " + why + std::string(kRule));
   };
   if (series.empty() || series.size() >= kPublishedNameBytes) {
     return bad("it is " + std::to_string(series.size()) + " bytes long");
@@ -93,7 +86,7 @@ Result<MetricSeries> parse_series(std::string_view series) {
   if (i == 0) return bad("the name must start with a letter, _ or :");
   out.name = series.substr(0, i);
   if (i == series.size()) return out;
-  if (series[i] != '{') return bad("unexpected " + shown(series.substr(i, 1)) + " in the name");
+  if (series[i] != '{') return bad("unexpected " + quoted(series.substr(i, 1)) + " in the name");
   ++i;
   for (;;) {
     const std::size_t start = i;
@@ -101,25 +94,25 @@ Result<MetricSeries> parse_series(std::string_view series) {
     const std::string_view label = series.substr(start, i - start);
     if (label.empty()) return bad("a label name must start with a letter or _");
     if (label.starts_with("__") || label == "session" || label == "endpoint") {
-      return bad("the label name " + shown(label) + " is reserved");
+      return bad("the label name " + quoted(label) + " is reserved");
     }
     for (const auto& [name, value] : out.labels) {
-      if (name == label) return bad("the label " + shown(label) + " appears twice");
+      if (name == label) return bad("the label " + quoted(label) + " appears twice");
     }
     if (i + 1 >= series.size() || series[i] != '=' || series[i + 1] != '"') {
-      return bad("expected =\" after the label " + shown(label));
+      return bad("expected =\" after the label " + quoted(label));
     }
     i += 2;
     const std::size_t value_start = i;
     while (i < series.size() && series[i] != '"') {
       const char c = series[i];
       if (c < 0x20 || c > 0x7e || c == '\\') {
-        return bad("the value of " + shown(label) + " holds a byte it may not");
+        return bad("the value of " + quoted(label) + " holds a byte it may not");
       }
       ++i;
     }
-    if (i == series.size()) return bad("the value of " + shown(label) + " has no closing \"");
-    if (i == value_start) return bad("the value of " + shown(label) + " is empty");
+    if (i == series.size()) return bad("the value of " + quoted(label) + " has no closing \"");
+    if (i == value_start) return bad("the value of " + quoted(label) + " is empty");
     out.labels.emplace_back(label, series.substr(value_start, i - value_start));
     ++i;  // the closing quote
     if (i < series.size() && series[i] == ',') {
@@ -127,7 +120,7 @@ Result<MetricSeries> parse_series(std::string_view series) {
       continue;
     }
     if (i + 1 == series.size() && series[i] == '}') return out;
-    return bad("expected , or a final } after the value of " + shown(label));
+    return bad("expected , or a final } after the value of " + quoted(label));
   }
 }
 
@@ -139,7 +132,7 @@ Result<ShmAtomic<std::uint64_t>*> publish_value(StatExtras& extras, std::string_
     if (field_text(extras.names[i]) == series) return &extras.values[i];
   }
   if (n >= kPublishedSlots) {
-    return Error(Errc::no_memory, "cannot publish " + shown(series) + ": all " +
+    return Error(Errc::no_memory, "cannot publish " + quoted(series) + ": all " +
                                       std::to_string(kPublishedSlots) +
                                       " values a server can publish are taken");
   }

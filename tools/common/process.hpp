@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // tools/common/process.hpp: a function run in a child process, and its exit status. The
-// pingpong floor's two sides, the tests' clients and servers are such children.
+// pingpong floor's two sides, the tests' clients and servers are such children. And where
+// this process's executable is, next to which its companions are installed.
 // Thread-safety: fork_child() copies only the calling thread into the child; call it where
 // the child's function needs nothing another thread holds (a lock, a half-written buffer).
 #pragma once
@@ -10,9 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <functional>
+#include <string>
 
 namespace ferry::tools {
 
@@ -48,6 +51,16 @@ inline int wait_child(pid_t pid) noexcept {
     if (::waitpid(pid, &status, 0) == pid) return exit_code(status);
     if (errno != EINTR) return -1;
   }
+}
+
+// The directory of this process's executable (/proc/self/exe, links resolved), "" if
+// unknown: ferryd finds the ferry command there, `ferry exporter` its module.
+inline std::string executable_directory() {
+  std::array<char, 4096> path{};
+  const ssize_t n = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
+  if (n <= 0) return {};
+  const std::string p(path.data(), static_cast<std::size_t>(n));
+  return p.substr(0, p.rfind('/'));
 }
 
 }  // namespace ferry::tools

@@ -23,6 +23,7 @@
 #include "cli.hpp"
 #include "common/code_pages.hpp"
 #include "common/metrics_listen.hpp"
+#include "common/process.hpp"
 #include "ferry/session.hpp"
 #include "ferry/stat.hpp"
 #include "ferryd/published.hpp"
@@ -254,14 +255,6 @@ void collect(void* context, void* sink, ferry_metrics_emit_fn emit) {
   }
 }
 
-std::string directory_of_executable() {
-  std::array<char, 4096> path{};
-  const ssize_t n = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
-  if (n <= 0) return {};
-  std::string p(path.data(), static_cast<std::size_t>(n));
-  return p.substr(0, p.rfind('/'));
-}
-
 // The module and its functions.
 struct Module {
   std::string path;
@@ -274,7 +267,7 @@ struct Module {
 // puts it, relative to it (<prefix>/bin/ferry, <prefix>/<libdir>/ferry/ferry-metrics.so).
 // It stays loaded: its C++ runtime may have registered exit-time work.
 Result<Module> load_module(std::string_view module_dir) {
-  const std::string here = directory_of_executable();
+  const std::string here = tools::executable_directory();
   const std::string candidates[] = {here + "/ferry-metrics.so",
                                     here + "/../" + std::string(module_dir) + "/ferry-metrics.so"};
   std::string tried;

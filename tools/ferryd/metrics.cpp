@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/process.hpp"
 #include "ferryd/published.hpp"
 
 extern char** environ;  // NOLINT: the environment the exporter inherits
@@ -55,14 +56,6 @@ volatile std::sig_atomic_t g_child_changed = 0;
 
 extern "C" void on_child(int /*signal*/) {
   g_child_changed = 1;
-}
-
-std::string directory_of_executable() {
-  std::array<char, 4096> path{};
-  const ssize_t n = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
-  if (n <= 0) return {};
-  std::string p(path.data(), static_cast<std::size_t>(n));
-  return p.substr(0, p.rfind('/'));
 }
 
 // "exited with status 1", "was killed by signal 9 (Killed)".
@@ -117,7 +110,7 @@ ferry::Result<std::unique_ptr<Metrics>> Metrics::start(const std::string& listen
                       "with -DFERRY_METRICS=ON, or remove metrics_listen");
 #else
   // The ferry command installed with ferryd (the same bin directory, a build tree's too).
-  const std::string exporter = directory_of_executable() + "/ferry";
+  const std::string exporter = tools::executable_directory() + "/ferry";
   if (::access(exporter.c_str(), X_OK) != 0) {
     return ferry::Error(ferry::Errc::not_found,
                         "metrics: ferryd runs `ferry exporter` for them, and there is no ferry "

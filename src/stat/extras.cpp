@@ -29,6 +29,17 @@ std::string_view field_text(const char (&field)[kPublishedNameBytes]) {
   return {field, static_cast<std::size_t>(end - field)};
 }
 
+// What makes two series the same: the name and the labels in any order (Prometheus takes
+// a{x="1",y="2"} and a{y="2",x="1"} for one series, which must not be exported twice).
+std::string series_key(const MetricSeries& s) {
+  auto labels = s.labels;
+  std::sort(labels.begin(), labels.end());
+  std::string key = s.name;
+  for (const auto& [name, value] : labels)
+    key.append(1, '\0').append(name).append(1, '\0').append(value);
+  return key;
+}
+
 bool extras_known(const StatExtras& x) noexcept {
   return x.version == kStatExtrasVersion && x.published_slots == kPublishedSlots &&
          x.published_name_bytes == kPublishedNameBytes;
@@ -125,11 +136,14 @@ Result<MetricSeries> parse_series(std::string_view series) {
 }
 
 Result<ShmAtomic<std::uint64_t>*> publish_value(StatExtras& extras, std::string_view series) {
-  if (auto ok = parse_series(series); !ok) return ok.error();
-  // The server is the only writer: its own last store.
+  auto parsed = parse_series(series);
+  if (!parsed) return parsed.error();
+  const std::string key = series_key(*parsed);
+  // The server is the only writer: its own last store, and names it checked.
   const std::uint32_t n = extras.published.load(std::memory_order_relaxed);
   for (std::uint32_t i = 0; i < n && i < kPublishedSlots; ++i) {
-    if (field_text(extras.names[i]) == series) return &extras.values[i];
+    auto earlier = parse_series(field_text(extras.names[i]));
+    if (earlier && series_key(*earlier) == key) return &extras.values[i];
   }
   if (n >= kPublishedSlots) {
     return Error(Errc::no_memory, "cannot publish " + quoted(series) + ": all " +
@@ -145,6 +159,7 @@ Result<ShmAtomic<std::uint64_t>*> publish_value(StatExtras& extras, std::string_
 
 std::vector<PublishedMetric> read_published(const StatExtras& extras) {
   std::vector<PublishedMetric> out;
+  std::vector<std::string> keys;  // of the series in `out`
   if (!extras_known(extras)) return out;
   const std::uint32_t n = std::min<std::uint32_t>(extras.published.load(std::memory_order_acquire),
                                                   static_cast<std::uint32_t>(kPublishedSlots));
@@ -154,10 +169,9 @@ std::vector<PublishedMetric> read_published(const StatExtras& extras) {
     const std::string_view series = field_text(name);
     auto parsed = parse_series(series);
     if (!parsed) continue;
-    if (std::any_of(out.begin(), out.end(),
-                    [&](const PublishedMetric& m) { return m.series == series; })) {
-      continue;
-    }
+    std::string key = series_key(*parsed);
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
+    keys.push_back(std::move(key));
     PublishedMetric m;
     m.series = series;
     m.name = std::move(parsed->name);

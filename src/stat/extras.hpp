@@ -43,12 +43,13 @@ struct MetricSeries {
 // breaks otherwise.
 Result<MetricSeries> parse_series(std::string_view series);
 
-// The value published as `series` (its slot, the same series again the same one): the
-// series checked by parse_series(), then written once before `published` counts it.
-// no_memory when every slot is taken.
+// The value published as `series` (its slot; the same series again, its labels in any
+// order, the same one): the series checked by parse_series(), then written once before
+// `published` counts it. no_memory when every slot is taken.
 Result<ShmAtomic<std::uint64_t>*> publish_value(StatExtras& extras, std::string_view series);
 // What was published, in order: each name copied once and parsed, those that do not parse
-// and repeats of an earlier series left out; nothing for extras of another version.
+// and repeats of an earlier series (its labels in any order) left out; nothing for extras
+// of another version.
 std::vector<PublishedMetric> read_published(const StatExtras& extras);
 
 }  // namespace ferry::detail

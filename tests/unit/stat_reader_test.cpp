@@ -344,6 +344,9 @@ TEST(StatReader, PublishedValuesAreReadBackWithTheirLabels) {
   auto again = server->publish_metric(R"(orders_total{kind="limit",side="buy"})");
   ASSERT_TRUE(again);
   EXPECT_EQ(*again, *orders);
+  auto reordered = server->publish_metric(R"(orders_total{side="buy",kind="limit"})");
+  ASSERT_TRUE(reordered);
+  EXPECT_EQ(*reordered, *orders) << "the same series, its labels in another order";
 
   auto all = read_process_stat(0);
   ASSERT_TRUE(all) << all.error().message();
@@ -399,7 +402,8 @@ TEST(StatReader, AServerPublishesAtMostItsShareOfValues) {
 }
 
 // Observers take nothing in the extras on trust: a name without its NUL, one that does not
-// parse, a repeat, a count beyond the slots, another version.
+// parse, a repeat (also with its labels in another order), a count beyond the slots,
+// another version.
 TEST(StatReader, PublishedNamesThatDoNotParseAreLeftOut) {
   FakeEndpoint fake(2);
   detail::StatExtras& x = fake.header().extras;
@@ -407,15 +411,19 @@ TEST(StatReader, PublishedNamesThatDoNotParseAreLeftOut) {
   ASSERT_TRUE(detail::publish_value(x, "second"));
   ASSERT_TRUE(detail::publish_value(x, "third"));
   ASSERT_TRUE(detail::publish_value(x, "fourth"));
+  ASSERT_TRUE(detail::publish_value(x, R"(fifth{a="1",b="2"})"));
+  ASSERT_TRUE(detail::publish_value(x, "sixth"));
   (*detail::publish_value(x, "good_total"))->store(9, std::memory_order_relaxed);
-  std::memset(x.names[1], 'a', sizeof x.names[1]);     // no NUL
-  std::memcpy(x.names[2], "bad name", 9);              // does not parse
-  std::memcpy(x.names[3], "good_total", 11);           // a repeat
-  x.published.store(1000, std::memory_order_release);  // beyond the slots
+  std::memset(x.names[1], 'a', sizeof x.names[1]);       // no NUL
+  std::memcpy(x.names[2], "bad name", 9);                // does not parse
+  std::memcpy(x.names[3], "good_total", 11);             // a repeat
+  std::memcpy(x.names[5], R"(fifth{b="2",a="1"})", 19);  // a repeat, its labels reordered
+  x.published.store(1000, std::memory_order_release);    // beyond the slots
   EndpointStat e = read_fake();
-  ASSERT_EQ(e.metrics.size(), 1u);
+  ASSERT_EQ(e.metrics.size(), 2u);
   EXPECT_EQ(e.metrics[0].series, "good_total");
   EXPECT_EQ(e.metrics[0].value, 9u);
+  EXPECT_EQ(e.metrics[1].series, R"(fifth{a="1",b="2"})");
   EXPECT_FALSE(e.handler_histogram);
 
   x.latency[0].store(4, std::memory_order_relaxed);

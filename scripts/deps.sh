@@ -13,6 +13,7 @@ PACKAGES="
   prometheus-cpp-dev prometheus curl
   libboost-dev libssl-dev openssl python3 python3-websockets nginx-light
   libnats-dev nats-server libjemalloc-dev
+  libzmq3-dev libiceoryx-posh-dev iceoryx
   util-linux procps
   jq gnuplot-nox
 "

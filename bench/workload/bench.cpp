@@ -3,8 +3,13 @@
 // participant (bench.hpp).
 #include "workload/bench.hpp"
 
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
 #include <cstdio>
-#include <string_view>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "workload/options.hpp"
@@ -16,13 +21,14 @@ namespace ferry::bench {
 
 namespace {
 
-int run_role(const Options& options) {
+int run_role(const Options& options, const PeerTransports* peers) {
   auto ctx = RoleContext::open(options);
   if (!ctx) {
     std::fprintf(stderr, "ferry bench: %s\n", ctx.error().message().c_str());
     return 2;
   }
   raise_fd_limit();
+  if (is_peer(options.transport)) return peers->run_role(*ctx);
   const bool uds = options.transport == Transport::uds;
   if (options.transport == Transport::naive) {
     if (options.role == Role::server) return run_naive_server(*ctx);
@@ -37,14 +43,41 @@ int run_role(const Options& options) {
     case Role::subscriber:  // the bus scenario's, over ferry only (parse_options)
     case Role::requester:
     case Role::responder: return run_ferry_client(*ctx);
-    case Role::parent: break;
+    case Role::parent:
+    case Role::daemon: break;  // (only the peers have a daemon)
   }
   return 2;
 }
 
+// Replaces this process with ferry-bench-peers from this program's directory, with the same
+// arguments; returns only if that fails.
+int exec_peers(const std::vector<std::string>& args, Transport transport) {
+  std::array<char, 4096> self{};
+  const ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
+  std::string path(self.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
+  path = path.substr(0, path.rfind('/') + 1) + kPeersProgram;
+  std::vector<std::string> all{path};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  argv.reserve(all.size() + 1);
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::fflush(stdout);
+  ::execv(path.c_str(), argv.data());
+  const int err = errno;
+  std::fprintf(stderr,
+               "ferry bench: --transport %s runs in %s, which could not be started (%s); it is "
+               "built beside ferry (FERRY_BUILD_BENCH, with libzmq3-dev and libiceoryx-posh-dev "
+               "from make deps)\n",
+               std::string(to_string(transport)).c_str(), path.c_str(), std::strerror(err));
+  return 1;
+}
+
 }  // namespace
 
-int run_bench(std::vector<std::string> args, const std::vector<std::string>& self_command) {
+int run_bench(std::vector<std::string> args, const std::vector<std::string>& self_command,
+              const PeerTransports* peers) {
+  const std::vector<std::string> given = args;
   auto options = parse_options(std::move(args));
   if (!options) {
     std::fprintf(stderr, "ferry bench: %s\n", options.error().message().c_str());
@@ -54,12 +87,15 @@ int run_bench(std::vector<std::string> args, const std::vector<std::string>& sel
     std::fputs(usage().c_str(), stdout);
     return 0;
   }
-  if (options->role != Role::parent) return run_role(*options);
+  if (is_peer(options->transport) && peers == nullptr) {
+    return exec_peers(given, options->transport);
+  }
+  if (options->role != Role::parent) return run_role(*options, peers);
   if (self_command.empty()) {
     std::fprintf(stderr, "ferry bench: no command to start the participants with\n");
     return 2;
   }
-  return orchestrate(*options, self_command);
+  return orchestrate(*options, self_command, peers);
 }
 
 }  // namespace ferry::bench

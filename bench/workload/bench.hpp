@@ -14,12 +14,17 @@
 #include <string>
 #include <vector>
 
+#include "workload/peers.hpp"
+
 namespace ferry::bench {
 
 // `args`: the words after "bench" (no program name). `self_command`: how to run this same program
 // in bench mode, e.g.
 // {"/proc/self/exe", "bench"} for `ferry bench`, {"/proc/self/exe"} for ferry-bench.
+// `peers`: ferry-bench-peers's transports; without them, --transport zmq or iceoryx replaces
+// this process with ferry-bench-peers (peers.hpp).
 // Returns the exit code: 0 ok, 1 the run failed or found errors, 2 a usage error.
-int run_bench(std::vector<std::string> args, const std::vector<std::string>& self_command);
+int run_bench(std::vector<std::string> args, const std::vector<std::string>& self_command,
+              const PeerTransports* peers = nullptr);
 
 }  // namespace ferry::bench

@@ -32,7 +32,8 @@ constexpr std::pair<Role, std::string_view> kRoles[] = {{Role::server, "server"}
                                                         {Role::publisher, "publisher"},
                                                         {Role::subscriber, "subscriber"},
                                                         {Role::requester, "requester"},
-                                                        {Role::responder, "responder"}};
+                                                        {Role::responder, "responder"},
+                                                        {Role::daemon, "daemon"}};
 
 std::optional<Role> parse_role(std::string_view text) {
   for (const auto& [role, name] : kRoles) {
@@ -46,6 +47,7 @@ struct Parser {
   Options& options;
   bool scenario_given = false;
   bool rate_given = false;
+  bool wait_given = false;
 
   Result<void> apply(std::string_view name, std::string_view value) {
     auto bad = [&](std::string_view want) {
@@ -64,8 +66,12 @@ struct Parser {
         options.transport = Transport::uds;
       } else if (value == "naive") {
         options.transport = Transport::naive;
+      } else if (value == "zmq") {
+        options.transport = Transport::zmq;
+      } else if (value == "iceoryx") {
+        options.transport = Transport::iceoryx;
       } else {
-        return bad("ferry, uds or naive");
+        return bad("ferry, uds, naive, zmq or iceoryx");
       }
     } else if (name == "size") {
       auto n = tools::parse_number<std::size_t>(value);
@@ -94,6 +100,7 @@ struct Parser {
       auto w = parse_wait_strategy(value);
       if (!w) return bad("spin, block or hybrid");
       options.wait = *w;
+      wait_given = true;
     } else if (name == "seconds") {
       auto s = tools::parse_real(value);
       if (!s || *s <= 0 || *s > 3600) return bad("a duration in seconds, more than 0");
@@ -145,16 +152,18 @@ struct Parser {
 // orchestrator passes them to its children.
 constexpr tools::Flag kFlags[] = {
     {"--scenario", "NAME", ""},  // in the usage line
-    {"--transport", "ferry|uds|naive",
-     "ferry rings, Unix stream sockets (the baseline)     [ferry]\nor naive rings (the floor: "
-     "docs/bench.md)"},
+    {"--transport", "ferry|uds|naive|zmq|iceoryx",
+     "ferry rings, Unix stream sockets (the baseline)     [ferry],\nnaive rings (the floor), "
+     "ZeroMQ or iceoryx (the peers,\nrun by ferry-bench-peers: docs/bench.md)"},
     {"--size", "BYTES", "payload bytes per message, 24..262144                [1024]"},
     {"--clients", "N",
      "clients (fanout: subscribers) [32 for fanin, reqrep, rate, fanout; 1 otherwise]"},
     {"--rate", "MSGS",
      "rate: messages per second, all producers together   [32000];\nfanout: the publisher's pace   "
      "       [none: flat out]"},
-    {"--wait", "spin|block|hybrid", "how ferry waits, on both sides (uds always blocks) [hybrid]"},
+    {"--wait", "spin|block|hybrid",
+     "how ferry waits, on both sides (uds always blocks) [hybrid]\n"
+     "(iceoryx: the same choice; zmq: block only)"},
     {"--seconds", "S", "how long to run (pingpong: at most)                     [5]"},
     {"--idle", "N", "N more connections, open and silent for the whole run   [0]"},
     {"--stamp", "send|intended", "rate: latency from the send call or from the schedule [send]"},
@@ -200,6 +209,8 @@ std::string_view to_string(Transport transport) noexcept {
     case Transport::ferry: return "ferry";
     case Transport::uds: return "uds";
     case Transport::naive: return "naive";
+    case Transport::zmq: return "zmq";
+    case Transport::iceoryx: return "iceoryx";
   }
   return "unknown";
 }
@@ -259,6 +270,23 @@ Result<Options> parse_options(std::vector<std::string> args) {
           "--metrics or --copy with --transport naive");
     }
   }
+  if (is_peer(options.transport)) {
+    const std::string name(to_string(options.transport));
+    if (options.scenario == Scenario::fanout || options.idle > 0 || options.metrics ||
+        options.copy) {
+      return usage_error("--transport " + name +
+                         " runs pingpong, stream, fanin, reqrep and rate, without --idle, "
+                         "--metrics or --copy (docs/bench.md)");
+    }
+    if (options.transport == Transport::zmq) {
+      if (parser.wait_given && options.wait != WaitStrategy::block) {
+        return usage_error(
+            "--transport zmq takes --wait block only: ZeroMQ has no spin or hybrid "
+            "wait (its sockets block in the kernel); leave --wait out or say block");
+      }
+      options.wait = WaitStrategy::block;
+    }
+  }
   if (options.metrics && options.transport == Transport::uds) {
     return usage_error("--metrics on measures ferry's server; the uds baseline has none");
   }
@@ -302,8 +330,8 @@ std::vector<std::string> workload_arguments(const Options& o) {
 
 std::string usage() {
   return R"(usage: ferry bench --scenario pingpong|stream|fanin|reqrep|rate|fanout
-                   [--transport ferry|uds|naive] [--size 1024] [--clients N] [--rate 32000]
-                   [--wait spin|block|hybrid] [--seconds 5] [--idle 0]
+                   [--transport ferry|uds|naive|zmq|iceoryx] [--size 1024] [--clients N]
+                   [--rate 32000] [--wait spin|block|hybrid] [--seconds 5] [--idle 0]
                    [--stamp send|intended] [--metrics on|off] [--copy on|off] [--json]
 
 Runs one workload between separate processes and prints what it measured. Every message

@@ -21,11 +21,15 @@ namespace ferry::bench {
 // publishers and subscribers at once. ferry-demo starts its participants; ferry bench
 // accepts it only for them.
 enum class Scenario : std::uint8_t { pingpong, stream, fanin, reqrep, rate, fanout, bus };
-// naive: the floor, the least a shared-memory transport does (naive_roles.cpp).
-enum class Transport : std::uint8_t { ferry, uds, naive };
+// naive: the floor, the least a shared-memory transport does (naive_roles.cpp). zmq and
+// iceoryx: other libraries' transports, the peers, whose participants run in a program of
+// their own (peers.hpp).
+enum class Transport : std::uint8_t { ferry, uds, naive, zmq, iceoryx };
 enum class StampFrom : std::uint8_t { send, intended };
 // parent: the process the user started; the others are participants it starts. The bus
-// scenario's are publisher, subscriber, requester and responder.
+// scenario's are publisher, subscriber, requester and responder. daemon: the transport's
+// own daemon, for a transport that has one (iceoryx: RouDi), started before the server and
+// stopped after everyone else.
 enum class Role : std::uint8_t {
   parent,
   server,
@@ -34,12 +38,22 @@ enum class Role : std::uint8_t {
   publisher,
   subscriber,
   requester,
-  responder
+  responder,
+  daemon
 };
 
 std::string_view to_string(Scenario scenario) noexcept;
 std::string_view to_string(Transport transport) noexcept;
 std::string_view to_string(Role role) noexcept;
+
+// The transports of other libraries, run by ferry-bench-peers (peers.hpp).
+constexpr bool is_peer(Transport transport) noexcept {
+  return transport == Transport::zmq || transport == Transport::iceoryx;
+}
+// Whether a run of the transport needs its own daemon (Role::daemon).
+constexpr bool has_daemon(Transport transport) noexcept {
+  return transport == Transport::iceoryx;
+}
 
 // Payload bytes every message needs: time stamp, sequence number, producer id, check word.
 inline constexpr std::size_t kMinSize = 24;
@@ -82,7 +96,7 @@ struct Options {
   int go_fd = -1;      // clients: start when it reaches end of file; idle, responders: exit then
   int rings_fd = -1;   // naive: the rings (naive_roles.cpp)
 
-  // The wait mode the results are reported under (uds always blocks).
+  // The wait mode the results are reported under (uds always blocks; zmq takes block only).
   std::string_view wait_name() const noexcept;
   // Pingpong and reqrep measure round trips at the clients; the others one-way at the
   // consumer.

@@ -8,7 +8,9 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -26,6 +28,8 @@ namespace {
 constexpr std::int64_t kSecond = 1'000'000'000;
 constexpr std::int64_t kServerStartNs = 10 * kSecond;
 constexpr std::int64_t kConnectNs = 120 * kSecond;
+// How long a participant holding on (idle connections, the daemon) may take to leave.
+constexpr std::int64_t kLeaveNs = 30 * kSecond;
 // A run that takes this much longer than planned is stuck, not slow.
 constexpr std::int64_t kGraceNs = 120 * kSecond;
 
@@ -114,17 +118,25 @@ int complain(const std::string& message) {
 
 class Run {
  public:
-  Run(const Options& o, const std::vector<std::string>& self) : o_(o), self_(self) {}
+  Run(const Options& o, const std::vector<std::string>& self, const PeerTransports* peers)
+      : o_(o), self_(self), peers_(peers) {}
   int go();
 
  private:
   int stop(const std::string& message);
   Result<std::size_t> start(std::string name, std::vector<std::string> role_args,
                             std::vector<int> keep);
+  // Starts a participant that holds on until `hold`'s write end closes (idle connections,
+  // the daemon) and waits until it is ready.
+  Result<std::size_t> start_holder(std::string name, std::string_view role, Pipe& hold,
+                                   const char* too_slow);
+  // Closes `hold` and gives `who` kLeaveNs to leave.
+  void release(Pipe& hold, const std::optional<std::size_t>& who);
   Summary summarize() const;
 
   const Options& o_;
   const std::vector<std::string>& self_;
+  const PeerTransports* peers_;
   std::vector<std::string> base_args_;
   SharedState state_;
   tools::SharedRegion naive_rings_;  // --transport naive
@@ -134,6 +146,7 @@ class Run {
   std::vector<std::size_t> clients_;  // fanout: the subscribers
   std::vector<std::size_t> ready_;    // the clients and fanout's publisher
   std::optional<std::size_t> idle_;
+  std::optional<std::size_t> daemon_;
 };
 
 int Run::stop(const std::string& message) {
@@ -149,6 +162,28 @@ Result<std::size_t> Run::start(std::string name, std::vector<std::string> role_a
   keep.push_back(state_.fd());
   if (naive_rings_.fd() >= 0) keep.push_back(naive_rings_.fd());
   return ps_.start(std::move(name), self_, std::move(args), keep);
+}
+
+Result<std::size_t> Run::start_holder(std::string name, std::string_view role, Pipe& hold,
+                                      const char* too_slow) {
+  if (!hold.ok()) return Error(Errc::system, "cannot create a pipe");
+  auto who =
+      start(std::move(name), {"--role", std::string(role), "--go-fd", std::to_string(hold.read)},
+            {hold.read});
+  if (!who) return who.error();
+  hold.close_read();
+  if (!ps_.wait_ready(std::span(&*who, 1), tools::now_ns() + kConnectNs)) {
+    const Participant* f = ps_.failed();
+    return Error(Errc::system, f != nullptr ? failure_text(*f) : too_slow);
+  }
+  return *who;
+}
+
+void Run::release(Pipe& hold, const std::optional<std::size_t>& who) {
+  hold.close_write();
+  if (!who) return;
+  const std::int64_t until = tools::now_ns() + kLeaveNs;
+  while (!ps_.all_closed(std::span(&*who, 1)) && tools::now_ns() < until) ps_.pump(100);
 }
 
 int Run::go() {
@@ -175,6 +210,18 @@ int Run::go() {
 
   const InterruptHandlers interrupts;
 
+  // What the transport's run needs around it, then its daemon, held until everyone else left.
+  if (is_peer(o_.transport) && peers_->prepare != nullptr) {
+    if (auto prepared = peers_->prepare(o_); !prepared) return stop(prepared.error().message());
+  }
+  Pipe daemon_hold;
+  if (has_daemon(o_.transport)) {
+    auto daemon = start_holder(std::string(to_string(o_.transport)) + " daemon", "daemon",
+                               daemon_hold, "the transport's daemon did not start in time");
+    if (!daemon) return stop(daemon.error().message());
+    daemon_ = *daemon;
+  }
+
   // The server first, listening before anyone connects.
   auto server = start("server", {"--role", "server"}, {});
   if (!server) return stop(server.error().message());
@@ -188,16 +235,10 @@ int Run::go() {
   // The idle connections, held by one process until `hold` closes.
   Pipe hold;
   if (o_.idle > 0) {
-    if (!hold.ok()) return stop("cannot create a pipe");
-    auto idle = start("idle connections", {"--role", "idle", "--go-fd", std::to_string(hold.read)},
-                      {hold.read});
+    auto idle = start_holder("idle connections", "idle", hold,
+                             "the idle connections took too long to open");
     if (!idle) return stop(idle.error().message());
     idle_ = *idle;
-    hold.close_read();
-    if (!ps_.wait_ready(std::span(&*idle_, 1), tools::now_ns() + kConnectNs)) {
-      const Participant* f = ps_.failed();
-      return stop(f != nullptr ? failure_text(*f) : "the idle connections took too long to open");
-    }
   }
 
   // The clients connect, say ready, and block on `go` until it closes.
@@ -252,11 +293,8 @@ int Run::go() {
   }
   progress.finish();
 
-  hold.close_write();  // the idle connections may go now
-  if (idle_) {
-    const std::int64_t until = tools::now_ns() + 30 * kSecond;
-    while (!ps_.all_closed(std::span(&*idle_, 1)) && tools::now_ns() < until) ps_.pump(100);
-  }
+  release(hold, idle_);  // the idle connections may go now, then the daemon
+  release(daemon_hold, daemon_);
   ps_.reap_all(10'000);
   if (const Participant* f = ps_.failed()) return complain(failure_text(*f));
   for (std::size_t i = 0; i < ps_.size(); ++i) {
@@ -309,8 +347,9 @@ Summary Run::summarize() const {
 
 }  // namespace
 
-int orchestrate(const Options& options, const std::vector<std::string>& self_command) {
-  Run run(options, self_command);
+int orchestrate(const Options& options, const std::vector<std::string>& self_command,
+                const PeerTransports* peers) {
+  Run run(options, self_command, peers);
   return run.go();
 }
 

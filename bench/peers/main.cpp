@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+// ferry-bench-peers: ferry bench over ZeroMQ and iceoryx (bench/workload/peers.hpp,
+// docs/bench.md). `ferry bench --transport zmq|iceoryx` runs it; it takes the same arguments.
+#include <span>
+#include <string>
+#include <vector>
+
+#include "peer_roles.hpp"
+#include "workload/bench.hpp"
+
+namespace {
+
+int run_role(ferry::bench::RoleContext& ctx) {
+  if (ctx.options().transport == ferry::bench::Transport::zmq) {
+    return ferry::bench::run_zmq_role(ctx);
+  }
+  return ctx.fail(ferry::Error(ferry::Errc::invalid_argument, "iceoryx is not built yet"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  static constexpr ferry::bench::PeerTransports kPeers{run_role, nullptr};
+  const std::vector<std::string> self{"/proc/self/exe"};
+  const std::span<char* const> all(argv, static_cast<std::size_t>(argc));
+  return ferry::bench::run_bench({all.begin() + (argc > 0 ? 1 : 0), all.end()}, self, &kPeers);
+}

@@ -11,16 +11,24 @@
 namespace {
 
 int run_role(ferry::bench::RoleContext& ctx) {
-  if (ctx.options().transport == ferry::bench::Transport::zmq) {
-    return ferry::bench::run_zmq_role(ctx);
+  using ferry::bench::Role;
+  const ferry::bench::Options& o = ctx.options();
+  if (o.transport == ferry::bench::Transport::zmq) return ferry::bench::run_zmq_role(ctx);
+  if (o.role == Role::daemon) return ferry::bench::run_iceoryx_roudi(ctx);
+  return ferry::bench::run_iceoryx_role(ctx);
+}
+
+ferry::Result<void> prepare(const ferry::bench::Options& options) {
+  if (options.transport == ferry::bench::Transport::iceoryx) {
+    return ferry::bench::prepare_iceoryx_run(options);
   }
-  return ctx.fail(ferry::Error(ferry::Errc::invalid_argument, "iceoryx is not built yet"));
+  return {};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  static constexpr ferry::bench::PeerTransports kPeers{run_role, nullptr};
+  static constexpr ferry::bench::PeerTransports kPeers{run_role, prepare};
   const std::vector<std::string> self{"/proc/self/exe"};
   const std::span<char* const> all(argv, static_cast<std::size_t>(argc));
   return ferry::bench::run_bench({all.begin() + (argc > 0 ? 1 : 0), all.end()}, self, &kPeers);

@@ -5,10 +5,17 @@
 // Thread-safety: one thread per participant process.
 #pragma once
 
+#include "ferry/result.hpp"
+#include "workload/options.hpp"
 #include "workload/role.hpp"
 
 namespace ferry::bench {
 
-int run_zmq_role(RoleContext& ctx);  // zmq_roles.cpp: server and client
+int run_zmq_role(RoleContext& ctx);       // zmq_roles.cpp: server and client
+int run_iceoryx_role(RoleContext& ctx);   // iceoryx_roles.cpp: server and client
+int run_iceoryx_roudi(RoleContext& ctx);  // iceoryx_roudi.cpp: the daemon, RouDi
+// The orchestrator's, before anyone starts: a /tmp and /dev/shm of the run's own for RouDi
+// and its applications, or else the lock that serializes such runs (iceoryx_roudi.cpp).
+Result<void> prepare_iceoryx_run(const Options& options);
 
 }  // namespace ferry::bench

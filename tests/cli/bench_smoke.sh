@@ -3,6 +3,9 @@
 # ferry bench, briefly: every scenario over both transports must finish with errors 0 and
 # one JSON line of the documented fields; a run with a deliberately skipped sequence number
 # must report it and exit 1. (Speed is not checked here: that is `make bench`.)
+#
+#   bench_smoke.sh FERRY           ferry, uds and the naive floor
+#   bench_smoke.sh FERRY peers     the peers, zmq and iceoryx (ferry-bench-peers beside FERRY)
 set -euo pipefail
 # A run that exits non-zero stops the script: say where, and what it printed.
 trap 'echo "bench smoke: failed at line $LINENO (exit $?): ${line:-}" >&2' ERR
@@ -11,6 +14,70 @@ runtime=$(mktemp -d)
 trap 'rm -rf "$runtime"' EXIT
 export XDG_RUNTIME_DIR=$runtime FERRY_SESSION=bench-smoke
 fields='"system","scenario","size","clients","wait","metrics","copy","msgs","seconds","msgs_per_s","mb_per_s","p50_us","p99_us","p999_us","max_us","cpu_s","cpu_us_per_msg","peak_rss_kb","errors"'
+
+# check_run TRANSPORT WAIT ARGS...: one run of `ferry bench --json` that must exit 0 with the
+# documented fields, errors 0, and the transport and wait mode asked for.
+check_run() {
+  local transport=$1 wait=$2 keys rc=0
+  shift 2
+  line=$("$ferry" bench --transport "$transport" "$@" --json) || rc=$?
+  [ $rc -eq 0 ] || { echo "bench $transport $*: exit $rc, $line" >&2; exit 1; }
+  keys=$(echo "$line" | grep -o '"[a-z_0-9]*":' | tr -d ':' | paste -sd, -)
+  [ "$keys" = "$fields" ] || { echo "bench $transport $*: fields $keys" >&2; exit 1; }
+  echo "$line" | grep -q '"errors":0}' || { echo "bench $transport $*: $line" >&2; exit 1; }
+  echo "$line" | grep -q "^{\"system\":\"$transport\",.*\"wait\":\"$wait\"," ||
+    { echo "bench $transport $*: not $transport, wait $wait: $line" >&2; exit 1; }
+}
+
+# check_caught TRANSPORT ERRORS ARGS...: a run with --inject-error must exit 1 and count them.
+check_caught() {
+  local transport=$1 errors=$2 rc=0
+  shift 2
+  line=$("$ferry" bench --transport "$transport" "$@" --inject-error --json) || rc=$?
+  if [ $rc -ne 1 ] || ! echo "$line" | grep -q "\"errors\":$errors}"; then
+    echo "bench $transport $* --inject-error: exit $rc, $line" >&2
+    exit 1
+  fi
+}
+
+# check_refused MESSAGE ARGS...: `ferry bench ARGS...` must be a usage error saying MESSAGE.
+check_refused() {
+  local want=$1 msg rc=0
+  shift
+  msg=$("$ferry" bench "$@" 2>&1) || rc=$?
+  if [ $rc -ne 2 ] || [[ $msg != *"$want"* ]]; then
+    echo "bench $*: exit $rc, $msg" >&2
+    exit 1
+  fi
+}
+
+if [ "${2:-}" = peers ]; then
+  # ZeroMQ blocks, always: every scenario it runs, with the wait it reports.
+  for run in "pingpong 1" "stream 1" "fanin 4" "reqrep 4" "rate 4"; do
+    read -r scenario clients <<<"$run"
+    check_run zmq block --scenario "$scenario" --clients "$clients" --seconds 0.3
+  done
+  # iceoryx: every scenario it runs, and every wait mode on the one-to-one scenarios.
+  for run in "pingpong spin 1" "pingpong hybrid 1" "pingpong block 1" "stream spin 1" \
+             "stream block 1" "fanin hybrid 4" "fanin block 4" "reqrep hybrid 4" \
+             "reqrep block 4" "rate hybrid 4"; do
+    read -r scenario wait clients <<<"$run"
+    check_run iceoryx "$wait" --scenario "$scenario" --wait "$wait" --clients "$clients" \
+      --seconds 0.3
+  done
+  # A skipped sequence number is caught on every path a message takes: PAIR, PUSH/PULL and
+  # DEALER/ROUTER; publish/subscribe and request/response.
+  for transport in zmq iceoryx; do
+    check_caught "$transport" 1 --scenario fanin --clients 2 --seconds 0.3
+    check_caught "$transport" 1 --scenario stream --seconds 0.3
+    check_caught "$transport" 1 --scenario reqrep --clients 2 --seconds 0.3
+  done
+  # What they cannot do is refused, with why.
+  check_refused "ZeroMQ has no spin or hybrid wait" --scenario stream --transport zmq --wait spin
+  check_refused "runs pingpong, stream, fanin, reqrep and rate" --scenario fanout --transport iceoryx
+  echo "bench smoke: zmq and iceoryx ran clean; injected errors were caught"
+  exit 0
+fi
 for scenario in pingpong stream fanin reqrep rate fanout; do
   for transport in ferry uds; do
     clients=4

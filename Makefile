@@ -8,7 +8,7 @@
 #                without metrics, clang-format and clang-tidy
 #   make demo    build, start ferryd, run 32 checked client processes through it for 10 s
 #   make gateway-demo  two buses talking through two ferry-gateways, with the pool's state
-#   make bench   benchmark matrix, ferry beside Unix sockets: bench/results/latest.md, .png;
+#   make bench   ferry beside Unix sockets, ZeroMQ and iceoryx: bench/results/latest.md, .png;
 #                the gateway beside a plain TLS WebSocket echo: bench/results/gateway.md;
 #                the bridge beside plain NATS clients: bench/results/bridge.md
 #   make perf-gate  ferry vs Unix sockets on fanin and reqrep, fails below 3x / 1.5x (<1 min)

@@ -2,18 +2,25 @@
 # SPDX-License-Identifier: Apache-2.0
 # The benchmark matrix behind `make bench` (docs/bench.md): every `ferry bench`
 # scenario over ferry with the waits that apply and over Unix sockets, interleaved
-# (ferry, uds, ferry, uds, ...) so that the machine's noise hits both alike; fanin with
+# (ferry, uds, ferry, uds, ...) so that the machine's noise hits both alike; the same
+# scenarios over the peers, ZeroMQ and iceoryx, in the same groups; fanin with
 # idle connections beside the busy ones; stream and fanin with ferry's metrics on and off; the
 # idle ferryd's memory with metrics off and on. Writes, in BENCH_OUT:
 #
-#   latest.md     the table (medians, ferry beside uds, ratio, target met/missed)
+#   latest.md     the table (medians, ferry beside uds, ratio, target met/missed), ferry beside
+#                 the naive floor, ferry beside its peers, ...
 #   latest.jsonl  every run: {"run","rep","exit","cmd","result":<ferry bench --json line>}
 #   latest.png    latency percentiles (p50, p99, p99.9) per scenario, ferry beside uds
 #
-# Usage: bench/scripts/matrix.sh [BIN_DIR]  (BIN_DIR holds ferry, ferryd and ferry-pingpong-floor;
-#                                            build/bin)
+# With BENCH_ONLY=peers, only the runs of the table "ferry beside its peers" (ferry, uds,
+# zmq, iceoryx, alternated as in the whole matrix; about 7 minutes), written to peers.md and
+# peers.jsonl in BENCH_OUT instead.
+#
+# Usage: bench/scripts/matrix.sh [BIN_DIR]  (BIN_DIR holds ferry, ferryd, ferry-pingpong-floor
+#                                            and ferry-bench-peers; build/bin)
 # Environment (defaults in brackets):
 #   BENCH_OUT [bench/results]   BENCH_REPS [3]   BENCH_SECONDS [2] (stream, fanin, reqrep, rate)
+#   BENCH_ONLY [all] (or peers: see above)
 #   PINGPONG_SECONDS [10] (cap; pingpong ends after 200k round trips or this, first)
 #   BENCH_IDLE [1000] (idle connections beside fanin's 32 busy)
 #   FERRYD_CLIENTS [100] (idle subscribers for ferryd's per-connection memory)
@@ -32,10 +39,18 @@ bin_dir=${1:-$root/build/bin}
 FERRY=$bin_dir/ferry
 FERRYD=$bin_dir/ferryd
 FLOOR=$bin_dir/ferry-pingpong-floor
-for b in "$FERRY" "$FERRYD" "$FLOOR"; do
+# `ferry bench --transport zmq|iceoryx` runs the ferry-bench-peers beside ferry.
+for b in "$FERRY" "$FERRYD" "$FLOOR" "$bin_dir/ferry-bench-peers"; do
   [ -x "$b" ] || { echo "bench-matrix: $b not found (make build first)" >&2; exit 2; }
 done
-command -v gnuplot >/dev/null || { echo "bench-matrix: gnuplot is missing (make deps installs gnuplot-nox)" >&2; exit 2; }
+ONLY=${BENCH_ONLY:-all}
+case $ONLY in
+  all | peers) ;;
+  *) echo "bench-matrix: BENCH_ONLY is all or peers, not '$ONLY'" >&2; exit 2 ;;
+esac
+if [ "$ONLY" = all ]; then
+  command -v gnuplot >/dev/null || { echo "bench-matrix: gnuplot is missing (make deps installs gnuplot-nox)" >&2; exit 2; }
+fi
 
 OUT=${BENCH_OUT:-$root/bench/results}
 REPS=${BENCH_REPS:-3}
@@ -48,22 +63,43 @@ COMMIT=${FERRY_COMMIT:-}
 
 bench_init bench-matrix
 mkdir -p "$OUT"
-JSONL=$BENCH_TMP/latest.jsonl
+DOC_NAME=latest
+[ "$ONLY" = all ] || DOC_NAME=$ONLY
+JSONL=$BENCH_TMP/$DOC_NAME.jsonl
 : >"$JSONL"
 started=$(date +%s)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------------------
+# The table "ferry beside its peers": per scenario and wait, the transports that run it
+# ("scenario|shown as|wait|transports"); uds and zmq only block. Its labels are
+# <scenario>/<wait>/<transport>, from the groups below.
+PEER_ROWS=()
+for s in "pingpong|pingpong" "stream|stream" "fanin|fanin 32→1" "reqrep|reqrep 32" \
+         "rate|rate 32 × 1k/s"; do
+  [ "${s%%|*}" = pingpong ] && PEER_ROWS+=("$s|spin|ferry iceoryx")
+  PEER_ROWS+=("$s|hybrid|ferry iceoryx" "$s|block|ferry iceoryx zmq uds")
+done
+declare -A PEER_LABELS
+for row in "${PEER_ROWS[@]}"; do
+  IFS='|' read -r scen _shown wait transports <<<"$row"
+  for t in $transports; do PEER_LABELS[$scen/$wait/$t]=1; done
+done
+
 # The matrix. A group is run REPS times; within a repetition its variants run one after
 # the other (ferry, uds, ...), so every ferry figure has a uds figure from the same minutes.
 # A variant whose arguments start with @floor runs ferry-pingpong-floor instead of ferry.
+# With BENCH_ONLY=peers a group keeps only the variants of the peers' table.
 GROUPS_=()     # "planned_seconds|label=args;label=args;..."
 group() {
   local planned=$1 spec=""
   shift
   local v
-  for v in "$@"; do spec+="${spec:+;}$v"; done
-  GROUPS_+=("$planned|$spec")
+  for v in "$@"; do
+    [ "$ONLY" = all ] || [ -n "${PEER_LABELS[${v%%=*}]:-}" ] || continue
+    spec+="${spec:+;}$v"
+  done
+  [ -z "$spec" ] || GROUPS_+=("$planned|$spec")
 }
 pp=$((PP_SECS + 2)) tp=$((SECS + 1))
 # pingpong spin runs beside the floor under it (docs/performance.md), in the same seconds:
@@ -71,35 +107,54 @@ pp=$((PP_SECS + 2)) tp=$((SECS + 1))
 group "$pp" "floor/naive=@floor --kind naive" "floor/ring=@floor --kind ring" \
             "floor/ring-crc=@floor --kind ring-crc" \
             "pingpong/spin/ferry=--scenario pingpong --transport ferry --wait spin --seconds $PP_SECS" \
-            "pingpong/spin/uds=--scenario pingpong --transport uds --seconds $PP_SECS"
+            "pingpong/spin/uds=--scenario pingpong --transport uds --seconds $PP_SECS" \
+            "pingpong/spin/iceoryx=--scenario pingpong --transport iceoryx --wait spin --seconds $PP_SECS"
+# The peers: iceoryx with ferry's wait, ZeroMQ (which only blocks) in the block groups.
 for w in hybrid block; do
+  zmq=()
+  [ "$w" = hybrid ] || zmq=("pingpong/$w/zmq=--scenario pingpong --transport zmq --seconds $PP_SECS")
   group "$pp" "pingpong/$w/ferry=--scenario pingpong --transport ferry --wait $w --seconds $PP_SECS" \
               "pingpong/$w/uds=--scenario pingpong --transport uds --seconds $PP_SECS" \
-              "pingpong/$w/naive=--scenario pingpong --transport naive --wait $w --seconds $PP_SECS"
+              "pingpong/$w/naive=--scenario pingpong --transport naive --wait $w --seconds $PP_SECS" \
+              "pingpong/$w/iceoryx=--scenario pingpong --transport iceoryx --wait $w --seconds $PP_SECS" \
+              "${zmq[@]}"
 done
 # The -metrics variants run ferry's server with its metrics on (--metrics on), alternated
 # with the same run with them off: the cost of leaving them on.
 group "$tp" "stream/hybrid/ferry=--scenario stream --transport ferry --wait hybrid --seconds $SECS" \
             "stream/hybrid/uds=--scenario stream --transport uds --seconds $SECS" \
             "stream/hybrid/naive=--scenario stream --transport naive --wait hybrid --seconds $SECS" \
-            "stream-metrics/hybrid/ferry=--scenario stream --transport ferry --wait hybrid --seconds $SECS --metrics on"
+            "stream-metrics/hybrid/ferry=--scenario stream --transport ferry --wait hybrid --seconds $SECS --metrics on" \
+            "stream/hybrid/iceoryx=--scenario stream --transport iceoryx --wait hybrid --seconds $SECS"
 group "$tp" "stream/spin/ferry=--scenario stream --transport ferry --wait spin --seconds $SECS" \
             "stream/spin/uds=--scenario stream --transport uds --seconds $SECS" \
             "stream/spin/naive=--scenario stream --transport naive --wait spin --seconds $SECS"
+# (stream block is for the peers' table.)
+group "$tp" "stream/block/ferry=--scenario stream --transport ferry --wait block --seconds $SECS" \
+            "stream/block/uds=--scenario stream --transport uds --seconds $SECS" \
+            "stream/block/zmq=--scenario stream --transport zmq --seconds $SECS" \
+            "stream/block/iceoryx=--scenario stream --transport iceoryx --wait block --seconds $SECS"
 group "$tp" "fanin/hybrid/ferry=--scenario fanin --transport ferry --wait hybrid --seconds $SECS" \
             "fanin/hybrid/uds=--scenario fanin --transport uds --seconds $SECS" \
             "fanin/hybrid/naive=--scenario fanin --transport naive --wait hybrid --seconds $SECS" \
             "fanin-metrics/hybrid/ferry=--scenario fanin --transport ferry --wait hybrid --seconds $SECS --metrics on" \
             "fanin-idle/hybrid/ferry=--scenario fanin --transport ferry --wait hybrid --seconds $SECS --idle $IDLE" \
-            "fanin-idle/hybrid/uds=--scenario fanin --transport uds --seconds $SECS --idle $IDLE"
+            "fanin-idle/hybrid/uds=--scenario fanin --transport uds --seconds $SECS --idle $IDLE" \
+            "fanin/hybrid/iceoryx=--scenario fanin --transport iceoryx --wait hybrid --seconds $SECS"
 group "$tp" "fanin/block/ferry=--scenario fanin --transport ferry --wait block --seconds $SECS" \
             "fanin/block/uds=--scenario fanin --transport uds --seconds $SECS" \
-            "fanin/block/naive=--scenario fanin --transport naive --wait block --seconds $SECS"
+            "fanin/block/naive=--scenario fanin --transport naive --wait block --seconds $SECS" \
+            "fanin/block/iceoryx=--scenario fanin --transport iceoryx --wait block --seconds $SECS" \
+            "fanin/block/zmq=--scenario fanin --transport zmq --seconds $SECS"
 for s in reqrep rate; do
   for w in hybrid block; do
+    zmq=()
+    [ "$w" = hybrid ] || zmq=("$s/$w/zmq=--scenario $s --transport zmq --seconds $SECS")
     group "$tp" "$s/$w/ferry=--scenario $s --transport ferry --wait $w --seconds $SECS" \
                 "$s/$w/uds=--scenario $s --transport uds --seconds $SECS" \
-                "$s/$w/naive=--scenario $s --transport naive --wait $w --seconds $SECS"
+                "$s/$w/naive=--scenario $s --transport naive --wait $w --seconds $SECS" \
+                "$s/$w/iceoryx=--scenario $s --transport iceoryx --wait $w --seconds $SECS" \
+                "${zmq[@]}"
   done
 done
 # fanout: one publisher, 32 subscribers, through ferryd's bus (uds: a relay process); flat
@@ -201,8 +256,10 @@ ferryd_memory() {  # ferryd_memory off|on
       with_clients_kb: {VmRSS: $with, RssAnon: $with_anon, RssFile: $with_file, RssShmem: $with_shmem}}' \
     >>"$JSONL"
 }
-ferryd_memory off
-ferryd_memory on
+if [ "$ONLY" = all ]; then
+  ferryd_memory off
+  ferryd_memory on
+fi
 
 # ---------------------------------------------------------------------------------------
 n=0
@@ -358,14 +415,83 @@ metrics_row() {  # metrics_row SCENARIO OFF_LABEL ON_LABEL
     "$(fmt_rate "$on")" "$cost" "$met"
 }
 
+peers_row() {  # peers_row SHOWN SCENARIO WAIT TRANSPORT
+  local shown=$1 t=$4 l=$2/$3/$4 f=$2/$3/ferry lat="—" vs_rate="—" vs_lat="—"
+  local p50=${R_P50[$l]:-null} p99=${R_P99[$l]:-null}
+  [ "$p50" = null ] || lat="$(fmt_us "$p50") / $(fmt_us "$p99")"
+  if [ "$t" != ferry ]; then
+    vs_rate=$(fmt_ratio "${R_RATE[$f]:-null}" "${R_RATE[$l]:-null}")
+    [ "$p50" = null ] ||
+      vs_lat="$(fmt_ratio "$p50" "${R_P50[$f]:-null}") / $(fmt_ratio "$p99" "${R_P99[$f]:-null}")"
+  fi
+  [ "${R_FAILED[$l]:-1}" -eq 0 ] || t+=" (**run failed**)"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$shown" "$3" "$t" \
+    "$(fmt_rate "${R_RATE[$l]:-null}")" "$lat" "$(fmt_us "${R_CPU[$l]:-null}")" "$vs_rate" "$vs_lat"
+}
+
+peers_section() {
+  echo "## ferry beside its peers"
+  echo
+  echo "The scenarios the peers run, over ferry, Unix sockets, ZeroMQ and iceoryx, from the same"
+  echo "groups of runs (each group's transports alternate, ferry, uds, zmq, iceoryx, ferry, ...;"
+  echo "medians of $REPS). ferry and iceoryx run with each wait; uds and ZeroMQ only block, so they"
+  local zmq_version iox_version
+  zmq_version=$(pkg-config --modversion libzmq 2>/dev/null || echo 4.3)
+  iox_version=$(dpkg-query -W -f='${Version}' libiceoryx-posh-dev 2>/dev/null || echo 2.0)
+  iox_version=${iox_version%%+*}  # Debian's 2.0.3+dfsg-1: iceoryx 2.0.3
+  echo "stand in the block rows. zmq: ZeroMQ $zmq_version over \`ipc://\` (PAIR for pingpong and"
+  echo "stream, PUSH/PULL for fanin and rate, DEALER/ROUTER for reqrep); iceoryx: iceoryx"
+  echo "$iox_version, zero-copy publish/subscribe (request/response for reqrep), with a RouDi of the"
+  echo "run's own whose CPU time counts in the run's (docs/bench.md). Aeron is not measured: Debian 12"
+  echo "has no package of it. The last two columns compare with ferry in the same wait: above 1,"
+  echo "ferry is ahead (more msgs/s, lower latency)."
+  echo
+  echo "| scenario | wait | transport | msgs/s | p50 / p99 µs | CPU µs/msg | ferry ÷ it, msgs/s | it ÷ ferry, p50 / p99 |"
+  echo "|---|---|---|---|---|---|---|---|"
+  local row scen shown wait transports t
+  for row in "${PEER_ROWS[@]}"; do
+    IFS='|' read -r scen shown wait transports <<<"$row"
+    for t in $transports; do peers_row "$shown" "$scen" "$wait" "$t"; done
+  done
+}
+
+runs_notes() {  # the notes on failed runs and on the machine, every document's
+  if [ "$FAILED_RUNS" -eq 0 ]; then
+    echo "- Every run exited 0 and reported errors 0 (lost, duplicated, reordered or corrupt messages)."
+  else
+    echo "- **$FAILED_RUNS runs failed or counted errors** (see $DOC_NAME.jsonl: \`exit\`, \`stderr\`,"
+    echo "  \`result.errors\`); their rows show \"run failed\". Medians use the runs that printed a result:"
+    for l in "${LABELS[@]}"; do
+      [ "${R_FAILED[$l]}" -eq 0 ] || echo "  - $l: ${R_FAILED[$l]} of ${R_REPS[$l]} runs, max errors ${R_ERR[$l]}"
+    done
+  fi
+  echo "- The machine is shared and noisy: absolute figures move between runs by 2-3×; the"
+  echo "  ratios, from runs made minutes apart and alternated, move much less."
+  if fcmp "${load_before%% *}" '>' "$(nproc)" || fcmp "${load_after%% *}" '>' "$(nproc)"; then
+    echo "- **The machine was busy** during this run (1-minute load average ${load_before%% *} before,"
+    echo "  ${load_after%% *} after, on $(nproc) CPUs): other processes competed for the CPUs. spin and"
+    echo "  hybrid, which keep a process on a CPU to avoid a wake-up, suffer most when they lose it."
+  fi
+}
+
+commands_section() {
+  echo "## Commands"
+  echo
+  echo "Each with \`XDG_RUNTIME_DIR\` a fresh private directory and \`FERRY_SESSION=bench\`:"
+  echo
+  echo '```sh'
+  for l in "${LABELS[@]}"; do echo "build/bin/${R_CMD[$l]}"; done | awk '!seen[$0]++'
+  echo '```'
+}
+
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
 [ -n "$cpu_model" ] || cpu_model=$(uname -m)
 os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
 
-{
-  echo "# ferry bench: ferry beside Unix sockets"
+doc_header() {  # doc_header TITLE GENERATED_BY
+  echo "# $1"
   echo
-  echo "Generated by \`make bench\` (\`bench/scripts/matrix.sh\`); do not edit by hand."
+  echo "Generated by $2; do not edit by hand."
   echo
   echo "| | |"
   echo "|---|---|"
@@ -376,6 +502,36 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   echo "| load average (1/5/15 min) | before $load_before, after $load_after |"
   echo "| runs | $total runs of \`ferry bench\` in $((elapsed / 60)) min $((elapsed % 60)) s, $REPS repetitions per row |"
   echo
+}
+
+if [ "$ONLY" = peers ]; then
+  {
+    doc_header "ferry bench: ferry beside its peers" \
+      "\`BENCH_ONLY=peers bench/scripts/matrix.sh\` (the peers' table of \`make bench\` alone)"
+    echo "Reproduce: \`make build\`, then \`BENCH_ONLY=peers bench/scripts/matrix.sh build/bin\`."
+    echo "1024-byte messages; 32 clients for fanin, reqrep and rate. Latency: round trip (pingpong,"
+    echo "reqrep) or one-way (rate), µs."
+    echo
+    peers_section
+    echo
+    echo "## Notes"
+    echo
+    echo "- pingpong: 20k warm-up round trips, then 200k or ${PP_SECS} s, whichever ends first."
+    echo "  stream: 5M messages or ${SECS} s. fanin, reqrep, rate: ${SECS} s (reqrep and rate after 0.5 s"
+    echo "  of warm-up)."
+    runs_notes
+    echo
+    commands_section
+  } >"$BENCH_TMP/$DOC_NAME.md"
+  mv -f "$BENCH_TMP/$DOC_NAME.md" "$OUT/$DOC_NAME.md"
+  mv -f "$JSONL" "$OUT/$DOC_NAME.jsonl"
+  echo "bench-matrix: wrote $OUT/$DOC_NAME.md, $DOC_NAME.jsonl ($((elapsed / 60)) min $((elapsed % 60)) s)" >&2
+  [ "$FAILED_RUNS" -eq 0 ] || { echo "bench-matrix: $FAILED_RUNS runs failed or counted errors (see $OUT/$DOC_NAME.md)" >&2; exit 1; }
+  exit 0
+fi
+
+{
+  doc_header "ferry bench: ferry beside Unix sockets" "\`make bench\` (\`bench/scripts/matrix.sh\`)"
   echo "Reproduce: \`make bench\` (Release build, then \`bench/scripts/matrix.sh build/bin\`); one"
   echo "row by hand: the commands under [Commands](#commands), each $REPS times, alternating"
   echo "ferry and uds."
@@ -422,6 +578,8 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   naive_row "reqrep 32" block reqrep/block/ferry reqrep/block/naive
   naive_row "rate 32 × 1k/s" hybrid rate/hybrid/ferry rate/hybrid/naive
   naive_row "rate 32 × 1k/s" block rate/block/ferry rate/block/naive
+  echo
+  peers_section
   echo
   echo "## The floor under pingpong"
   echo
@@ -493,7 +651,7 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   echo "- Waits: pingpong runs spin, hybrid and block; stream hybrid and spin (2 processes on 2"
   echo "  cores). fanin, reqrep and rate run hybrid and block but not spin: with 33 processes on 2"
   echo "  cores everyone spinning starves everyone (the run finishes, slowly, and measures the"
-  echo "  scheduler). uds always blocks (blocking sockets, epoll on the server)."
+  echo "  scheduler). uds always blocks (blocking sockets, epoll on the server), and so does zmq."
   echo "- pingpong: 20k warm-up round trips, then 200k or ${PP_SECS} s, whichever ends first (a run"
   echo "  slower than 200k in ${PP_SECS} s, typically block and uds, stops at the cap with fewer samples)."
   echo "  stream: 5M messages or ${SECS} s. fanin, reqrep, rate: ${SECS} s (reqrep and rate after 0.5 s"
@@ -501,30 +659,9 @@ os_name=$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}") || true)
   echo "- fanin + $IDLE idle: the same fanin with $IDLE more connections held open and silent by one"
   echo "  more process, run alternately with plain fanin; its target compares it with the"
   echo "  ferry fanin hybrid row above, from the same repetitions."
-  if [ "$FAILED_RUNS" -eq 0 ]; then
-    echo "- Every run exited 0 and reported errors 0 (lost, duplicated, reordered or corrupt messages)."
-  else
-    echo "- **$FAILED_RUNS runs failed or counted errors** (see latest.jsonl: \`exit\`, \`stderr\`,"
-    echo "  \`result.errors\`); their rows show \"run failed\". Medians use the runs that printed a result:"
-    for l in "${LABELS[@]}"; do
-      [ "${R_FAILED[$l]}" -eq 0 ] || echo "  - $l: ${R_FAILED[$l]} of ${R_REPS[$l]} runs, max errors ${R_ERR[$l]}"
-    done
-  fi
-  echo "- The machine is shared and noisy: absolute figures move between runs by 2-3×; the"
-  echo "  ratios, from runs made minutes apart and alternated, move much less."
-  if fcmp "${load_before%% *}" '>' "$(nproc)" || fcmp "${load_after%% *}" '>' "$(nproc)"; then
-    echo "- **The machine was busy** during this run (1-minute load average ${load_before%% *} before,"
-    echo "  ${load_after%% *} after, on $(nproc) CPUs): other processes competed for the CPUs. spin and"
-    echo "  hybrid, which keep a process on a CPU to avoid a wake-up, suffer most when they lose it."
-  fi
+  runs_notes
   echo
-  echo "## Commands"
-  echo
-  echo "Each with \`XDG_RUNTIME_DIR\` a fresh private directory and \`FERRY_SESSION=bench\`:"
-  echo
-  echo '```sh'
-  for l in "${LABELS[@]}"; do echo "build/bin/${R_CMD[$l]}"; done | awk '!seen[$0]++'
-  echo '```'
+  commands_section
   echo
   echo "ferryd memory: \`build/bin/ferryd\` (and \`--metrics-listen 127.0.0.1:0\`), then $NSUB × \`build/bin/ferry subscribe"
   echo "--type 4242 --timeout 600000 --ready-file F\`, reading \`/proc/<ferryd pid>/status\`."

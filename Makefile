@@ -104,7 +104,8 @@ lint:
 # it, a header it includes, its flags or .clang-tidy change (scripts/tidy.py).
 tidy: build
 	@echo "== clang-tidy"
-	@scripts/tidy.py build $(JOBS) $$(git ls-files 'src/*.cpp' 'tools/*.cpp' 'bench/workload/*.cpp')
+	@scripts/tidy.py build $(JOBS) $$(git ls-files 'src/*.cpp' 'tools/*.cpp' 'bench/workload/*.cpp' \
+	  'bench/peers/*.cpp')
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -136,6 +136,17 @@ class Waiter {
   std::optional<iox::popo::WaitSet<1>> waitset_;
 };
 
+// The next chunk take() gives; nullptr when it said `none` (nothing queued), after the waiter
+// waited a round for has() to say there is; an error for anything else take() says.
+template <class Take, class Has, class None>
+Result<const void*> take_or_wait(Waiter& waiter, Take take, Has has, None none) {
+  auto taken = take();
+  if (!taken.has_error()) return taken.value();
+  if (taken.get_error() != none) return iox_error("take", taken.get_error());
+  waiter.wait(has);
+  return nullptr;
+}
+
 // Waits (polling every millisecond) until `connected()`; false after kPatienceNs.
 template <class Connected>
 bool wait_connected(Connected connected) {
@@ -156,127 +167,65 @@ Result<void> publish_copy(iox::popo::UntypedPublisher& pub, std::span<const std:
   return {};
 }
 
-// A client of the publish/subscribe scenarios.
-class IoxConn {
+// How a client of the publish/subscribe scenarios sends and is answered: a publisher to the
+// server, a subscriber for the server's replies.
+class TopicLink {
  public:
-  explicit IoxConn(const Options& o)
-      : o_(o),
+  explicit TopicLink(const Options& o)
+      : size_(o.size),
         pub_(service(o, "to-server"), publisher_options()),
-        sub_(service(o, "to-client-" + std::to_string(o.id)), subscriber_options()),
-        waiter_(o) {}
-  IoxConn(const IoxConn&) = delete;
-  IoxConn& operator=(const IoxConn&) = delete;
-  ~IoxConn() { release(); }
+        sub_(service(o, "to-client-" + std::to_string(o.id)), subscriber_options()) {}
 
-  Result<void> open() {
-    if (auto r = waiter_.attach(sub_, iox::popo::SubscriberState::HAS_DATA); !r) return r;
-    if (!wait_connected([this] {
-          return pub_.hasSubscribers() &&
-                 sub_.getSubscriptionState() == iox::SubscribeState::SUBSCRIBED;
-        })) {
-      return Error(Errc::timed_out, "the server's subscriber and publisher were not connected");
-    }
-    return {};
+  Result<void> attach(Waiter& waiter) {
+    return waiter.attach(sub_, iox::popo::SubscriberState::HAS_DATA);
   }
-
+  bool connected() const {
+    return pub_.hasSubscribers() && sub_.getSubscriptionState() == iox::SubscribeState::SUBSCRIBED;
+  }
   Result<void> send(std::uint32_t producer, std::uint64_t seq, std::uint64_t stamp_ns) {
-    auto chunk = pub_.loan(static_cast<std::uint32_t>(o_.size), kAlign);
+    auto chunk = pub_.loan(static_cast<std::uint32_t>(size_), kAlign);
     if (chunk.has_error()) return iox_error("loan", chunk.get_error());
-    fill_payload({static_cast<std::byte*>(chunk.value()), o_.size}, producer, seq, stamp_ns);
+    fill_payload({static_cast<std::byte*>(chunk.value()), size_}, producer, seq, stamp_ns);
     pub_.publish(chunk.value());
     return {};
   }
-
-  Result<std::span<const std::byte>> request(std::span<const std::byte> payload) {
-    release();
-    if (auto r = publish_copy(pub_, payload); !r) return r.error();
-    const std::int64_t until = tools::now_ns() + kPatienceNs;
-    for (;;) {
-      auto taken = sub_.take();
-      if (!taken.has_error()) {
-        held_ = taken.value();
-        return payload_of(held_);
-      }
-      if (taken.get_error() != iox::popo::ChunkReceiveResult::NO_CHUNK_AVAILABLE) {
-        return iox_error("take", taken.get_error());
-      }
-      if (tools::now_ns() > until)
-        return Error(Errc::timed_out, "no reply from the server in 60 s");
-      waiter_.wait([this] { return sub_.hasData(); });
-    }
-  }
-
-  Result<void> finish(std::uint32_t producer, std::uint64_t next_seq) {
-    auto ack = request(encode_end(producer, next_seq));
-    if (!ack) return ack.error();
-    return {};
-  }
+  Result<void> send_copy(std::span<const std::byte> bytes) { return publish_copy(pub_, bytes); }
+  auto take() { return sub_.take(); }
+  bool has() const { return sub_.hasData(); }
+  void release(const void* chunk) { sub_.release(chunk); }
 
  private:
-  void release() {
-    if (held_ != nullptr) sub_.release(held_);
-    held_ = nullptr;
-  }
-
-  const Options& o_;
+  std::size_t size_;
   iox::popo::UntypedPublisher pub_;
   iox::popo::UntypedSubscriber sub_;
-  Waiter waiter_;
-  const void* held_ = nullptr;  // the last reply, released at the next request
 };
 
-// A client of reqrep, over request/response.
-class IoxRpcConn {
+// How a client of reqrep sends and is answered: request/response.
+class RpcLink {
  public:
-  explicit IoxRpcConn(const Options& o) : client_(service(o, "rpc"), options()), waiter_(o) {}
-  IoxRpcConn(const IoxRpcConn&) = delete;
-  IoxRpcConn& operator=(const IoxRpcConn&) = delete;
-  ~IoxRpcConn() { release(); }
+  explicit RpcLink(const Options& o) : client_(service(o, "rpc"), options()) {}
 
-  Result<void> open() {
-    if (auto r = waiter_.attach(client_, iox::popo::ClientState::HAS_RESPONSE); !r) return r;
-    if (!wait_connected(
-            [this] { return client_.getConnectionState() == iox::ConnectionState::CONNECTED; })) {
-      return Error(Errc::timed_out, "the client was not connected to the server");
-    }
-    return {};
+  Result<void> attach(Waiter& waiter) {
+    return waiter.attach(client_, iox::popo::ClientState::HAS_RESPONSE);
   }
-
+  bool connected() const { return client_.getConnectionState() == iox::ConnectionState::CONNECTED; }
   // (reqrep only requests.)
   static Result<void> send(std::uint32_t /*producer*/, std::uint64_t /*seq*/,
                            std::uint64_t /*stamp*/) {
     return Error(Errc::invalid_argument, "request/response carries requests only");
   }
-
-  Result<std::span<const std::byte>> request(std::span<const std::byte> payload) {
-    release();
-    auto chunk = client_.loan(static_cast<std::uint32_t>(payload.size()), kAlign);
+  Result<void> send_copy(std::span<const std::byte> bytes) {
+    auto chunk = client_.loan(static_cast<std::uint32_t>(bytes.size()), kAlign);
     if (chunk.has_error()) return iox_error("loan", chunk.get_error());
-    std::memcpy(chunk.value(), payload.data(), payload.size());
+    std::memcpy(chunk.value(), bytes.data(), bytes.size());
     if (auto sent = client_.send(chunk.value()); sent.has_error()) {
       return iox_error("send", sent.get_error());
     }
-    const std::int64_t until = tools::now_ns() + kPatienceNs;
-    for (;;) {
-      auto taken = client_.take();
-      if (!taken.has_error()) {
-        held_ = taken.value();
-        return payload_of(held_);
-      }
-      if (taken.get_error() != iox::popo::ChunkReceiveResult::NO_CHUNK_AVAILABLE) {
-        return iox_error("take", taken.get_error());
-      }
-      if (tools::now_ns() > until)
-        return Error(Errc::timed_out, "no reply from the server in 60 s");
-      waiter_.wait([this] { return client_.hasResponses(); });
-    }
-  }
-
-  Result<void> finish(std::uint32_t producer, std::uint64_t next_seq) {
-    auto ack = request(encode_end(producer, next_seq));
-    if (!ack) return ack.error();
     return {};
   }
+  auto take() { return client_.take(); }
+  bool has() const { return client_.hasResponses(); }
+  void release(const void* chunk) { client_.releaseResponse(chunk); }
 
  private:
   static iox::popo::ClientOptions options() {
@@ -285,14 +234,65 @@ class IoxRpcConn {
     c.serverTooSlowPolicy = iox::popo::ConsumerTooSlowPolicy::WAIT_FOR_CONSUMER;
     return c;
   }
+
+  iox::popo::UntypedClient client_;
+};
+
+// A client (client_loop.hpp's connection) over either link.
+template <class Link>
+class IoxConn {
+ public:
+  explicit IoxConn(const Options& o) : link_(o), waiter_(o) {}
+  IoxConn(const IoxConn&) = delete;
+  IoxConn& operator=(const IoxConn&) = delete;
+  ~IoxConn() { release(); }
+
+  Result<void> open() {
+    if (auto r = link_.attach(waiter_); !r) return r;
+    if (!wait_connected([this] { return link_.connected(); })) {
+      return Error(Errc::timed_out, "the client was not connected to the server's ports");
+    }
+    return {};
+  }
+
+  Result<void> send(std::uint32_t producer, std::uint64_t seq, std::uint64_t stamp_ns) {
+    return link_.send(producer, seq, stamp_ns);
+  }
+
+  Result<std::span<const std::byte>> request(std::span<const std::byte> payload) {
+    release();
+    if (auto r = link_.send_copy(payload); !r) return r.error();
+    const std::int64_t until = tools::now_ns() + kPatienceNs;
+    for (;;) {
+      auto taken = take_or_wait(
+          waiter_, [this] { return link_.take(); }, [this] { return link_.has(); },
+          iox::popo::ChunkReceiveResult::NO_CHUNK_AVAILABLE);
+      if (!taken) return taken.error();
+      if (*taken != nullptr) {
+        held_ = *taken;
+        return payload_of(held_);
+      }
+      if (tools::now_ns() > until) {
+        return Error(Errc::timed_out, "no reply from the server in 60 s");
+      }
+    }
+  }
+
+  Result<void> finish(std::uint32_t producer, std::uint64_t next_seq) {
+    auto ack = request(encode_end(producer, next_seq));
+    if (!ack) return ack.error();
+    return {};
+  }
+
+ private:
   void release() {
-    if (held_ != nullptr) client_.releaseResponse(held_);
+    if (held_ != nullptr) link_.release(held_);
     held_ = nullptr;
   }
 
-  iox::popo::UntypedClient client_;
+  Link link_;
   Waiter waiter_;
-  const void* held_ = nullptr;
+  const void* held_ = nullptr;  // the last reply, released at the next request
 };
 
 // pingpong, stream, fanin, rate: one subscriber, and a publisher back to each client.
@@ -307,16 +307,13 @@ Result<void> serve_topics(const Options& o, Receiver& rx, const std::function<vo
   if (auto r = waiter.attach(sub, iox::popo::SubscriberState::HAS_DATA); !r) return r;
   ready();
   while (!rx.finished() && !stop_requested()) {
-    auto taken = sub.take();
-    if (taken.has_error()) {
-      if (taken.get_error() != iox::popo::ChunkReceiveResult::NO_CHUNK_AVAILABLE) {
-        return iox_error("take", taken.get_error());
-      }
-      waiter.wait([&sub] { return sub.hasData(); });
-      continue;
-    }
+    auto taken = take_or_wait(
+        waiter, [&sub] { return sub.take(); }, [&sub] { return sub.hasData(); },
+        iox::popo::ChunkReceiveResult::NO_CHUNK_AVAILABLE);
+    if (!taken) return taken.error();
+    if (*taken == nullptr) continue;
     const std::int64_t now = tools::now_ns();
-    const std::span<const std::byte> payload = payload_of(taken.value());
+    const std::span<const std::byte> payload = payload_of(*taken);
     Result<void> answered;
     if (payload.size() == kEndBytes) {
       rx.on_end(payload);
@@ -332,7 +329,7 @@ Result<void> serve_topics(const Options& o, Receiver& rx, const std::function<vo
     } else {
       rx.on_data(payload, now);
     }
-    sub.release(taken.value());
+    sub.release(*taken);
     if (!answered) return answered.error();
   }
   return {};
@@ -348,23 +345,20 @@ Result<void> serve_requests(const Options& o, Receiver& rx, const std::function<
   if (auto r = waiter.attach(server, iox::popo::ServerState::HAS_REQUEST); !r) return r;
   ready();
   while (!rx.finished() && !stop_requested()) {
-    auto taken = server.take();
-    if (taken.has_error()) {
-      if (taken.get_error() != iox::popo::ServerRequestResult::NO_PENDING_REQUESTS) {
-        return iox_error("take", taken.get_error());
-      }
-      waiter.wait([&server] { return server.hasRequests(); });
-      continue;
-    }
-    const std::span<const std::byte> payload = payload_of(taken.value());
+    auto taken = take_or_wait(
+        waiter, [&server] { return server.take(); }, [&server] { return server.hasRequests(); },
+        iox::popo::ServerRequestResult::NO_PENDING_REQUESTS);
+    if (!taken) return taken.error();
+    if (*taken == nullptr) continue;
+    const std::span<const std::byte> payload = payload_of(*taken);
     const bool end = payload.size() == kEndBytes;
     if (end) rx.on_end(payload);
     const std::span<const std::byte> reply = end ? payload : rx.on_request(payload);
-    auto chunk = server.loan(iox::popo::RequestHeader::fromPayload(taken.value()),
+    auto chunk = server.loan(iox::popo::RequestHeader::fromPayload(*taken),
                              static_cast<std::uint32_t>(reply.size()), kAlign);
     if (chunk.has_error()) return iox_error("loan", chunk.get_error());
     std::memcpy(chunk.value(), reply.data(), reply.size());
-    server.releaseRequest(taken.value());
+    server.releaseRequest(*taken);
     if (auto sent = server.send(chunk.value()); sent.has_error()) {
       return iox_error("send", sent.get_error());
     }
@@ -405,8 +399,8 @@ int run_iceoryx_role(RoleContext& ctx) {
   }
   set_process_name("bench-client");
   init_runtime("ferry-bench-client-" + std::to_string(o.id));
-  return o.scenario == Scenario::reqrep ? connect_and_run<IoxRpcConn>(ctx)
-                                        : connect_and_run<IoxConn>(ctx);
+  return o.scenario == Scenario::reqrep ? connect_and_run<IoxConn<RpcLink>>(ctx)
+                                        : connect_and_run<IoxConn<TopicLink>>(ctx);
 }
 
 }  // namespace ferry::bench

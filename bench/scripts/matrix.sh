@@ -467,10 +467,14 @@ runs_notes() {  # the notes on failed runs and on the machine, every document's
   fi
   echo "- The machine is shared and noisy: absolute figures move between runs by 2-3×; the"
   echo "  ratios, from runs made minutes apart and alternated, move much less."
-  if fcmp "${load_before%% *}" '>' "$(nproc)" || fcmp "${load_after%% *}" '>' "$(nproc)"; then
+  if fcmp "${load_before%% *}" '>' "$(nproc)"; then
     echo "- **The machine was busy** during this run (1-minute load average ${load_before%% *} before,"
     echo "  ${load_after%% *} after, on $(nproc) CPUs): other processes competed for the CPUs. spin and"
     echo "  hybrid, which keep a process on a CPU to avoid a wake-up, suffer most when they lose it."
+  elif fcmp "${load_after%% *}" '>' "$(nproc)"; then
+    echo "- The 1-minute load average was ${load_after%% *} after the runs (${load_before%% *} before, on"
+    echo "  $(nproc) CPUs). The last runs' own processes (33 of them) count in it, and so would anything"
+    echo "  else that ran meanwhile and competed for the CPUs: if in doubt, repeat."
   fi
 }
 

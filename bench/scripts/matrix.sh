@@ -13,7 +13,7 @@
 #   latest.png    latency percentiles (p50, p99, p99.9) per scenario, ferry beside uds
 #
 # With BENCH_ONLY=peers, only the runs of the table "ferry beside its peers" (ferry, uds,
-# zmq, iceoryx, alternated as in the whole matrix; about 7 minutes), written to peers.md and
+# zmq, iceoryx, alternated as in the whole matrix; about 5 minutes), written to peers.md and
 # peers.jsonl in BENCH_OUT instead.
 #
 # Usage: bench/scripts/matrix.sh [BIN_DIR]  (BIN_DIR holds ferry, ferryd, ferry-pingpong-floor

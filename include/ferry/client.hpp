@@ -202,6 +202,10 @@ class FERRY_API Client {
   // gone; then call poll() or wait(). -1 while not connected.
   int fd() const noexcept;
   bool prepare_wait();
+  // Connections this client has made: 1 after connect(), one more with each reconnection.
+  // fd() is a new descriptor whenever this changes (possibly with the same number as the
+  // old one, which the kernel has dropped from any epoll set): register it again then.
+  std::uint32_t links() const noexcept;
 
   // With Unsent::hand_back: the one-way messages dead servers never consumed, oldest
   // first, and forgets them.

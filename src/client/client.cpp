@@ -390,6 +390,10 @@ int Client::fd() const noexcept {
   return impl_ && impl_->open ? impl_->socket.get() : -1;
 }
 
+std::uint32_t Client::links() const noexcept {
+  return impl_ && impl_->ever_connected ? impl_->reconnects + 1 : 0;
+}
+
 bool Client::prepare_wait() {
   if (!impl_->open || !impl_->stored.empty()) return false;
   // Read the wakes that made fd() readable; anything else (a hang-up) is for poll() to see.

@@ -2,10 +2,10 @@
 // wait_set.cpp: several clients and servers on one epoll descriptor (ferry/wait_set.hpp).
 //
 // A server's fd() never changes; a client's changes when it reconnects (and is -1 while it
-// has none), so each client is registered again when its (descriptor, connection id) pair
-// changes. A registration of a closed descriptor goes away with it in the kernel, so an old
-// one never needs removing. A client without a connection has nothing to wait on: a timer
-// in the epoll set then wakes the thread every 10 ms so that its turns try to reconnect.
+// has none), so each client is registered again when its links() count changes. A registration of a
+// closed descriptor goes away with it in the kernel, so an old one never needs removing. A client
+// without a connection has nothing to wait on: a timer in the epoll set then wakes the thread every
+// 10 ms so that its turns try to reconnect.
 #include "ferry/wait_set.hpp"
 
 #include <sys/epoll.h>
@@ -34,8 +34,8 @@ struct WaitSet::Impl {
     Server* server = nullptr;
     Client::Handler handler;
     std::size_t max_per_turn = 0;
-    int registered_fd = -1;          // the descriptor epoll holds for it, or -1
-    ConnectionId registered_id = 0;  // a client's connection when it was registered
+    int registered_fd = -1;             // the descriptor epoll holds for it, or -1
+    std::uint32_t registered_link = 0;  // a client's links() when it was registered
   };
   UniqueFd epoll;
   UniqueFd timer;  // in `epoll`; set while a client has no connection
@@ -51,8 +51,8 @@ struct WaitSet::Impl {
   Result<bool> track(Member& m) const {
     const int fd = m.client ? m.client->fd() : m.server->fd();
     if (fd < 0) return false;
-    const ConnectionId id = m.client ? m.client->id() : 0;
-    if (fd == m.registered_fd && id == m.registered_id) return true;
+    const std::uint32_t link = m.client ? m.client->links() : 0;
+    if (fd == m.registered_fd && link == m.registered_link) return true;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -61,7 +61,7 @@ struct WaitSet::Impl {
       return Error::from_errno(errno, "cannot add a member's descriptor to the wait set");
     }
     m.registered_fd = fd;
-    m.registered_id = id;
+    m.registered_link = link;
     return true;
   }
 
@@ -69,7 +69,7 @@ struct WaitSet::Impl {
     const int fd = it->client ? it->client->fd() : it->server->fd();
     // Only while it is still the registered descriptor (a new one is not in the set).
     if (fd >= 0 && fd == it->registered_fd &&
-        (!it->client || it->client->id() == it->registered_id)) {
+        (!it->client || it->client->links() == it->registered_link)) {
       ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
     }
     members.erase(it);

@@ -155,6 +155,21 @@ TEST(WaitSet, AClientReconnectsThroughTheSetsTurns) {
   while (got.empty()) ASSERT_TRUE(set->run_once(5s));
   EXPECT_EQ(got.back(), "hello") << "the client did not reconnect through the set";
   EXPECT_TRUE(client->connected());
+  EXPECT_EQ(client->links(), 2u);
+  // The new connection's descriptor wakes the set, though it may have the old one's number
+  // (and the restarted server gives it the old connection id): the kernel dropped the old
+  // registration with the old socket.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(client->send(kPing, as_bytes("again")));
+    const std::size_t before = got.size();
+    while (got.size() == before) {
+      if (set->prepare_wait()) {
+        pollfd p{set->fd(), POLLIN, 0};
+        ASSERT_EQ(::poll(&p, 1, 5000), 1) << "the set never woke for the new connection";
+      }
+      ASSERT_TRUE(set->run_once(0ns));
+    }
+  }
 }
 
 TEST(WaitSet, NestsInALoopOfOnesOwnAndForgetsRemovedMembers) {

@@ -19,6 +19,7 @@
 #include <poll.h>
 
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -26,8 +27,9 @@
 #include <fstream>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -230,10 +232,14 @@ class ExporterProcess {
       said_.append(buf.data(), static_cast<std::size_t>(n));
     }
     ::close(out[0]);
-    std::smatch m;
-    if (std::regex_search(said_, m,
-                          std::regex(R"(serving metrics at http://127\.0\.0\.1:(\d+)/)"))) {
-      port_ = std::stoi(m[1]);
+    // (No std::regex: GCC 12 warns inside <regex> under the sanitizers.)
+    constexpr std::string_view kServing = "serving metrics at http://127.0.0.1:";
+    if (const auto at = said_.find(kServing); at != std::string::npos) {
+      const char* digits = said_.c_str() + at + kServing.size();
+      const char* end = said_.c_str() + said_.size();
+      int port = 0;
+      const auto [next, ec] = std::from_chars(digits, end, port);
+      if (ec == std::errc() && next != digits && next < end && *next == '/') port_ = port;
     }
   }
   ~ExporterProcess() { (void)stop(); }

@@ -91,7 +91,7 @@ test-nometrics: deps
 	@build-nometrics/bin/ferry_metrics_test --gtest_brief=1
 
 test-install: build
-	@echo "== install check (find_package, pkg-config, the docs' C++ and the README's shell blocks)"
+	@echo "== install check (find_package, pkg-config, the C++ and shell blocks of the README and docs)"
 	@tests/install/check.sh build
 
 lint:

@@ -268,7 +268,8 @@ class ExporterProcess {
 };
 
 // An application's own server on `endpoint` (run in a ServerChild): it times its handlers,
-// and publishes how many messages of kType it took and a gauge.
+// and publishes how many messages of kType it took and a gauge; also a second series of
+// the counter's family, and one in a family of the exporter's own (which it leaves out).
 int serve_app(const std::string& endpoint) {
   ServerOptions o;
   o.endpoint = endpoint;
@@ -277,7 +278,10 @@ int serve_app(const std::string& endpoint) {
   if (!server) return 1;
   auto orders = server->publish_metric("app_orders_total{kind=\"limit\"}");
   auto depth = server->publish_metric("app_queue_depth");
-  if (!orders || !depth) return 2;
+  auto market = server->publish_metric("app_orders_total{kind=\"market\"}");
+  auto clash = server->publish_metric("ferry_messages_total{mine=\"1\"}");
+  if (!orders || !depth || !market || !clash) return 2;
+  (*market)->store(5, std::memory_order_relaxed);
   server->on(kType, [&](Request&) {
     (*orders)->fetch_add(1, std::memory_order_relaxed);
     (*depth)->store(7, std::memory_order_relaxed);
@@ -450,6 +454,10 @@ TEST(Exporter, ExportsAnApplicationsOwnServerWithItsEndpointLabelAndWhatItPublis
   // What it published, with its own labels after the endpoint's; a counter and a gauge.
   EXPECT_EQ(sample(page, "app_orders_total", {app_labels, "kind=\"limit\""}), 48) << page;
   EXPECT_EQ(sample(page, "app_queue_depth", {app_labels}), 7) << page;
+  EXPECT_EQ(sample(page, "app_orders_total", {app_labels, "kind=\"market\""}), 5) << page;
+  EXPECT_EQ(page.find("mine=\"1\""), std::string::npos) << "a published series repeats the "
+                                                           "exporter's ferry_messages_total:\n"
+                                                        << page;
   EXPECT_NE(page.find("# TYPE app_orders_total counter"), std::string::npos) << page;
   EXPECT_NE(page.find("# TYPE app_queue_depth gauge"), std::string::npos) << page;
   // Its handler histogram, from its stat segment: one call in 16 of the 48.

@@ -85,31 +85,35 @@ class Emitter {
 
   void set_endpoint(const EndpointStat& e) {
     base_ = {{{"session", e.session.c_str()}, {"endpoint", e.endpoint.c_str()}}};
+    families_.clear();
   }
   void counter(const char* family, const char* help, double value,
                std::initializer_list<ferry_metric_label> extra = {}) {
+    families_.emplace_back(family);
     send(family, help, FERRY_METRIC_COUNTER, value, extra.begin(), extra.size());
   }
   void gauge(const char* family, const char* help, double value,
              std::initializer_list<ferry_metric_label> extra = {}) {
+    families_.emplace_back(family);
     send(family, help, FERRY_METRIC_GAUGE, value, extra.begin(), extra.size());
   }
   void histogram(const char* family, const char* help, const LatencyHistogram& h) {
-    ferry_metric_sample s{};
-    s.family = family;
-    s.help = help;
-    s.type = FERRY_METRIC_HISTOGRAM;
-    s.labels = base_.data();
-    s.label_count = base_.size();
-    s.value = h.sum_seconds;
+    families_.emplace_back(family);
+    ferry_metric_sample s = sample(family, help, FERRY_METRIC_HISTOGRAM, h.sum_seconds, nullptr, 0);
     s.count = h.count;
     s.bucket_bounds = kLatencyBounds;
     s.bucket_counts = h.cumulative;
     s.bucket_count = kLatencyBuckets;
     emit_(sink_, &s);
   }
-  // A value the server published, with its own labels after the endpoint's.
+  // A value the server published, with its own labels after the endpoint's; left out when
+  // its name would fall in a family this endpoint's samples already have (or their
+  // _bucket, _sum and _count), which Prometheus would refuse as a repeat.
   void published(const PublishedMetric& m, const char* help) {
+    if (std::ranges::any_of(families_,
+                            [&](std::string_view own) { return m.name.starts_with(own); })) {
+      return;
+    }
     extra_.clear();
     for (const auto& [name, value] : m.labels) extra_.push_back({name.c_str(), value.c_str()});
     send(m.name.c_str(), help, m.counter() ? FERRY_METRIC_COUNTER : FERRY_METRIC_GAUGE,
@@ -119,6 +123,12 @@ class Emitter {
  private:
   void send(const char* family, const char* help, int type, double value,
             const ferry_metric_label* extra, std::size_t extra_count) {
+    const ferry_metric_sample s = sample(family, help, type, value, extra, extra_count);
+    emit_(sink_, &s);
+  }
+  // A sample of `family` with the endpoint's labels and `extra` after them.
+  ferry_metric_sample sample(const char* family, const char* help, int type, double value,
+                             const ferry_metric_label* extra, std::size_t extra_count) {
     labels_.assign(base_.begin(), base_.end());
     labels_.insert(labels_.end(), extra, extra + extra_count);
     ferry_metric_sample s{};
@@ -128,7 +138,7 @@ class Emitter {
     s.labels = labels_.data();
     s.label_count = labels_.size();
     s.value = value;
-    emit_(sink_, &s);
+    return s;
   }
 
   void* sink_;
@@ -136,40 +146,11 @@ class Emitter {
   std::array<ferry_metric_label, 2> base_{};
   std::vector<ferry_metric_label> labels_;
   std::vector<ferry_metric_label> extra_;
+  std::vector<std::string_view> families_;  // the endpoint's own, emitted so far
 };
 
 double d(std::uint64_t v) {
   return static_cast<double>(v);
-}
-
-// The families emit_endpoint() writes: a published value of one of these names (or of
-// their _bucket, _sum, _count samples) would collide with them, so it is left out.
-constexpr std::string_view kOwnFamilies[] = {
-    "ferry_connections_active",
-    "ferry_connections_max",
-    "ferry_connections_accepted_total",
-    "ferry_connections_rejected_total",
-    "ferry_connections_lost_total",
-    "ferry_reconnects_total",
-    "ferry_protocol_errors_total",
-    "ferry_messages_total",
-    "ferry_bytes_total",
-    "ferry_messages_unhandled_total",
-    "ferry_handler_errors_total",
-    "ferry_frame_errors_total",
-    "ferry_backpressure_waits_total",
-    "ferry_backpressure_wait_seconds_total",
-    "ferry_wakeup_syscalls_total",
-    "ferry_ring_used_bytes",
-    "ferry_ring_capacity_bytes",
-    "ferry_ring_high_water_bytes",
-    "ferry_start_time_seconds",
-    "ferry_handler_duration_seconds",
-};
-
-bool own_family(std::string_view name) {
-  return std::ranges::any_of(kOwnFamilies,
-                             [&](std::string_view own) { return name.starts_with(own); });
 }
 
 void emit_endpoint(Emitter& m, const EndpointStat& e) {
@@ -235,8 +216,8 @@ void emit_endpoint(Emitter& m, const EndpointStat& e) {
               "Time handlers took, one call in 16 timed (ServerOptions::handler_histogram, "
               "ferryd --metrics-histogram)",
               e.handler_latency);
+  // Last: a published value never repeats a family above (Emitter::published).
   for (const PublishedMetric& p : e.metrics) {
-    if (own_family(p.name)) continue;
     // ferryd's own (its bus's counters) with their help texts; an application's with one
     // saying where they come from.
     const std::string_view known = ferryd::published_help_text(p.name);

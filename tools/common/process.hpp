@@ -14,6 +14,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <string>
 
@@ -25,6 +26,21 @@ inline int exit_code(int status) noexcept {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return -1;
+}
+
+// "signal 9 (Killed)": a signal for messages.
+inline std::string signal_text(int signal) {
+  const char* name = ::strsignal(signal);
+  return "signal " + std::to_string(signal) +
+         (name != nullptr ? " (" + std::string(name) + ")" : std::string());
+}
+
+// How a process ended, for messages: "exited with status 1", "was killed by signal 9
+// (Killed)".
+inline std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "was killed by " + signal_text(WTERMSIG(status));
+  return "ended";
 }
 
 // Forks a child that runs `fn` and exits with what it returns (std::_Exit: no atexit

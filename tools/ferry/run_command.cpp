@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/process.hpp"
 #include "ferry/unique_fd.hpp"
 
 namespace ferry::cli {
@@ -156,11 +157,8 @@ std::string describe(const CommandOutcome& outcome, std::chrono::milliseconds ti
   switch (outcome.end) {
     case CommandOutcome::End::exited:
       return "command exited with status " + std::to_string(outcome.status);
-    case CommandOutcome::End::signaled: {
-      const char* name = ::strsignal(outcome.status);
-      return "command was killed by signal " + std::to_string(outcome.status) +
-             (name != nullptr ? " (" + std::string(name) + ")" : std::string());
-    }
+    case CommandOutcome::End::signaled:
+      return "command was killed by " + tools::signal_text(outcome.status);
     case CommandOutcome::End::timed_out:
       return "command timed out after " + std::to_string(timeout.count()) + " ms";
   }

@@ -58,17 +58,6 @@ extern "C" void on_child(int /*signal*/) {
   g_child_changed = 1;
 }
 
-// "exited with status 1", "was killed by signal 9 (Killed)".
-std::string describe(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    const char* name = ::strsignal(WTERMSIG(status));
-    return "was killed by signal " + std::to_string(WTERMSIG(status)) +
-           (name != nullptr ? " (" + std::string(name) + ")" : std::string());
-  }
-  return "ended";
-}
-
 // The exporter's messages without its "ferry: exporter: " prefixes, lines joined.
 std::string last_words(std::string_view said) {
   std::string out;
@@ -135,8 +124,8 @@ ferry::Result<std::unique_ptr<Metrics>> Metrics::start(const std::string& listen
       const std::string words = last_words(m->said_);
       return ferry::Error(
           ferry::Errc::system,
-          "metrics: " + (words.empty() ? "`" + m->exporter_ + " exporter` " + describe(status) +
-                                             " before it listened"
+          "metrics: " + (words.empty() ? "`" + m->exporter_ + " exporter` " +
+                                             tools::describe_status(status) + " before it listened"
                                        : words));
     }
     if (Clock::now() > deadline) {
@@ -278,9 +267,9 @@ void Metrics::exited(int status) {
   pause_ = now - started_ >= kStableRun ? kFirstPause : pause_;
   restart_at_ = now + pause_;
   log_.write(LogLevel::warn, "metrics", "exporter_exited",
-             "the metrics exporter (pid " + std::to_string(pid_) + ") " + describe(status) +
-                 (words.empty() ? "" : ": " + words) + "; starting it again in " +
-                 std::to_string(pause_.count()) + " ms",
+             "the metrics exporter (pid " + std::to_string(pid_) + ") " +
+                 tools::describe_status(status) + (words.empty() ? "" : ": " + words) +
+                 "; starting it again in " + std::to_string(pause_.count()) + " ms",
              {{"endpoint", endpoint_},
               {"exporter_pid", std::int64_t{pid_}},
               {"restart_in_ms", std::int64_t{pause_.count()}}});

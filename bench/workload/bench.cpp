@@ -5,13 +5,13 @@
 
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "common/process.hpp"
 #include "workload/options.hpp"
 #include "workload/orchestrator.hpp"
 #include "workload/role.hpp"
@@ -52,10 +52,7 @@ int run_role(const Options& options, const PeerTransports* peers) {
 // Replaces this process with ferry-bench-peers from this program's directory, with the same
 // arguments; returns only if that fails.
 int exec_peers(const std::vector<std::string>& args, Transport transport) {
-  std::array<char, 4096> self{};
-  const ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
-  std::string path(self.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
-  path = path.substr(0, path.rfind('/') + 1) + kPeersProgram;
+  const std::string path = tools::executable_directory() + "/" + kPeersProgram;
   std::vector<std::string> all{path};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;

@@ -69,7 +69,7 @@ test-tsan: deps
 	@echo "== ThreadSanitizer ring tests"
 	@$(CONFIGURE) -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_WERROR=ON \
 	  -DFERRY_SANITIZE=thread -DFERRY_BUILD_BENCH=OFF -DFERRY_BUILD_TOOLS=OFF
-	@$(CMAKE) --build build-tsan -j $(JOBS) --target ferry_unit_tests
+	@$(CMAKE) --build build-tsan -j $(JOBS) --target ferry_unit_tests ferry_capi_tests
 	@FERRY_TEST_SCALE=0.2 TSAN_OPTIONS=halt_on_error=1 $(CTEST) --test-dir build-tsan -L unit -j $(JOBS)
 
 test-fuzz: deps
@@ -96,7 +96,7 @@ test-install: build
 
 lint:
 	@echo "== clang-format check, shared-memory atomics check"
-	@clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp' '*.h')
+	@clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')
 	@! grep -n 'std::atomic<' $$(git ls-files 'src/*layout*.hpp') || \
 	  { echo "lint: shared-memory layouts must use ShmAtomic, not std::atomic" >&2; exit 1; }
 
@@ -108,7 +108,7 @@ tidy: build
 	  'bench/peers/*.cpp')
 
 format:
-	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+	@clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')
 
 bench: build
 	@FERRY_COMMIT=$$(git rev-parse --short HEAD 2>/dev/null) bench/scripts/matrix.sh build/bin

@@ -8,7 +8,7 @@ install(TARGETS ferry EXPORT ferryTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ferry
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(FILES ${PROJECT_BINARY_DIR}/include/ferry/version.hpp
+install(FILES ${PROJECT_BINARY_DIR}/include/ferry/version.h ${PROJECT_BINARY_DIR}/include/ferry/version.hpp
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ferry)
 install(EXPORT ferryTargets NAMESPACE ferry::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ferry)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Runs the examples in a private session: the request/response pair on its own endpoint,
 # the publish/subscribe pair through a real ferryd, a service in an epoll loop and in an
-# Asio loop, the ring demo. Fails if any exits non-zero or says other than it should.
+# Asio loop, the C server and client, the ring demo. Fails if any exits non-zero or says other than it should.
 set -euo pipefail
 bin=$1
 runtime=$(mktemp -d)
@@ -51,7 +51,27 @@ for loop in epoll asio; do
   exec 4<&-
 done
 
+# The C server and client (libferry-c): a request and a zero-copy note to the server, a
+# publication through ferryd back to the client; the C++ `ferry request` is answered too.
+out=$runtime/c.out; mkfifo "$out"
+"$bin/example-c-server" c-echo > "$out" & svc=$!; pids+=($svc)
+exec 4< "$out"
+read -r line <&4; [ "$line" = "c-server: ready" ] || { echo "examples: c-server said: $line" >&2; exit 1; }
+client=$("$bin/example-c-client" c-echo)
+expected="c-client: ferry $("$bin/ferry" --version | awk '{print $NF}')
+c-client: reply HELLO
+c-client: bus message of type 3: from C"
+[ "$client" = "$expected" ] || { echo "examples: c-client said: $client" >&2; exit 1; }
+reply=$("$bin/ferry" request --endpoint c-echo --type 1 --data "shout")
+[ "$reply" = "SHOUT" ] || { echo "examples: c-server answered: $reply" >&2; exit 1; }
+kill -TERM "$svc"
+read -r line <&4
+[ "$line" = "c-server: stopped after 2 answers and 1 notes" ] ||
+  { echo "examples: c-server said: $line" >&2; exit 1; }
+wait "$svc"
+exec 4<&-
+
 ring=$("$bin/ferry-ring-demo" --seconds 0.5 2>/dev/null)
 echo "$ring" | grep -q "^all messages arrived intact and in order$" ||
   { echo "examples: ferry-ring-demo said: $ring" >&2; exit 1; }
-echo "examples: both pairs, the epoll and Asio loops and the ring demo ran"
+echo "examples: both pairs, the epoll and Asio loops, the C pair and the ring demo ran"

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-# Install rules: the library, its headers, an exported CMake package and a pkg-config file.
+# Install rules: the library, the C interface's shared library (libferry-c), their headers,
+# an exported CMake package (ferry::ferry, ferry::ferry_c) and pkg-config files (ferry,
+# ferry-c).
 include(CMakePackageConfigHelpers)
 
-install(TARGETS ferry EXPORT ferryTargets
+install(TARGETS ferry ferry_c EXPORT ferryTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -31,8 +33,10 @@ if(BUILD_SHARED_LIBS)
 else()
   set(FERRY_PC_REQUIRES "Requires")
 endif()
-configure_file(${PROJECT_SOURCE_DIR}/cmake/ferry.pc.in ${PROJECT_BINARY_DIR}/ferry.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/ferry.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+foreach(pc ferry ferry-c)
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/${pc}.pc.in ${PROJECT_BINARY_DIR}/${pc}.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/${pc}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endforeach()
 
 # The systemd user units (packaging/systemd/*.service.in), with ExecStart under the prefix
 # given at install time (cmake --install --prefix), into <prefix>/lib/systemd/user, which

@@ -11,7 +11,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 from setuptools.dist import Distribution
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.realpath(__file__))
 HEADER = os.path.join(HERE, "..", "include", "ferry", "ferry.h")
 
 

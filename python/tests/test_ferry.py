@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The Python binding against real processes: ferryd, ferry's C++ command and C++ servers,
 in a private session per test."""
+import pathlib
+import re
 import subprocess
 import sys
 import threading
@@ -207,3 +209,15 @@ def test_the_server_stops_on_ctrl_c(session):
     done = subprocess.run([sys.executable, "-c", code],
                           capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == "interrupted", done.stderr
+
+
+def test_the_readmes_python_runs(ferryd):
+    # Every ```python block of the README, as a program of its own against a real ferryd.
+    readme = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+    found = re.findall(r"^```python\n(.*?)^```$", readme.read_text(), flags=re.M | re.S)
+    assert found, "the README has no Python block"
+    for code in found:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=30)
+        assert done.returncode == 0, f"{code}\n{done.stderr}"
+        assert done.stdout.strip() == "7 b'hello'"

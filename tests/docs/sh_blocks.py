@@ -14,6 +14,10 @@ promise. Run by tests/install/check.sh (make test) from the repository's root.
   print).
 - A block after a line `<!-- not run by make test: REASON -->` is not run; it is listed with
   its reason.
+- A block of any language after a line `<!-- file: NAME -->` is a file the reader saves: it
+  is written to NAME in the block's directory, in order with the shell blocks, which then
+  compile or run it. Besides `build`, the scratch directory has `include` and `python`,
+  leading to the repository's.
 - What the blocks left running (--background, &) is stopped at the end of the file."""
 import os
 import pathlib
@@ -25,18 +29,22 @@ import tempfile
 import time
 
 NOT_RUN = re.compile(r"<!--\s*not run by make test:\s*(.*?)\s*-->")
+FILE = re.compile(r"<!--\s*file:\s*([\w.-]+)\s*-->")
 PROMISE = re.compile(r'#[^"\n]*?->\s*"([^"]*)"')
 
 
 def blocks(path):
-    """(line, text, reason not to run or None) of each ```sh block."""
+    """(line, text, reason not to run or None, file name or None) of each ```sh block and
+    of each block that is a file to save."""
     out, body, start, last = [], None, 0, ""
     for n, line in enumerate(path.read_text().splitlines(), 1):
-        if body is None and line.strip() == "```sh":
-            m = NOT_RUN.search(last)
-            body, start, reason = [], n + 1, (m.group(1) if m else None)
+        if body is None and line.strip().startswith("```"):
+            m, f = NOT_RUN.search(last), FILE.search(last)
+            if line.strip() == "```sh" or f:
+                body, start = [], n + 1
+                reason, name = (m.group(1) if m else None), (f.group(1) if f else None)
         elif body is not None and line.strip() == "```":
-            out.append((start, "\n".join(body), reason))
+            out.append((start, "\n".join(body), reason, name))
             body = None
         elif body is not None:
             body.append(line)
@@ -73,11 +81,15 @@ def run_file(path, root):
         if path.name != "README.md":
             cwd = pathlib.Path(scratch) / "work"
             cwd.mkdir()
-            (cwd / "build").symlink_to(root / "build")
+            for part in ("build", "include", "python"):
+                (cwd / part).symlink_to(root / part)
         with open(out_path, "wb") as out:
-            for line, text, reason in blocks(path):
+            for line, text, reason, name in blocks(path):
                 if reason is not None:
                     skipped.append(f"{path}:{line} ({reason})")
+                    continue
+                if name is not None:
+                    (cwd / name).write_text(text + "\n")
                     continue
                 promises += [(line, p) for p in PROMISE.findall(text)]
                 err_path = pathlib.Path(scratch) / f"err{line}"

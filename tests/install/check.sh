@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the build in $1 into a scratch prefix, then builds a consumer project against
-# it twice: through find_package(ferry) and through pkg-config; runs the installed ferryd
+# it twice: through find_package(ferry) and through pkg-config; compiles the C examples
+# against the installed C interface (pkg-config ferry-c); runs the installed ferryd
 # with its metrics; compiles every C++ block of the README and docs/ against it and runs
 # the README's shell blocks.
 set -euo pipefail
@@ -20,6 +21,18 @@ export PKG_CONFIG_PATH="$scratch/prefix/lib/pkgconfig:$scratch/prefix/lib/x86_64
 # shellcheck disable=SC2046
 g++ -std=c++20 "$root/consumer/main.cpp" -o "$scratch/pc-consumer" $(pkg-config --cflags --libs ferry)
 "$scratch/pc-consumer"
+
+# The C interface: the C examples compile as C11 against the installed ferry.h and link
+# libferry-c alone through pkg-config ferry-c; the client runs far enough to say ferryd is
+# missing (examples/run.sh runs both against real endpoints).
+for c in "$root/../../examples/c/"*.c; do
+  # shellcheck disable=SC2046
+  gcc -std=c11 -Wall -Wextra -Wpedantic -Werror "$c" -o "$scratch/$(basename "$c" .c)" \
+    $(pkg-config --cflags --libs ferry-c) -Wl,-rpath,"$(pkg-config --variable=libdir ferry-c)"
+done
+c_out=$(XDG_RUNTIME_DIR=$scratch FERRY_SESSION=install "$scratch/client" nowhere 2>&1 || true)
+grep -q "no ferry endpoint 'nowhere'" <<<"$c_out" ||
+  { echo "install check: the installed C client said: $c_out" >&2; exit 1; }
 
 # The systemd user units start the programs installed beside them.
 for unit in "$scratch"/prefix/lib/systemd/user/*.service; do

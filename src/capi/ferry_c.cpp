@@ -160,8 +160,9 @@ int read_options(const Options* given, void (*init)(Options*), Options& out, con
   if (given->struct_size < sizeof(std::size_t) || given->struct_size > sizeof(Options)) {
     return fail(ferry::Errc::invalid_argument,
                 std::string(name) + ".struct_size is " + std::to_string(given->struct_size) +
-                    " bytes, this library knows " + std::to_string(sizeof(Options)) +
-                    ": call " + name + "_init() first (a program built against a newer "
+                    " bytes, this library knows " + std::to_string(sizeof(Options)) + ": call " +
+                    name +
+                    "_init() first (a program built against a newer "
                     "ferry.h needs a newer libferry-c)");
   }
   std::memcpy(static_cast<void*>(&out), given, given->struct_size);

@@ -3,6 +3,7 @@
 in a private session per test."""
 import pathlib
 import re
+import selectors
 import subprocess
 import sys
 import threading
@@ -221,3 +222,23 @@ def test_the_readmes_python_runs(ferryd):
                               timeout=30)
         assert done.returncode == 0, f"{code}\n{done.stderr}"
         assert done.stdout.strip() == "7 b'hello'"
+
+
+def test_a_client_in_a_selectors_loop(ferryd):
+    # fileno() and prepare_wait(), as an event loop of one's own uses them: sleep in select()
+    # until the C++ `ferry send` publishes, then poll.
+    with ferry.Client() as bus, selectors.DefaultSelector() as sel:
+        bus.subscribe(8)
+        sel.register(bus.fileno(), selectors.EVENT_READ)
+        sender = threading.Timer(0.2, lambda: ferry_cli("send", "--type", "8", "--data", "tick"))
+        sender.start()
+        got, wakeups = [], 0
+        deadline = time.monotonic() + 20
+        while not got and time.monotonic() < deadline:
+            if bus.prepare_wait():
+                sel.select(timeout=5.0)
+                wakeups += 1
+            bus.poll(lambda m: got.append(bytes(m.payload)))
+        sender.join()
+        assert got == [b"tick"]
+        assert wakeups <= 3  # it slept in select() rather than spinning

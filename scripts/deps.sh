@@ -12,7 +12,7 @@ PACKAGES="
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   prometheus-cpp-dev prometheus curl
   libboost-dev libssl-dev openssl python3 python3-websockets nginx-light
-  python3-cffi python3-pytest python3-venv python3-pip python3-setuptools
+  python3-cffi python3-pytest python3-venv python3-pip python3-setuptools python3-wheel
   libnats-dev nats-server libjemalloc-dev
   libzmq3-dev libiceoryx-posh-dev iceoryx
   util-linux procps

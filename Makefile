@@ -10,7 +10,8 @@
 #   make gateway-demo  two buses talking through two ferry-gateways, with the pool's state
 #   make bench   ferry beside Unix sockets, ZeroMQ and iceoryx: bench/results/latest.md, .png;
 #                the gateway beside a plain TLS WebSocket echo: bench/results/gateway.md;
-#                the bridge beside plain NATS clients: bench/results/bridge.md
+#                the bridge beside plain NATS clients: bench/results/bridge.md;
+#                ferry from Python beside multiprocessing and a Unix socket: bench/results/python.md
 #   make perf-gate  ferry vs Unix sockets on fanin and reqrep, fails below 3x / 1.5x (<1 min)
 #   make microbench  micro-benchmarks (build/bin/ferry_microbench)
 #   make format  reformat the sources with clang-format
@@ -118,6 +119,9 @@ bench: build
 	@echo "== ferry-bridge beside plain NATS clients: bench/results/bridge.md"
 	@bench/scripts/bridge.sh > bench/results/bridge.md.new && mv bench/results/bridge.md.new bench/results/bridge.md
 	@cat bench/results/bridge.md
+	@echo "== ferry from Python beside multiprocessing and a Unix socket: bench/results/python.md"
+	@bench/scripts/python.sh build/bin > bench/results/python.md.new && mv bench/results/python.md.new bench/results/python.md
+	@cat bench/results/python.md
 
 perf-gate: build
 	@echo "== performance gate (ferry vs Unix sockets)"

@@ -138,7 +138,8 @@ FERRY_C_API void ferry_client_close(ferry_client* client);
 FERRY_C_API int ferry_client_send(ferry_client* client, uint16_t type, const void* payload,
                                   size_t size);
 /* Zero-copy: room for `size` bytes in the ring (8-byte aligned), then commit what was written
- * (at most `size` bytes). Nothing else may be sent between the two. */
+ * (at most `size` bytes). A send, request, reply, poll, wait or bus call in between ends the
+ * reservation (the commit is then refused with FERRY_INVALID_ARGUMENT). */
 FERRY_C_API int ferry_client_reserve(ferry_client* client, size_t size, void** out);
 FERRY_C_API int ferry_client_commit(ferry_client* client, size_t size, uint16_t type);
 

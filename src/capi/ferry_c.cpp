@@ -23,6 +23,13 @@
 struct ferry_client {
   ferry::Client client;
   std::size_t reserved = 0;  // bytes of the live reservation; 0: none
+
+  // The client, for a call that may write to the ring or reconnect (to a new ring): either
+  // ends a live reservation, so that a commit after it is refused, not a ring's abort.
+  ferry::Client& unreserved() {
+    reserved = 0;
+    return client;
+  }
 };
 
 struct ferry_server {
@@ -256,7 +263,7 @@ int ferry_client_send(ferry_client* client, uint16_t type, const void* payload, 
   return guarded([&]() -> int {
     if (int s = null_check(client, "the client"); s != FERRY_OK) return s;
     if (int s = check_payload(payload, size); s != FERRY_OK) return s;
-    return status(client->client.send(type, bytes(payload, size)));
+    return status(client->unreserved().send(type, bytes(payload, size)));
   });
 }
 
@@ -308,7 +315,7 @@ int ferry_client_request(ferry_client* client, uint16_t type, const void* payloa
     if (int s = check_payload(payload, size); s != FERRY_OK) return s;
     std::chrono::nanoseconds timeout{};
     if (int s = to_duration(timeout_ns, timeout); s != FERRY_OK) return s;
-    auto reply = client->client.request(type, bytes(payload, size), timeout);
+    auto reply = client->unreserved().request(type, bytes(payload, size), timeout);
     if (!reply) return fail(reply.error());
     // One byte at least, so that an empty reply's payload is not NULL to a caller that
     // checks it (and malloc(0) may return NULL).
@@ -328,7 +335,7 @@ int ferry_client_send_request(ferry_client* client, uint16_t type, const void* p
   return guarded([&]() -> int {
     if (int s = null_check(client, "the client"); s != FERRY_OK) return s;
     if (int s = check_payload(payload, size); s != FERRY_OK) return s;
-    auto corr = client->client.send_request(type, bytes(payload, size));
+    auto corr = client->unreserved().send_request(type, bytes(payload, size));
     if (!corr) return fail(corr.error());
     if (correlation != nullptr) *correlation = *corr;
     return FERRY_OK;
@@ -341,7 +348,7 @@ int ferry_client_reply(ferry_client* client, const ferry_message* request, const
     if (int s = null_check(client, "the client"); s != FERRY_OK) return s;
     if (int s = null_check(request, "the request"); s != FERRY_OK) return s;
     if (int s = check_payload(payload, size); s != FERRY_OK) return s;
-    return status(client->client.reply(from_c(*request), bytes(payload, size)));
+    return status(client->unreserved().reply(from_c(*request), bytes(payload, size)));
   });
 }
 
@@ -349,7 +356,7 @@ int ferry_client_reply_error(ferry_client* client, const ferry_message* request,
   return guarded([&]() -> int {
     if (int s = null_check(client, "the client"); s != FERRY_OK) return s;
     if (int s = null_check(request, "the request"); s != FERRY_OK) return s;
-    return status(client->client.reply_error(from_c(*request), text_or(text, "")));
+    return status(client->unreserved().reply_error(from_c(*request), text_or(text, "")));
   });
 }
 
@@ -374,7 +381,7 @@ int ferry_client_poll(ferry_client* client, ferry_message_fn fn, void* user, siz
     if (int s = null_check(client, "the client"); s != FERRY_OK) return s;
     if (int s = null_check(reinterpret_cast<const void*>(fn), "the callback"); s != FERRY_OK)
       return s;
-    return handled(client->client.poll(c_handler(fn, user), max), count);
+    return handled(client->unreserved().poll(c_handler(fn, user), max), count);
   });
 }
 
@@ -387,7 +394,7 @@ int ferry_client_wait(ferry_client* client, ferry_message_fn fn, void* user, int
       return s;
     std::chrono::nanoseconds timeout{};
     if (int s = to_duration(timeout_ns, timeout); s != FERRY_OK) return s;
-    return handled(client->client.wait(c_handler(fn, user), timeout), count);
+    return handled(client->unreserved().wait(c_handler(fn, user), timeout), count);
   });
 }
 
@@ -398,7 +405,7 @@ int bus_call(ferry_client* client, int64_t timeout_ns, Call call) {
     if (int s = null_check(client, "the client"); s != FERRY_OK) return s;
     std::chrono::nanoseconds timeout{};
     if (int s = to_duration(timeout_ns, timeout); s != FERRY_OK) return s;
-    return status(call(client->client, timeout));
+    return status(call(client->unreserved(), timeout));
   });
 }
 }  // namespace

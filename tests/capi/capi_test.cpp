@@ -245,6 +245,11 @@ TEST(CApi, CallerMistakesGetAStatusAndAMessage) {
   EXPECT_NE(last_error().find("a reservation of 4"), std::string::npos) << last_error();
   EXPECT_EQ(ferry_client_commit(c, 4, 0xff01), FERRY_INVALID_ARGUMENT);
   EXPECT_EQ(ferry_client_commit(c, 4, 1), FERRY_OK);
+  // A send between the two ends the reservation: the commit is refused (not the ring's abort).
+  ASSERT_EQ(ferry_client_reserve(c, 4, &room), FERRY_OK);
+  ASSERT_EQ(ferry_client_send(c, 1, "x", 1), FERRY_OK);
+  EXPECT_EQ(ferry_client_commit(c, 4, 1), FERRY_INVALID_ARGUMENT);
+  EXPECT_NE(last_error().find("no reservation"), std::string::npos) << last_error();
 
   EXPECT_EQ(ferry_client_wait(c, nullptr, nullptr, 0, nullptr), FERRY_INVALID_ARGUMENT);
   // Answering a message that is no request.

@@ -82,6 +82,10 @@ class NatsServer {
     pid_ = -1;
   }
   void kill() { stop(SIGKILL); }
+  // Stops it without closing its connections (SIGSTOP): what is sent to it goes unanswered.
+  void freeze() const {
+    if (pid_ > 0) ::kill(pid_, SIGSTOP);
+  }
 
  private:
   bool accepts() const {
@@ -408,8 +412,9 @@ TEST_F(Bridged, JetStreamDeliversEachMessageOnceAcrossAKilledBridge) {
 }
 
 // A 3-node nats-server cluster (JetStream, file storage, 3 replicas) on loopback: the node
-// the bridges use is killed mid-stream; they go on through the others and nothing is lost
-// or doubled.
+// the sending bridge uses is frozen mid-stream while the bridge goes on publishing to it (no
+// acknowledgement comes back), then killed; the bridge goes on through the others, sending
+// again what was never acknowledged, and nothing is lost or doubled.
 TEST_F(Bridged, AClusterNodeKilledMidStreamLosesNothing) {
   nats_.reset();
   PortReservation cluster[3];
@@ -461,6 +466,16 @@ TEST_F(Bridged, AClusterNodeKilledMidStreamLosesNothing) {
   const auto node =
       std::find_if(nodes.begin(), nodes.end(), [&](const auto& n) { return n->url() == used; });
   ASSERT_NE(node, nodes.end()) << used;
+  const auto out_messages = [&] {
+    return std::atoi(
+        metric(scrape(*out_a), R"(ferry_bridge_messages_total{direction="out",route="out 7"})")
+            .c_str());
+  };
+  (*node)->freeze();
+  // Publications the frozen node takes into its socket and never acknowledges.
+  const int before = out_messages();
+  ASSERT_TRUE(test::wait_for([&] { return out_messages() >= before + 200; }, 20s))
+      << before << " then " << out_messages();
   (*node)->kill();
   publisher.join();
   const auto& all = got.until(kAll, 30s);

@@ -54,6 +54,10 @@ constexpr const char* kTrace = "traceparent";
 constexpr const char* kMsgId = "Nats-Msg-Id";  // JetStream drops a second one in its window
 
 constexpr std::int64_t kNanosPerMs = 1'000'000;
+// How long a JetStream publication waits for its acknowledgement before it counts as not
+// taken and is sent again (its Nats-Msg-Id keeps it once in the stream). Without a limit, a
+// publication sent to a node that then dies is never answered, and never sent again.
+constexpr std::int64_t kPublishAckWaitMs = 2'000;
 
 std::span<const std::byte> bytes_of(natsMsg* m) {
   return {reinterpret_cast<const std::byte*>(natsMsg_GetData(m)),  // NOLINT
@@ -116,9 +120,9 @@ void on_async_error(natsConnection* /*nc*/, natsSubscription* sub, natsStatus er
 }
 
 // A JetStream publication's acknowledgement (on a library thread). One that failed (no
-// answer in time: NATS away, or the stream's leader moving; or JetStream refused it for
-// now) goes to the loop, which sends it again on its next tick; its Nats-Msg-Id keeps it
-// once in the stream.
+// answer within kPublishAckWaitMs: NATS away, the node gone, or the stream's leader moving;
+// or JetStream refused it for now) goes to the loop, which sends it again on its next tick; its
+// Nats-Msg-Id keeps it once in the stream.
 void on_js_ack(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
   NatsEvent e;
   e.kind = NatsEvent::Kind::js_ack;
@@ -621,7 +625,10 @@ natsStatus Bridge::send_out(std::size_t ri, NatsMsg& msg) {
     return natsConnection_PublishMsg(nc_.get(), msg.get());
   }
   natsMsg* raw = msg.get();
-  const natsStatus s = js_PublishMsgAsync(js_, &raw, nullptr);
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = kPublishAckWaitMs;
+  const natsStatus s = js_PublishMsgAsync(js_, &raw, &po);
   if (raw == nullptr) (void)msg.release();
   return s;
 }

@@ -112,6 +112,8 @@ def _check(status):
 
 def _data(payload):
     """bytes-like or str (UTF-8) as (pointer, size) without a copy where the buffer allows."""
+    if type(payload) is bytes:  # the common case, first
+        return (ffi.from_buffer(payload), len(payload)) if payload else (ffi.NULL, 0)
     if isinstance(payload, str):
         payload = payload.encode()
     if payload is None or len(payload) == 0:
@@ -138,7 +140,7 @@ class Message:
     """One received message. payload is a read-only memoryview valid only inside the
     handler that got it; bytes(m.payload) keeps a copy."""
 
-    __slots__ = ("type", "flags", "correlation", "payload", "in_shared_memory", "_c")
+    __slots__ = ("type", "flags", "correlation", "payload", "in_shared_memory")
 
     def __init__(self, c_message, payload):
         self.type = c_message.type
@@ -146,7 +148,6 @@ class Message:
         self.correlation = c_message.correlation
         self.in_shared_memory = bool(c_message.in_shared_memory)
         self.payload = payload
-        self._c = (c_message.type, c_message.flags, c_message.correlation)
 
     @property
     def is_request(self):
@@ -278,6 +279,9 @@ class Client(_Closing):
         _check(lib.ferry_client_connect(o, out))
         self._c = out[0]
         self._handle = ffi.new_handle(self)
+        # Reused by every call (a client is used by one thread at a time).
+        self._reply = ffi.new("ferry_reply*")
+        self._count = ffi.new("size_t*")
         self._handler = None
         self._raised = None
         self._pending = collections.deque()
@@ -304,7 +308,7 @@ class Client(_Closing):
         """Sends a request and waits up to `timeout` seconds (None: forever) for its Reply.
         An error reply raises RemoteError with its text."""
         data, size = _data(payload)
-        reply = ffi.new("ferry_reply*")
+        reply = self._reply
         _check(lib.ferry_client_request(self._client(), type_, data, size,
                                         _nanoseconds(timeout), reply))
         try:
@@ -332,7 +336,7 @@ class Client(_Closing):
     @staticmethod
     def _request(message):
         c = ffi.new("ferry_message*")
-        c.type, c.flags, c.correlation = message._c
+        c.type, c.flags, c.correlation = message.type, message.flags, message.correlation
         return c
 
     def poll(self, handler, max=None):  # noqa: A002: the C++ API's name
@@ -364,7 +368,7 @@ class Client(_Closing):
             handled += 1
         if max_ is not None and handled >= max_:
             return handled
-        count = ffi.new("size_t*")
+        count = self._count
         self._handler, self._raised = handler, None
         try:
             if wait_ns is None or handled:

@@ -130,6 +130,17 @@ def _nanoseconds(timeout):
     return min(int(timeout * 1e9), constants["FERRY_FOREVER"])
 
 
+def _choice(table, value, what):
+    try:
+        return table[value]
+    except KeyError:
+        raise ValueError(f"{what}={value!r}: one of {', '.join(map(repr, table))}") from None
+
+
+_COPIES = {"other_users": lib.FERRY_COPY_OTHER_USERS, "always": lib.FERRY_COPY_ALWAYS,
+           "never": lib.FERRY_COPY_NEVER}
+
+
 def _text(value):
     return ffi.NULL if value is None else ffi.new("char[]", value.encode())
 
@@ -274,7 +285,7 @@ class Client(_Closing):
         o.send_timeout_ns = _nanoseconds(send_timeout)
         o.reconnect = reconnect
         o.echo = echo
-        o.wait = _WAITS[wait]
+        o.wait = _choice(_WAITS, wait, "wait")
         out = ffi.new("ferry_client**")
         _check(lib.ferry_client_connect(o, out))
         self._c = out[0]
@@ -522,10 +533,8 @@ class Server(_Closing):
         if batch is not None:
             o.batch = batch
         o.crc = crc
-        o.wait = _WAITS[wait]
-        o.payload_copy = {"other_users": lib.FERRY_COPY_OTHER_USERS,
-                          "always": lib.FERRY_COPY_ALWAYS,
-                          "never": lib.FERRY_COPY_NEVER}[payload_copy]
+        o.wait = _choice(_WAITS, wait, "wait")
+        o.payload_copy = _choice(_COPIES, payload_copy, "payload_copy")
         out = ffi.new("ferry_server**")
         _check(lib.ferry_server_create(o, out))
         self._c = out[0]

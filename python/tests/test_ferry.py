@@ -148,6 +148,8 @@ def test_a_handler_that_raises_loses_no_message(ferryd):
 
 def test_errors_are_python_exceptions_with_ferrys_message(session):
     # No ferryd.
+    with pytest.raises(ValueError, match="wait='fast': one of 'hybrid', 'spin', 'block'"):
+        ferry.Client(wait="fast")
     with pytest.raises(ferry.NotFound) as e:
         ferry.Client()
     assert e.value.code == "not_found" and isinstance(e.value, FileNotFoundError)

@@ -128,13 +128,15 @@ int to_duration(std::int64_t ns, std::chrono::nanoseconds& out) {
   return FERRY_OK;
 }
 
-ferry::WaitStrategy to_strategy(ferry_wait_strategy w) {
+int to_strategy(ferry_wait_strategy w, const char* options, ferry::WaitStrategy& out) {
   switch (w) {
-    case FERRY_WAIT_SPIN: return ferry::WaitStrategy::spin;
-    case FERRY_WAIT_BLOCK: return ferry::WaitStrategy::block;
-    case FERRY_WAIT_HYBRID: break;
+    case FERRY_WAIT_HYBRID: out = ferry::WaitStrategy::hybrid; return FERRY_OK;
+    case FERRY_WAIT_SPIN: out = ferry::WaitStrategy::spin; return FERRY_OK;
+    case FERRY_WAIT_BLOCK: out = ferry::WaitStrategy::block; return FERRY_OK;
   }
-  return ferry::WaitStrategy::hybrid;
+  return fail(ferry::Errc::invalid_argument,
+              std::string(options) + ".wait is " + std::to_string(static_cast<int>(w)) +
+                  ": FERRY_WAIT_HYBRID, FERRY_WAIT_SPIN or FERRY_WAIT_BLOCK");
 }
 
 ferry_message to_c(const ferry::Message& m) {
@@ -182,11 +184,11 @@ std::string text_or(const char* text, std::string_view fallback) {
 
 // Where to connect or listen, and how to wait: the fields both options structs have.
 template <class COptions, class Options>
-void read_common(const COptions& c, Options& o) {
+int read_common(const COptions& c, Options& o, const char* name) {
   o.endpoint = text_or(c.endpoint, o.endpoint);
   o.session = text_or(c.session, "");
   o.socket_path = text_or(c.socket_path, "");
-  o.wait.strategy = to_strategy(c.wait);
+  return to_strategy(c.wait, name, o.wait.strategy);
 }
 
 }  // namespace
@@ -239,7 +241,7 @@ int ferry_client_connect(const ferry_client_options* given, ferry_client** out) 
         s != FERRY_OK)
       return s;
     ferry::ClientOptions o;
-    read_common(c, o);
+    if (int s = read_common(c, o, "ferry_client_options"); s != FERRY_OK) return s;
     o.name = text_or(c.name, "");
     o.ring_capacity = c.ring_capacity;
     std::chrono::nanoseconds connect_timeout{};
@@ -476,7 +478,7 @@ int ferry_server_create(const ferry_server_options* given, ferry_server** out) {
         s != FERRY_OK)
       return s;
     ferry::ServerOptions o;
-    read_common(c, o);
+    if (int s = read_common(c, o, "ferry_server_options"); s != FERRY_OK) return s;
     o.max_connections = c.max_connections;
     o.ring_capacity = c.ring_capacity;
     o.batch = c.batch;
@@ -485,6 +487,11 @@ int ferry_server_create(const ferry_server_options* given, ferry_server** out) {
       case FERRY_COPY_ALWAYS: o.payload_copy = ferry::PayloadCopy::always; break;
       case FERRY_COPY_NEVER: o.payload_copy = ferry::PayloadCopy::never; break;
       case FERRY_COPY_OTHER_USERS: o.payload_copy = ferry::PayloadCopy::other_users; break;
+      default:
+        return fail(ferry::Errc::invalid_argument,
+                    "ferry_server_options.payload_copy is " +
+                        std::to_string(static_cast<int>(c.payload_copy)) +
+                        ": FERRY_COPY_OTHER_USERS, FERRY_COPY_ALWAYS or FERRY_COPY_NEVER");
     }
     auto server = ferry::Server::create(std::move(o));
     if (!server) return fail(server.error());

@@ -208,6 +208,12 @@ TEST(CApi, CallerMistakesGetAStatusAndAMessage) {
   EXPECT_EQ(ferry_client_connect(&garbage, &c), FERRY_INVALID_ARGUMENT);
   EXPECT_NE(last_error().find("ferry_client_options_init"), std::string::npos) << last_error();
 
+  ferry_client_options bad_wait;
+  ferry_client_options_init(&bad_wait);
+  bad_wait.wait = static_cast<ferry_wait_strategy>(3);
+  EXPECT_EQ(ferry_client_connect(&bad_wait, &c), FERRY_INVALID_ARGUMENT);
+  EXPECT_NE(last_error().find("ferry_client_options.wait is 3"), std::string::npos) << last_error();
+
   o.connect_timeout_ns = -5;
   EXPECT_EQ(ferry_client_connect(&o, &c), FERRY_INVALID_ARGUMENT);
   EXPECT_NE(last_error().find("negative timeout"), std::string::npos) << last_error();
@@ -223,6 +229,10 @@ TEST(CApi, CallerMistakesGetAStatusAndAMessage) {
   so.endpoint = "c-api";
   EXPECT_EQ(ferry_server_create(&so, &second), FERRY_EXISTS);
   EXPECT_EQ(second, nullptr);
+  so.endpoint = "c-api-2";
+  so.payload_copy = static_cast<ferry_payload_copy>(3);
+  EXPECT_EQ(ferry_server_create(&so, &second), FERRY_INVALID_ARGUMENT);
+  EXPECT_NE(last_error().find("payload_copy is 3"), std::string::npos) << last_error();
   EXPECT_EQ(ferry_server_on(server.get(), 7, nullptr, nullptr), FERRY_INVALID_ARGUMENT);
 
   c = connect("c-api");

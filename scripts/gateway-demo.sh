@@ -36,9 +36,19 @@ start "$bin/ferry-gateway" --session gw-b --node host-b --listen "127.0.0.1:$por
   --accept 7 --accept 8 --log-level warn
 start "$bin/ferry-gateway" --session gw-a --node host-a --upstream "b=ws://127.0.0.1:$port_b/" \
   --route "request 8 b" --route "publish 7 b" --metrics-listen "127.0.0.1:$metrics" --log-level warn
-start "$bin/ferry" serve --session gw-b --type 8 --exec 'tr a-z A-Z'
-start "$bin/ferry" subscribe --session gw-b --type 7
-sleep 0.5
+start "$bin/ferry" serve --session gw-b --type 8 --exec 'tr a-z A-Z' --ready-file "$work/serve.ready"
+start "$bin/ferry" subscribe --session gw-b --type 7 --ready-file "$work/subscribe.ready"
+# Ready when the service and the subscriber say so and a request crosses the link and back
+# (the gateways connect by themselves): waiting for those events, up to 20 s, not a time.
+ready() {
+  [ -e "$work/serve.ready" ] && [ -e "$work/subscribe.ready" ] &&
+    [ "$("$bin/ferry" request --session gw-a --type 8 --data ready --timeout 1000 2>/dev/null)" = READY ]
+}
+deadline=$((SECONDS + 20))
+until ready; do
+  [ $SECONDS -lt $deadline ] || { say "the link did not come up in 20 s; the log:"; cat "$work/log"; exit 1; }
+  sleep 0.1
+done
 say "bus a (session gw-a) -> gateway host-a -> ws://127.0.0.1:$port_b -> gateway host-b -> bus b"
 say "a's pool metrics: http://127.0.0.1:$metrics/metrics"
 
@@ -48,7 +58,12 @@ end=$((SECONDS + seconds)) next=$((SECONDS + 1))
 while [ $SECONDS -lt $end ]; do
   word="hello-$answered"
   reply=$("$bin/ferry" request --session gw-a --type 8 --data "$word" 2>&1)
-  if [ "$reply" = "${word^^}" ]; then answered=$((answered + 1)); else wrong=$((wrong + 1)); fi
+  if [ "$reply" = "${word^^}" ]; then
+    answered=$((answered + 1))
+  else
+    wrong=$((wrong + 1))
+    [ $wrong -gt 1 ] || say "a wrong answer to $word: $reply"
+  fi
   "$bin/ferry" send --session gw-a --type 7 --data "news-$published" && published=$((published + 1))
   if [ $SECONDS -ge $next ]; then
     next=$((SECONDS + 1))

@@ -269,6 +269,23 @@ def produce(send, seconds):
     return i, start
 
 
+def consume(report, recv):
+    """The consumer of Pipe and Queue: recv() each message until the end marker
+    (any other length), checking every sequence number."""
+    count = bad = 0
+    report({"ready": True})
+    cpu = cpu_seconds()
+    while True:
+        data = recv()
+        if len(data) != SIZE:
+            break
+        if SEQ.unpack_from(data)[0] != count:
+            bad += 1
+        count += 1
+    end = time.perf_counter()
+    consumed(report, count, bad, data, end, cpu_seconds() - cpu)
+
+
 def consumed(report, count, bad, marker, end, cpu):
     sent, start = END.unpack(marker)
     report({"received": count, "bad": bad, "marker_sent": sent, "seconds": end - start,
@@ -319,19 +336,7 @@ def pipe_producer(report, conn, seconds):
 
 
 def pipe_consumer(report, conn):
-    recv = conn.recv_bytes
-    count = bad = 0
-    report({"ready": True})
-    cpu = cpu_seconds()
-    while True:
-        data = recv()
-        if len(data) != SIZE:
-            break
-        if SEQ.unpack_from(data)[0] != count:
-            bad += 1
-        count += 1
-    end = time.perf_counter()
-    consumed(report, count, bad, data, end, cpu_seconds() - cpu)
+    consume(report, conn.recv_bytes)
 
 
 def queue_producer(report, queue, seconds):
@@ -345,19 +350,7 @@ def queue_producer(report, queue, seconds):
 
 
 def queue_consumer(report, queue):
-    get = queue.get
-    count = bad = 0
-    report({"ready": True})
-    cpu = cpu_seconds()
-    while True:
-        data = get()
-        if len(data) != SIZE:
-            break
-        if SEQ.unpack_from(data)[0] != count:
-            bad += 1
-        count += 1
-    end = time.perf_counter()
-    consumed(report, count, bad, data, end, cpu_seconds() - cpu)
+    consume(report, queue.get)
 
 
 def uds_producer(report, sock, seconds):
@@ -370,6 +363,7 @@ def uds_producer(report, sock, seconds):
 
 
 def uds_consumer(report, sock):
+    # Its own loop, as consume() would add a call per message to the socket's figures.
     reader = sock.makefile("rb")
     count = bad = 0
     report({"ready": True})

@@ -238,6 +238,7 @@ class Bridge {
   NatsConnection nc_;
   NatsConnection rr_;  // requests and replies, sent at once (none without such routes)
   jsCtx* js_ = nullptr;
+  jsPubOptions publish_options_{};  // every JetStream publication's (setup_jetstream())
   std::string stream_;
   std::optional<Dedupe> dedupe_;  // JetStream routes in
   std::vector<Sub> subs_;
@@ -428,6 +429,8 @@ Result<void> Bridge::setup_jetstream() {
   if (auto s = natsConnection_JetStream(&js_, nc_.get(), &jo); s != NATS_OK) {
     return nats_error(s, "JetStream");
   }
+  jsPubOptions_Init(&publish_options_);
+  publish_options_.MaxWait = kPublishAckWaitMs;
   stream_ = config_.stream;
   std::vector<std::string> ours;
   for (const Route& r : config_.routes) {
@@ -625,10 +628,7 @@ natsStatus Bridge::send_out(std::size_t ri, NatsMsg& msg) {
     return natsConnection_PublishMsg(nc_.get(), msg.get());
   }
   natsMsg* raw = msg.get();
-  jsPubOptions po;
-  jsPubOptions_Init(&po);
-  po.MaxWait = kPublishAckWaitMs;
-  const natsStatus s = js_PublishMsgAsync(js_, &raw, &po);
+  const natsStatus s = js_PublishMsgAsync(js_, &raw, &publish_options_);
   if (raw == nullptr) (void)msg.release();
   return s;
 }

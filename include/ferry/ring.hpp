@@ -80,8 +80,10 @@ struct MessageMeta {
 // Both sides of a ring must pass the same descriptors (or their dup'ed copies), unless
 // `socket` is set: then `data` and `space` are each side's own end of a connected
 // SOCK_SEQPACKET socket pair, a wake is a 1-byte message sent without blocking, and a
-// sleeper polls its end (which also tells it that the peer is gone). That is the one to use
-// when the other side is not trusted: nothing it does to its end can make a wake block.
+// sleeper reads its end (which also tells it that the peer is gone). That is the one to use
+// when the other side is not trusted: nothing it does to its end can make a wake block. A
+// consumer that sleeps on a blocking socket sets the socket's SO_RCVTIMEO: give each
+// consumer a `data` socket of its own.
 struct RingWakeFds {
   int data = -1;   // the consumer sleeps on it; the producer signals it
   int space = -1;  // the producer sleeps on it; the consumer signals it
@@ -95,6 +97,14 @@ struct RingWakeFds {
 enum class Publish : std::uint8_t { now, later };
 
 namespace detail {
+// What a consumer knows of its data socket (RingWakeFds::socket), which only its own sleeps
+// change: so that a sleep is one blocking read of the socket instead of a poll and a read
+// (waiting.cpp, sleep_on).
+struct SocketSleep {
+  std::int64_t rcvtimeo_ns = 0;  // the socket's SO_RCVTIMEO as last set; 0: none, no limit
+  std::int8_t blocking = -1;     // whether it blocks (no O_NONBLOCK); -1: not looked at yet
+};
+
 // What one side knows of its ring: read and checked once at attach, never re-read from
 // shared memory.
 struct RingSide {
@@ -106,7 +116,8 @@ struct RingSide {
   bool crc = true;
   WaitOptions wait;
   RingWakeFds fds;
-  Doorbell doorbell;  // producer only; unset: wake through the ring's own data wait block
+  Doorbell doorbell;       // producer only; unset: wake through the ring's own data wait block
+  SocketSleep data_sleep;  // consumer only
 };
 }  // namespace detail
 

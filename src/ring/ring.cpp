@@ -49,6 +49,10 @@ detail::WakeFd data_wake(const detail::RingSide& side) noexcept {
 detail::WakeFd space_wake(const detail::RingSide& side) noexcept {
   return {side.fds.space, side.fds.socket};
 }
+// The consumer's own sleeps on the data descriptor (with what it knows of a socket).
+detail::WakeFd data_sleep(detail::RingSide& side) noexcept {
+  return {side.fds.data, side.fds.socket, &side.data_sleep};
+}
 
 // Checks a ring header and returns the geometry it promises, for one side to keep.
 Result<detail::RingSide> attach_side(void* memory, std::size_t size, const WaitOptions& wait,
@@ -513,7 +517,7 @@ Result<RecordView> RingConsumer::peek(std::chrono::nanoseconds timeout) {
               if (!refresh_tail()) return bad_index = true;
               return tail_cache_ != head_;
             },
-            side_.ring->data_wait, head_ + 1, data_wake(side_), side_.fds.hangup, side_.wait,
+            side_.ring->data_wait, head_ + 1, data_sleep(side_), side_.fds.hangup, side_.wait,
             detail::Deadline(timeout));
         if (bad_index) return *broken_;
         if (!waited) return waited.error();

@@ -2,15 +2,22 @@
 // The kernel half of the sleep/wake protocol (waiting.hpp): futex, eventfd and socket.
 #include "wait/waiting.hpp"
 
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
+#include <optional>
 #include <string>
+
+#include "ferry/ring.hpp"
 
 namespace ferry {
 
@@ -40,11 +47,59 @@ long futex(std::uint32_t* word, int op, std::uint32_t val, const timespec* timeo
   return syscall(SYS_futex, word, op, val, timeout, nullptr, 0);
 }
 
+// SO_RCVTIMEO counts in the kernel's ticks, rounded up (up to 10 ms at HZ=100); poll's
+// timeout is precise. A read's limit stays a tick short of the time left.
+constexpr std::int64_t kTickNs = 10'000'000;
+
+// Sleeps in a blocking read of the socket `fd`, so that waking and taking the wakes are one
+// system call, not two (poll, then recvmmsg). SO_RCVTIMEO bounds the read: a power of two
+// nanoseconds a tick short of the time left, kept while it still covers more than half of
+// what is left, so that most sleeps set nothing; reading early just sends the caller round
+// its loop. Returns whether the peer is still there, or nothing when the caller must poll
+// for `timeout_ns` (updated to what is left): too little time left for the read's coarse
+// limit, a read that ended empty (its limit passed, or a signal came), or a socket that
+// does not block.
+std::optional<bool> sleep_in_read(SocketSleep& s, int fd, std::int64_t& timeout_ns) noexcept {
+  if (s.blocking < 0) {
+    const int flags = fcntl(fd, F_GETFL);
+    s.blocking = flags >= 0 && (flags & O_NONBLOCK) == 0 ? 1 : 0;
+  }
+  if (s.blocking == 0) return std::nullopt;
+  std::int64_t limit = 0;  // none
+  if (timeout_ns >= 0) {
+    if (timeout_ns < 2 * kTickNs) return std::nullopt;
+    const std::int64_t usable = timeout_ns - kTickNs;
+    limit = s.rcvtimeo_ns > 0 && s.rcvtimeo_ns <= usable && 2 * s.rcvtimeo_ns > usable
+                ? s.rcvtimeo_ns
+                : static_cast<std::int64_t>(std::bit_floor(static_cast<std::uint64_t>(usable)));
+  }
+  if (limit != s.rcvtimeo_ns) {
+    const timeval tv{static_cast<time_t>(limit / 1'000'000'000),
+                     static_cast<suseconds_t>(limit % 1'000'000'000 / 1000)};
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) {
+      s.blocking = 0;  // not a socket that takes one: poll it from now on
+      return std::nullopt;
+    }
+    s.rcvtimeo_ns = limit;
+  }
+  const std::int64_t start = timeout_ns >= 0 ? monotonic_ns() : 0;
+  const SocketRead got = read_socket(fd, true);
+  if (got.gone || got.bad) return false;
+  if (got.full) return drain_wakes(fd);
+  if (got.wakes > 0) return true;
+  if (timeout_ns >= 0)
+    timeout_ns = std::max<std::int64_t>(0, timeout_ns - (monotonic_ns() - start));
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool sleep_on(WaitBlock& wb, std::uint32_t seq, WakeFd wake, int hangup,
               std::int64_t timeout_ns) noexcept {
   if (wake.fd >= 0) {
+    if (wake.socket && wake.sleep != nullptr) {
+      if (const auto alive = sleep_in_read(*wake.sleep, wake.fd, timeout_ns)) return *alive;
+    }
     int ms = -1;
     if (timeout_ns >= 0) ms = static_cast<int>((timeout_ns + 999'999) / 1'000'000);
     if (wake.socket) {
@@ -97,7 +152,7 @@ void signal_wake(WakeFd wake) noexcept {
   [[maybe_unused]] const ssize_t n = write(wake.fd, &one, sizeof one);
 }
 
-SocketRead read_socket(int fd) noexcept {
+SocketRead read_socket(int fd, bool wait_for_one) noexcept {
   // Two bytes each, so that a longer message shows (MSG_TRUNC); no control buffer, so no
   // descriptor a peer sends is ever installed here (the kernel drops them: MSG_CTRUNC).
   std::array<std::array<char, 2>, kWakesPerRead> bufs{};
@@ -109,7 +164,8 @@ SocketRead read_socket(int fd) noexcept {
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
   SocketRead got;
-  const int n = recvmmsg(fd, msgs.data(), kWakesPerRead, MSG_DONTWAIT, nullptr);
+  const int n = recvmmsg(fd, msgs.data(), kWakesPerRead,
+                         wait_for_one ? MSG_WAITFORONE : MSG_DONTWAIT, nullptr);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return got;
     (errno == ECONNRESET ? got.gone : got.bad) = true;

@@ -17,7 +17,8 @@
 // Between a server and its clients the wake goes through the connection's socket, never
 // through an object both hold: each side holds only its own end, a wake is one 1-byte
 // message sent with MSG_DONTWAIT (a peer that never reads gets no more; the waker never
-// blocks), and the sleeper polls the socket, which also says when the peer is gone.
+// blocks), and the sleeper reads the socket (or polls it), which also says when the peer is
+// gone.
 // Thread-safety: one waiter and one waker per WaitBlock.
 #pragma once
 
@@ -33,6 +34,8 @@
 #include "wait/wait_layout.hpp"
 
 namespace ferry::detail {
+
+struct SocketSleep;  // ferry/ring.hpp
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -95,11 +98,15 @@ class Deadline {
 struct WakeFd {
   int fd = -1;
   bool socket = false;
+  // A sleeper on a socket that keeps this may sleep in a blocking read of it (sleep_on);
+  // the only one that sets the socket's SO_RCVTIMEO. Unused by wakers.
+  SocketSleep* sleep = nullptr;
 };
 
 // Sleeps on `wb` until woken, `seq` changes, or `timeout_ns` passes (< 0: no limit).
 // With `wake.fd` >= 0 it polls that descriptor instead and drains it (a socket: the wake
-// messages on it), and also `hangup` when that is >= 0 (a socket `wake` is its own).
+// messages on it; with `wake.sleep`, a blocking socket is read, which waits and drains in
+// one call), and also `hangup` when that is >= 0 (a socket `wake` is its own).
 // Returns false when the peer is gone: `hangup` hung up, or the socket did.
 bool sleep_on(WaitBlock& wb, std::uint32_t seq, WakeFd wake, int hangup,
               std::int64_t timeout_ns) noexcept;
@@ -121,7 +128,9 @@ struct SocketRead {
   bool bad = false;    // any other message (longer, with descriptors) or a socket error
   bool full = false;   // as many as fit were read: there may be more
 };
-SocketRead read_socket(int fd) noexcept;
+// With `wait_for_one`, a blocking socket's read waits for the first message (up to its
+// SO_RCVTIMEO) and takes the others that are there.
+SocketRead read_socket(int fd, bool wait_for_one = false) noexcept;
 // Reads every wake waiting on a connection socket; false when something else was there.
 bool drain_wakes(int fd) noexcept;
 

@@ -30,6 +30,7 @@
 #include "stat/proc_fd.hpp"
 #include "stat/stat_segment.hpp"
 #include "support/endpoint_support.hpp"
+#include "support/test_support.hpp"
 
 // ThreadSanitizer: GCC says so with __SANITIZE_THREAD__, clang with __has_feature.
 #if defined(__SANITIZE_THREAD__)
@@ -184,8 +185,9 @@ TEST(StatReader, ReadersCountEachConnectionOnceWhileConnectionsCloseAndSlotsAreR
   });
   int readings = 0;
   std::uint64_t last = 0;
-  const auto until = std::chrono::steady_clock::now() + 1s;
-  while (std::chrono::steady_clock::now() < until) {
+  // Until enough has happened on both sides, however slowly a busy machine lets them run.
+  test::Watchdog dog(120s, "stat readers during connection churn");
+  while (made.load() < 2000 || readings < 100) {
     const std::uint64_t before = made.load();
     const EndpointStat e = read_fake();
     const std::uint64_t after = made.load();
@@ -199,8 +201,6 @@ TEST(StatReader, ReadersCountEachConnectionOnceWhileConnectionsCloseAndSlotsAreR
   }
   done.store(true);
   server.join();
-  EXPECT_GT(readings, 10);
-  EXPECT_GT(made.load(), 1000u);
 }
 
 // What a closing connection adds to the closed totals is bounded by its lifetime, whatever

@@ -7,16 +7,22 @@ Debian's python3-websockets: proof that the document is enough to talk to a gate
   ferry_v1_client.py URL TYPE TEXT --publish  a publication (then a hello round trip)
   ferry_v1_client.py URL TYPE TEXT --bad-crc  a request with a wrong CRC; prints the close
                                               code and reason the gateway answers with
-  ferry_v1_client.py URL TYPE TEXT --flood    20,000 requests of 1 KiB, and no reading for
-                                              2 s; prints the close code and reason
+  ferry_v1_client.py URL TYPE TEXT --flood METRICS
+                                              requests of 1 KiB without reading a reply
+                                              until the gateway's metrics at the URL
+                                              METRICS count a peer cut off; then reads,
+                                              and prints the close code and reason
 
 Exit status: 0 done, 1 an error reply or an unexpected answer (said on stderr).
 """
 import asyncio
 import json
+import re
 import ssl
 import struct
 import sys
+import time
+import urllib.request
 
 import websockets
 
@@ -80,7 +86,15 @@ class Link:
             yield type_, flags, corr, payload
 
 
-async def main(url, type_, text, mode):
+def peers_cut_off(metrics_url) -> int:
+    """ferry_gateway_cut_off_total on the gateway's metrics page."""
+    with urllib.request.urlopen(metrics_url, timeout=5) as page:
+        text = page.read().decode()
+    found = re.search(r"^ferry_gateway_cut_off_total(?:\{[^}]*\})? (\S+)$", text, re.M)
+    return int(float(found.group(1))) if found else 0
+
+
+async def main(url, type_, text, mode, metrics_url=""):
     context = None
     if url.startswith("wss://"):
         context = ssl.create_default_context()
@@ -102,11 +116,21 @@ async def main(url, type_, text, mode):
                 return 0
             raise SystemExit("the gateway took a frame with a wrong CRC")
         if mode == "--flood":
+            # Requests, replies unread, until the gateway says it cut us off: from then on
+            # it waits a while (its connect timeout) for us to read its close, so we do.
             payload = (text * 1024)[:1024].encode()
-            for _ in range(200):
+            give_up = time.monotonic() + 120
+            look_at = 0.0
+            while True:
                 await ws.send(b"".join(link.frame(type_, 0, 1 + (link.sent % 1000000), payload)
                                        for _ in range(100)))
-            await asyncio.sleep(2)
+                now = time.monotonic()
+                if now >= look_at:  # every 50 ms
+                    if peers_cut_off(metrics_url) > 0:
+                        break
+                    if now > give_up:
+                        raise SystemExit("not cut off after 120 s of requests without reading")
+                    look_at = now + 0.05
             try:
                 while True:
                     await ws.recv()
@@ -129,6 +153,6 @@ async def main(url, type_, text, mode):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if len(args) not in (3, 4):
+    if len(args) not in (3, 4, 5) or (len(args) == 5) != (args[3:4] == ["--flood"]):
         raise SystemExit(__doc__)
-    sys.exit(asyncio.run(main(args[0], int(args[1]), args[2], args[3] if len(args) == 4 else "")))
+    sys.exit(asyncio.run(main(args[0], int(args[1]), *args[2:])))

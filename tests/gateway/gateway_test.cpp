@@ -342,7 +342,8 @@ TEST_F(TwoBuses, APeerThatDoesNotReadIsCutOffAndOthersAreServed) {
       "a", port_a,
       {"--plain", "--upstream", "b=ws://" + port_b.address() + "/", "--route", "request 8 b"});
   ASSERT_TRUE(gw_a->ok());
-  auto [closed, status] = python_client(*gw_b, "8 x --flood");
+  const std::string url = status_of(gw_b->ready_message(), "metrics on ");
+  auto [closed, status] = python_client(*gw_b, "8 x --flood " + url);
   EXPECT_EQ(status, 0) << closed;
   EXPECT_NE(closed.find("1013 the peer is too slow"), std::string::npos) << closed;
   auto a = Client::connect(on("a"));
@@ -350,7 +351,6 @@ TEST_F(TwoBuses, APeerThatDoesNotReadIsCutOffAndOthersAreServed) {
   auto r = a->request(8, bytes("still served"), 5s);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->text(), "still served");
-  const std::string url = status_of(gw_b->ready_message(), "metrics on ");
   const std::string text = test::run("curl -sS --max-time 5 " + url).first;
   EXPECT_EQ(metric(text, "ferry_gateway_cut_off_total"), "1") << text;
 }

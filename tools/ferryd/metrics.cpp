@@ -146,18 +146,31 @@ ferry::Result<std::unique_ptr<Metrics>> Metrics::start(const std::string& listen
 
 Metrics::~Metrics() {
   if (pid_ <= 0) return;
+  const auto asked = Clock::now();
   ::kill(pid_, SIGTERM);
   int status = 0;
-  const auto deadline = Clock::now() + kStopTimeout;
+  const auto deadline = asked + kStopTimeout;
+  bool killed = false;
   while (!reaped(pid_, &status)) {
     if (Clock::now() > deadline) {
       ::kill(pid_, SIGKILL);
+      killed = true;
       while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
       }
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - asked).count();
+  log_.write(LogLevel::info, "metrics", "exporter_stopped",
+             "the exporter stopped in " + std::to_string(took) + " ms" +
+                 (killed ? " (killed: it did not stop within " +
+                               std::to_string(kStopTimeout.count()) + " s of SIGTERM)"
+                         : ""),
+             {{"endpoint", endpoint_},
+              {"ms", static_cast<std::int64_t>(took)},
+              {"how", killed ? "killed" : "exited"}});
 }
 
 ferry::Result<void> Metrics::spawn() {

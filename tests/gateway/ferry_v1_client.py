@@ -94,7 +94,7 @@ def peers_cut_off(metrics_url) -> int:
     return int(float(found.group(1))) if found else 0
 
 
-async def main(url, type_, text, mode, metrics_url=""):
+async def main(url, type_, text, mode="", metrics_url=""):
     context = None
     if url.startswith("wss://"):
         context = ssl.create_default_context()

@@ -104,6 +104,20 @@ class FerryConn {
   Reply reply_;
 };
 
+// Every wake-up system call of the run, both ways, as this process's endpoint counted them in
+// its rings (live connections and closed ones); nothing when they cannot be read.
+std::optional<std::uint64_t> wake_syscalls(const std::string& endpoint) {
+  auto stat = read_process_stat(0);
+  if (!stat) return std::nullopt;
+  for (const EndpointStat& e : *stat) {
+    if (e.endpoint == endpoint) {
+      return e.in.producer_wakes + e.in.consumer_wakes + e.out.producer_wakes +
+             e.out.consumer_wakes;
+    }
+  }
+  return std::nullopt;
+}
+
 // fanout's server: ferryd's bus until the publisher and every subscriber have come and
 // gone. A full subscriber holds the publisher back (backpressure) as long as the bench
 // waits for anything, not ferryd's default second before dropping: a drop is a loss here.
@@ -125,6 +139,7 @@ int run_bus(RoleContext& ctx, Server& server) {
   report.msgs = bus.stats().deliveries;  // the subscribers measure; this is the bus's count
   report.errors.lost = bus.stats().dropped;
   report.errors.corrupt = server.stats().protocol_errors;
+  report.wakes = wake_syscalls(o.endpoint);
   ctx.say(report.encode());
   return 0;
 }
@@ -259,7 +274,9 @@ int run_ferry_server(RoleContext& ctx) {
     if (finished_at == 0) finished_at = now;
     if (left >= o.clients || now - finished_at > kLingerNs) break;
   }
-  ctx.say(rx.report().encode());
+  Report report = rx.report();
+  report.wakes = wake_syscalls(o.endpoint);
+  ctx.say(report.encode());
   return 0;
 }
 

@@ -326,6 +326,7 @@ Summary Run::summarize() const {
         static_cast<double>(p.usage.ru_utime.tv_usec + p.usage.ru_stime.tv_usec) / 1e6;
     s.cpu_s += cpu;
     s.peak_rss_kb = std::max(s.peak_rss_kb, p.usage.ru_maxrss);
+    if (p.report->wakes) s.wakes = s.wakes.value_or(0) + *p.report->wakes;
   }
   if (o_.request_reply() || o_.scenario == Scenario::fanout) {
     // The clients measure round trips (fanout: deliveries); the run lasted as long as the

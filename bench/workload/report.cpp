@@ -30,7 +30,7 @@ std::string Report::encode() const {
          " duplicated=" + std::to_string(errors.duplicated) +
          " reordered=" + std::to_string(errors.reordered) +
          " corrupt=" + std::to_string(errors.corrupt) + " failed=" + std::to_string(errors.failed) +
-         " latency=" + latency.encode();
+         " latency=" + latency.encode() + (wakes ? " wakes=" + std::to_string(*wakes) : "");
 }
 
 std::optional<Report> Report::decode(std::string_view line) {
@@ -70,11 +70,15 @@ std::optional<Report> Report::decode(std::string_view line) {
       auto h = Histogram::decode(value);
       ok = h.has_value();
       if (ok) r.latency = *h;
+    } else if (key == "wakes") {
+      std::uint64_t n = 0;
+      ok = !r.wakes && read(n);
+      if (ok) r.wakes = n;
     }
     if (!ok) return std::nullopt;
     ++fields;
   }
-  if (fields != 8) return std::nullopt;
+  if (fields != (r.wakes ? 9 : 8)) return std::nullopt;
   return r;
 }
 
@@ -84,6 +88,11 @@ double Summary::msgs_per_s() const noexcept {
 
 double Summary::cpu_us_per_msg() const noexcept {
   return msgs > 0 ? cpu_s * 1e6 / static_cast<double>(msgs) : 0;
+}
+
+std::optional<double> Summary::wakes_per_msg() const noexcept {
+  if (!wakes || msgs == 0) return std::nullopt;
+  return static_cast<double>(*wakes) / static_cast<double>(msgs);
 }
 
 double Summary::mb_per_s() const noexcept {
@@ -121,6 +130,11 @@ std::string summary_json(const Summary& s) {
   j["max_us"] = latency(1);
   j["cpu_s"] = round_to(s.cpu_s, 100);
   j["cpu_us_per_msg"] = round_to(s.cpu_us_per_msg(), 1000);
+  if (const auto w = s.wakes_per_msg()) {
+    j["wakes_per_msg"] = round_to(*w, 1e4);
+  } else {
+    j["wakes_per_msg"] = nullptr;
+  }
   j["peak_rss_kb"] = s.peak_rss_kb;
   j["errors"] = s.errors;
   return j.dump();
@@ -159,6 +173,15 @@ std::string summary_text(const Summary& s) {
       s.cpu_s, s.cpu_us_per_msg(), o.request_reply() ? "round trip" : "message", s.peak_rss_kb,
       s.errors, s.errors > 0 ? " (lost, duplicated, reordered or corrupt messages)" : "");
   out += buf;
+  if (const auto w = s.wakes_per_msg()) {
+    std::snprintf(buf, sizeof buf,
+                  "  wake-up syscalls %" PRIu64 " (%.4f a %s), from the ring counters\n", *s.wakes,
+                  *w,
+                  o.request_reply() ? "round trip"
+                  : fanout          ? "delivery"
+                                    : "message");
+    out += buf;
+  }
   return out;
 }
 

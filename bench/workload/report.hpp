@@ -43,6 +43,9 @@ struct Report {
   double seconds = 0;      // over this long
   ErrorCounts errors;
   Histogram latency;  // latency samples, if this participant measures latency
+  // Wake-up system calls of the whole run, both ways, from the ring counters: a ferry server
+  // reads them from its endpoint's totals at the end (the other transports do not count).
+  std::optional<std::uint64_t> wakes;
 
   // The line, without its newline.
   std::string encode() const;
@@ -59,11 +62,14 @@ struct Summary {
   double cpu_s = 0;
   long peak_rss_kb = 0;
   std::uint64_t errors = 0;
+  std::optional<std::uint64_t> wakes;  // Report::wakes, when a participant counted them
 
   double msgs_per_s() const noexcept;
   double mb_per_s() const noexcept;  // payload bytes, 10^6 per MB
   // All participants' CPU time (the whole run, warm-up and setup too) per message counted.
   double cpu_us_per_msg() const noexcept;
+  // Wake-up system calls per message counted (round trip, delivery), when counted.
+  std::optional<double> wakes_per_msg() const noexcept;
 };
 
 // One line, no newline: {"system":...,"errors":N}

@@ -40,6 +40,13 @@ TEST(BenchReport, EveryFieldSurvivesTheLine) {
   EXPECT_EQ(out->errors.total(), 15u);
   EXPECT_EQ(out->latency.count(), 2u);
   EXPECT_EQ(out->latency.encode(), in.latency.encode());
+  EXPECT_FALSE(out->wakes.has_value());
+  // The wake-up count is there only when a participant counted it.
+  Report counted = sample();
+  counted.wakes = 77;
+  const auto back = Report::decode(counted.encode());
+  ASSERT_TRUE(back.has_value()) << counted.encode();
+  EXPECT_EQ(back->wakes, std::optional<std::uint64_t>(77));
 }
 
 TEST(BenchReport, RefusesIncompleteOrForeignLines) {
@@ -57,6 +64,8 @@ TEST(BenchReport, RefusesIncompleteOrForeignLines) {
     EXPECT_FALSE(Report::decode(without)) << without;
   }
   EXPECT_FALSE(Report::decode(line + " bogus=1"));
+  EXPECT_FALSE(Report::decode(line + " wakes=x"));
+  EXPECT_FALSE(Report::decode(line + " wakes=1 wakes=2"));
   std::string bad = line;
   bad.replace(bad.find("lost=1"), 6, "lost=x");
   EXPECT_FALSE(Report::decode(bad));

@@ -110,7 +110,8 @@ bench_run() {
 }
 
 # bench_medians JSONL: one TSV line per run label, in first-seen order:
-#   label reps failed msgs_per_s p50_us p99_us p999_us max_us errors cpu_us_per_msg cmd
+#   label reps failed msgs_per_s p50_us p99_us p999_us max_us errors cpu_us_per_msg
+#   wakes_per_msg cmd
 # Each figure is the median of that field over the repetitions that printed a result (the
 # mean of the middle two for an even count); "null" when none has it. failed counts the
 # repetitions that exited non-zero, printed nothing, or reported errors > 0.
@@ -135,6 +136,7 @@ bench_medians() {
         ($res | map(.max_us) | median),
         ($res | map(.errors // 0) | max // null),
         ($res | map(.cpu_us_per_msg) | median),
+        ($res | map(.wakes_per_msg) | median),
         ($runs[0].cmd) ]
     | map(if . == null then "null" else tostring end) | @tsv' "$1"
 }

@@ -298,13 +298,14 @@ elapsed=$(($(date +%s) - started))
 
 # ---------------------------------------------------------------------------------------
 # Medians, the table, the targets.
-declare -A R_REPS R_FAILED R_RATE R_P50 R_P99 R_P999 R_ERR R_CPU R_CMD
+declare -A R_REPS R_FAILED R_RATE R_P50 R_P99 R_P999 R_ERR R_CPU R_WAKES R_CMD
 LABELS=()
-while IFS=$'\t' read -r label reps failed rate p50 p99 p999 _max err cpu cmd; do
+while IFS=$'\t' read -r label reps failed rate p50 p99 p999 _max err cpu wakes cmd; do
   [ "$label" = ferryd-memory ] && continue
   LABELS+=("$label")
   R_REPS[$label]=$reps R_FAILED[$label]=$failed R_RATE[$label]=$rate R_P50[$label]=$p50
   R_P99[$label]=$p99 R_P999[$label]=$p999 R_ERR[$label]=$err R_CPU[$label]=$cpu R_CMD[$label]=$cmd
+  R_WAKES[$label]=$wakes
 done < <(jq -c 'select(.run != "ferryd-memory")' "$JSONL" | bench_medians /dev/stdin)
 
 FAILED_RUNS=0
@@ -590,6 +591,17 @@ fi
     rate-intended/hybrid/uds
   table_row "fanout 1→32 (deliveries)" hybrid fanout fanout/hybrid/ferry fanout/hybrid/uds
   table_row "fanout 1→32 × 10k/s" hybrid fanout-rate fanout-rate/hybrid/ferry fanout-rate/hybrid/uds
+  echo
+  echo "Wake-up system calls per message (round trip, delivery), ferry's own count (\`wakes_per_msg\`:"
+  echo "every futex, eventfd or socket wake of either side, warm-up included), in the order above:"
+  echo
+  local_wakes=""
+  for l in pingpong/spin/ferry pingpong/hybrid/ferry pingpong/block/ferry stream/hybrid/ferry \
+           fanin/hybrid/ferry fanin/block/ferry reqrep/hybrid/ferry reqrep/block/ferry \
+           rate/hybrid/ferry rate/block/ferry fanout/hybrid/ferry fanout-rate/hybrid/ferry; do
+    local_wakes+="${local_wakes:+, }${l%/ferry} $(awk -v w="${R_WAKES[$l]:-null}" 'BEGIN { if (w == "null") printf "—"; else printf "%.3g", w }')"
+  done
+  echo "$local_wakes."
   echo
   echo "## ferry beside the naive floor"
   echo

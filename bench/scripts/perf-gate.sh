@@ -71,7 +71,7 @@ echo >&2
 declare -A RATE P50 P99
 medians() {
   local label _reps _failed rate p50 p99 _p999 _max _err _cmd
-  while IFS=$'\t' read -r label _reps _failed rate p50 p99 _p999 _max _err _cpu _cmd; do
+  while IFS=$'\t' read -r label _reps _failed rate p50 p99 _p999 _max _err _cpu _wakes _cmd; do
     RATE[$label]=$rate P50[$label]=$p50 P99[$label]=$p99
   done < <(bench_medians "$JSONL")
 }

@@ -12,7 +12,8 @@
 #                the gateway beside a plain TLS WebSocket echo: bench/results/gateway.md;
 #                the bridge beside plain NATS clients: bench/results/bridge.md;
 #                ferry from Python beside multiprocessing and a Unix socket: bench/results/python.md
-#   make perf-gate  ferry vs Unix sockets on fanin and reqrep, fails below 3x / 1.5x (<1 min)
+#   make perf-gate  ferry vs Unix sockets on fanin and reqrep, fails below 3x / 1.5x (<1 min;
+#                   on a machine busy with other work it reports the ratios, see the script)
 #   make microbench  micro-benchmarks (build/bin/ferry_microbench)
 #   make format  reformat the sources with clang-format
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // CRC32C throughput: the dispatched ferry::crc32c against the portable fallback. Each call
-// continues the previous CRC, so calls run back to back as when checksumming a stream.
+// continues the previous CRC, so calls run back to back as when checksumming a stream. And
+// Crc32cJoin: preparing one, and a header's CRC joined to a payload's.
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <random>
@@ -34,7 +36,29 @@ void BM_Crc32cPortable(benchmark::State& state) {
   run<ferry::detail::crc32c_portable>(state);
 }
 
+// A fan-out's work per copy instead of a CRC of the payload: the 20 header bytes' CRC
+// joined to the payload's (the join prepared once per payload size).
+void BM_Crc32cHeaderJoin(benchmark::State& state) {
+  const ferry::Crc32cJoin join(static_cast<std::size_t>(state.range(0)));
+  std::array<unsigned char, 20> header{};
+  std::uint32_t crc = 0x12345678u;
+  for (auto _ : state) {
+    header[8] = static_cast<unsigned char>(crc);  // each header differs (its sequence)
+    crc = join(ferry::crc32c(header.data(), header.size()), crc);
+    benchmark::DoNotOptimize(crc);
+  }
+}
+
+void BM_Crc32cJoinPrepare(benchmark::State& state) {
+  for (auto _ : state) {
+    ferry::Crc32cJoin join(static_cast<std::size_t>(state.range(0)));
+    benchmark::DoNotOptimize(join);
+  }
+}
+
 BENCHMARK(BM_Crc32c)->Arg(64)->Arg(1024)->Arg(65536);
 BENCHMARK(BM_Crc32cPortable)->Arg(64)->Arg(1024)->Arg(65536);
+BENCHMARK(BM_Crc32cHeaderJoin)->Arg(64)->Arg(1024)->Arg(65536);
+BENCHMARK(BM_Crc32cJoinPrepare)->Arg(64)->Arg(1024)->Arg(65536);
 
 }  // namespace

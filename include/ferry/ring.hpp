@@ -29,6 +29,7 @@
 #include <optional>
 #include <span>
 
+#include "ferry/crc32c.hpp"
 #include "ferry/export.hpp"
 #include "ferry/result.hpp"
 #include "ferry/wait.hpp"
@@ -163,6 +164,12 @@ class FERRY_API RingProducer {
   // Finishes the reserved record with `n` (<= reserved) payload bytes and, with
   // Publish::now, makes it and every earlier staged record visible.
   void commit(std::size_t n, const MessageMeta& meta = {}, Publish publish = Publish::now);
+  // commit() of a payload whose CRC32C the caller has (one payload sent through many rings):
+  // `payload_crc` of exactly the n bytes committed, `join` prepared for n. The frame's CRC
+  // then reads only the header; a wrong `payload_crc` makes a frame the consumer refuses as
+  // corrupt.
+  void commit(std::size_t n, const MessageMeta& meta, std::uint32_t payload_crc,
+              const Crc32cJoin& join, Publish publish = Publish::now);
   // Makes every committed record visible with one release store; wakes a sleeping
   // consumer (a syscall only if it sleeps).
   void publish();
@@ -206,6 +213,8 @@ class FERRY_API RingProducer {
   std::uint64_t space_wanted(std::uint64_t total) const noexcept;
   Result<void> refresh_head();
   Error too_large(std::size_t n) const;
+  void commit_frame(std::size_t n, const MessageMeta& meta, const Crc32cJoin* join,
+                    std::uint32_t payload_crc, Publish publish);
 
   detail::RingSide side_;
   std::uint64_t tail_ = 0;        // local write index, including staged records

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "ferry/codec.hpp"
+#include "ferry/crc32c.hpp"
 #include "ferry/export.hpp"
 #include "ferry/message.hpp"
 #include "ferry/result.hpp"
@@ -136,6 +137,24 @@ struct ServerStats {
 
 class Request;
 
+// One payload for many Server::send()s (a fan-out): assign() copies it into private memory
+// once, so that every connection gets the same bytes whatever the memory it came from does
+// meanwhile, and computes its CRC32C once; each send() then copies it and computes the CRC
+// of its header only. Reuse one object: its memory and its CRC join (prepared per size) stay.
+class FERRY_API FanoutPayload {
+ public:
+  void assign(std::span<const std::byte> payload);
+  std::span<const std::byte> bytes() const noexcept { return {bytes_.data(), size_}; }
+  std::uint32_t crc() const noexcept { return crc_; }
+  const Crc32cJoin& join() const noexcept { return join_; }
+
+ private:
+  std::vector<std::byte> bytes_;
+  std::size_t size_ = 0;
+  std::uint32_t crc_ = 0;
+  Crc32cJoin join_;
+};
+
 class FERRY_API Server {
  public:
   using Handler = std::function<void(Request&)>;
@@ -188,6 +207,9 @@ class FERRY_API Server {
   // not_found (no such connection), would_block (its ring is full; the server wakes when it
   // has room), too_large, invalid_argument (reserved flags).
   Result<void> send(ConnectionId to, std::uint16_t type, std::span<const std::byte> payload,
+                    std::uint32_t correlation = 0, std::uint8_t flags = 0);
+  // The same for a payload prepared for many connections: no CRC over the payload per send.
+  Result<void> send(ConnectionId to, std::uint16_t type, const FanoutPayload& payload,
                     std::uint32_t correlation = 0, std::uint8_t flags = 0);
   // Closes a connection (after serving what it already sent is not guaranteed). `why`, if
   // given, is what the client's error says (cut at 248 bytes); never put payload bytes in it.

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <span>
 
+#include "ferry/crc32c.hpp"
 #include "ferry/export.hpp"
 #include "ferry/result.hpp"
 
@@ -64,6 +65,12 @@ struct Limits {
 // bytes the CRC covers are built privately, never read back from `out`: in shared memory
 // another process may write there meanwhile, and must not get its fields signed.
 FERRY_API std::uint32_t encode(const Header& h, std::span<const std::byte> payload,
+                               std::byte* out) noexcept;
+
+// encode() for a payload whose CRC32C the caller has: `payload_crc` of the h.length bytes
+// the frame carries, `join` prepared for h.length. Only the header's bytes are read; the
+// payload's CRC is joined to theirs (one payload sent behind many headers).
+FERRY_API std::uint32_t encode(const Header& h, std::uint32_t payload_crc, const Crc32cJoin& join,
                                std::byte* out) noexcept;
 
 // Writes the 20 CRC-covered header bytes of `h` to out[0..20) (no CRC).

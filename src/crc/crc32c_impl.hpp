@@ -7,6 +7,7 @@
 // Thread-safety: pure functions, safe from any thread.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -23,6 +24,52 @@ namespace ferry::detail {
 // The reflected Castagnoli polynomial, 0x1EDC6F41 bit-reversed.
 inline constexpr std::uint32_t kCrc32cPoly = 0x82F63B78u;
 
+// Polynomials mod P in the reflected representation (bit 31 is the coefficient of x^0):
+// the arithmetic behind Crc32cJoin. A CRC state c moved past k zero bits is c * x^k.
+inline constexpr std::uint32_t kCrc32cOne = 1u << 31;  // x^0
+
+constexpr std::uint32_t crc32c_mul_x(std::uint32_t v) noexcept {
+  return (v >> 1) ^ (kCrc32cPoly & (0u - (v & 1u)));
+}
+
+// v / x: P's x^0 term is 1, so x has an inverse.
+constexpr std::uint32_t crc32c_div_x(std::uint32_t v) noexcept {
+  return (v & kCrc32cOne) != 0 ? ((v ^ kCrc32cPoly) << 1) | 1u : v << 1;
+}
+
+// a * b mod P, bit by bit (tables, the portable join).
+constexpr std::uint32_t crc32c_mulmod(std::uint32_t a, std::uint32_t b) noexcept {
+  std::uint32_t product = 0;
+  for (std::uint32_t m = kCrc32cOne; m != 0; m >>= 1) {
+    if ((a & m) != 0) product ^= b;
+    b = crc32c_mul_x(b);
+  }
+  return product;
+}
+
+// The powers a join's key is made of: kCrc32cPowBytes[r] = x^(8r) mod P, and
+// kCrc32cPowWords[j] = x^(64 * 2^j) mod P (enough for any std::size_t count of bytes).
+inline constexpr std::array<std::uint32_t, 8> kCrc32cPowBytes = [] {
+  std::array<std::uint32_t, 8> k{};
+  std::uint32_t v = kCrc32cOne;
+  for (auto& pow : k) {
+    pow = v;
+    for (int bit = 0; bit < 8; ++bit) v = crc32c_mul_x(v);
+  }
+  return k;
+}();
+
+inline constexpr std::array<std::uint32_t, 61> kCrc32cPowWords = [] {
+  std::array<std::uint32_t, 61> k{};
+  std::uint32_t v = kCrc32cOne;
+  for (int bit = 0; bit < 64; ++bit) v = crc32c_mul_x(v);
+  for (auto& pow : k) {
+    pow = v;
+    v = crc32c_mulmod(v, v);
+  }
+  return k;
+}();
+
 // Table-driven (slicing-by-8); runs anywhere.
 std::uint32_t crc32c_portable(const void* data, std::size_t size, std::uint32_t crc) noexcept;
 
@@ -32,5 +79,16 @@ bool crc32c_hw_available() noexcept;
 
 // CPU instructions; call only when crc32c_hw_available() is true.
 std::uint32_t crc32c_hw(const void* data, std::size_t size, std::uint32_t crc) noexcept;
+
+// The portable join's key for moving a CRC past `bytes` bytes: x^(8 * bytes) mod P, applied
+// with crc32c_mulmod().
+std::uint32_t crc32c_portable_join_key(std::size_t bytes) noexcept;
+
+#if defined(__x86_64__)
+// Crc32cJoin with carry-less multiplication (when crc32c_hw_available()): the key
+// for moving a CRC past `bytes` bytes, x^(8 * bytes - 33) mod P, and the move itself.
+std::uint32_t crc32c_hw_join_key(std::size_t bytes) noexcept;
+std::uint32_t crc32c_hw_shift(std::uint32_t crc, std::uint32_t key) noexcept;
+#endif
 
 }  // namespace ferry::detail

@@ -28,7 +28,7 @@ constexpr std::size_t kMaxWords = 256;
 
 // v * x^k mod P, in the reflected representation (bit i is the coefficient of x^(31-i)).
 constexpr std::uint32_t mul_xpow(std::uint32_t v, std::size_t k) {
-  for (; k > 0; --k) v = (v >> 1) ^ (kCrc32cPoly & (0u - (v & 1u)));
+  for (; k > 0; --k) v = crc32c_mul_x(v);
   return v;
 }
 
@@ -51,13 +51,38 @@ T load(const unsigned char* p) noexcept {
   return v;
 }
 
-// clmul(c, kShifts[words]): ready for crc32 to finish moving c past `words` words.
-FERRY_TARGET_CRC std::uint64_t shift(std::uint64_t c, std::size_t words) noexcept {
-  const __m128i k = _mm_cvtsi32_si128(static_cast<int>(kShifts[words]));
+// The carry-less product of c and key.
+FERRY_TARGET_CRC std::uint64_t clmul(std::uint64_t c, std::uint32_t key) noexcept {
+  const __m128i k = _mm_cvtsi32_si128(static_cast<int>(key));
   const __m128i product =
       _mm_clmulepi64_si128(_mm_cvtsi64_si128(static_cast<long long>(c)), k, 0x00);
   return static_cast<std::uint64_t>(_mm_cvtsi128_si64(product));
 }
+
+// clmul(c, kShifts[words]): ready for crc32 to finish moving c past `words` words.
+FERRY_TARGET_CRC std::uint64_t shift(std::uint64_t c, std::size_t words) noexcept {
+  return clmul(c, kShifts[words]);
+}
+
+// The join's keys: kJoinBytes[r] = x^(8r - 33) mod P, kJoinWords[j] = x^(64 * 2^j - 33)
+// mod P, so that crc32(0, clmul(v, kJoinWords[j])) == v * x^(64 * 2^j).
+constexpr std::uint32_t kInverseX33 = [] {
+  std::uint32_t v = kCrc32cOne;
+  for (int i = 0; i < 33; ++i) v = crc32c_div_x(v);
+  return v;
+}();
+
+constexpr std::array<std::uint32_t, 8> kJoinBytes = [] {
+  std::array<std::uint32_t, 8> k{};
+  for (std::size_t r = 0; r < k.size(); ++r) k[r] = crc32c_mulmod(kCrc32cPowBytes[r], kInverseX33);
+  return k;
+}();
+
+constexpr std::array<std::uint32_t, 61> kJoinWords = [] {
+  std::array<std::uint32_t, 61> k{};
+  for (std::size_t j = 0; j < k.size(); ++j) k[j] = crc32c_mulmod(kCrc32cPowWords[j], kInverseX33);
+  return k;
+}();
 
 }  // namespace
 
@@ -110,6 +135,20 @@ std::uint32_t crc32c_hw(const void* data, std::size_t size, std::uint32_t crc) n
   }
   for (; words > 0; --words, p += 8) c0 = _mm_crc32_u64(c0, load<std::uint64_t>(p));
   return ~static_cast<std::uint32_t>(c0);
+}
+
+FERRY_TARGET_CRC std::uint32_t crc32c_hw_shift(std::uint32_t crc, std::uint32_t key) noexcept {
+  return static_cast<std::uint32_t>(_mm_crc32_u64(0, clmul(crc, key)));
+}
+
+std::uint32_t crc32c_hw_join_key(std::size_t bytes) noexcept {
+  // x^(8r - 33) times x^(64 * 2^j) for every bit j of the whole words.
+  std::uint32_t key = kJoinBytes[bytes % 8];
+  std::size_t j = 0;
+  for (std::size_t words = bytes / 8; words != 0; words >>= 1, ++j) {
+    if ((words & 1u) != 0) key = crc32c_hw_shift(key, kJoinWords[j]);
+  }
+  return key;
 }
 
 }  // namespace ferry::detail

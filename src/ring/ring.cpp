@@ -334,6 +334,17 @@ Result<std::span<std::byte>> RingProducer::reserve(std::size_t n,
 }
 
 void RingProducer::commit(std::size_t n, const MessageMeta& meta, Publish publish_now) {
+  commit_frame(n, meta, nullptr, 0, publish_now);
+}
+
+void RingProducer::commit(std::size_t n, const MessageMeta& meta, std::uint32_t payload_crc,
+                          const Crc32cJoin& join, Publish publish_now) {
+  if (join.size_b() != n) contract_violation("commit() with a CRC join prepared for another size");
+  commit_frame(n, meta, &join, payload_crc, publish_now);
+}
+
+void RingProducer::commit_frame(std::size_t n, const MessageMeta& meta, const Crc32cJoin* join,
+                                std::uint32_t payload_crc, Publish publish_now) {
   if (!reserved_ || n > *reserved_) {
     contract_violation("commit() without a live reservation of at least that size");
   }
@@ -347,7 +358,9 @@ void RingProducer::commit(std::size_t n, const MessageMeta& meta, Publish publis
   h.flags = meta.flags;
   h.seq = next_seq_++;
   h.correlation = meta.correlation;
-  if (side_.crc) {
+  if (side_.crc && join != nullptr) {
+    wire::encode(h, payload_crc, *join, frame);
+  } else if (side_.crc) {
     wire::encode(h, std::span<const std::byte>(frame + wire::kHeaderSize, n), frame);
   } else {
     wire::store_fields(h, frame);

@@ -151,6 +151,20 @@ Result<void> Server::send(ConnectionId to, std::uint16_t type, std::span<const s
   return impl_->send(to, type, payload, correlation, flags);
 }
 
+Result<void> Server::send(ConnectionId to, std::uint16_t type, const FanoutPayload& payload,
+                          std::uint32_t correlation, std::uint8_t flags) {
+  return impl_->send(to, type, payload.bytes(), correlation, flags, &payload);
+}
+
+void FanoutPayload::assign(std::span<const std::byte> payload) {
+  if (bytes_.size() < payload.size()) bytes_.resize(payload.size());
+  if (!payload.empty()) std::memcpy(bytes_.data(), payload.data(), payload.size());
+  size_ = payload.size();
+  // The CRC of our copy, not of the memory it came from: the two may differ by now.
+  crc_ = crc32c(bytes_.data(), size_);
+  if (join_.size_b() != size_) join_ = Crc32cJoin(size_);
+}
+
 void Server::disconnect(ConnectionId id, std::string_view why) {
   impl_->disconnect(id, DisconnectReason::server_closed, why);
 }
@@ -409,7 +423,7 @@ bool Server::Impl::dispatch(ServerConn& c, const RecordView& record) {
 
 Result<void> Server::Impl::send(ConnectionId to, std::uint16_t type,
                                 std::span<const std::byte> payload, std::uint32_t correlation,
-                                std::uint8_t flags) {
+                                std::uint8_t flags, const FanoutPayload* prepared) {
   ServerConn* c = find(to);
   if (c == nullptr) return Error(Errc::not_found, "no connection " + std::to_string(to));
   if (c->closing)
@@ -450,7 +464,11 @@ Result<void> Server::Impl::send(ConnectionId to, std::uint16_t type,
     }
   }
   if (raw && n > 0) std::memcpy(room->data(), payload.data(), n);
-  c->out.commit(n, meta, Publish::later);
+  if (raw && prepared != nullptr) {
+    c->out.commit(n, meta, prepared->crc(), prepared->join(), Publish::later);
+  } else {
+    c->out.commit(n, meta, Publish::later);
+  }
   count(detail::EndpointCounter::messages_out);
   count(detail::EndpointCounter::bytes_out, n);
   if (!in_turn_) {

@@ -67,8 +67,10 @@ class Server::Impl {
   bool prepare_sleep(std::int64_t& due_ns);
   void end_sleep() noexcept;
   void arm_timer(std::int64_t at_ns) noexcept;
+  // `prepared`: the payload's CRC is known (Server::send of a FanoutPayload).
   Result<void> send(ConnectionId to, std::uint16_t type, std::span<const std::byte> payload,
-                    std::uint32_t correlation, std::uint8_t flags);
+                    std::uint32_t correlation, std::uint8_t flags,
+                    const FanoutPayload* prepared = nullptr);
   // Closes a connection at the end of the turn; tells the client `why` (or, for
   // protocol_error and server_closed without one, a default), never for `closed`.
   void disconnect(ConnectionId id, DisconnectReason reason, std::string_view why = {});

@@ -97,6 +97,16 @@ std::uint32_t encode(const Header& h, std::span<const std::byte> payload, std::b
   return crc;
 }
 
+std::uint32_t encode(const Header& h, std::uint32_t payload_crc, const Crc32cJoin& join,
+                     std::byte* out) noexcept {
+  alignas(8) std::byte raw[kHeaderSize];
+  store_fields(h, raw);
+  const std::uint32_t crc = join(crc32c(raw, kCrcCoveredHeaderBytes), payload_crc);
+  store_le<kCrc>(raw, crc);
+  std::memcpy(out, raw, kHeaderSize);
+  return crc;
+}
+
 Header load(const std::byte* in) noexcept {
   Header h;
   load_le<kLength>(in, h.length);

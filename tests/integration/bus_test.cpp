@@ -8,17 +8,21 @@
 // and a million of them leave ferryd's memory flat.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "ferry/client.hpp"
+#include "ferry/crc32c.hpp"
 #include "support/assertions.hpp"
 #include "support/endpoint_support.hpp"
 #include "support/ferryd_process.hpp"
@@ -259,6 +263,99 @@ TEST(Bus, SubscribeUnsubscribeAndSelfDelivery) {
   auto n = a->wait([&](const Message& m) { got.emplace_back(m.text()); }, 50ms);
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 0u);
+}
+
+// A publisher of the same user is read in place, so it can rewrite a publication while
+// ferryd fans it out. Here it flips one word of each, from its commit until ferryd has
+// taken it, between two values with the same CRC32C (the two differ by the CRC's generator
+// polynomial), so that every state passes ferryd's check; every subscriber must still get
+// the same bytes for each publication, which ferryd copies once and signs for all.
+TEST(Bus, APublicationRewrittenWhileItFansOutReachesEverySubscriberAlike) {
+  test::ScopedSession session("bus-rewrite");
+  test::FerrydProcess ferryd;
+  ASSERT_TRUE(ferryd.ok());
+  test::Watchdog watchdog(120s, "rewritten publications");
+  constexpr std::uint16_t kType = 7;
+  constexpr std::size_t kWords = 32;
+  constexpr std::size_t kFlipped = 5;  // the word rewritten
+  constexpr std::uint64_t kFlip =
+      std::uint64_t{0x1'05EC'76F1};  // x^32 + the polynomial, as CRC32C reads it
+  const auto value = [](int i, std::size_t k) {
+    return static_cast<std::uint64_t>(i) * std::uint64_t{0x9E37'79B9} + k;
+  };
+  const auto crc_of = [](const std::array<std::uint64_t, kWords>& words) {
+    return crc32c(words.data(), sizeof words);
+  };
+  std::array<std::uint64_t, kWords> probe{};
+  probe.fill(0x0123'4567'89ab'cdefull);
+  const std::uint32_t before = crc_of(probe);
+  probe[kFlipped] ^= kFlip;
+  ASSERT_EQ(crc_of(probe), before) << "the flip must not change the CRC";
+
+  const int count = static_cast<int>(test::scaled(2000));
+  auto publisher = Client::connect(patient());
+  ASSERT_TRUE(publisher) << publisher.error().message();
+  using Words = std::array<std::uint64_t, kWords>;
+  std::vector<std::vector<Words>> got(2);
+  std::vector<std::thread> subscribers;
+  std::atomic<int> subscribed{0};
+  std::atomic<bool> failed{false};
+  for (std::vector<Words>& mine : got) {
+    subscribers.emplace_back([&, out = &mine] {
+      auto client = Client::connect(patient());
+      if (!client || !client->subscribe(kType)) {
+        failed = true;
+        subscribed.fetch_add(1);
+        return;
+      }
+      subscribed.fetch_add(1);
+      while (out->size() < static_cast<std::size_t>(count)) {
+        auto n = client->wait(
+            [&](const Message& m) {
+              Words w{};
+              std::memcpy(w.data(), m.payload.data(), std::min(sizeof w, m.payload.size()));
+              out->push_back(w);
+            },
+            10s);
+        if (!n || *n == 0) {
+          std::fprintf(stderr, "subscriber: %s\n",
+                       n ? "nothing for 10 s" : n.error().message().c_str());
+          failed = true;
+          return;
+        }
+      }
+    });
+  }
+  wait_for(subscribed, 2);
+  for (int i = 0; i < count; ++i) {
+    auto room = publisher->reserve(sizeof(Words));
+    ASSERT_TRUE(room) << room.error().message();
+    Words w{};
+    for (std::size_t k = 0; k < kWords; ++k) w[k] = value(i, k);
+    std::memcpy(room->data(), w.data(), sizeof w);
+    publisher->commit(sizeof w, kType);
+    std::atomic_ref<std::uint64_t> word(
+        *reinterpret_cast<std::uint64_t*>(room->data() + 8 * kFlipped));
+    // Until ferryd has taken it (and fanned it out): then the rewrites overlap its copies.
+    while (publisher->acknowledged() < static_cast<std::uint64_t>(i) + 1) {
+      word.store(word.load(std::memory_order_relaxed) ^ kFlip, std::memory_order_relaxed);
+    }
+  }
+  for (std::thread& t : subscribers) t.join();
+  ASSERT_FALSE(failed);
+  ASSERT_EQ(got[0].size(), static_cast<std::size_t>(count));
+  ASSERT_EQ(got[1].size(), static_cast<std::size_t>(count));
+  int differ = 0;
+  int flipped = 0;
+  for (int i = 0; i < count; ++i) {
+    const auto at = static_cast<std::size_t>(i);
+    if (got[0][at] != got[1][at]) ++differ;
+    if (got[0][at][kFlipped] != value(i, kFlipped)) ++flipped;
+  }
+  std::printf("%d publications, %d delivered flipped, %d delivered differently\n", count, flipped,
+              differ);
+  EXPECT_EQ(differ, 0) << "subscribers got different bytes for the same publication";
+  EXPECT_GT(flipped, 0) << "no rewrite ever reached a subscriber: the test proves nothing";
 }
 
 // A client with echo off (a bridge between buses) does not get its own publications back;

@@ -149,4 +149,62 @@ TEST(Crc32c, ChainingManySmallPieces) {
   }
 }
 
+// The join of a's CRC and b's equals the CRC of a followed by b, for every size of b up to
+// 2 KiB and some larger, in every implementation: the public one, the portable arithmetic
+// and, where the CPU has it, the carry-less one.
+TEST(Crc32cJoin, JoinsTwoCrcsIntoTheCrcOfBothBuffers) {
+  std::mt19937_64 rng(5);
+  std::vector<std::size_t> sizes(2049);
+  std::iota(sizes.begin(), sizes.end(), std::size_t{0});
+  for (const std::size_t big :
+       {std::size_t{65535}, std::size_t{65536}, (std::size_t{1} << 20) + 13}) {
+    sizes.push_back(big);
+  }
+  for (const std::size_t size_b : sizes) {
+    const std::vector<unsigned char> a = random_bytes(std::size_t{rng() % 40}, rng);
+    const std::vector<unsigned char> b = random_bytes(size_b, rng);
+    const std::uint32_t crc_a = ferry::crc32c(a.data(), a.size());
+    const std::uint32_t crc_b = ferry::crc32c(b.data(), b.size());
+    const std::uint32_t whole = ferry::crc32c(b.data(), b.size(), crc_a);
+    ASSERT_EQ(ferry::Crc32cJoin(size_b)(crc_a, crc_b), whole) << "size " << size_b;
+    const std::uint32_t portable_key = ferry::detail::crc32c_portable_join_key(size_b);
+    ASSERT_EQ(ferry::detail::crc32c_mulmod(crc_a, portable_key) ^ crc_b, whole)
+        << "portable, size " << size_b;
+#if defined(__x86_64__)
+    if (ferry::detail::crc32c_hw_available()) {
+      const std::uint32_t key = ferry::detail::crc32c_hw_join_key(size_b);
+      ASSERT_EQ(ferry::detail::crc32c_hw_shift(crc_a, key) ^ crc_b, whole) << "hw, size " << size_b;
+    }
+#endif
+  }
+}
+
+// Sizes no test can allocate: moving a CRC past n1 + n2 bytes is moving it past n1, then
+// n2 (a join with an empty b's CRC 0 only moves crc_a), and both arithmetics agree.
+TEST(Crc32cJoin, HugeSizesMoveACrcLikeTheirParts) {
+  std::mt19937_64 rng(6);
+  for (int round = 0; round < 2000; ++round) {
+    const std::size_t n1 = rng() >> (4 + rng() % 58);
+    const std::size_t n2 = rng() >> (4 + rng() % 58);
+    const auto crc = static_cast<std::uint32_t>(rng());
+    const std::uint32_t moved = ferry::Crc32cJoin(n1 + n2)(crc, 0);
+    ASSERT_EQ(ferry::Crc32cJoin(n2)(ferry::Crc32cJoin(n1)(crc, 0), 0), moved) << n1 << " + " << n2;
+    ASSERT_EQ(ferry::detail::crc32c_mulmod(crc, ferry::detail::crc32c_portable_join_key(n1 + n2)),
+              moved)
+        << n1 << " + " << n2;
+  }
+}
+
+TEST(Crc32cJoin, AJoinForAnotherSizeGivesAnotherCrc) {
+  const std::array<unsigned char, 4> a{1, 2, 3, 4};
+  std::array<unsigned char, 100> b{};
+  b.fill(7);
+  const std::uint32_t crc_a = ferry::crc32c(a.data(), a.size());
+  const std::uint32_t crc_b = ferry::crc32c(b.data(), b.size());
+  EXPECT_EQ(ferry::Crc32cJoin(100)(crc_a, crc_b), ferry::crc32c(b.data(), b.size(), crc_a));
+  EXPECT_NE(ferry::Crc32cJoin(99)(crc_a, crc_b), ferry::crc32c(b.data(), b.size(), crc_a));
+  EXPECT_EQ(ferry::Crc32cJoin(0)(crc_a, 0), crc_a);  // nothing after a
+  EXPECT_EQ(ferry::Crc32cJoin().size_b(), 0u);
+}
+
 }  // namespace

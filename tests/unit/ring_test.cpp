@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "ferry/crc32c.hpp"
 #include "ferry/ring.hpp"
 #include "ferry/unique_fd.hpp"
 #include "ring/ring_layout.hpp"
@@ -416,6 +417,46 @@ TEST(Ring, RandomSizesAgainstAModel) {
 }
 
 // ------------------------------------------------------------------ a consumer that checks
+
+// A commit with the payload's CRC given (a fan-out) signs the frame as a plain commit
+// does, with CRCs on and off; a CRC that is not the payload's is a frame the consumer refuses.
+TEST(Ring, ACommitWithTheCallersPayloadCrcIsSignedLikeAnyOther) {
+  for (const bool crc : {true, false}) {
+    SharedRing ring(small_ring(4096, crc));
+    auto p = ring.producer();
+    auto c = ring.consumer();
+    for (const std::size_t n : {std::size_t{0}, std::size_t{3}, std::size_t{200}}) {
+      const std::vector<std::byte> payload = bytes_of(n, n);
+      ASSERT_TRUE(p.send(payload, MessageMeta{5, 0, 9}).ok());
+      auto room = p.reserve(n);
+      ASSERT_TRUE(room.ok());
+      std::copy(payload.begin(), payload.end(), room->begin());
+      p.commit(n, MessageMeta{5, 0, 9}, crc32c(payload.data(), n), Crc32cJoin(n));
+      auto plain = c.peek();
+      ASSERT_TRUE(plain.ok()) << plain.error().message();
+      const std::uint32_t plain_crc = plain->header.crc;
+      c.release();
+      auto joined = c.peek();
+      ASSERT_TRUE(joined.ok()) << "crc " << crc << ", size " << n << ": "
+                               << joined.error().message();
+      EXPECT_TRUE(test::check_pattern(joined->payload, n));
+      // The sequence differs (one more), so the CRCs do too, unless none is kept.
+      if (crc) {
+        EXPECT_NE(joined->header.crc, plain_crc);
+      } else {
+        EXPECT_EQ(joined->header.crc, 0u);
+      }
+      c.release();
+    }
+    if (!crc) continue;
+    const std::vector<std::byte> payload = bytes_of(100, 1);
+    auto room = p.reserve(100);
+    ASSERT_TRUE(room.ok());
+    std::copy(payload.begin(), payload.end(), room->begin());
+    p.commit(100, {}, crc32c(payload.data(), 99), Crc32cJoin(100));
+    EXPECT_EQ(c.peek().code(), Errc::bad_crc);
+  }
+}
 
 TEST(RingCorruption, FlippedPayloadBitIsBadCrcAndSticky) {
   SharedRing ring(small_ring());

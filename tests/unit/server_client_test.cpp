@@ -331,6 +331,54 @@ TEST(ServerClient, ServerPushesReachPollAndWait) {
   EXPECT_EQ(*none, 0u);
 }
 
+// A FanoutPayload is copied when assigned: what each connection gets is what was assigned,
+// whatever happens to the source after, whether the connection compresses or not, and
+// whatever the size (its CRC join is prepared again when the size changes).
+TEST(ServerClient, AFanoutPayloadReachesEveryConnectionAsAssigned) {
+  test::ScopedSession session;
+  test::ServerThread server(make_server());
+  Server& srv = *server;
+  const std::vector<std::size_t> sizes{1000, 10, 0, 5000, 5000};
+  std::vector<std::string> sent;
+  for (const std::size_t n : sizes) {
+    std::string text(n, ' ');
+    for (std::size_t i = 0; i < n; ++i) text[i] = static_cast<char>('a' + (i * 7 + n) % 26);
+    sent.push_back(text);
+  }
+  std::vector<ConnectionId> subscribers;
+  server->on(3, [&](Request& r) {
+    subscribers.push_back(r.connection());
+    if (subscribers.size() == 2) {
+      FanoutPayload payload;
+      for (const std::string& text : sent) {
+        std::string source = text;
+        payload.assign(as_bytes(source));
+        source.assign(source.size(), 'X');  // the copy is what goes out
+        for (const ConnectionId to : subscribers) ASSERT_TRUE(srv.send(to, 9, payload));
+      }
+    }
+    ASSERT_TRUE(r.reply({}));
+  });
+  server.start();
+  ClientOptions compressing;
+  compressing.compression.codec = Compression::lz4;
+  compressing.compression.threshold = 64;
+  auto plain = Client::connect();
+  auto packed = Client::connect(compressing);
+  ASSERT_TRUE(plain && packed);
+  ASSERT_TRUE(plain->request(3, {}, 5s));
+  ASSERT_TRUE(packed->request(3, {}, 5s));
+  for (Client* client : {&*plain, &*packed}) {
+    std::vector<std::string> got;
+    while (got.size() < sent.size()) {
+      auto n = client->wait([&](const Message& m) { got.emplace_back(m.text()); }, 5s);
+      ASSERT_TRUE(n) << n.error().message();
+      ASSERT_GT(*n, 0u);
+    }
+    EXPECT_EQ(got, sent);
+  }
+}
+
 TEST(ServerClient, CompressionIsTransparentBothWays) {
   for (Compression codec : {Compression::lz4, Compression::zstd}) {
     test::ScopedSession session;

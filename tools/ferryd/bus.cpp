@@ -136,12 +136,17 @@ void Bus::publish(Request& r) {
   }
   Peer& publisher = peers_[r.connection()];
   std::vector<ConnectionId>& delivered = publisher.delivered;
+  // Copied once for several subscribers: each delivery then costs a copy and the CRC of a
+  // header, and all of them carry the same bytes even if the publisher's memory changes.
+  const bool fan_out = it->second.size() > 1;
+  if (fan_out) fanout_.assign(m.payload);
+  // A publication sent again after a ferryd died stays marked for its subscribers.
+  const auto flags = static_cast<std::uint8_t>(m.flags & ferry::wire::kFlagResent);
   for (ConnectionId to : it->second) {
     if (to == r.connection() && publisher.no_echo) continue;
     if (std::find(delivered.begin(), delivered.end(), to) != delivered.end()) continue;
-    // A publication sent again after a ferryd died stays marked for its subscribers.
-    auto sent = server_.send(to, m.type, m.payload, 0,
-                             static_cast<std::uint8_t>(m.flags & ferry::wire::kFlagResent));
+    auto sent = fan_out ? server_.send(to, m.type, fanout_, 0, flags)
+                        : server_.send(to, m.type, m.payload, 0, flags);
     if (must_wait(sent)) {
       // Held in the publisher's ring, the ones reached so far are remembered so that nobody
       // gets it twice when it comes round again; or it goes on without this subscriber.

@@ -199,6 +199,8 @@ class Bus {
   std::deque<Deadline> deadlines_;
   std::vector<ferry::ConnectionId> owed_;  // requesters with held error replies
   std::unordered_map<ferry::ConnectionId, Peer> peers_;
+  // The publication being delivered to several subscribers: copied once, its CRC computed once.
+  ferry::FanoutPayload fanout_;
   std::uint32_t next_correlation_ = 1;
   // The counters, in the server's stat segment (Server::publish_metric), or in
   // `unpublished_` for any the server had no room for.

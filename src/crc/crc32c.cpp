@@ -19,12 +19,7 @@ std::uint32_t crc32c_hw(const void* data, std::size_t size, std::uint32_t crc) n
 #endif
 
 std::uint32_t crc32c_portable_join_key(std::size_t bytes) noexcept {
-  std::uint32_t key = kCrc32cPowBytes[bytes % 8];
-  std::size_t j = 0;
-  for (std::size_t words = bytes / 8; words != 0; words >>= 1, ++j) {
-    if ((words & 1u) != 0) key = crc32c_mulmod(key, kCrc32cPowWords[j]);
-  }
-  return key;
+  return crc32c_join_key(bytes, kCrc32cPowBytes, kCrc32cPowWords, crc32c_mulmod);
 }
 
 namespace {

@@ -70,6 +70,20 @@ inline constexpr std::array<std::uint32_t, 61> kCrc32cPowWords = [] {
   return k;
 }();
 
+// A join's key for `bytes` bytes, built the same way in either arithmetic: byte_keys[bytes %
+// 8], multiplied with `times` by word_keys[j] for every bit j of the whole words (bytes / 8).
+template <class Times>
+std::uint32_t crc32c_join_key(std::size_t bytes, const std::array<std::uint32_t, 8>& byte_keys,
+                              const std::array<std::uint32_t, 61>& word_keys,
+                              Times times) noexcept {
+  std::uint32_t key = byte_keys[bytes % 8];
+  std::size_t j = 0;
+  for (std::size_t words = bytes / 8; words != 0; words >>= 1, ++j) {
+    if ((words & 1u) != 0) key = times(key, word_keys[j]);
+  }
+  return key;
+}
+
 // Table-driven (slicing-by-8); runs anywhere.
 std::uint32_t crc32c_portable(const void* data, std::size_t size, std::uint32_t crc) noexcept;
 

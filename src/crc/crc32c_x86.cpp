@@ -142,13 +142,7 @@ FERRY_TARGET_CRC std::uint32_t crc32c_hw_shift(std::uint32_t crc, std::uint32_t 
 }
 
 std::uint32_t crc32c_hw_join_key(std::size_t bytes) noexcept {
-  // x^(8r - 33) times x^(64 * 2^j) for every bit j of the whole words.
-  std::uint32_t key = kJoinBytes[bytes % 8];
-  std::size_t j = 0;
-  for (std::size_t words = bytes / 8; words != 0; words >>= 1, ++j) {
-    if ((words & 1u) != 0) key = crc32c_hw_shift(key, kJoinWords[j]);
-  }
-  return key;
+  return crc32c_join_key(bytes, kJoinBytes, kJoinWords, crc32c_hw_shift);
 }
 
 }  // namespace ferry::detail

@@ -88,23 +88,30 @@ void store_fields(const Header& h, std::byte* out) noexcept {
   store_le<kCorrelation>(out, h.correlation);
 }
 
-std::uint32_t encode(const Header& h, std::span<const std::byte> payload, std::byte* out) noexcept {
+namespace {
+
+// Builds the header privately, signs it with crc_of(its 20 CRC-covered bytes), copies it out.
+template <class CrcOf>
+std::uint32_t sign(const Header& h, std::byte* out, CrcOf crc_of) noexcept {
   alignas(8) std::byte raw[kHeaderSize];
   store_fields(h, raw);
-  const std::uint32_t crc = frame_crc(raw, payload);
+  const std::uint32_t crc = crc_of(raw);
   store_le<kCrc>(raw, crc);
   std::memcpy(out, raw, kHeaderSize);
   return crc;
 }
 
+}  // namespace
+
+std::uint32_t encode(const Header& h, std::span<const std::byte> payload, std::byte* out) noexcept {
+  return sign(h, out, [&](const std::byte* raw) { return frame_crc(raw, payload); });
+}
+
 std::uint32_t encode(const Header& h, std::uint32_t payload_crc, const Crc32cJoin& join,
                      std::byte* out) noexcept {
-  alignas(8) std::byte raw[kHeaderSize];
-  store_fields(h, raw);
-  const std::uint32_t crc = join(crc32c(raw, kCrcCoveredHeaderBytes), payload_crc);
-  store_le<kCrc>(raw, crc);
-  std::memcpy(out, raw, kHeaderSize);
-  return crc;
+  return sign(h, out, [&](const std::byte* raw) {
+    return join(crc32c(raw, kCrcCoveredHeaderBytes), payload_crc);
+  });
 }
 
 Header load(const std::byte* in) noexcept {

@@ -52,3 +52,8 @@ bench_medians "$JSONL" | awk -F'\t' '
              ratio(p50["A", r], p50["B", r]), p99["A", r], p99["B", r], ratio(p99["A", r], p99["B", r]),
              cpu["A", r], cpu["B", r], ratio(cpu["A", r], cpu["B", r]), failed[r] }
   }'
+
+# Which runs failed, and why (their last line of stderr), so that a failure can be chased.
+jq -r 'select(.exit != 0 or .result == null or (.result.errors // 0) > 0)
+       | "failed: \(.run) rep \(.rep): exit \(.exit), errors \(.result.errors // "-"): \(.stderr // "")"' \
+  "$JSONL" >&2

@@ -94,18 +94,7 @@ bool crc32c_hw_available() noexcept {
 FERRY_TARGET_CRC
 std::uint32_t crc32c_hw(const void* data, std::size_t size, std::uint32_t crc) noexcept {
   const auto* p = static_cast<const unsigned char*>(data);
-  // The bytes that do not fill a word first, so the rest is whole words.
-  std::uint32_t c = ~crc;
-  if (size & 1) c = _mm_crc32_u8(c, *p++);
-  if (size & 2) {
-    c = _mm_crc32_u16(c, load<std::uint16_t>(p));
-    p += 2;
-  }
-  if (size & 4) {
-    c = _mm_crc32_u32(c, load<std::uint32_t>(p));
-    p += 4;
-  }
-  std::uint64_t c0 = c;
+  std::uint64_t c0 = ~crc;
   std::size_t words = size / 8;
   while (words >= 3 * kMinWords) {
     // Runs of n, n and n2 words; the last pass gives the 0-2 odd words to run 2, which
@@ -134,7 +123,22 @@ std::uint32_t crc32c_hw(const void* data, std::size_t size, std::uint32_t crc) n
     words -= 2 * n + n2;
   }
   for (; words > 0; --words, p += 8) c0 = _mm_crc32_u64(c0, load<std::uint64_t>(p));
-  return ~static_cast<std::uint32_t>(c0);
+  // The bytes that do not fill a word last, so that the words start where the data does: a
+  // frame header just written with word stores (wire/sign.hpp) is read back with the
+  // same words. A load that spans two stores still in the store buffer is not forwarded
+  // from them; it waits until they and every store before them are in the cache, such as a
+  // payload just copied into ring lines the other CPU holds.
+  auto c = static_cast<std::uint32_t>(c0);
+  if (size & 4) {
+    c = _mm_crc32_u32(c, load<std::uint32_t>(p));
+    p += 4;
+  }
+  if (size & 2) {
+    c = _mm_crc32_u16(c, load<std::uint16_t>(p));
+    p += 2;
+  }
+  if (size & 1) c = _mm_crc32_u8(c, *p);
+  return ~c;
 }
 
 FERRY_TARGET_CRC std::uint32_t crc32c_hw_shift(std::uint32_t crc, std::uint32_t key) noexcept {

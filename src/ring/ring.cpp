@@ -17,6 +17,7 @@
 #include "ferry/ring.hpp"
 #include "ring/ring_layout.hpp"
 #include "wait/waiting.hpp"
+#include "wire/sign.hpp"
 
 namespace ferry {
 
@@ -358,12 +359,13 @@ void RingProducer::commit_frame(std::size_t n, const MessageMeta& meta, const Cr
   h.flags = meta.flags;
   h.seq = next_seq_++;
   h.correlation = meta.correlation;
+  // Inline (wire/sign.hpp): the header's fields stay in registers.
   if (side_.crc && join != nullptr) {
-    wire::encode(h, payload_crc, *join, frame);
+    wire::detail::encode(h, payload_crc, *join, frame);
   } else if (side_.crc) {
-    wire::encode(h, std::span<const std::byte>(frame + wire::kHeaderSize, n), frame);
+    wire::detail::encode(h, std::span<const std::byte>(frame + wire::kHeaderSize, n), frame);
   } else {
-    wire::store_fields(h, frame);
+    wire::detail::put_covered(h, frame);
     std::memset(frame + wire::kCrcCoveredHeaderBytes, 0, 4);
   }
   tail_ += record_size(n);

@@ -2,13 +2,12 @@
 // The 24-byte frame header (ferry/wire.hpp): little-endian encoding, validation, decoding.
 #include "ferry/wire.hpp"
 
-#include <algorithm>
 #include <array>
-#include <bit>
 #include <cstring>
 #include <string>
 
 #include "ferry/crc32c.hpp"
+#include "wire/sign.hpp"
 
 namespace ferry::wire {
 namespace {
@@ -38,21 +37,10 @@ static_assert(contiguous({kLength, kType, kVersionField, kFlags, kSeq, kCorrelat
               "header fields must tile bytes 0..24 without gaps");
 static_assert(kCrc.offset == kCrcCoveredHeaderBytes, "the CRC covers every byte before it");
 
-template <class T>
-constexpr T byteswap(T v) noexcept {  // std::byteswap arrives in C++23
-  auto bytes = std::bit_cast<std::array<std::byte, sizeof v>>(v);
-  std::reverse(bytes.begin(), bytes.end());
-  return std::bit_cast<T>(bytes);
-}
-static_assert(byteswap(std::uint32_t{0x11223344}) == 0x44332211);
-
-static_assert(std::endian::native == std::endian::little || std::endian::native == std::endian::big,
-              "mixed-endian hosts are not supported");
-
 template <Field F, class T>
 void store_le(std::byte* out, T v) noexcept {
   static_assert(sizeof v == F.size, "field and value differ in size");
-  if constexpr (std::endian::native == std::endian::big) v = byteswap(v);
+  v = detail::little_endian(v);
   std::memcpy(out + F.offset, &v, sizeof v);
 }
 
@@ -60,7 +48,7 @@ template <Field F, class T>
 void load_le(const std::byte* in, T& v) noexcept {
   static_assert(sizeof v == F.size, "field and value differ in size");
   std::memcpy(&v, in + F.offset, sizeof v);
-  if constexpr (std::endian::native == std::endian::big) v = byteswap(v);
+  v = detail::little_endian(v);
 }
 
 // "0x" and every hex digit of v: 0x0c for a uint8_t, 0x0000abcd for a uint32_t.
@@ -79,39 +67,21 @@ Error header_error(Errc code, const std::string& what) {
 
 }  // namespace
 
+// detail::put_covered() writes these fields as three words.
+static_assert(kLength.offset == 0 && kType.offset == 4 && kVersionField.offset == 6 &&
+              kFlags.offset == 7 && kSeq.offset == 8 && kCorrelation.offset == 16);
+
 void store_fields(const Header& h, std::byte* out) noexcept {
-  store_le<kLength>(out, h.length);
-  store_le<kType>(out, h.type);
-  store_le<kVersionField>(out, h.version);
-  store_le<kFlags>(out, h.flags);
-  store_le<kSeq>(out, h.seq);
-  store_le<kCorrelation>(out, h.correlation);
+  detail::put_covered(h, out);
 }
-
-namespace {
-
-// Builds the header privately, signs it with crc_of(its 20 CRC-covered bytes), copies it out.
-template <class CrcOf>
-std::uint32_t sign(const Header& h, std::byte* out, CrcOf crc_of) noexcept {
-  alignas(8) std::byte raw[kHeaderSize];
-  store_fields(h, raw);
-  const std::uint32_t crc = crc_of(raw);
-  store_le<kCrc>(raw, crc);
-  std::memcpy(out, raw, kHeaderSize);
-  return crc;
-}
-
-}  // namespace
 
 std::uint32_t encode(const Header& h, std::span<const std::byte> payload, std::byte* out) noexcept {
-  return sign(h, out, [&](const std::byte* raw) { return frame_crc(raw, payload); });
+  return detail::encode(h, payload, out);
 }
 
 std::uint32_t encode(const Header& h, std::uint32_t payload_crc, const Crc32cJoin& join,
                      std::byte* out) noexcept {
-  return sign(h, out, [&](const std::byte* raw) {
-    return join(crc32c(raw, kCrcCoveredHeaderBytes), payload_crc);
-  });
+  return detail::encode(h, payload_crc, join, out);
 }
 
 Header load(const std::byte* in) noexcept {

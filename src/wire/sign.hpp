@@ -7,8 +7,10 @@
 // they, and every store before them, are in the cache. Before them is the payload just
 // copied into ring lines that the other side's CPU last held, so that wait is a round trip
 // between CPUs per line. So the 20 covered bytes are stored as the three words the CRC reads
-// (8, 8 and 4 bytes; crc32c_x86.cpp reads whole words first), from values, never from a
-// Header in memory whose fields were stored one by one.
+// (8, 8 and 4 bytes; crc32c_x86.cpp reads whole words first), composed from the fields'
+// values. Inlined into the ring's commit, those values stay in registers; a compiler may
+// merge the reads of a Header in memory into one word, which would wait on the field
+// stores the same way.
 // Thread-safety: pure functions.
 #pragma once
 

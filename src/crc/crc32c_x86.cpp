@@ -124,10 +124,8 @@ std::uint32_t crc32c_hw(const void* data, std::size_t size, std::uint32_t crc) n
   }
   for (; words > 0; --words, p += 8) c0 = _mm_crc32_u64(c0, load<std::uint64_t>(p));
   // The bytes that do not fill a word last, so that the words start where the data does: a
-  // frame header just written with word stores (wire/sign.hpp) is read back with the
-  // same words. A load that spans two stores still in the store buffer is not forwarded
-  // from them; it waits until they and every store before them are in the cache, such as a
-  // payload just copied into ring lines the other CPU holds.
+  // frame header just written in words is read back in the same words (wire/sign.hpp says
+  // why that matters).
   auto c = static_cast<std::uint32_t>(c0);
   if (size & 4) {
     c = _mm_crc32_u32(c, load<std::uint32_t>(p));

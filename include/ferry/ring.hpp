@@ -215,9 +215,11 @@ class FERRY_API RingProducer {
   Error too_large(std::size_t n) const;
   void commit_frame(std::size_t n, const MessageMeta& meta, const Crc32cJoin* join,
                     std::uint32_t payload_crc, Publish publish);
+  void populate_ahead(std::uint64_t end) noexcept;
 
   detail::RingSide side_;
   std::uint64_t tail_ = 0;        // local write index, including staged records
+  std::uint64_t populated_ = 0;   // first pass: record space mapped ahead of tail_
   std::uint64_t published_ = 0;   // last tail stored to shared memory
   std::uint64_t head_cache_ = 0;  // last head read from shared memory
   std::uint64_t next_seq_ = 0;

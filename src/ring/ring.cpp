@@ -5,6 +5,9 @@
 // position in the record space is index & mask. Each side keeps a cached copy of the
 // other side's index and reads the shared one (acquire) only when the cache says the
 // ring is full (producer) or empty (consumer).
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstdio>
@@ -28,6 +31,28 @@ namespace {
 constexpr std::uint64_t kAlign = 8;
 constexpr std::uint32_t kMinCapacity = 4096;
 constexpr std::uint32_t kMaxCapacity = 1u << 30;
+
+// A page of a ring first touched by a write costs its writer a page fault: a trap into the
+// kernel (and, on a virtual machine that shadows page tables, out to the hypervisor) paid
+// by the message that touched it; on the development VM these faults made most of the
+// paced scenario's tail (docs/performance.md). On its first pass over the ring a producer
+// has the pages ahead of it mapped instead, one system call at a time: as far ahead as it
+// has written so far, up to this much, so that a connection that sends little still
+// commits about only the memory it uses.
+constexpr std::uint64_t kPopulateAhead = 64 * 1024;
+
+// Maps writable in this process, as writing them would, without writing, the pages from
+// the one `from` is in up to the one `to` is in (that one is left for the next call, or to
+// fault once if `to` is the ring's end: the range never reaches past it). Best effort: a
+// kernel before Linux 5.14 says EINVAL, and the writes fault as before.
+void populate(const std::byte* from, const std::byte* to) noexcept {
+  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(from) & ~(page - 1);
+  const auto end = reinterpret_cast<std::uintptr_t>(to) & ~(page - 1);
+  if (end > begin) {
+    (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+  }
+}
 
 constexpr std::uint64_t record_size(std::uint64_t payload) noexcept {
   return (wire::kHeaderSize + payload + kAlign - 1) & ~(kAlign - 1);
@@ -330,8 +355,17 @@ Result<std::span<std::byte>> RingProducer::reserve(std::size_t n,
     }
     tail_ += to_end;
   }
+  if (tail_ < side_.capacity) populate_ahead(tail_ + need);
   reserved_ = n;
   return std::span<std::byte>(side_.data + (tail_ & side_.mask) + wire::kHeaderSize, n);
+}
+
+void RingProducer::populate_ahead(std::uint64_t end) noexcept {
+  const std::uint64_t ahead = std::min(kPopulateAhead, end);
+  if (end + ahead / 2 <= populated_ || populated_ >= side_.capacity) return;
+  const std::uint64_t to = std::min<std::uint64_t>(side_.capacity, end + ahead);
+  populate(side_.data + populated_, side_.data + to);
+  populated_ = to;
 }
 
 void RingProducer::commit(std::size_t n, const MessageMeta& meta, Publish publish_now) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Ring edge cases, single-threaded: empty, full, the wrap, zero and maximum sizes,
 // interleaved reserve/commit/peek/release, batches, and a consumer that detects garbage.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -522,6 +523,35 @@ TEST(RingCorruption, ImpossibleIndicesAreCorrupt) {
 
 // What a producer hands back after its consumer died: exactly the records the consumer had
 // not released, oldest first, across padding at the wrap; and nothing from a tampered ring.
+// The producer has the pages ahead of it mapped on its first pass over a fresh ring (in
+// one system call at a time), so that the records that first touch them take no page
+// fault each: the pages past its last record are already in its page table.
+TEST(RingPopulate, TheFirstPassMapsThePagesAheadOfTheProducer) {
+  constexpr std::uint32_t kCapacity = 1u << 20;
+  SharedRing ring(small_ring(kCapacity));
+  auto p = ring.producer();
+  const std::vector<std::byte> payload = bytes_of(1000, 7);
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  UniqueFd pagemap(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(pagemap) << std::strerror(errno);
+  // Whether the page at `at` is in this process's page table (bit 63 of its entry).
+  const auto mapped = [&](const std::byte* at) {
+    std::uint64_t entry = 0;
+    const auto offset = static_cast<off_t>(reinterpret_cast<std::uintptr_t>(at) / page * 8);
+    EXPECT_EQ(::pread(pagemap.get(), &entry, sizeof entry, offset),
+              static_cast<ssize_t>(sizeof entry));
+    return (entry >> 63) != 0;
+  };
+  std::uint64_t written = 0;  // 1000-byte payloads take 1024 bytes with their header
+  for (; written < 100 * 1024; written += 1024) {
+    ASSERT_TRUE(p.send(payload, MessageMeta{1, 0, 0}).ok()) << written;
+  }
+  for (std::uint64_t ahead = page; ahead < 16 * 1024; ahead += page) {
+    EXPECT_TRUE(mapped(data_of(ring) + written + ahead))
+        << "the page " << ahead << " bytes past the producer's last record is not mapped";
+  }
+}
+
 TEST(RingUnconsumed, ExactlyTheRecordsNotReleasedInOrder) {
   SharedRing ring(small_ring(4096));
   auto p = ring.producer();

@@ -8,13 +8,17 @@
 //                     marker's acknowledgement comes back on the same socket.
 //   fanin, rate       PUSH -> PULL: N producers fair-queued into one consumer. A PUSH blocks
 //                     when its queue is at the high-water mark, so nothing is dropped. A PULL
-//                     cannot answer: the end marker is not acknowledged, and the producer's
-//                     zmq_ctx_term() waits (ZMQ_LINGER -1) until everything it sent has gone
-//                     out to the consumer.
+//                     cannot answer: the end marker is not acknowledged on the socket.
 //   reqrep            DEALER -> ROUTER: the server answers each request to the identity it
 //                     came from (ZMQ_ROUTER_MANDATORY: an unroutable reply is an error, not a
 //                     silent drop); each DEALER keeps one request outstanding, as a REQ would,
 //                     without REQ's empty delimiter frame.
+// Nobody closes a socket right after sending on it: libzmq 4.3 now and then loses the last
+// messages of a socket closed right after sending over ipc, whatever ZMQ_LINGER says (seen
+// beside CPU hogs: a PUSH's end marker lost in about one run of 30, and the consumer waiting
+// for it for good). So the run's shared state says when the other side is done: a producer
+// keeps its PUSH open until the consumer has every end marker, and a server that answers
+// keeps its socket open until every client has the acknowledgement of its end marker.
 // A data message is written in place into a zmq_msg_t (zmq_msg_init_size) and handed over
 // with zmq_msg_send(), without the copy zmq_send() makes; requests and replies are copied in
 // once (zmq_send). Receivers check each message where zmq_msg_recv() put it. High-water
@@ -24,9 +28,11 @@
 #include <zmq.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <span>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "common/clock.hpp"
@@ -34,6 +40,7 @@
 #include "peer_roles.hpp"
 #include "workload/client_loop.hpp"
 #include "workload/receiver.hpp"
+#include "workload/shared_state.hpp"
 
 namespace ferry::bench {
 
@@ -41,6 +48,13 @@ namespace {
 
 // The server looks at the stop flag this often when no message comes.
 constexpr int kPollMs = 100;
+
+// Sleeps until done() or the process is asked to stop (the orchestrator stops a run that
+// does not end).
+template <class Done>
+void wait_for(Done&& done) {
+  while (!done() && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
 
 Error zmq_error(const std::string& what) {
   return Error(Errc::system, what + ": " + zmq_strerror(zmq_errno()));
@@ -157,7 +171,8 @@ class Message {
 
 class ZmqConn {
  public:
-  ZmqConn(ZmqSocket socket, const Options& o) : socket_(std::move(socket)), size_(o.size) {}
+  ZmqConn(ZmqSocket socket, const Options& o, SharedState& state)
+      : socket_(std::move(socket)), size_(o.size), state_(state) {}
 
   Result<void> send(std::uint32_t producer, std::uint64_t seq, std::uint64_t stamp_ns) {
     Message m;
@@ -177,15 +192,21 @@ class ZmqConn {
 
   Result<void> finish(std::uint32_t producer, std::uint64_t next_seq) {
     const auto end = encode_end(producer, next_seq);
-    if (socket_.type() == ZMQ_PUSH) return socket_.send(end);  // unanswered; see above
+    if (socket_.type() == ZMQ_PUSH) {  // unanswered; see above
+      if (auto r = socket_.send(end); !r) return r;
+      wait_for([&] { return state_.all_ended(); });
+      return {};
+    }
     auto ack = request(end);
     if (!ack) return ack.error();
+    state_.add_acknowledged();
     return {};
   }
 
  private:
   ZmqSocket socket_;
   std::size_t size_;
+  SharedState& state_;
   Message reply_;
 };
 
@@ -248,6 +269,12 @@ int run_zmq_server(RoleContext& ctx) {
   ctx.say("ready");
   auto served = serve(o, *socket, rx);
   if (!served) return ctx.fail(served.error());
+  // The other side is done with its socket before this one closes (see the top).
+  if (socket->type() == ZMQ_PULL) {
+    ctx.state().set_all_ended();
+  } else {
+    wait_for([&] { return ctx.state().acknowledged() >= o.clients; });
+  }
   ctx.say(rx.report().encode());
   return 0;
 }
@@ -263,7 +290,7 @@ int run_zmq_client(RoleContext& ctx) {
   if (zmq_connect(socket->get(), endpoint->c_str()) != 0) {
     return ctx.fail(zmq_error("connecting to " + *endpoint));
   }
-  ZmqConn conn(std::move(*socket), o);
+  ZmqConn conn(std::move(*socket), o, ctx.state());
   ctx.say("ready");
   return run_client(ctx, conn);
 }

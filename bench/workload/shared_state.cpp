@@ -49,6 +49,23 @@ std::int64_t SharedState::go() const noexcept {
   return word_at(region_.data()).load(std::memory_order_acquire);
 }
 
+void SharedState::set_all_ended() noexcept {
+  // Relaxed: a flag; nothing is published with it.
+  word_at(region_.data() + sizeof(std::int64_t)).store(1, std::memory_order_relaxed);
+}
+
+bool SharedState::all_ended() const noexcept {
+  return word_at(region_.data() + sizeof(std::int64_t)).load(std::memory_order_relaxed) != 0;
+}
+
+void SharedState::add_acknowledged() noexcept {
+  counter_at(region_.data() + 2 * sizeof(std::int64_t)).fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t SharedState::acknowledged() const noexcept {
+  return counter_at(region_.data() + 2 * sizeof(std::int64_t)).load(std::memory_order_relaxed);
+}
+
 void SharedState::set_count(std::uint32_t slot, std::uint64_t count) noexcept {
   // Relaxed: a display value with a single writer.
   if (slot < slots())

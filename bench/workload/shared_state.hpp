@@ -5,10 +5,10 @@
 // (exec keeps descriptors, not mappings). It holds the start time (set just before the
 // clients are released), whether the server has every producer's end marker and how many
 // clients have their end marker's acknowledgement (for transports whose sockets may lose
-// what was sent just before they close, so that nobody closes before the other side is
-// done), and one counter per participant:
-// how many messages it has measured so far, for the progress line. Each counter has one
-// writer, on its own cache line, stored with relaxed order; readers only display it.
+// what was sent just before they close: nobody closes before the other side is done), and
+// one counter per participant: how many messages it has measured so far, for the progress
+// line. Each counter has one writer, on its own cache line, stored with relaxed order;
+// readers only display it.
 //
 // Thread-safety: any process, any thread; the atomics are the synchronization.
 #pragma once

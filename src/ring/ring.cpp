@@ -39,18 +39,18 @@ constexpr std::uint32_t kMaxCapacity = 1u << 30;
 // has the pages ahead of it mapped instead, one system call at a time: as far ahead as it
 // has written so far, up to this much, so that a connection that sends little still
 // commits about only the memory it uses.
-constexpr std::uint64_t kPopulateAhead = 64 * 1024;
+constexpr std::uint64_t kPopulateAhead = std::uint64_t{64} * 1024;
 
 // Maps writable in this process, as writing them would, without writing, the pages from
 // the one `from` is in up to the one `to` is in (that one is left for the next call, or to
 // fault once if `to` is the ring's end: the range never reaches past it). Best effort: a
 // kernel before Linux 5.14 says EINVAL, and the writes fault as before.
-void populate(const std::byte* from, const std::byte* to) noexcept {
+void populate(std::byte* from, std::byte* to) noexcept {
   static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const auto begin = reinterpret_cast<std::uintptr_t>(from) & ~(page - 1);
-  const auto end = reinterpret_cast<std::uintptr_t>(to) & ~(page - 1);
+  std::byte* begin = from - (reinterpret_cast<std::uintptr_t>(from) & (page - 1));
+  std::byte* end = to - (reinterpret_cast<std::uintptr_t>(to) & (page - 1));
   if (end > begin) {
-    (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+    (void)::madvise(begin, static_cast<std::size_t>(end - begin), MADV_POPULATE_WRITE);
   }
 }
 

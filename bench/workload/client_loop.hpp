@@ -4,7 +4,9 @@
 // A connection type provides:
 //   Result<void> send(std::uint32_t producer, std::uint64_t seq, std::uint64_t stamp_ns)
 //       one data message of --size bytes with the payload pattern (payload.hpp), written
-//       in place where the transport allows;
+//       in place where the transport allows; one that batches (--batch) also takes a
+//       Publish: with Publish::later the message waits for the next one sent with
+//       Publish::now, or for finish();
 //   Result<std::span<const std::byte>> request(std::span<const std::byte> payload)
 //       sends a request and returns the reply's payload (valid until the next call);
 //   Result<void> finish(std::uint32_t producer, std::uint64_t next_seq)
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "ferry/ring.hpp"
 #include "workload/payload.hpp"
 #include "workload/report.hpp"
 #include "workload/role.hpp"
@@ -39,6 +42,16 @@ inline std::uint64_t next_seq(const Options& o, std::uint64_t seq) noexcept {
   return o.inject_error && o.id == 0 && seq == kInjectedGap ? seq + 1 : seq;
 }
 
+// Sends message `seq`, the last of its --batch (or of the run) published with it. Only the
+// transports that batch (options.cpp lets --batch through for them) take the fourth argument.
+template <class Conn>
+Result<void> send_batched(Conn& conn, const Options& o, std::uint64_t seq, bool last) {
+  if constexpr (requires { conn.send(o.id, seq, 0, Publish::now); }) {
+    if (o.batch > 1) return conn.send(o.id, seq, 0, last ? Publish::now : Publish::later);
+  }
+  return conn.send(o.id, seq, 0);
+}
+
 // stream and fanin: as fast as the transport takes them, until the count or the time.
 template <class Conn>
 Result<Report> produce_flat_out(Conn& conn, const Options& o, const Timetable& t) {
@@ -48,7 +61,8 @@ Result<Report> produce_flat_out(Conn& conn, const Options& o, const Timetable& t
   while (sent < limit) {
     if ((sent & 255) == 0 && tools::now_ns() >= t.end) break;
     seq = next_seq(o, seq);
-    if (auto r = conn.send(o.id, seq, 0); !r) return r.error();
+    const bool last = (sent + 1) % o.batch == 0 || sent + 1 == limit;
+    if (auto r = send_batched(conn, o, seq, last); !r) return r.error();
     ++seq;
     ++sent;
   }

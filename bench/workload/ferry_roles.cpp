@@ -67,11 +67,12 @@ class FerryConn {
         patience_(o.scenario == Scenario::bus ? std::chrono::nanoseconds(kBusRequestTimeoutNs)
                                               : kPatience) {}
 
-  Result<void> send(std::uint32_t producer, std::uint64_t seq, std::uint64_t stamp_ns) {
+  Result<void> send(std::uint32_t producer, std::uint64_t seq, std::uint64_t stamp_ns,
+                    Publish publish = Publish::now) {
     auto room = client_.reserve(size_);
     if (!room) return room.error();
     fill_payload(*room, producer, seq, stamp_ns);
-    client_.commit(size_, kDataType);
+    client_.commit(size_, kDataType, publish);
     return {};
   }
 

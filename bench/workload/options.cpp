@@ -105,6 +105,11 @@ struct Parser {
       auto s = tools::parse_real(value);
       if (!s || *s <= 0 || *s > 3600) return bad("a duration in seconds, more than 0");
       options.seconds = *s;
+    } else if (name == "batch") {
+      auto n = tools::parse_number<std::uint32_t>(value);
+      if (!n || *n == 0 || *n > kMaxBatch)
+        return bad("a number of messages from 1 to " + std::to_string(kMaxBatch));
+      options.batch = *n;
     } else if (name == "idle") {
       auto n = tools::parse_number<std::uint32_t>(value);
       if (!n || *n > kMaxIdle)
@@ -166,6 +171,10 @@ constexpr tools::Flag kFlags[] = {
      "(iceoryx: the same choice; zmq: block only)"},
     {"--seconds", "S", "how long to run (pingpong: at most)                     [5]"},
     {"--idle", "N", "N more connections, open and silent for the whole run   [0]"},
+    {"--batch", "N",
+     "stream, fanin, fanout flat out: producers publish N\n"
+     "messages at once (ferry: Publish::later, then flush;\n"
+     "uds: N frames in one sendmsg)                       [1]"},
     {"--stamp", "send|intended", "rate: latency from the send call or from the schedule [send]"},
     {"--metrics", "on|off",
      "ferry's server keeps a handler histogram and has its\n"
@@ -287,6 +296,17 @@ Result<Options> parse_options(std::vector<std::string> args) {
       options.wait = WaitStrategy::block;
     }
   }
+  if (options.batch > 1) {
+    const bool flat_out = options.scenario == Scenario::stream ||
+                          options.scenario == Scenario::fanin ||
+                          (options.scenario == Scenario::fanout && !options.paced);
+    if (!flat_out ||
+        (options.transport != Transport::ferry && options.transport != Transport::uds)) {
+      return usage_error(
+          "--batch applies to the producers of stream, fanin and fanout without --rate, over "
+          "ferry or uds");
+    }
+  }
   if (options.metrics && options.transport == Transport::uds) {
     return usage_error("--metrics on measures ferry's server; the uds baseline has none");
   }
@@ -313,6 +333,7 @@ std::vector<std::string> workload_arguments(const Options& o) {
       "--wait",      std::string(ferry::to_string(o.wait)),
       "--seconds",   seconds,
       "--idle",      std::to_string(o.idle),
+      "--batch",     std::to_string(o.batch),
       "--stamp",     o.stamp == StampFrom::intended ? "intended" : "send",
       "--metrics",   o.metrics ? "on" : "off",
       "--copy",      o.copy ? "on" : "off"};
@@ -331,7 +352,7 @@ std::vector<std::string> workload_arguments(const Options& o) {
 std::string usage() {
   return R"(usage: ferry bench --scenario pingpong|stream|fanin|reqrep|rate|fanout
                    [--transport ferry|uds|naive|zmq|iceoryx] [--size 1024] [--clients N]
-                   [--rate 32000] [--wait spin|block|hybrid] [--seconds 5] [--idle 0]
+                   [--rate 32000] [--wait spin|block|hybrid] [--seconds 5] [--idle 0] [--batch 1]
                    [--stamp send|intended] [--metrics on|off] [--copy on|off] [--json]
 
 Runs one workload between separate processes and prints what it measured. Every message

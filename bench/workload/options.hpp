@@ -61,6 +61,7 @@ inline constexpr std::size_t kMinSize = 24;
 inline constexpr std::size_t kMaxSize = 256 * 1024;
 inline constexpr std::uint32_t kMaxClients = 1024;
 inline constexpr std::uint32_t kMaxIdle = 10000;
+inline constexpr std::uint32_t kMaxBatch = 4096;
 
 struct Options {
   Scenario scenario = Scenario::pingpong;
@@ -77,6 +78,9 @@ struct Options {
   double seconds = 5;
   std::uint32_t idle = 0;
   StampFrom stamp = StampFrom::send;
+  // stream, fanin and fanout flat out: each producer publishes its messages this many at a
+  // time (ferry: Publish::later and a flush; uds: the frames in one sendmsg()).
+  std::uint32_t batch = 1;
   // ferry's server with its metrics on: the handler histogram, and the counters read
   // (ferry::read_process_stat) ten times a second, as an eager Prometheus would.
   bool metrics = false;

@@ -120,6 +120,7 @@ std::string summary_json(const Summary& s) {
   j["wait"] = o.wait_name();
   j["metrics"] = o.metrics;
   j["copy"] = o.copy;
+  j["batch"] = o.batch;
   j["msgs"] = s.msgs;
   j["seconds"] = round_to(s.seconds, 1e3);
   j["msgs_per_s"] = std::llround(s.msgs_per_s());

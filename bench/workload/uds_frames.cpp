@@ -73,17 +73,19 @@ Result<int> uds_connect(const std::string& path) {
   return fd;
 }
 
-Result<void> uds_send_frame(int fd, std::span<const std::byte> payload) {
-  const auto len = static_cast<std::uint32_t>(payload.size());  // little-endian hosts only
-  std::array<std::byte, kLengthBytes> prefix{};
-  std::memcpy(prefix.data(), &len, sizeof len);
-  std::array<iovec, 2> iov{iovec{prefix.data(), prefix.size()},
-                           iovec{const_cast<std::byte*>(payload.data()),  // NOLINT
-                                 payload.size()}};
+namespace {
+
+iovec bytes_iovec(std::span<const std::byte> bytes) {
+  return {const_cast<std::byte*>(bytes.data()), bytes.size()};  // NOLINT
+}
+
+// Blocks until every byte of `iov` is sent.
+Result<void> send_all(int fd, std::span<iovec> iov) {
   msghdr msg{};
   msg.msg_iov = iov.data();
   msg.msg_iovlen = iov.size();
-  std::size_t left = prefix.size() + payload.size();
+  std::size_t left = 0;
+  for (const iovec& v : iov) left += v.iov_len;
   while (left > 0) {
     const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (n < 0) {
@@ -108,6 +110,32 @@ Result<void> uds_send_frame(int fd, std::span<const std::byte> payload) {
     }
   }
   return {};
+}
+
+void put_length(std::byte* at, std::size_t size) {
+  const auto len = static_cast<std::uint32_t>(size);  // little-endian hosts only
+  std::memcpy(at, &len, sizeof len);
+}
+
+}  // namespace
+
+Result<void> uds_send_frame(int fd, std::span<const std::byte> payload) {
+  std::array<std::byte, kLengthBytes> prefix{};
+  put_length(prefix.data(), payload.size());
+  std::array<iovec, 2> iov{bytes_iovec(prefix), bytes_iovec(payload)};
+  return send_all(fd, iov);
+}
+
+std::span<std::byte> uds_append_frame(std::vector<std::byte>& frames, std::size_t size) {
+  const std::size_t at = frames.size();
+  frames.resize(at + kLengthBytes + size);
+  put_length(frames.data() + at, size);
+  return std::span<std::byte>(frames).subspan(at + kLengthBytes, size);
+}
+
+Result<void> uds_send_bytes(int fd, std::span<const std::byte> frames) {
+  std::array<iovec, 1> iov{bytes_iovec(frames)};
+  return send_all(fd, iov);
 }
 
 Result<std::span<const std::byte>> uds_read_frame(int fd, FrameBuffer& in) {

@@ -51,6 +51,10 @@ Result<int> uds_connect(const std::string& path);
 // Sends one frame (length, then payload) with one sendmsg() where the kernel takes it
 // whole; blocks until it is all sent.
 Result<void> uds_send_frame(int fd, std::span<const std::byte> payload);
+// Appends a frame of `size` payload bytes to `frames`; returns its payload, to fill.
+std::span<std::byte> uds_append_frame(std::vector<std::byte>& frames, std::size_t size);
+// Sends bytes already framed, as uds_send_frame() sends one frame.
+Result<void> uds_send_bytes(int fd, std::span<const std::byte> frames);
 // Blocks until `in` holds a whole frame from `fd`; returns its payload.
 Result<std::span<const std::byte>> uds_read_frame(int fd, FrameBuffer& in);
 

@@ -49,9 +49,23 @@ class UdsConn {
         in_(o.size),
         publish_(o.scenario == Scenario::fanout) {}
 
-  Result<void> send(std::uint32_t producer, std::uint64_t seq, std::uint64_t stamp_ns) {
-    fill_payload(message_, producer, seq, stamp_ns);
-    return uds_send_frame(fd_.get(), message_);
+  Result<void> send(std::uint32_t producer, std::uint64_t seq, std::uint64_t stamp_ns,
+                    Publish publish = Publish::now) {
+    if (publish == Publish::now && staged_.empty()) {
+      fill_payload(message_, producer, seq, stamp_ns);
+      return uds_send_frame(fd_.get(), message_);
+    }
+    fill_payload(uds_append_frame(staged_, message_.size()), producer, seq, stamp_ns);
+    if (publish == Publish::later) return {};
+    return flush();
+  }
+
+  // Sends the frames staged with Publish::later, in one sendmsg() where the kernel takes it.
+  Result<void> flush() {
+    if (staged_.empty()) return {};
+    auto sent = uds_send_bytes(fd_.get(), staged_);
+    staged_.clear();
+    return sent;
   }
 
   Result<std::span<const std::byte>> request(std::span<const std::byte> payload) {
@@ -60,6 +74,7 @@ class UdsConn {
   }
 
   Result<void> finish(std::uint32_t producer, std::uint64_t next_seq) {
+    if (auto r = flush(); !r) return r.error();
     const auto end = encode_end(producer, next_seq);
     if (auto r = uds_send_frame(fd_.get(), end); !r) return r.error();
     if (publish_) return {};  // relayed behind the data, not acknowledged
@@ -71,6 +86,7 @@ class UdsConn {
  private:
   UniqueFd fd_;
   std::vector<std::byte> message_;
+  std::vector<std::byte> staged_;  // frames sent with Publish::later
   FrameBuffer in_;
   bool publish_;
 };

@@ -42,6 +42,7 @@
 #include "ferry/export.hpp"
 #include "ferry/message.hpp"
 #include "ferry/result.hpp"
+#include "ferry/ring.hpp"
 #include "ferry/wait.hpp"
 
 namespace ferry {
@@ -119,11 +120,21 @@ class FERRY_API Client {
 
   // Sends one message (compressed when the connection has a codec and the payload is at
   // least the threshold). Types from kReservedTypes up are invalid_argument.
-  Result<void> send(std::uint16_t type, std::span<const std::byte> payload);
+  //
+  // Batching: with Publish::later the message is written into the ring, but the server
+  // does not see it until flush() publishes every message staged so far, in order, with
+  // one release store and at most one wake-up of the server. Staged messages are also
+  // published by the next send or commit with Publish::now, by request(), poll(), wait(),
+  // prepare_wait() and close(), and whenever the ring is full (a batch larger than the ring
+  // still goes through). If the connection is lost, staged messages count as unsent ones.
+  Result<void> send(std::uint16_t type, std::span<const std::byte> payload,
+                    Publish publish = Publish::now);
   // Zero-copy: room for an n-byte payload in the ring, then commit() what was written.
   // Never compressed. Waits up to send_timeout for room.
   Result<std::span<std::byte>> reserve(std::size_t n);
-  void commit(std::size_t n, std::uint16_t type);
+  void commit(std::size_t n, std::uint16_t type, Publish publish = Publish::now);
+  // Publishes the messages sent or committed with Publish::later; nothing if there are none.
+  void flush() noexcept;
 
   // Text: send(7, "disk full"), send(7, some_std_string).
   template <class Text>

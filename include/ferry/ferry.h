@@ -137,6 +137,17 @@ FERRY_C_API void ferry_client_close(ferry_client* client);
 /* One-way message; copies the payload into the ring (waiting up to send_timeout_ns for room). */
 FERRY_C_API int ferry_client_send(ferry_client* client, uint16_t type, const void* payload,
                                   size_t size);
+/* Batching: sends `count` messages in order (each as ferry_client_send would) and publishes
+ * them at once, with at most one wake-up of the server; a ring that fills publishes what is
+ * staged and waits for room. *sent (if not NULL) is how many went: FERRY_OK when all did,
+ * else the error of the first that did not, the ones before it sent. */
+typedef struct ferry_outgoing {
+  uint16_t type;
+  const void* payload;
+  size_t size;
+} ferry_outgoing;
+FERRY_C_API int ferry_client_send_batch(ferry_client* client, const ferry_outgoing* messages,
+                                        size_t count, size_t* sent);
 /* Zero-copy: room for `size` bytes in the ring (8-byte aligned), then commit what was written
  * (at most `size` bytes). A send, request, reply, poll, wait or bus call in between ends the
  * reservation (the commit is then refused with FERRY_INVALID_ARGUMENT). */

@@ -310,6 +310,25 @@ class Client(_Closing):
         data, size = _data(payload)
         _check(lib.ferry_client_send(self._client(), type_, data, size))
 
+    def send_batch(self, messages):
+        """Sends (type, payload) pairs in order with one call into ferry, published at once
+        (at most one wake-up of the server for the lot). If one cannot go, raises as send()
+        would, with e.sent the number that went before it."""
+        messages = list(messages)
+        out = ffi.new("ferry_outgoing[]", len(messages))
+        keep = []  # the payloads' buffers stay alive through the call
+        for slot, (type_, payload) in zip(out, messages):
+            data, size = _data(payload)
+            keep.append(data)
+            slot.type, slot.payload, slot.size = type_, data, size
+        sent = self._count
+        status = lib.ferry_client_send_batch(self._client(), out, len(messages), sent)
+        try:
+            _check(status)
+        except Error as e:
+            e.sent = sent[0]
+            raise
+
     def reserve(self, size, type_):
         """Zero-copy: `with client.reserve(n, type) as room: room[:n] = ...` writes the
         payload in the ring and sends it when the block ends (not if it raises)."""

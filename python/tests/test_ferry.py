@@ -124,6 +124,22 @@ def test_zero_copy_reserve_and_commit(ferryd):
         assert got == [b"after"]
 
 
+def test_send_batch_in_one_call(ferryd):
+    with ferry.Client() as bus:
+        bus.subscribe(6)
+        bus.send_batch([(6, b"one"), (6, "two"), (6, bytearray(b"three"))])
+        got = []
+        while len(got) < 3:
+            assert bus.wait(lambda m: got.append(bytes(m.payload)), timeout=5) > 0
+        assert got == [b"one", b"two", b"three"]
+        with pytest.raises(ferry.TooLarge) as e:
+            bus.send_batch([(6, b"first"), (6, bytes(bus.max_payload + 1)), (6, b"third")])
+        assert e.value.sent == 1
+        got = []
+        bus.wait(lambda m: got.append(bytes(m.payload)), timeout=5)
+        assert got == [b"first"]
+
+
 def test_a_handler_that_raises_loses_no_message(ferryd):
     with ferry.Client() as bus:
         bus.subscribe(5)

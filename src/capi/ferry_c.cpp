@@ -269,6 +269,28 @@ int ferry_client_send(ferry_client* client, uint16_t type, const void* payload, 
   });
 }
 
+int ferry_client_send_batch(ferry_client* client, const ferry_outgoing* messages, size_t count,
+                            size_t* sent) {
+  if (sent != nullptr) *sent = 0;
+  return guarded([&]() -> int {
+    if (int s = null_check(client, "the client"); s != FERRY_OK) return s;
+    if (count > 0) {
+      if (int s = null_check(messages, "the ferry_outgoing array"); s != FERRY_OK) return s;
+    }
+    ferry::Client& c = client->unreserved();
+    int result = FERRY_OK;
+    for (const ferry_outgoing& m : std::span(messages, count)) {
+      result = check_payload(m.payload, m.size);
+      if (result == FERRY_OK)
+        result = status(c.send(m.type, bytes(m.payload, m.size), ferry::Publish::later));
+      if (result != FERRY_OK) break;
+      if (sent != nullptr) ++*sent;
+    }
+    c.flush();
+    return result;
+  });
+}
+
 int ferry_client_reserve(ferry_client* client, size_t size, void** out) {
   return guarded([&]() -> int {
     if (int s = null_check(client, "the client"); s != FERRY_OK) return s;

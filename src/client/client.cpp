@@ -88,7 +88,7 @@ Result<std::span<std::byte>> Client::Impl::reserve(std::size_t n,
 }
 
 Result<void> Client::Impl::send(std::uint16_t type, std::span<const std::byte> payload,
-                                std::uint32_t correlation, std::uint8_t flags) {
+                                std::uint32_t correlation, std::uint8_t flags, Publish publish) {
   MessageMeta meta{type, flags, correlation};
   const CompressionOptions& z = options.compression;
   const bool compress_it = z.codec != Compression::none && payload.size() >= z.threshold &&
@@ -108,7 +108,7 @@ Result<void> Client::Impl::send(std::uint16_t type, std::span<const std::byte> p
     }
   }
   if (raw && n > 0) std::memcpy(room->data(), payload.data(), n);
-  out.commit(n, meta);
+  out.commit(n, meta, publish);
   return {};
 }
 
@@ -160,17 +160,21 @@ Error reserved_type(std::uint16_t type) {
 }
 }  // namespace
 
-Result<void> Client::send(std::uint16_t type, std::span<const std::byte> payload) {
+Result<void> Client::send(std::uint16_t type, std::span<const std::byte> payload, Publish publish) {
   if (type >= kReservedTypes) return reserved_type(type);
-  return impl_->send(type, payload, 0, 0);
+  return impl_->send(type, payload, 0, 0, publish);
 }
 
 Result<std::span<std::byte>> Client::reserve(std::size_t n) {
   return impl_->reserve(n, impl_->options.send_timeout);
 }
 
-void Client::commit(std::size_t n, std::uint16_t type) {
-  impl_->out.commit(n, MessageMeta{type, 0, 0});
+void Client::commit(std::size_t n, std::uint16_t type, Publish publish) {
+  impl_->out.commit(n, MessageMeta{type, 0, 0}, publish);
+}
+
+void Client::flush() noexcept {
+  if (impl_) impl_->flush();
 }
 
 Result<Reply> Client::request(std::uint16_t type, std::span<const std::byte> payload,
@@ -277,6 +281,7 @@ Result<void> Client::reply_error(const Message& request, std::string_view text) 
 Result<std::size_t> Client::poll(const Handler& handler, std::size_t max) {
   Impl& c = *impl_;
   if (c.closed) return Error(Errc::disconnected, "the client is closed");
+  c.flush();
   std::size_t n = 0;
   while (n < max && !c.stored.empty()) {
     detail::StoredMessage s = std::move(c.stored.front());
@@ -324,6 +329,7 @@ Result<std::size_t> Client::poll(const Handler& handler, std::size_t max) {
 Result<std::size_t> Client::wait(const Handler& handler, std::chrono::nanoseconds timeout) {
   Impl& c = *impl_;
   if (c.closed) return Error(Errc::disconnected, "the client is closed");
+  c.flush();
   const detail::Deadline deadline(timeout);
   while (c.stored.empty()) {
     if (auto r = c.ensure_link(deadline); !r) {
@@ -395,6 +401,7 @@ std::uint32_t Client::links() const noexcept {
 }
 
 bool Client::prepare_wait() {
+  impl_->flush();
   if (!impl_->open || !impl_->stored.empty()) return false;
   // Read the wakes that made fd() readable; anything else (a hang-up) is for poll() to see.
   if (!detail::drain_wakes(impl_->socket.get())) return false;
@@ -426,6 +433,7 @@ std::uint32_t Client::max_payload() const noexcept {
 
 void Client::close() noexcept {
   if (!impl_) return;
+  impl_->flush();
   impl_->close_link();
   impl_->closed = true;
 }

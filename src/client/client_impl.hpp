@@ -114,7 +114,17 @@ struct Client::Impl {
   bool peer_gone() const noexcept { return detail::hung_up(socket.get()); }
 
   Result<void> send(std::uint16_t type, std::span<const std::byte> payload,
-                    std::uint32_t correlation, std::uint8_t flags);
+                    std::uint32_t correlation, std::uint8_t flags, Publish publish = Publish::now);
+  // Publishes what was staged with Publish::later (Client::flush(); also on the way out).
+  void flush() noexcept {
+    if (open) out.publish();
+  }
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  Impl(Impl&&) = delete;
+  Impl& operator=(Impl&&) = delete;
+  ~Impl() { flush(); }
   // Room for n bytes in the ring, waiting up to `timeout` for it, reconnecting first if need
   // be. The common case reads no clock: connected, nothing to send again, room now.
   Result<std::span<std::byte>> reserve(std::size_t n, std::chrono::nanoseconds timeout);

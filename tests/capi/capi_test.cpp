@@ -189,6 +189,39 @@ TEST(CApi, SendRequestPollZeroCopyAndServerPush) {
   ferry_client_close(c);
 }
 
+// Type 4 is the server's ignore(), which keeps the last text: the batch arrives in order.
+TEST(CApi, SendBatchSendsInOrderAndSaysHowManyWent) {
+  ferry::test::ScopedSession session;
+  CServer server("c-api");
+  ferry_client* c = connect("c-api");
+  ASSERT_NE(c, nullptr);
+  std::vector<ferry_outgoing> batch = {{4, "one", 3}, {4, "two", 3}, {4, "three", 5}};
+  std::size_t sent = 99;
+  ASSERT_EQ(ferry_client_send_batch(c, batch.data(), batch.size(), &sent), FERRY_OK)
+      << last_error();
+  EXPECT_EQ(sent, 3U);
+  ferry_reply reply;
+  ASSERT_EQ(ferry_client_request(c, 5, nullptr, 0, 5 * kSecond, &reply), FERRY_OK) << last_error();
+  ferry_reply_free(&reply);
+  EXPECT_EQ(server.last_ignored(), "three");
+
+  // The second cannot go: the first went, the third was not tried, the error says why.
+  const std::vector<char> big(ferry_client_max_payload(c) + 1, 'x');
+  batch = {{4, "first", 5}, {4, big.data(), big.size()}, {4, "third", 5}};
+  EXPECT_EQ(ferry_client_send_batch(c, batch.data(), batch.size(), &sent), FERRY_TOO_LARGE);
+  EXPECT_EQ(sent, 1U);
+  EXPECT_NE(last_error().find("exceeds"), std::string::npos) << last_error();
+  ASSERT_EQ(ferry_client_request(c, 5, nullptr, 0, 5 * kSecond, &reply), FERRY_OK) << last_error();
+  ferry_reply_free(&reply);
+  EXPECT_EQ(server.last_ignored(), "first");
+
+  EXPECT_EQ(ferry_client_send_batch(c, nullptr, 0, &sent), FERRY_OK);
+  EXPECT_EQ(sent, 0U);
+  EXPECT_EQ(ferry_client_send_batch(c, nullptr, 2, &sent), FERRY_INVALID_ARGUMENT);
+  EXPECT_EQ(ferry_client_send_batch(nullptr, batch.data(), 1, nullptr), FERRY_INVALID_ARGUMENT);
+  ferry_client_close(c);
+}
+
 TEST(CApi, CallerMistakesGetAStatusAndAMessage) {
   ferry::test::ScopedSession session;
   ferry_client* c = nullptr;

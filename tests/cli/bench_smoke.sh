@@ -13,7 +13,7 @@ ferry=$1
 runtime=$(mktemp -d)
 trap 'rm -rf "$runtime"' EXIT
 export XDG_RUNTIME_DIR=$runtime FERRY_SESSION=bench-smoke
-fields='"system","scenario","size","clients","wait","metrics","copy","msgs","seconds","msgs_per_s","mb_per_s","p50_us","p99_us","p999_us","max_us","cpu_s","cpu_us_per_msg","wakes_per_msg","peak_rss_kb","errors"'
+fields='"system","scenario","size","clients","wait","metrics","copy","batch","msgs","seconds","msgs_per_s","mb_per_s","p50_us","p99_us","p999_us","max_us","cpu_s","cpu_us_per_msg","wakes_per_msg","peak_rss_kb","errors"'
 
 # check_run TRANSPORT WAIT ARGS...: one run of `ferry bench --json` that must exit 0 with the
 # documented fields, errors 0, and the transport and wait mode asked for.
@@ -94,6 +94,21 @@ for scenario in pingpong stream fanin reqrep rate fanout; do
     echo "$line" | grep -q "\"system\":\"$transport\"" || { echo "bad system: $line" >&2; exit 1; }
   done
 done
+# Batches (--batch): published 8 at a time, every message still checked and a skipped
+# number still caught; where batching does not apply, refused.
+for run in "ferry hybrid" "uds block"; do
+  read -r transport wait <<<"$run"
+  for scenario in stream fanin fanout; do
+    clients=3
+    [ "$scenario" = stream ] && clients=1
+    check_run "$transport" "$wait" --scenario "$scenario" --clients "$clients" --batch 8 --seconds 0.3
+    echo "$line" | grep -q '"batch":8,' || { echo "bench --batch 8: $line" >&2; exit 1; }
+  done
+  check_caught "$transport" 1 --scenario fanin --clients 2 --batch 8 --seconds 0.3
+done
+check_refused "--batch applies to the producers of stream, fanin and fanout" --scenario rate --batch 4
+check_refused "--batch applies to the producers of stream, fanin and fanout" --scenario stream \
+  --transport naive --batch 4
 # The naive floor under every scenario it can run, each wait mode once.
 for run in "pingpong spin 1" "stream block 1" "fanin hybrid 4" "reqrep block 4" "rate hybrid 4"; do
   read -r scenario wait clients <<<"$run"
@@ -102,12 +117,7 @@ for run in "pingpong spin 1" "stream block 1" "fanin hybrid 4" "reqrep block 4" 
   echo "$line" | grep -q '"system":"naive".*"errors":0}' ||
     { echo "bench $scenario/naive/$wait: $line" >&2; exit 1; }
 done
-set +e
-line=$("$ferry" bench --scenario fanin --transport naive --clients 2 --seconds 0.3 --inject-error --json)
-rc=$?
-set -e
-[ $rc -eq 1 ] && echo "$line" | grep -q '"errors":1}' ||
-  { echo "bench naive --inject-error: exit $rc, $line" >&2; exit 1; }
+check_caught naive 1 --scenario fanin --clients 2 --seconds 0.3
 # Metrics on, and payloads copied: beside the traffic, nothing else changes.
 for scenario in stream reqrep; do
   clients=4
@@ -117,18 +127,8 @@ for scenario in stream reqrep; do
   line=$("$ferry" bench --scenario "$scenario" --clients "$clients" --seconds 0.3 --copy on --json)
   echo "$line" | grep -q '"copy":true,.*"errors":0}' || { echo "bench --copy on: $line" >&2; exit 1; }
 done
-set +e
-msg=$("$ferry" bench --scenario stream --transport uds --metrics on 2>&1)
-rc=$?
-set -e
-[ $rc -eq 2 ] && [[ $msg == *"the uds baseline has none"* ]] ||
-  { echo "bench --metrics on over uds: exit $rc, $msg" >&2; exit 1; }
-set +e
-line=$("$ferry" bench --scenario fanin --clients 2 --seconds 0.3 --inject-error --json)
-rc=$?
-set -e
-[ $rc -eq 1 ] || { echo "bench --inject-error exited $rc, expected 1" >&2; exit 1; }
-echo "$line" | grep -q '"errors":1}' || { echo "bench --inject-error: $line" >&2; exit 1; }
+check_refused "the uds baseline has none" --scenario stream --transport uds --metrics on
+check_caught ferry 1 --scenario fanin --clients 2 --seconds 0.3
 # fanout, paced, through ferryd's bus and through the uds relay: one-way latency, and the
 # publisher's skipped number is missed by each of the 3 subscribers.
 for transport in ferry uds; do
@@ -136,12 +136,6 @@ for transport in ferry uds; do
          --seconds 0.3 --json)
   echo "$line" | grep -Eq '"p50_us":[0-9].*"errors":0}' ||
     { echo "bench fanout --rate over $transport: $line" >&2; exit 1; }
-  set +e
-  line=$("$ferry" bench --scenario fanout --transport "$transport" --clients 3 --seconds 0.3 \
-         --inject-error --json)
-  rc=$?
-  set -e
-  [ $rc -eq 1 ] && echo "$line" | grep -q '"errors":3}' ||
-    { echo "bench fanout --inject-error over $transport: exit $rc, $line" >&2; exit 1; }
+  check_caught "$transport" 3 --scenario fanout --clients 3 --seconds 0.3
 done
 echo "bench smoke: all scenarios ran clean; an injected error was caught"

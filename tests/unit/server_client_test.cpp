@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -298,6 +299,80 @@ TEST(ServerClient, ReservedTypesAreRefusedBySend) {
   auto r = client->send(kReservedTypes, as_bytes("x"));
   EXPECT_EQ(r.code(), Errc::invalid_argument);
   EXPECT_NE(r.error().message().find("reserved"), std::string::npos);
+}
+
+// Batching: what is sent or committed with Publish::later reaches the server only with the
+// flush, in order and all at once.
+TEST(ServerClient, BatchedMessagesArePublishedByTheFlush) {
+  test::ScopedSession session;
+  auto server = make_server();
+  std::vector<std::string> got;
+  server.on(2, [&](Request& r) { got.emplace_back(r.message().text()); });
+  auto client = test::connect_while_serving(server);
+  ASSERT_TRUE(client) << client.error().message();
+  std::vector<std::string> sent;
+  for (int i = 0; i < 10; ++i) {
+    sent.push_back("staged " + std::to_string(i));
+    ASSERT_TRUE(client->send(2, as_bytes(sent.back()), Publish::later));
+  }
+  auto room = client->reserve(8);
+  ASSERT_TRUE(room) << room.error().message();
+  std::memcpy(room->data(), "in place", 8);
+  client->commit(8, 2, Publish::later);
+  sent.emplace_back("in place");
+  // No thread but this one turns the server: what it can see, it handles now.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(server.run_once(std::chrono::nanoseconds(0)));
+  EXPECT_TRUE(got.empty()) << got.size() << " staged messages were published before flush()";
+  client->flush();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (got.size() < sent.size() && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(server.run_once(10ms));
+  }
+  EXPECT_EQ(got, sent);
+}
+
+// A batch larger than the ring goes through: a full ring publishes what is staged and
+// waits for room.
+TEST(ServerClient, ABatchLargerThanTheRingGoesThrough) {
+  test::ScopedSession session;
+  EchoServer echo;
+  ClientOptions options;
+  options.ring_capacity = 64 * 1024;
+  auto client = Client::connect(options);
+  ASSERT_TRUE(client) << client.error().message();
+  const std::string payload(1000, 'b');
+  constexpr int kMessages = 1000;  // about 15 times the ring
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_TRUE(client->send(2, as_bytes(payload), Publish::later));
+  }
+  client->flush();
+  test::wait_for([&] { return echo.received.load() == kMessages; });
+  EXPECT_EQ(echo.received.load(), kMessages);
+}
+
+// Staged messages are published before the client waits for messages, and when it closes.
+TEST(ServerClient, StagedMessagesArePublishedByWaitAndByClose) {
+  test::ScopedSession session;
+  test::ServerThread server(make_server());
+  Server& srv = *server;
+  std::atomic<int> got{0};
+  server->on(2, [&](Request&) { got.fetch_add(1); });
+  server->on(5,
+             [&srv](Request& r) { ASSERT_TRUE(srv.send(r.connection(), 6, as_bytes("pushed"))); });
+  server.start();
+  {
+    auto client = Client::connect();
+    ASSERT_TRUE(client) << client.error().message();
+    ASSERT_TRUE(client->send(5, {}, Publish::later));
+    std::vector<std::string> pushed;
+    auto n = client->wait([&](const Message& m) { pushed.emplace_back(m.text()); }, 5s);
+    ASSERT_TRUE(n) << n.error().message();
+    EXPECT_EQ(pushed, std::vector<std::string>{"pushed"})
+        << "wait() did not publish the staged message";
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(client->send(2, as_bytes("m"), Publish::later));
+  }  // closed with 300 staged: they are published, and served
+  test::wait_for([&] { return got.load() == 300; });
+  EXPECT_EQ(got.load(), 300);
 }
 
 TEST(ServerClient, ServerPushesReachPollAndWait) {

@@ -8,7 +8,8 @@ binding (python/) is installed.
 
 Every participant is a process of its own (multiprocessing, fork), pinned to a CPU; payloads
 are 1024 bytes, each carrying its sequence number in its first 8 bytes. ferry runs twice, with
-its default wait (hybrid) and with wait="block".
+its default wait (hybrid) and with wait="block"; in the stream, a third time, its producer
+sending in batches (send_batch).
 
   round trip  a requester and an echoing responder, one request outstanding, for S seconds
               after 200 round trips of warm-up; every reply is compared with its request.
@@ -19,17 +20,20 @@ its default wait (hybrid) and with wait="block".
               reader. Run twice: the two processes on two CPUs, then both on one.
   stream      a producer sends flat out for S seconds, then an end marker with its count; the
               consumer checks every sequence number and the count. ferry:
-              ferry.Client.send() into a ferry.Server whose handler counts. Pipe: a one-way
-              multiprocessing.Pipe. Queue: a multiprocessing.Queue of at most 1000 items.
-              Unix socket: as above. The two processes on two CPUs.
+              ferry.Client.send() into a ferry.Server whose handler counts. ferry, send_batch:
+              the same, the producer sending 64 messages a call with ferry.Client.send_batch()
+              (default wait). Pipe: a one-way multiprocessing.Pipe. Queue: a
+              multiprocessing.Queue of at most 1000 items. Unix socket: as above. The two
+              processes on two CPUs.
 
 Each run's CPU time is each participant's own (getrusage RUSAGE_SELF, all its threads, the
 Queue's feeder thread included), from just before its loop to the end of its work. Runs are
-repeated N times, the transports alternated (ferry, ferry block, pipe, queue, uds, ferry,
-...); the report gives the median of the N of each figure and ratios of the medians. S is
-PYBENCH_SECONDS (1), N is PYBENCH_REPS (3). The ferry session is private to the run: a fresh
-XDG_RUNTIME_DIR and FERRY_SESSION=pybench; no ferryd is needed (a Server's endpoint is
-direct). Exits 1 when a run failed or a check did not hold (after printing the report)."""
+repeated N times, the transports alternated (ferry, ferry block, ferry send_batch in the
+stream, pipe, queue, uds, ferry, ...); the report gives the median of the N of each figure
+and ratios of the medians. S is PYBENCH_SECONDS (1), N is PYBENCH_REPS (3). The ferry session
+is private to the run: a fresh XDG_RUNTIME_DIR and FERRY_SESSION=pybench; no ferryd is needed
+(a Server's endpoint is direct). Exits 1 when a run failed or a check did not hold (after
+printing the report)."""
 import argparse
 import datetime
 import math
@@ -59,11 +63,13 @@ END = struct.Struct("<Qd")       # the stream's end marker: count sent, producer
 TAIL = (bytes(range(256)) * (SIZE // 256 + 1))[SEQ.size:SIZE]
 WARMUP = 200                     # round trips before the measured ones
 QUEUE_ITEMS = 1000               # the stream's multiprocessing.Queue maxsize
-TRANSPORTS = ("ferry", "ferry-block", "pipe", "queue", "uds")
-NAMES = {"ferry": "ferry", "ferry-block": "ferry, wait block", "pipe": "multiprocessing.Pipe",
-         "queue": "multiprocessing.Queue", "uds": "Unix socket"}
-SHORT = {"ferry": "ferry", "ferry-block": "ferry block", "pipe": "Pipe", "queue": "Queue",
-         "uds": "Unix socket"}
+BATCH = 64                       # messages a send_batch() call, the stream's "ferry-batch"
+TRANSPORTS = ("ferry", "ferry-block", "ferry-batch", "pipe", "queue", "uds")
+NAMES = {"ferry": "ferry", "ferry-block": "ferry, wait block", "ferry-batch": "ferry, send_batch",
+         "pipe": "multiprocessing.Pipe", "queue": "multiprocessing.Queue", "uds": "Unix socket"}
+SHORT = {"ferry": "ferry", "ferry-block": "ferry block", "ferry-batch": "ferry send_batch",
+         "pipe": "Pipe", "queue": "Queue", "uds": "Unix socket"}
+FERRIES = ("ferry", "ferry-block", "ferry-batch")
 OTHERS = ("pipe", "queue", "uds")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -269,6 +275,21 @@ def produce(send, seconds):
     return i, start
 
 
+def produce_batches(send_batch, seconds):
+    """send_batch([(1, payload), ...]), BATCH messages of type 1 a call, flat out for
+    `seconds`; then the end marker. Returns (count, start)."""
+    clock = time.perf_counter
+    i = 0
+    start = clock()
+    end = start + seconds
+    while True:
+        send_batch([(1, message(j)) for j in range(i, i + BATCH)])
+        i += BATCH
+        if clock() >= end:
+            break
+    return i, start
+
+
 def consume(report, recv):
     """The consumer of Pipe and Queue: recv() each message until the end marker
     (any other length), checking every sequence number."""
@@ -297,6 +318,16 @@ def ferry_producer(report, endpoint, wait, seconds):
         send = client.send
         usage = Usage()
         sent, start = produce(lambda p: send(1, p), seconds)
+        send(2, END.pack(sent, start))
+        used = usage.done()
+    report({"sent": sent, **used})
+
+
+def ferry_batch_producer(report, endpoint, wait, seconds):
+    with ferry.Client(endpoint, wait=wait) as client:
+        send, send_batch = client.send, client.send_batch
+        usage = Usage()
+        sent, start = produce_batches(send_batch, seconds)
         send(2, END.pack(sent, start))
         used = usage.done()
     report({"sent": sent, **used})
@@ -453,7 +484,7 @@ def transport_objects(ctx, workload, transport, number):
     process, and what the parent closes once both have started."""
     if transport.startswith("ferry"):
         endpoint = f"pybench-{number}"
-        wait = "block" if transport == "ferry-block" else "hybrid"
+        wait = "block" if transport == "ferry-block" else "hybrid"  # ferry-batch: hybrid
         return (endpoint, wait), (endpoint, wait), []
     if transport == "pipe":
         if workload == "round trip":
@@ -479,10 +510,17 @@ ROLES = {
     ("round trip", "uds"): (uds_responder, uds_requester),
     ("stream", "ferry"): (ferry_consumer, ferry_producer),
     ("stream", "ferry-block"): (ferry_consumer, ferry_producer),
+    ("stream", "ferry-batch"): (ferry_consumer, ferry_batch_producer),
     ("stream", "pipe"): (pipe_consumer, pipe_producer),
     ("stream", "queue"): (queue_consumer, queue_producer),
     ("stream", "uds"): (uds_consumer, uds_producer),
 }
+
+
+def transports(workload):
+    """The transports `workload` runs (those with roles in it), in the order of TRANSPORTS,
+    which is also the order they alternate in."""
+    return tuple(t for t in TRANSPORTS if (workload, t) in ROLES)
 
 
 def measure(ctx, workload, transport, number, seconds, cpus):
@@ -633,23 +671,29 @@ def each_run(runs):
     return " / ".join("failed" if "error" in r else fmt_rate(r["rate"]) for r in runs)
 
 
-def ratios(per, key, of=("ferry", "ferry-block")):
-    """'ferry / Pipe 4.41×, ...' over the medians of `key`."""
+def ferries(per):
+    """The ferry variants among the transports of `per`."""
+    return [f for f in FERRIES if f in per]
+
+
+def ratios(per, key):
+    """'ferry / Pipe 4.41×, ...' over the medians of `key`, for each ferry variant."""
     return "; ".join(
         ", ".join(f"{SHORT[f]} / {SHORT[t]} {fmt_ratio(median(per[f], key), median(per[t], key))}"
-                  for t in OTHERS) for f in of)
+                  for t in OTHERS) for f in ferries(per))
 
 
 def table(per, workload):
-    """One row a transport: its figures, the ratios to ferry's, the check."""
+    """One row a transport: its figures, the ratios to each ferry variant's, the check."""
     if workload == "round trip":
         head = ("| transport | RTT p50 µs | RTT p99 µs | round trips/s | of each run "
                 "| CPU µs per round trip ")
     else:
         head = "| transport | msgs/s | MB/s | of each run | CPU µs per message "
-    head += "| CPUs busy | ferry ÷ this | ferry block ÷ this | checked |"
+    head += "| CPUs busy | " + "".join(f"{SHORT[f]} ÷ this | " for f in ferries(per))
+    head += "checked |"
     out = [head, "|---" * (head.count("|") - 1) + "|"]
-    for t in TRANSPORTS:
+    for t in per:
         runs = per[t]
         rate = median(runs, "rate")
         if workload == "round trip":
@@ -659,7 +703,7 @@ def table(per, workload):
             cells = [fmt_rate(rate), fmt_num(None if rate is None else rate * SIZE / 1e6)]
         cells += [each_run(runs), fmt_num(median(runs, "cpu_us")), fmt_num(busy(runs))]
         cells += ["" if t == f else fmt_ratio(median(per[f], "rate"), rate)
-                  for f in ("ferry", "ferry-block")]
+                  for f in ferries(per)]
         cells.append(checked(runs, workload))
         out.append(f"| {NAMES[t]} | " + " | ".join(cells) + " |")
     return out
@@ -668,15 +712,15 @@ def table(per, workload):
 def observations(per, workload):
     """What one table shows, in sentences made from its medians."""
     unit = "round trip" if workload == "round trip" else "message"
-    rate = {t: median(per[t], "rate") for t in TRANSPORTS}
-    cpu = {t: median(per[t], "cpu_us") for t in TRANSPORTS}
+    rate = {t: median(per[t], "rate") for t in per}
+    cpu = {t: median(per[t], "cpu_us") for t in per}
     out = [f"{'round trips/s' if workload == 'round trip' else 'msgs/s'}, "
            f"{ratios(per, 'rate')}."]
     if workload == "round trip":
         out.append("RTT p50: " + ", ".join(f"{SHORT[t]} {fmt_num(median(per[t], 'p50_us'))}"
-                                           for t in TRANSPORTS) + " µs.")
+                                           for t in per) + " µs.")
     out.append(f"CPU per {unit}: " + ", ".join(f"{SHORT[t]} {fmt_num(cpu[t])}"
-                                              for t in TRANSPORTS) + " µs.")
+                                              for t in per) + " µs.")
     if None in rate.values() or None in cpu.values():
         return out
     least = min(OTHERS, key=lambda t: cpu[t])
@@ -694,6 +738,11 @@ def observations(per, workload):
         out.append("ferry's two waits give the same stream: a wait mode changes only how a "
                    f"process waits, and here the two keep {fmt_num(busy(per['ferry']))} CPUs "
                    "busy with their Python work on each message.")
+    if workload == "stream":
+        out.append(f"ferry with send_batch ({BATCH} messages a call) carries "
+                   f"{fmt_ratio(rate['ferry-batch'], rate['ferry'])} the messages of ferry with "
+                   f"one send() a message, at {fmt_num(cpu['ferry-batch'])} µs of CPU a "
+                   f"message against {fmt_num(cpu['ferry'])}.")
     return out
 
 
@@ -728,8 +777,9 @@ def report(results, args, started, finished, load_before, load_after):
         "CPUs busy: that CPU time ÷ the wall time. \"ferry\" waits as it does by default "
         "(hybrid: a wait spins up to 50 µs before it sleeps); \"ferry, wait block\" sleeps "
         "at once (`wait=\"block\"` on the Server and the Client), as Pipe, Queue and the "
-        "socket do in the kernel. The round trip runs twice: the two processes on two CPUs, "
-        "and on one, as when other work keeps the other CPUs busy; the transports rank "
+        "socket do in the kernel; \"ferry, send_batch\" (the stream only) waits by default "
+        "and sends in batches. The round trip runs twice: the two processes on two CPUs, and "
+        "on one, as when other work keeps the other CPUs busy; the transports rank "
         "differently in the two.")
     put("")
     put("Round trip: one requester, one echoing responder, one request outstanding; "
@@ -742,9 +792,12 @@ def report(results, args, started, finished, load_before, load_after):
     put(f"Stream: one producer sends flat out for {args.seconds:g} s, then an end marker with "
         "its count; one consumer checks each sequence number and the count. msgs/s: "
         "messages received ÷ the time from the producer's first send to the end marker's "
-        "arrival. ferry: `Client.send()` into a `ferry.Server` whose handler counts; Pipe: a "
-        f"one-way `multiprocessing.Pipe`; Queue: a `multiprocessing.Queue` of at most "
-        f"{QUEUE_ITEMS} items; Unix socket: as above. MB = 10^6 bytes of payload.")
+        "arrival. ferry: `Client.send()` into a `ferry.Server` whose handler counts; ferry, "
+        f"send_batch: the same with the default wait, the producer sending {BATCH} messages a "
+        "call with `Client.send_batch()` (published at once, at most one wake-up of the "
+        "server a call); Pipe: a one-way `multiprocessing.Pipe`; Queue: a "
+        f"`multiprocessing.Queue` of at most {QUEUE_ITEMS} items; Unix socket: as above. "
+        "MB = 10^6 bytes of payload.")
     for title, workload, _ in groups():
         put("")
         put(f"## {title}")
@@ -789,13 +842,14 @@ def main():
     os.environ["XDG_RUNTIME_DIR"] = runtime
     os.environ["FERRY_SESSION"] = "pybench"
     ctx = multiprocessing.get_context("fork")
-    results = {title: {t: [] for t in TRANSPORTS} for title, _, _ in groups()}
+    results = {title: {t: [] for t in transports(workload)}
+               for title, workload, _ in groups()}
     load_before, started = loadavg(), time.time()
     number = 0
     try:
         for title, workload, cpus in groups():
             for _ in range(args.reps):
-                for t in TRANSPORTS:
+                for t in transports(workload):
                     number += 1
                     results[title][t].append(measure(ctx, workload, t, number, args.seconds, cpus))
     finally:

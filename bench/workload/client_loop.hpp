@@ -61,7 +61,8 @@ Result<Report> produce_flat_out(Conn& conn, const Options& o, const Timetable& t
   while (sent < limit) {
     if ((sent & 255) == 0 && tools::now_ns() >= t.end) break;
     seq = next_seq(o, seq);
-    const bool last = (sent + 1) % o.batch == 0 || sent + 1 == limit;
+    // Without --batch every message is the last of its batch (and no division per message).
+    const bool last = o.batch == 1 || (sent + 1) % o.batch == 0 || sent + 1 == limit;
     if (auto r = send_batched(conn, o, seq, last); !r) return r.error();
     ++seq;
     ++sent;

@@ -18,3 +18,11 @@ if(FERRY_SANITIZE)
     add_compile_options(-fno-sanitize-recover=undefined)
   endif()
 endif()
+
+# Debug information names the sources relative to the source tree, not by this checkout's
+# absolute path: an object compiled with -g is then the same in every checkout, so ccache
+# reuses it across clones (without this it hashes the directory into every -g compile), and
+# a debugger started at the tree's root finds the sources.
+if(FERRY_TOP_LEVEL)
+  add_compile_options(-ffile-prefix-map=${PROJECT_SOURCE_DIR}=.)
+endif()

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <ostream>
 #include <random>
 #include <vector>
 
@@ -74,6 +75,11 @@ void ping_round_trips(RingProducer& out, RingConsumer& in, std::uint64_t round_t
 std::string mode_name(const Mode& m) {
   static constexpr const char* kNames[] = {"_futex", "_eventfd", "_socket"};
   return std::string(to_string(m.strategy)) + kNames[static_cast<int>(m.kind)];
+}
+
+// gtest prints a parameter it has no printer for as its bytes, padding included.
+void PrintTo(const Mode& m, std::ostream* os) {
+  *os << mode_name(m);
 }
 
 // The descriptors of one ring for the parent's and the child's side (the same eventfds for

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ostream>
+#include <string>
 #include <thread>
 
 #include "ferry/ring.hpp"
@@ -38,6 +40,15 @@ std::string_view to_string(Wake wake) {
     case Wake::socket_nonblocking: return "socket_nonblocking";
   }
   return "?";
+}
+
+std::string name(const Params& p) {
+  return std::string(to_string(p.strategy)) + "_" + std::string(to_string(p.wake));
+}
+
+// gtest prints a parameter it has no printer for as its bytes, padding included.
+void PrintTo(const Params& p, std::ostream* os) {
+  *os << name(p);
 }
 
 // The descriptors of one wake-up kind, for the producer's side and the consumer's.
@@ -122,10 +133,7 @@ INSTANTIATE_TEST_SUITE_P(Strategies, RingThreads,
                                            Params{WaitStrategy::block, Wake::socket},
                                            Params{WaitStrategy::hybrid, Wake::socket},
                                            Params{WaitStrategy::block, Wake::socket_nonblocking}),
-                         [](const auto& param_info) {
-                           return std::string(to_string(param_info.param.strategy)) + "_" +
-                                  std::string(to_string(param_info.param.wake));
-                         });
+                         [](const auto& param_info) { return name(param_info.param); });
 
 TEST(RingThreadsWake, BlockedProducerIsWokenWhenSpaceFrees) {
   RingConfig cfg;
